@@ -1,0 +1,1 @@
+"""Application services: how a caseworker's command becomes events in the log."""

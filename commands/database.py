@@ -1,0 +1,148 @@
+"""One database URL selects the backend: the event store and the read models live in the same database.
+
+`sqlite:///PATH` (the embedded default) or `postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?schema=S]`.
+The event log uses the eventsourcing library's own module for the backend (`eventsourcing.sqlite`,
+`eventsourcing.postgres`); read models use SQLAlchemy on the same database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+DATABASE_ENV = "INCUBATOR_DATABASE_URL"
+
+
+class DatabaseError(Exception):
+    """The database URL is malformed or the database cannot be reached."""
+
+
+@dataclass(frozen=True)
+class Database:
+    backend: str  # "sqlite" or "postgresql"
+    url: str  # as given, password hidden
+    event_store_env: dict[str, str] = field(repr=False)
+    sqlalchemy_url: str = field(repr=False)
+    schema: str | None = None
+    path: Path | None = None
+
+    def engine(self) -> Engine:
+        from sqlalchemy import create_engine, event
+
+        if self.backend == "sqlite":
+            engine = create_engine(self.sqlalchemy_url, connect_args={"timeout": 30})
+
+            @event.listens_for(engine, "connect")
+            def _connect(dbapi_connection: Any, _record: Any) -> None:
+                # Let SQLAlchemy's "begin" below decide how a transaction starts.
+                dbapi_connection.isolation_level = None
+                dbapi_connection.execute("PRAGMA busy_timeout = 30000")
+
+            @event.listens_for(engine, "begin")
+            def _begin(connection: Any) -> None:
+                # Writers take the write lock up front (no lock upgrade deadlocks).
+                immediate = connection.get_execution_options().get("sqlite_immediate")
+                connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+            return engine
+        connect_args: dict[str, Any] = {"connect_timeout": 10}
+        if self.schema:
+            connect_args["options"] = f"-c search_path={self.schema}"
+        return create_engine(self.sqlalchemy_url, connect_args=connect_args, pool_pre_ping=True,
+                             pool_size=2, max_overflow=4)
+
+
+def default_database_url() -> str:
+    from platformdirs import user_data_path
+
+    return f"sqlite:///{user_data_path('incubator') / 'incubator.sqlite3'}"
+
+
+def parse_database_url(url: str) -> Database:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return _sqlite(url, parts.path)
+    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        return _postgres(url, parts.hostname, parts.port, parts.username, parts.password,
+                         parts.path, parts.query)
+    raise DatabaseError(
+        f"unsupported database URL '{_hide_password(url)}'; use sqlite:///PATH or "
+        f"postgresql://USER@HOST:PORT/DBNAME"
+    )
+
+
+def _sqlite(url: str, raw_path: str) -> Database:
+    # sqlite:///relative.db -> "/relative.db" ; sqlite:////abs/path.db -> "//abs/path.db"
+    path_text = unquote(raw_path[1:]) if raw_path.startswith("/") else unquote(raw_path)
+    if not path_text or path_text == ":memory:":
+        raise DatabaseError(
+            "SQLite needs a file: sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    path = Path(path_text).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatabaseError(f"cannot create the folder for {path}: {e}") from None
+    return Database(
+        backend="sqlite",
+        url=url,
+        event_store_env={
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        },
+        sqlalchemy_url=f"sqlite:///{path}",
+        path=path,
+    )
+
+
+def _postgres(url: str, host: str | None, port: int | None, user: str | None,
+              password: str | None, path: str, query: str) -> Database:
+    dbname = unquote(path.lstrip("/"))
+    if not dbname:
+        raise DatabaseError(f"the PostgreSQL URL '{_hide_password(url)}' names no database")
+    options = {k: v[-1] for k, v in parse_qs(query).items()}
+    unknown = set(options) - {"schema"}
+    if unknown:
+        raise DatabaseError(f"unknown URL option(s) {', '.join(sorted(unknown))}; allowed: schema")
+    schema = options.get("schema")
+    if schema is not None and not schema.replace("_", "").isalnum():
+        raise DatabaseError(f"schema '{schema}' must be letters, digits and underscores")
+    user = unquote(user) if user else "postgres"
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": dbname,
+        "POSTGRES_HOST": host or "127.0.0.1",
+        "POSTGRES_PORT": str(port or 5432),
+        "POSTGRES_USER": user,
+        "POSTGRES_PASSWORD": unquote(password) if password else "",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "4",
+    }
+    if schema:
+        env["POSTGRES_SCHEMA"] = schema
+    from sqlalchemy.engine import URL
+
+    sa_url = URL.create("postgresql+psycopg", username=user,
+                        password=unquote(password) if password else None,
+                        host=host or "127.0.0.1", port=port or 5432, database=dbname)
+    return Database(
+        backend="postgresql",
+        url=_hide_password(url),
+        event_store_env=env,
+        sqlalchemy_url=sa_url.render_as_string(hide_password=False),
+        schema=schema,
+    )
+
+
+def _hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url

@@ -1,0 +1,399 @@
+"""The organization incubation case (社会组织孵化): both tracks, incubation and residency.
+
+Command methods check the rules and raise a clear `Refused`; each event's `apply` only assigns
+state. The stage after a command comes from the track's shared workflow (lifecycle/stages.py) and is
+written into the event, so replay assigns it without asking any machine.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from lifecycle.errors import Refused
+from lifecycle.park import Rules
+from lifecycle.scores import Panel
+from lifecycle.stages import INCUBATION, TRACKS, WORKFLOWS
+from lifecycle.step import Step, require_text
+from lifecycle.workspace import Workspace
+
+# Fields every event carries besides its own data (see history in commands/queries.py).
+STEP_FIELDS = ("on", "actor", "reason")
+
+
+class OrganizationCase(Aggregate):
+    name: str
+    field: str
+    legal_status: str
+    track: str
+    site: str
+    contact: str | None
+    party_members: int | None
+    stage: str
+    applied_on: date
+    last_on: date
+    caseworker: str | None
+    workspace: str | None
+    entered_on: date | None
+    growth_reviews: list[date]
+    exit_on: date | None
+    ended_on: date | None
+
+    # ---- events -------------------------------------------------------------------------------
+
+    class ApplicationReceived(Aggregate.Created):
+        on: date
+        actor: str
+        reason: str | None
+        name: str
+        field: str
+        legal_status: str
+        track: str
+        site: str
+        contact: str | None
+        party_members: int | None
+
+        def apply(self, case: OrganizationCase) -> None:
+            case.name, case.field, case.legal_status = self.name, self.field, self.legal_status
+            case.track, case.site, case.contact = self.track, self.site, self.contact
+            case.party_members = self.party_members
+            case.stage, case.applied_on, case.last_on = "applied", self.on, self.on
+            case.caseworker = case.workspace = case.entered_on = None
+            case.growth_reviews, case.exit_on, case.ended_on = [], None, None
+
+    class CaseEvent(Aggregate.Event):
+        on: date
+        actor: str
+        reason: str | None
+
+        def apply(self, case: OrganizationCase) -> None:
+            case.last_on = self.on
+            self.assign(case)
+
+        def assign(self, case: OrganizationCase) -> None:
+            """What the event changes besides the date of the last step."""
+
+    class Moved(CaseEvent):
+        """A step that changes the stage."""
+
+        stage: str
+
+        def apply(self, case: OrganizationCase) -> None:
+            case.stage = self.stage
+            super().apply(case)
+
+    class Ended(Moved):
+        """A step that ends the case; it releases the workspace it held."""
+
+        def apply(self, case: OrganizationCase) -> None:
+            case.ended_on, case.workspace = self.on, None
+            super().apply(case)
+
+    class InspectionStarted(Moved):
+        pass
+
+    class CaseworkerAssigned(CaseEvent):
+        caseworker: str
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.caseworker = self.caseworker
+
+    class SiteVisitRecorded(CaseEvent):
+        note: str
+
+    class SubmittedForEntry(Moved):
+        pass
+
+    class EntryApproved(Moved):
+        scores: dict[str, Decimal]
+        mean: Decimal
+        pass_mark: Decimal
+        workspace: str
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.workspace, case.entered_on = self.workspace, self.on
+
+    class EntryDeclined(Moved):
+        scores: dict[str, Decimal]
+        mean: Decimal
+        pass_mark: Decimal
+
+    class CoachingResumed(Moved):
+        pass
+
+    class GrowthReviewRecorded(CaseEvent):
+        scores: dict[str, Decimal]
+        mean: Decimal
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.growth_reviews = [*case.growth_reviews, self.on]
+
+    class EntryDateCorrected(CaseEvent):
+        entered_on: date
+        previous: date
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.entered_on = self.entered_on
+
+    class ExitApproved(Moved):
+        scores: dict[str, Decimal]
+        mean: Decimal
+        pass_mark: Decimal
+        late: bool
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.exit_on, case.workspace = self.on, None
+
+    class ExitFailed(Ended):
+        scores: dict[str, Decimal]
+        mean: Decimal
+        pass_mark: Decimal
+        late: bool
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.exit_on = self.on
+
+    class FollowUpServiceRecorded(CaseEvent):
+        service: str
+
+    class CaseClosed(Ended):
+        early: bool
+
+    class ApplicationRejected(Ended):
+        pass
+
+    class Withdrawn(Ended):
+        pass
+
+    class Terminated(Ended):
+        pass
+
+    class ResidentAdmitted(Moved):
+        workspace: str
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.workspace, case.entered_on = self.workspace, self.on
+
+    class ServiceEvaluationRecorded(CaseEvent):
+        scores: dict[str, Decimal]
+        mean: Decimal
+
+    class Departed(Ended):
+        pass
+
+    def __init__(self) -> None:
+        pass
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    @classmethod
+    def apply_for(
+        cls,
+        step: Step,
+        *,
+        name: str,
+        field: str,
+        legal_status: str,
+        track: str,
+        site: str,
+        contact: str | None = None,
+        party_members: int | None = None,
+        case_id: UUID | None = None,
+    ) -> OrganizationCase:
+        """A new case in `applied`. Field, site and legal status are checked by the park first."""
+        if track not in TRACKS:
+            raise Refused(f"unknown track '{track}'; allowed: {', '.join(TRACKS)}")
+        if party_members is not None and party_members < 0:
+            raise Refused(f"--party-members must be 0 or more, got {party_members}")
+        return cls._create(
+            cls.ApplicationReceived,
+            id=case_id or uuid4(),
+            timestamp=step.recorded_at,
+            on=step.on, actor=step.actor, reason=step.reason,
+            name=require_text(name, "--name", "apply"), field=field, legal_status=legal_status,
+            track=track, site=site, contact=(contact or "").strip() or None,
+            party_members=party_members,
+        )
+
+    def start_inspection(self, step: Step) -> None:
+        self._move(self.InspectionStarted, "start_inspection", step)
+
+    def assign_caseworker(self, step: Step, caseworker: str) -> None:
+        caseworker = require_text(caseworker, "--caseworker", "assign")
+        self._check("assign", step)
+        if caseworker == self.caseworker:
+            raise Refused(f"{caseworker} is already the caseworker of this case")
+        self._record(self.CaseworkerAssigned, step, caseworker=caseworker)
+
+    def record_visit(self, step: Step, note: str) -> None:
+        note = require_text(note, "--note", "record-visit")
+        self._check("record_visit", step)
+        self._record(self.SiteVisitRecorded, step, note=note)
+
+    def submit_for_entry(self, step: Step) -> None:
+        self._move(self.SubmittedForEntry, "submit_for_entry", step)
+
+    def evaluate_entry(
+        self, step: Step, panel: Panel, rules: Rules, workspace: Workspace | None
+    ) -> None:
+        self._check("evaluate_entry", step)
+        panel.check_size(rules.min_experts, "the entry evaluation")
+        passed = panel.passes(rules.pass_mark)
+        grades = _grades(panel, rules)
+        if not passed:
+            self._move(self.EntryDeclined, "evaluate_entry", step, passed=False,
+                       reason=step.reason or _failure(panel, rules), **grades)
+            return
+        if workspace is None:
+            raise Refused(
+                f"the entry evaluation passes (mean {panel.mean} ≥ {rules.pass_mark}): "
+                f"name a free workspace at site '{self.site}' with --workspace"
+            )
+        workspace.allocate(self.id, self.name, step)
+        self._move(self.EntryApproved, "evaluate_entry", step, passed=True,
+                   workspace=workspace.code, **grades)
+
+    def resume_coaching(self, step: Step) -> None:
+        self._move(self.CoachingResumed, "resume_coaching", step)
+
+    def record_growth_review(self, step: Step, panel: Panel) -> None:
+        self._check("record_growth_review", step)
+        panel.check_size(1, "a growth review")
+        self._record(self.GrowthReviewRecorded, step, scores=panel.scores, mean=panel.mean)
+
+    def correct_entry_date(self, step: Step, to: date) -> None:
+        self._check("correct_entry_date", step)
+        reason = step.require_reason("correct-entry-date", " saying why the date was wrong")
+        assert self.entered_on is not None
+        if to == self.entered_on:
+            raise Refused(f"the entry date is already {to}")
+        latest = min([*self.growth_reviews, *([self.exit_on] if self.exit_on else []), step.on])
+        if not self.applied_on <= to <= latest:
+            raise Refused(
+                f"the entry date must lie between the application on {self.applied_on} and "
+                f"{latest} (the first step recorded after entry, or today's step); got {to}"
+            )
+        self._record(self.EntryDateCorrected, step, reason=reason, entered_on=to,
+                     previous=self.entered_on)
+
+    def evaluate_exit(
+        self, step: Step, panel: Panel, rules: Rules, workspace: Workspace | None
+    ) -> None:
+        self._check("evaluate_exit", step)
+        assert self.entered_on is not None
+        if not self.growth_reviews:
+            raise Refused(
+                "the exit evaluation needs at least one growth review first "
+                "(record-growth-review)"
+            )
+        opens, due = rules.exit_opens(self.entered_on), rules.exit_due(self.entered_on)
+        if step.on < opens:
+            raise Refused(
+                f"the exit evaluation opens on {opens}, {rules.exit_window_days} days before the "
+                f"in-shell period ends on {due}; {step.on} is too early "
+                f"(to end early, terminate or withdraw with a reason)"
+            )
+        panel.check_size(rules.min_experts, "the exit evaluation")
+        passed = panel.passes(rules.pass_mark)
+        grades = _grades(panel, rules)
+        if workspace is not None:
+            workspace.release(self.id, step)
+        event = self.ExitApproved if passed else self.ExitFailed
+        reason = step.reason if passed else (step.reason or _failure(panel, rules))
+        self._move(event, "evaluate_exit", step, passed=passed, reason=reason,
+                   late=step.on > due, **grades)
+
+    def record_follow_up(self, step: Step, service: str) -> None:
+        service = require_text(service, "--service", "record-follow-up")
+        self._check("record_follow_up", step)
+        self._record(self.FollowUpServiceRecorded, step, service=service)
+
+    def close_case(self, step: Step, rules: Rules) -> None:
+        self._check("close", step)
+        assert self.exit_on is not None
+        ends = rules.follow_up_end(self.exit_on)
+        early = step.on < ends
+        if early:
+            step.require_reason(
+                "close", f" explaining the early close: the follow-up year ends on {ends}"
+            )
+        self._move(self.CaseClosed, "close", step, early=early)
+
+    def reject(self, step: Step) -> None:
+        self._end(self.ApplicationRejected, "reject", step, None)
+
+    def withdraw(self, step: Step, workspace: Workspace | None) -> None:
+        self._end(self.Withdrawn, "withdraw", step, workspace)
+
+    def terminate(self, step: Step, workspace: Workspace | None) -> None:
+        self._end(self.Terminated, "terminate", step, workspace)
+
+    def admit(self, step: Step, workspace: Workspace) -> None:
+        self._check("admit", step)
+        workspace.allocate(self.id, self.name, step)
+        self._move(self.ResidentAdmitted, "admit", step, workspace=workspace.code)
+
+    def record_service_evaluation(self, step: Step, panel: Panel) -> None:
+        self._check("record_service_evaluation", step)
+        panel.check_size(1, "a service evaluation")
+        self._record(self.ServiceEvaluationRecorded, step, scores=panel.scores, mean=panel.mean)
+
+    def depart(self, step: Step, workspace: Workspace | None) -> None:
+        self._end(self.Departed, "depart", step, workspace)
+
+    # ---- what the case knows ------------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return not WORKFLOWS[self.track].is_final(self.stage)
+
+    @property
+    def is_incubation(self) -> bool:
+        return self.track == INCUBATION
+
+    def allowed_commands(self) -> list[str]:
+        return WORKFLOWS[self.track].allowed(self.stage)
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _check(self, command: str, step: Step, *, passed: bool = False) -> str:
+        """The stage `command` leads to; refuses a wrong stage or an out-of-order date."""
+        stage = WORKFLOWS[self.track].advance(self.stage, command, passed=passed)
+        if step.on < self.last_on:
+            raise Refused(
+                f"the date {step.on} is before this case's last recorded step on "
+                f"{self.last_on}; steps are recorded in date order"
+            )
+        return stage
+
+    def _record(self, event: type[CaseEvent], step: Step, **data: Any) -> None:
+        data.setdefault("reason", step.reason)
+        self.trigger_event(event, timestamp=step.recorded_at, on=step.on, actor=step.actor,
+                           **data)
+
+    def _move(self, event: type[Moved], command: str, step: Step, *, passed: bool = False,
+              **data: Any) -> None:
+        stage = self._check(command, step, passed=passed)
+        self._record(event, step, stage=stage, **data)
+
+    def _end(self, event: type[Ended], command: str, step: Step,
+             workspace: Workspace | None) -> None:
+        self._check(command, step)
+        reason = step.require_reason(command, " saying why")
+        if workspace is not None:
+            workspace.release(self.id, step)
+        self._move(event, command, step, reason=reason)
+
+
+def _grades(panel: Panel, rules: Rules) -> dict[str, Any]:
+    return {"scores": panel.scores, "mean": panel.mean,
+            "pass_mark": Decimal(str(rules.pass_mark))}
+
+
+def _failure(panel: Panel, rules: Rules) -> str:
+    scores = ", ".join(f"{e} {s}" for e, s in panel.scores.items())
+    return f"mean score {panel.mean} below the pass mark {rules.pass_mark} ({scores})"

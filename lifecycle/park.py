@@ -1,0 +1,88 @@
+"""The park a case lives in: its sites and workspaces, its fields, and the numbers its rules use.
+
+Values come from the settings file (commands/settings.py); these classes only hold and check them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from lifecycle.errors import Refused
+from schedules.calendar import add_months
+
+LEGAL_STATUSES = ("unregistered", "filed", "registered")
+
+
+@dataclass(frozen=True)
+class Rules:
+    pass_mark: float = 60.0
+    min_experts: int = 3
+    exit_window_days: int = 30
+    growth_review_months: int = 5
+    in_shell_months: int = 10
+    follow_up_months: int = 12
+
+    def growth_review_due(self, entered_on: date) -> date:
+        return add_months(entered_on, self.growth_review_months)
+
+    def exit_due(self, entered_on: date) -> date:
+        return add_months(entered_on, self.in_shell_months)
+
+    def exit_opens(self, entered_on: date) -> date:
+        return self.exit_due(entered_on) - timedelta(days=self.exit_window_days)
+
+    def follow_up_end(self, exited_on: date) -> date:
+        return add_months(exited_on, self.follow_up_months)
+
+
+@dataclass(frozen=True)
+class Site:
+    key: str
+    name: str
+    workspaces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Park:
+    name: str
+    timezone: str
+    sites: dict[str, Site]
+    fields: dict[str, str]  # English key -> Chinese name
+    rules: Rules = field(default_factory=Rules)
+
+    def site(self, key: str) -> Site:
+        if key not in self.sites:
+            raise Refused(f"unknown site '{key}'; sites: {', '.join(self.sites)}")
+        return self.sites[key]
+
+    def workspace(self, site_key: str, code: str) -> str:
+        site = self.site(site_key)
+        if code not in site.workspaces:
+            raise Refused(
+                f"workspace '{code}' is not at site '{site_key}'; its workspaces are "
+                f"{_span(site.workspaces)}"
+            )
+        return code
+
+    def field_key(self, given: str) -> str:
+        """A field by its English key or its Chinese name."""
+        if given in self.fields:
+            return given
+        for key, name in self.fields.items():
+            if name == given:
+                return key
+        options = ", ".join(f"{k} ({n})" for k, n in self.fields.items())
+        raise Refused(f"unknown field '{given}'; fields: {options}")
+
+
+def check_legal_status(given: str) -> str:
+    if given not in LEGAL_STATUSES:
+        raise Refused(f"unknown legal status '{given}'; allowed: {', '.join(LEGAL_STATUSES)}")
+    return given
+
+
+def _span(codes: tuple[str, ...]) -> str:
+    if len(codes) > 6:
+        return f"{codes[0]} … {codes[-1]} ({len(codes)})"
+    return ", ".join(codes)

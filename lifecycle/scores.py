@@ -1,0 +1,57 @@
+"""An expert panel's scores and what they decide."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from lifecycle.errors import Refused
+
+MAX_SCORE = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Each expert's score, 0 to 100, one score per expert."""
+
+    scores: dict[str, Decimal]
+
+    @classmethod
+    def parse(cls, items: list[str] | tuple[str, ...]) -> Panel:
+        """From EXPERT=N pairs, as typed on the command line."""
+        scores: dict[str, Decimal] = {}
+        for item in items:
+            expert, sep, value = item.partition("=")
+            expert = expert.strip()
+            if not sep or not expert:
+                raise Refused(f"score '{item}' is not EXPERT=N (for example 王芳=78)")
+            if expert in scores:
+                raise Refused(f"expert '{expert}' is scored twice; one score per expert")
+            scores[expert] = _score(expert, value)
+        return cls(scores)
+
+    @property
+    def mean(self) -> Decimal:
+        return (sum(self.scores.values(), Decimal(0)) / len(self.scores)).quantize(Decimal("0.01"))
+
+    def check_size(self, minimum: int, what: str) -> None:
+        if len(self.scores) < minimum:
+            raise Refused(
+                f"{what} needs scores from at least {minimum} expert(s), got {len(self.scores)}"
+            )
+
+    def passes(self, pass_mark: float) -> bool:
+        return self.mean >= Decimal(str(pass_mark))
+
+    def as_data(self) -> dict[str, str]:
+        return {expert: str(score) for expert, score in self.scores.items()}
+
+
+def _score(expert: str, value: str) -> Decimal:
+    try:
+        score = Decimal(value.strip())
+    except ArithmeticError:
+        score = Decimal("NaN")
+    if not score.is_finite() or not Decimal(0) <= score <= MAX_SCORE:
+        raise Refused(f"score of '{expert}' must be a number from 0 to 100, got '{value}'")
+    return score

@@ -1,0 +1,128 @@
+"""The two organization workflows, each declared once as data and shared by every case.
+
+The machines only validate commands and name transitions (LIBRARIES.md: one module-level
+machine driven with a throwaway probe); a case's stage is what its events say, and replay never
+goes through a machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transitions import Machine, MachineError
+
+from lifecycle.errors import WrongStage
+
+INCUBATION = "incubation"
+RESIDENCY = "residency"
+TRACKS = (INCUBATION, RESIDENCY)
+
+OPEN_INCUBATION = ["applied", "inspecting", "entry_review", "declined", "incubating", "follow_up"]
+BEFORE_ENTRY = ["applied", "inspecting", "entry_review", "declined"]
+
+# trigger, source(s), destination (None: stays), condition on the probe
+INCUBATION_TRANSITIONS: list[dict[str, object]] = [
+    {"trigger": "start_inspection", "source": "applied", "dest": "inspecting"},
+    {"trigger": "assign", "source": OPEN_INCUBATION, "dest": None},
+    {"trigger": "record_visit", "source": "inspecting", "dest": None},
+    {"trigger": "submit_for_entry", "source": "inspecting", "dest": "entry_review"},
+    {"trigger": "evaluate_entry", "source": "entry_review", "dest": "incubating",
+     "conditions": "passed"},
+    {"trigger": "evaluate_entry", "source": "entry_review", "dest": "declined",
+     "unless": "passed"},
+    {"trigger": "resume_coaching", "source": "declined", "dest": "inspecting"},
+    {"trigger": "record_growth_review", "source": "incubating", "dest": None},
+    {"trigger": "correct_entry_date", "source": ["incubating", "follow_up"], "dest": None},
+    {"trigger": "evaluate_exit", "source": "incubating", "dest": "follow_up",
+     "conditions": "passed"},
+    {"trigger": "evaluate_exit", "source": "incubating", "dest": "exited", "unless": "passed"},
+    {"trigger": "record_follow_up", "source": "follow_up", "dest": None},
+    {"trigger": "close", "source": "follow_up", "dest": "closed"},
+    {"trigger": "reject", "source": BEFORE_ENTRY, "dest": "rejected"},
+    {"trigger": "withdraw", "source": [*BEFORE_ENTRY, "incubating"], "dest": "withdrawn"},
+    {"trigger": "terminate", "source": "incubating", "dest": "terminated"},
+]
+INCUBATION_STAGES = [*OPEN_INCUBATION, "closed", "rejected", "withdrawn", "exited", "terminated"]
+
+RESIDENCY_TRANSITIONS: list[dict[str, object]] = [
+    {"trigger": "assign", "source": ["applied", "resident"], "dest": None},
+    {"trigger": "admit", "source": "applied", "dest": "resident"},
+    {"trigger": "record_service_evaluation", "source": "resident", "dest": None},
+    {"trigger": "correct_entry_date", "source": "resident", "dest": None},
+    {"trigger": "depart", "source": "resident", "dest": "departed"},
+    {"trigger": "reject", "source": "applied", "dest": "rejected"},
+    {"trigger": "withdraw", "source": "applied", "dest": "withdrawn"},
+]
+RESIDENCY_STAGES = ["applied", "resident", "departed", "rejected", "withdrawn"]
+
+ALL_STAGES = list(dict.fromkeys(INCUBATION_STAGES + RESIDENCY_STAGES))
+# Stages in which the organization occupies a workspace and is "in the park".
+IN_PARK = ("incubating", "follow_up", "resident")
+
+STAGE_NAMES_ZH = {
+    "applied": "项目申请",
+    "inspecting": "考察辅导",
+    "entry_review": "入壳评估",
+    "declined": "评估未通过",
+    "incubating": "壳内孵化",
+    "follow_up": "后续服务",
+    "closed": "结案",
+    "rejected": "不予孵化",
+    "withdrawn": "主动退出",
+    "exited": "出壳(未通过)",
+    "terminated": "提前终止",
+    "resident": "入驻",
+    "departed": "迁出",
+}
+
+
+@dataclass
+class _Probe:
+    """Carries a case's stage (and a decided outcome) through the shared machine."""
+
+    state: str
+    passed: bool = False
+
+
+class Workflow:
+    """One shared machine per track; answers 'may this command run now, and where does it lead?'"""
+
+    def __init__(self, track: str, stages: list[str], transitions: list[dict[str, object]]):
+        self.track = track
+        self.stages = stages
+        self._machine = Machine(
+            model=None,
+            states=stages,
+            initial=None,
+            transitions=transitions,
+            auto_transitions=False,
+            send_event=True,
+        )
+
+    def advance(self, stage: str, command: str, *, passed: bool = False) -> str:
+        """The stage after `command`, or WrongStage naming what is allowed from `stage`."""
+        probe = _Probe(stage, passed)
+        event = self._machine.events.get(command)
+        try:
+            if event is None or not event.trigger(probe):
+                raise WrongStage(cli_name(command), stage, self.allowed(stage))
+        except MachineError:
+            raise WrongStage(cli_name(command), stage, self.allowed(stage)) from None
+        return probe.state
+
+    def allowed(self, stage: str) -> list[str]:
+        """Commands structurally possible from `stage`, as the command line spells them."""
+        return sorted(cli_name(t) for t in self._machine.get_triggers(stage))
+
+    def is_final(self, stage: str) -> bool:
+        return not self._machine.get_triggers(stage)
+
+
+def cli_name(trigger: str) -> str:
+    return trigger.replace("_", "-")
+
+
+WORKFLOWS = {
+    INCUBATION: Workflow(INCUBATION, INCUBATION_STAGES, INCUBATION_TRANSITIONS),
+    RESIDENCY: Workflow(RESIDENCY, RESIDENCY_STAGES, RESIDENCY_TRANSITIONS),
+}

@@ -1,0 +1,1 @@
+"""Clocks, calendars and the deadlines derived from a case's events."""
