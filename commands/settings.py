@@ -7,7 +7,7 @@ them: keys of [evaluation] and [periods] one by one; [fields] and [sites], when 
 from __future__ import annotations
 
 import tomllib
-from importlib.resources import files
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,7 +29,7 @@ class SettingsError(Exception):
 
 
 def default_text() -> str:
-    return files("commands").joinpath(DEFAULTS_FILE).read_text(encoding="utf-8")
+    return Path(__file__).with_name(DEFAULTS_FILE).read_text(encoding="utf-8")
 
 
 def load_settings(path: str | Path | None = None) -> Park:
@@ -83,7 +83,7 @@ def _park(data: dict[str, Any]) -> Park:
         for name, (low, high) in keys.items()
     }
     rules = Rules(
-        pass_mark=float(numbers.pop("pass_mark")),
+        pass_mark=Decimal(str(numbers.pop("pass_mark"))),
         **{name: int(value) for name, value in numbers.items()},
     )
     fields = _fields(data["fields"])

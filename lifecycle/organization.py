@@ -391,7 +391,7 @@ class OrganizationCase(Aggregate):
 
 def _grades(panel: Panel, rules: Rules) -> dict[str, Any]:
     return {"scores": panel.scores, "mean": panel.mean,
-            "pass_mark": Decimal(str(rules.pass_mark))}
+            "pass_mark": rules.pass_mark}
 
 
 def _failure(panel: Panel, rules: Rules) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 from lifecycle.errors import Refused
 from schedules.calendar import add_months
@@ -16,7 +17,7 @@ LEGAL_STATUSES = ("unregistered", "filed", "registered")
 
 @dataclass(frozen=True)
 class Rules:
-    pass_mark: float = 60.0
+    pass_mark: Decimal = Decimal(60)
     min_experts: int = 3
     exit_window_days: int = 30
     growth_review_months: int = 5

@@ -40,8 +40,8 @@ class Panel:
                 f"{what} needs scores from at least {minimum} expert(s), got {len(self.scores)}"
             )
 
-    def passes(self, pass_mark: float) -> bool:
-        return self.mean >= Decimal(str(pass_mark))
+    def passes(self, pass_mark: Decimal) -> bool:
+        return self.mean >= pass_mark
 
     def as_data(self) -> dict[str, str]:
         return {expert: str(score) for expert, score in self.scores.items()}

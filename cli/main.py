@@ -1,0 +1,392 @@
+"""The `incubator` command line: translates arguments into service calls and results into text.
+
+Exit codes: 0 done; 1 refused (nothing recorded); 2 wrong usage; 3 conflict with a command
+recorded at the same moment (nothing recorded); 4 the settings or the database are unusable.
+Heavy libraries are imported inside the commands so that `incubator --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from uuid import UUID
+
+import click
+
+if TYPE_CHECKING:
+    from commands.bootstrap import Incubator
+    from commands.service import IncubatorService, Who
+    from lifecycle.organization import OrganizationCase
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_REFUSED, EXIT_CONFLICT, EXIT_SETUP = 1, 3, 4
+STAGES = (
+    "applied", "inspecting", "entry_review", "declined", "incubating", "follow_up", "closed",
+    "rejected", "withdrawn", "exited", "terminated", "resident", "departed",
+)
+
+
+class IsoDate(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"'{value}' is not a date like 2014-01-08", param, ctx)
+
+
+ISO_DATE = IsoDate()
+
+
+def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
+    click.echo(f"incubator: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--database", envvar="INCUBATOR_DATABASE_URL", metavar="URL",
+              help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
+                   "(env INCUBATOR_DATABASE_URL; default: a SQLite file in your data folder)")
+@click.option("--settings", envvar="INCUBATOR_SETTINGS", metavar="FILE",
+              help="the park's settings file (env INCUBATOR_SETTINGS; default: built in)")
+@click.version_option(package_name="incubator")
+@click.pass_context
+def cli(ctx: click.Context, database: str | None, settings: str | None) -> None:
+    """incubator: the incubation lifecycle of social organizations (社会组织孵化园).
+
+    Every command is recorded as an event in an append-only log; `org history` shows them all.
+    """
+    ctx.obj = {"database": database, "settings": settings}
+
+
+def open_incubator(ctx: click.Context) -> Incubator:
+    from commands.bootstrap import bootstrap
+    from commands.database import DatabaseError
+    from commands.settings import SettingsError
+
+    try:
+        system = bootstrap(ctx.obj["database"], ctx.obj["settings"])
+    except (SettingsError, DatabaseError) as e:
+        fail(str(e), EXIT_SETUP)
+    ctx.call_on_close(system.close_all)
+    return system
+
+
+def refusals(func: F) -> F:
+    """Turn domain refusals and conflicts into a message on stderr and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from lifecycle.errors import Conflict, Refused
+
+        try:
+            return func(*args, **kwargs)
+        except Refused as e:
+            fail(str(e), EXIT_REFUSED)
+        except Conflict as e:
+            fail(f"conflict: {e}", EXIT_CONFLICT)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def step_options(func: F) -> F:
+    """The options every lifecycle command takes after its arguments."""
+    for option in reversed([
+        click.option("--on", "on", type=ISO_DATE,
+                     help="effective business date (default: today in the park's timezone)"),
+        click.option("--actor", envvar="INCUBATOR_ACTOR", metavar="NAME",
+                     help="who does this (env INCUBATOR_ACTOR); required"),
+        click.option("--reason", metavar="TEXT", help="why (required by some commands)"),
+        click.option("--json", "as_json", is_flag=True, help="print the case as JSON"),
+    ]):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@click.pass_context
+@refusals
+def init(ctx: click.Context) -> None:
+    """Create the tables (done on first use anyway) and show the park in use."""
+    system = open_incubator(ctx)
+    park = system.park
+    click.echo(f"database: {system.database.url}")
+    click.echo(f"park: {park.name} ({park.timezone})")
+    for site in park.sites.values():
+        click.echo(f"  site {site.key:<12} {site.name}: {len(site.workspaces)} workspaces "
+                   f"({site.workspaces[0]} … {site.workspaces[-1]})")
+
+
+@cli.group()
+def org() -> None:
+    """Organization incubation cases (社会组织孵化)."""
+
+
+def resolve(system: Incubator, given: str) -> UUID:
+    """A case id: a full UUID, or a unique prefix of one (as `org list` shows)."""
+    from lifecycle.errors import NotFound
+
+    try:
+        return UUID(given)
+    except ValueError:
+        pass
+    prefix = given.lower()
+    if len(prefix) < 4 or any(c not in "0123456789abcdef-" for c in prefix):
+        raise NotFound(f"'{given}' is not a case id (a UUID, or at least its first 4 characters)")
+    system.read_models.catch_up()
+    matches = system.read_models.caseload(id_prefix=prefix)
+    if not matches:
+        raise NotFound(f"no case id starts with '{given}'")
+    if len(matches) > 1:
+        names = ", ".join(f"{m['id']} {m['name']}" for m in matches[:5])
+        raise NotFound(f"'{given}' matches several cases: {names}; give more of the id")
+    return UUID(matches[0]["id"])
+
+
+def lifecycle_command(name: str, *params: Callable[[F], F],
+                      doc: str) -> Callable[[Callable[..., OrganizationCase]], None]:
+    """Declare `incubator org NAME ORG ...`: resolve the case, call the service, report."""
+
+    def declare(call: Callable[..., OrganizationCase]) -> None:
+        @click.argument("case_ref", metavar="ORG")
+        @step_options
+        @click.pass_context
+        @refusals
+        def command(ctx: click.Context, case_ref: str, on: date | None, actor: str | None,
+                    reason: str | None, as_json: bool, **extra: Any) -> None:
+            from commands.service import Who
+
+            system = open_incubator(ctx)
+            case_id = resolve(system, case_ref)
+            case = call(system.service, case_id, Who(actor, on, reason), **extra)
+            report(system, case, as_json)
+
+        command.__doc__ = doc
+        for param in reversed(params):
+            command = param(command)
+        org.command(name)(command)
+
+    return declare
+
+
+def report(system: Incubator, case: OrganizationCase, as_json: bool) -> None:
+    from commands.queries import case_view
+    from lifecycle.stages import STAGE_NAMES_ZH
+
+    lag = _catch_up(system)
+    if as_json:
+        emit_json(case_view(case, system.park, system.service.today()))
+    else:
+        allowed = ", ".join(case.allowed_commands()) or "none (the case has ended)"
+        click.echo(f"{case.name} [{str(case.id)[:8]}]: {case.stage} {STAGE_NAMES_ZH[case.stage]}"
+                   f" — next: {allowed}")
+    if lag:
+        click.echo(lag, err=True)
+
+
+def _catch_up(system: Incubator) -> str | None:
+    """Read models catch up before we answer; a failure there does not undo the command."""
+    try:
+        system.read_models.catch_up()
+    except Exception as e:  # the command is recorded; say so rather than fail it
+        return f"incubator: recorded, but the read models could not catch up: {e}"
+    return None
+
+
+def emit_json(value: Any) -> None:
+    import json
+
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, date | UUID):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+score_option = click.option("--score", "scores", multiple=True, required=True,
+                            metavar="EXPERT=N", help="one expert's score, 0-100; repeat per expert")
+
+
+@org.command("apply")
+@click.option("--name", required=True, help="the organization's or team's name")
+@click.option("--field", "field", required=True,
+              help="field, by Chinese name (公益慈善) or English key (charity)")
+@click.option("--legal-status", required=True,
+              type=click.Choice(["unregistered", "filed", "registered"]))
+@click.option("--track", required=True, type=click.Choice(["incubation", "residency"]))
+@click.option("--site", required=True, help="the site: main, branch, community-1 … community-6")
+@click.option("--contact", help="the contact person")
+@click.option("--party-members", type=click.IntRange(min=0),
+              help="formal party members, if known")
+@step_options
+@click.pass_context
+@refusals
+def apply_cmd(ctx: click.Context, name: str, field: str, legal_status: str, track: str,
+              site: str, contact: str | None, party_members: int | None, on: date | None,
+              actor: str | None, reason: str | None, as_json: bool) -> None:
+    """A new case in `applied`; prints its id."""
+    from commands.service import Who
+
+    system = open_incubator(ctx)
+    case = system.service.apply(Who(actor, on, reason), name=name, field=field,
+                                legal_status=legal_status, track=track, site=site,
+                                contact=contact, party_members=party_members)
+    lag = _catch_up(system)
+    if as_json:
+        emit_json({"id": str(case.id), "stage": case.stage})
+    else:
+        click.echo(str(case.id))
+    if lag:
+        click.echo(lag, err=True)
+
+
+def _service(method: str) -> Callable[..., OrganizationCase]:
+    def call(service: IncubatorService, case_id: UUID, who: Who, **extra: Any) -> Any:
+        return getattr(service, method)(case_id, who, **extra)
+
+    return call
+
+
+def _declare_lifecycle_commands() -> None:
+    note = click.option("--note", required=True, help="what was seen or done")
+    plain = {
+        "start-inspection": ("start_inspection", "applied → inspecting (考察辅导)."),
+        "submit-for-entry": ("submit_for_entry", "inspecting → entry_review (入壳评估)."),
+        "resume-coaching": ("resume_coaching", "declined → inspecting: coaching again."),
+        "close": ("close_case", "follow_up → closed; before the follow-up year ends, only with "
+                                "--reason."),
+        "reject": ("reject", "Reject the application (--reason required)."),
+        "withdraw": ("withdraw", "The organization withdraws (--reason required)."),
+        "terminate": ("terminate", "End the in-shell period early (--reason required)."),
+        "depart": ("depart", "resident → departed: the resident leaves (residency track)."),
+    }
+    for name, (method, doc) in plain.items():
+        lifecycle_command(name, doc=doc)(_service(method))
+    lifecycle_command(
+        "assign", click.option("--caseworker", required=True, metavar="NAME"),
+        doc="The caseworker in charge (any open stage).")(_service("assign"))
+    lifecycle_command("record-visit", note, doc="A visit or coaching session; stays inspecting.")(
+        lambda s, c, w, note: s.record_visit(c, w, note))
+    lifecycle_command(
+        "evaluate-entry", score_option,
+        click.option("--workspace", metavar="W", help="the workspace it takes if it passes"),
+        doc="Entry evaluation (入壳评估): → incubating if the mean passes, else declined.",
+    )(_service("evaluate_entry"))
+    lifecycle_command("record-growth-review", score_option,
+                      doc="A growth evaluation (成长评估); stays incubating.")(
+        _service("record_growth_review"))
+    lifecycle_command("evaluate-exit", score_option,
+                      doc="Exit evaluation (出壳评估): → follow_up if it passes, else exited.")(
+        _service("evaluate_exit"))
+    lifecycle_command("record-follow-up",
+                      click.option("--service", "service_text", required=True, metavar="T",
+                                   help="the service given"),
+                      doc="A follow-up service (后续服务); stays follow_up.")(
+        lambda s, c, w, service_text: s.record_follow_up(c, w, service_text))
+    lifecycle_command("correct-entry-date",
+                      click.option("--to", "to", required=True, type=ISO_DATE),
+                      doc="Fix a wrongly recorded entry date (--reason required); "
+                          "the deadlines move.")(_service("correct_entry_date"))
+    lifecycle_command("admit", click.option("--workspace", required=True, metavar="W"),
+                      doc="applied → resident, taking a workspace (residency track).")(
+        _service("admit"))
+    lifecycle_command("record-service-evaluation", score_option,
+                      doc="A service evaluation (服务评估) of a resident.")(
+        _service("record_service_evaluation"))
+
+
+_declare_lifecycle_commands()
+
+
+@org.command("show")
+@click.argument("case_ref", metavar="ORG")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
+    """The case now: stage, site, workspace, caseworker and its deadlines."""
+    from commands.queries import case_view
+
+    system = open_incubator(ctx)
+    view = case_view(system.service.case(resolve(system, case_ref)), system.park,
+                     system.service.today())
+    if as_json:
+        emit_json(view)
+    else:
+        from cli.render import render_case
+
+        render_case(view)
+
+
+@org.command("history")
+@click.argument("case_ref", metavar="ORG")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def history_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
+    """Every event of the case, oldest first."""
+    from commands.queries import history
+
+    system = open_incubator(ctx)
+    case = system.service.case(resolve(system, case_ref))
+    events = history(system.log, UUID(str(case.id)))
+    if as_json:
+        emit_json(events)
+    else:
+        from cli.render import render_history
+
+        render_history(case.name, events)
+
+
+@org.command("list")
+@click.option("--stage", type=click.Choice(STAGES), help="only cases in this stage")
+@click.option("--site", help="only cases at this site")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def list_cmd(ctx: click.Context, stage: str | None, site: str | None, as_json: bool) -> None:
+    """The caseload, from the caseload read model."""
+    system = open_incubator(ctx)
+    if site is not None:
+        system.park.site(site)
+    system.read_models.catch_up()
+    rows = system.read_models.caseload(stage=stage, site=site)
+    if as_json:
+        emit_json(rows)
+    else:
+        from cli.render import render_caseload
+
+        render_caseload(rows)
+
+
+@cli.command()
+@click.option("--database", "demo_database", metavar="PATH",
+              help="the SQLite file to write (default: demo.sqlite3 in your data folder; "
+                   "it is recreated)")
+@click.pass_context
+def demo(ctx: click.Context, demo_database: str | None) -> None:
+    """Drive a small cohort through the whole lifecycle on a SQLite file and show the result."""
+    from cli.demo import run_demo
+
+    run_demo(demo_database, ctx.obj["settings"])
+
+
+def main() -> None:
+    cli(prog_name="incubator")
+
+
+if __name__ == "__main__":
+    main()
+

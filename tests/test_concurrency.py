@@ -1,0 +1,282 @@
+"""Races between real OS processes on one database, on a SQLite file and on PostgreSQL.
+
+Each child process bootstraps the system on the same URL itself and runs one command. The
+children meet at a barrier placed in front of their first save, so both have loaded everything
+the command reads (the case, and the workspace it takes) before either writes: the race is
+certain, not a matter of luck. Later saves (the service's retry on the fresh state) do not wait.
+What was recorded is read back in the parent from the log afterwards.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from commands.bootstrap import Incubator, bootstrap
+from lifecycle.errors import Conflict, Refused
+from lifecycle.organization import OrganizationCase
+from lifecycle.workspace import Workspace
+from schedules.clock import FixedClock
+from tests.builders import ENTRY_ON, PANEL_PASS, drive, new_case
+from tests.conftest import NOW, who
+
+pytestmark = pytest.mark.slow
+
+# The spawn context: each child starts a fresh interpreter and opens its own connections,
+# nothing is inherited from the test process (no shared sockets, no pytest state).
+CONTEXT = multiprocessing.get_context("spawn")
+BARRIER_TIMEOUT = 20.0  # seconds a child waits for the other one in front of its save
+RACE_TIMEOUT = 60.0  # seconds for a whole race: start, bootstrap, command, report, exit
+VISIT_ON = "2014-01-10"  # after the inspection started on 2014-01-08
+
+
+@dataclass(frozen=True)
+class Job:
+    """One child's command: `approve` (evaluate_entry with a passing panel) or `visit`."""
+
+    command: str
+    case_id: str
+    actor: str
+    argument: str  # the workspace code to take, or the visit's note
+
+
+@dataclass(frozen=True)
+class Outcome:
+    actor: str
+    kind: str  # "ok", the refusal's class name ("Conflict", "WrongStage", ...) or "error"
+    message: str
+    loads: int  # how many times the service loaded the case (2 means it decided again)
+    saves: int  # how many times it tried to save
+
+
+def run_command(url: str, job: Job, barrier: Barrier, results: Queue[Outcome]) -> None:
+    """The child process: bootstrap on `url`, run `job`, report what happened on `results`."""
+    loads = saves = 0
+
+    def report(kind: str, message: str) -> None:
+        results.put(Outcome(job.actor, kind, message, loads, saves))
+
+    try:
+        incubator = bootstrap(url, clock=FixedClock(NOW))
+    except BaseException:
+        barrier.abort()  # the other child need not wait for one that will never come
+        report("error", traceback.format_exc())
+        return
+    try:
+        service, log = incubator.service, incubator.log
+        load_case, save = service.case, log.save
+
+        def counting_load(case_id: UUID) -> OrganizationCase:
+            nonlocal loads
+            loads += 1
+            return load_case(case_id)
+
+        def save_after_barrier(*objs: Any, **kwargs: Any) -> Any:
+            nonlocal saves
+            saves += 1
+            if saves == 1:  # the first save only; a retry goes ahead at once
+                barrier.wait(BARRIER_TIMEOUT)
+            return save(*objs, **kwargs)
+
+        service.case = counting_load  # type: ignore[method-assign]
+        log.save = save_after_barrier  # type: ignore[method-assign]
+        case_id = UUID(job.case_id)
+        try:
+            if job.command == "approve":
+                service.evaluate_entry(case_id, who(ENTRY_ON, actor=job.actor), PANEL_PASS,
+                                       job.argument)
+            elif job.command == "visit":
+                service.record_visit(case_id, who(VISIT_ON, actor=job.actor), job.argument)
+            else:
+                raise ValueError(f"unknown command {job.command!r}")
+        except (Conflict, Refused) as e:
+            report(type(e).__name__, str(e))
+        else:
+            report("ok", "")
+    except BaseException:
+        barrier.abort()
+        report("error", traceback.format_exc())
+    finally:
+        incubator.close_all()
+
+
+def race(url: str, jobs: Sequence[Job]) -> dict[str, Outcome]:
+    """Run `jobs` in child processes at the same moment; their outcomes by actor."""
+    barrier = CONTEXT.Barrier(len(jobs))
+    results: Queue[Outcome] = CONTEXT.Queue()
+    children = [
+        CONTEXT.Process(target=run_command, args=(url, job, barrier, results),
+                        name=f"race-{job.actor}", daemon=True)
+        for job in jobs
+    ]
+    outcomes: dict[str, Outcome] = {}
+    deadline = time.monotonic() + RACE_TIMEOUT
+    try:
+        for child in children:
+            child.start()
+        while len(outcomes) < len(jobs) and time.monotonic() < deadline:
+            try:
+                outcome = results.get(timeout=0.2)
+            except queue.Empty:
+                if not any(child.is_alive() for child in children) and results.empty():
+                    break  # a child died without reporting; nothing more will come
+                continue
+            outcomes[outcome.actor] = outcome
+        for child in children:
+            child.join(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+                child.join(timeout=5)
+        results.close()
+        results.join_thread()
+    exits = {child.name: child.exitcode for child in children}
+    assert len(outcomes) == len(jobs), (
+        f"only {len(outcomes)} of {len(jobs)} children reported within {RACE_TIMEOUT}s "
+        f"(exit codes {exits}): {outcomes}"
+    )
+    errors = [o for o in outcomes.values() if o.kind == "error"]
+    assert not errors, "a child failed:\n" + "\n".join(o.message for o in errors)
+    assert all(code == 0 for code in exits.values()), f"children exited with {exits}"
+    return outcomes
+
+
+def prepared(url: str, clock: FixedClock, setup: Callable[[Incubator], list[UUID]]) -> list[str]:
+    """Create the schema and the cases in the parent, then close it before the race."""
+    incubator = bootstrap(url, clock=clock)
+    try:
+        return [str(case_id) for case_id in setup(incubator)]
+    finally:
+        incubator.close_all()
+
+
+def recorded(url: str, clock: FixedClock, aggregate_id: UUID | str) -> list[Any]:
+    """The aggregate's events as they are in the log now, read by a fresh process' view."""
+    incubator = bootstrap(url, clock=clock)
+    try:
+        return list(incubator.log.events.get(UUID(str(aggregate_id))))
+    finally:
+        incubator.close_all()
+
+
+def names(events: list[Any]) -> list[str]:
+    return [type(event).__name__ for event in events]
+
+
+def winner_and_loser(outcomes: dict[str, Outcome]) -> tuple[Outcome, Outcome]:
+    kinds = sorted((o.kind, o.actor) for o in outcomes.values())
+    won = [o for o in outcomes.values() if o.kind == "ok"]
+    lost = [o for o in outcomes.values() if o.kind != "ok"]
+    assert len(won) == 1, f"expected exactly one command recorded, got {kinds}: {outcomes}"
+    [winner], [loser] = won, lost
+    return winner, loser
+
+
+def test_two_processes_approving_one_case_record_one_approval(
+    database_url: str, clock: FixedClock
+) -> None:
+    def setup(incubator: Incubator) -> list[UUID]:
+        case_id = new_case(incubator.service)
+        drive(incubator.service, case_id, "entry_review")
+        return [case_id]
+
+    [case_id] = prepared(database_url, clock, setup)
+    workspace_of = {"王芳": "M-01", "李强": "M-02"}
+    outcomes = race(database_url, [Job("approve", case_id, actor, code)
+                                   for actor, code in workspace_of.items()])
+
+    winner, loser = winner_and_loser(outcomes)
+    # Both loaded the case before either saved; the loser decided again on the fresh state.
+    assert (winner.loads, winner.saves) == (1, 1)
+    assert (loser.loads, loser.saves) == (2, 1), loser
+    assert loser.kind == "Conflict", loser
+    assert "another command was recorded at the same moment" in loser.message
+    assert f"EntryApproved by {winner.actor}" in loser.message
+    assert "the case is in stage 'incubating'" in loser.message
+    assert "yours was not recorded" in loser.message
+
+    events = recorded(database_url, clock, case_id)
+    assert names(events) == ["ApplicationReceived", "InspectionStarted", "SubmittedForEntry",
+                             "EntryApproved"]
+    assert [e.originator_version for e in events] == [1, 2, 3, 4]
+    approval = events[-1]
+    assert (approval.actor, approval.workspace) == (winner.actor, workspace_of[winner.actor])
+
+    taken = recorded(database_url, clock, Workspace.id_for("main", workspace_of[winner.actor]))
+    assert names(taken) == ["Registered", "Allocated"]
+    assert taken[-1].case_id == UUID(case_id)
+    # The loser's workspace was saved in the same transaction as the losing approval: nothing.
+    free = recorded(database_url, clock, Workspace.id_for("main", workspace_of[loser.actor]))
+    assert names(free) == []
+
+
+def test_two_cases_taking_one_workspace_only_one_gets_it(
+    database_url: str, clock: FixedClock
+) -> None:
+    case_names = {"王芳": "爱心志愿者协会", "李强": "青少年成长服务中心"}
+
+    def setup(incubator: Incubator) -> list[UUID]:
+        cases = [new_case(incubator.service, name=name) for name in case_names.values()]
+        for case_id in cases:
+            drive(incubator.service, case_id, "entry_review")
+        return cases
+
+    case_ids = dict(zip(case_names, prepared(database_url, clock, setup), strict=True))
+    outcomes = race(database_url, [Job("approve", case_ids[actor], actor, "M-05")
+                                   for actor in case_names])
+
+    winner, loser = winner_and_loser(outcomes)
+    assert (winner.loads, winner.saves) == (1, 1)
+    assert (loser.loads, loser.saves) == (2, 1), loser
+    assert loser.kind == "Conflict", loser
+    assert "yours was not recorded" in loser.message
+    assert (f"workspace 'M-05' at site 'main' is held by {case_names[winner.actor]} "
+            f"({case_ids[winner.actor]})") in loser.message
+    assert "choose a free workspace" in loser.message
+
+    allocations = recorded(database_url, clock, Workspace.id_for("main", "M-05"))
+    assert names(allocations) == ["Registered", "Allocated"]
+    assert allocations[-1].case_id == UUID(case_ids[winner.actor])
+
+    won = recorded(database_url, clock, case_ids[winner.actor])
+    assert names(won)[-1] == "EntryApproved"
+    assert won[-1].workspace == "M-05"
+    lost = recorded(database_url, clock, case_ids[loser.actor])
+    assert names(lost) == ["ApplicationReceived", "InspectionStarted", "SubmittedForEntry"]
+    assert lost[-1].stage == "entry_review"
+
+
+def test_two_processes_recording_visits_on_one_case_keep_both(
+    database_url: str, clock: FixedClock
+) -> None:
+    def setup(incubator: Incubator) -> list[UUID]:
+        case_id = new_case(incubator.service)
+        drive(incubator.service, case_id, "inspecting")
+        return [case_id]
+
+    [case_id] = prepared(database_url, clock, setup)
+    notes = {"王芳": "看了办公场地", "李强": "和理事长谈了章程"}
+    outcomes = race(database_url, [Job("visit", case_id, actor, note)
+                                   for actor, note in notes.items()])
+
+    assert {o.kind for o in outcomes.values()} == {"ok"}, outcomes
+    # One saved at once; the other lost the race, loaded the case again and saved after it.
+    assert sorted((o.loads, o.saves) for o in outcomes.values()) == [(1, 1), (2, 2)], outcomes
+
+    events = recorded(database_url, clock, case_id)
+    assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
+    assert names(events) == ["ApplicationReceived", "InspectionStarted",
+                             "SiteVisitRecorded", "SiteVisitRecorded"]
+    visits = {(e.actor, e.note, e.on.isoformat()) for e in events[2:]}
+    assert visits == {(actor, note, VISIT_ON) for actor, note in notes.items()}
