@@ -396,4 +396,6 @@ def _grades(panel: Panel, rules: Rules) -> dict[str, Any]:
 
 def _failure(panel: Panel, rules: Rules) -> str:
     scores = ", ".join(f"{e} {s}" for e, s in panel.scores.items())
-    return f"mean score {panel.mean} below the pass mark {rules.pass_mark} ({scores})"
+    mean = panel.mean if panel.mean < rules.pass_mark else panel.exact_mean.quantize(
+        Decimal("0.0001"))  # 59.997 is shown as 59.9967, not as a passing 60.00
+    return f"mean score {mean} below the pass mark {rules.pass_mark} ({scores})"

@@ -93,8 +93,9 @@ def run_command(url: str, job: Job, barrier: Barrier, results: Queue[Outcome]) -
         case_id = UUID(job.case_id)
         try:
             if job.command == "approve":
-                service.evaluate_entry(case_id, who(ENTRY_ON, actor=job.actor), PANEL_PASS,
-                                       job.argument)
+                service.evaluate_entry(
+                    case_id, who(ENTRY_ON, actor=job.actor), PANEL_PASS, job.argument
+                )
             elif job.command == "visit":
                 service.record_visit(case_id, who(VISIT_ON, actor=job.actor), job.argument)
             else:
@@ -115,8 +116,12 @@ def race(url: str, jobs: Sequence[Job]) -> dict[str, Outcome]:
     barrier = CONTEXT.Barrier(len(jobs))
     results: Queue[Outcome] = CONTEXT.Queue()
     children = [
-        CONTEXT.Process(target=run_command, args=(url, job, barrier, results),
-                        name=f"race-{job.actor}", daemon=True)
+        CONTEXT.Process(
+            target=run_command,
+            args=(url, job, barrier, results),
+            name=f"race-{job.actor}",
+            daemon=True,
+        )
         for job in jobs
     ]
     outcomes: dict[str, Outcome] = {}
@@ -193,8 +198,9 @@ def test_two_processes_approving_one_case_record_one_approval(
 
     [case_id] = prepared(database_url, clock, setup)
     workspace_of = {"王芳": "M-01", "李强": "M-02"}
-    outcomes = race(database_url, [Job("approve", case_id, actor, code)
-                                   for actor, code in workspace_of.items()])
+    outcomes = race(
+        database_url, [Job("approve", case_id, actor, code) for actor, code in workspace_of.items()]
+    )
 
     winner, loser = winner_and_loser(outcomes)
     # Both loaded the case before either saved; the loser decided again on the fresh state.
@@ -207,8 +213,12 @@ def test_two_processes_approving_one_case_record_one_approval(
     assert "yours was not recorded" in loser.message
 
     events = recorded(database_url, clock, case_id)
-    assert names(events) == ["ApplicationReceived", "InspectionStarted", "SubmittedForEntry",
-                             "EntryApproved"]
+    assert names(events) == [
+        "ApplicationReceived",
+        "InspectionStarted",
+        "SubmittedForEntry",
+        "EntryApproved",
+    ]
     assert [e.originator_version for e in events] == [1, 2, 3, 4]
     approval = events[-1]
     assert (approval.actor, approval.workspace) == (winner.actor, workspace_of[winner.actor])
@@ -233,16 +243,19 @@ def test_two_cases_taking_one_workspace_only_one_gets_it(
         return cases
 
     case_ids = dict(zip(case_names, prepared(database_url, clock, setup), strict=True))
-    outcomes = race(database_url, [Job("approve", case_ids[actor], actor, "M-05")
-                                   for actor in case_names])
+    outcomes = race(
+        database_url, [Job("approve", case_ids[actor], actor, "M-05") for actor in case_names]
+    )
 
     winner, loser = winner_and_loser(outcomes)
     assert (winner.loads, winner.saves) == (1, 1)
     assert (loser.loads, loser.saves) == (2, 1), loser
     assert loser.kind == "Conflict", loser
     assert "yours was not recorded" in loser.message
-    assert (f"workspace 'M-05' at site 'main' is held by {case_names[winner.actor]} "
-            f"({case_ids[winner.actor]})") in loser.message
+    assert (
+        f"workspace 'M-05' at site 'main' is held by {case_names[winner.actor]} "
+        f"({case_ids[winner.actor]})"
+    ) in loser.message
     assert "choose a free workspace" in loser.message
 
     allocations = recorded(database_url, clock, Workspace.id_for("main", "M-05"))
@@ -267,8 +280,9 @@ def test_two_processes_recording_visits_on_one_case_keep_both(
 
     [case_id] = prepared(database_url, clock, setup)
     notes = {"王芳": "看了办公场地", "李强": "和理事长谈了章程"}
-    outcomes = race(database_url, [Job("visit", case_id, actor, note)
-                                   for actor, note in notes.items()])
+    outcomes = race(
+        database_url, [Job("visit", case_id, actor, note) for actor, note in notes.items()]
+    )
 
     assert {o.kind for o in outcomes.values()} == {"ok"}, outcomes
     # One saved at once; the other lost the race, loaded the case again and saved after it.
@@ -276,7 +290,11 @@ def test_two_processes_recording_visits_on_one_case_keep_both(
 
     events = recorded(database_url, clock, case_id)
     assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
-    assert names(events) == ["ApplicationReceived", "InspectionStarted",
-                             "SiteVisitRecorded", "SiteVisitRecorded"]
+    assert names(events) == [
+        "ApplicationReceived",
+        "InspectionStarted",
+        "SiteVisitRecorded",
+        "SiteVisitRecorded",
+    ]
     visits = {(e.actor, e.note, e.on.isoformat()) for e in events[2:]}
     assert visits == {(actor, note, VISIT_ON) for actor, note in notes.items()}
