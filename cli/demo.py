@@ -32,24 +32,47 @@ class Cohort:
         self.service = service
         self.names: dict[UUID, str] = {}
 
-    def apply(self, on: str | date, name: str, field: str, legal_status: str, site: str,
-              track: str = "incubation") -> UUID:
-        case = self.service.apply(self._who(on), name=name, field=field,
-                                  legal_status=legal_status, track=track, site=site,
-                                  contact="负责人")
+    def apply(
+        self,
+        on: str | date,
+        name: str,
+        field: str,
+        legal_status: str,
+        site: str,
+        track: str = "incubation",
+    ) -> UUID:
+        case = self.service.apply(
+            self._who(on),
+            name=name,
+            field=field,
+            legal_status=legal_status,
+            track=track,
+            site=site,
+            contact="负责人",
+        )
         case_id = UUID(str(case.id))
         self.names[case_id] = name
         self._print(on, name, f"apply --track {track} --site {site}", case)
         return case_id
 
-    def do(self, on: str | date, case_id: UUID, command: str,
-           call: Callable[[IncubatorService, UUID, Who], OrganizationCase],
-           reason: str | None = None) -> None:
+    def do(
+        self,
+        on: str | date,
+        case_id: UUID,
+        command: str,
+        call: Callable[[IncubatorService, UUID, Who], OrganizationCase],
+        reason: str | None = None,
+    ) -> None:
         case = call(self.service, case_id, self._who(on, reason))
         self._print(on, self.names[case_id], command, case)
 
-    def refused(self, on: str | date, case_id: UUID, command: str,
-                call: Callable[[IncubatorService, UUID, Who], OrganizationCase]) -> None:
+    def refused(
+        self,
+        on: str | date,
+        case_id: UUID,
+        command: str,
+        call: Callable[[IncubatorService, UUID, Who], OrganizationCase],
+    ) -> None:
         try:
             call(self.service, case_id, self._who(on))
         except Refused as e:
@@ -64,8 +87,9 @@ class Cohort:
 
     @staticmethod
     def _print(on: str | date, name: str, command: str, case: OrganizationCase) -> None:
-        console.print(f"  {on}  {_pad(name, 18)} {command:<44} → {case.stage} "
-                      f"{STAGE_NAMES_ZH[case.stage]}")
+        console.print(
+            f"  {on}  {_pad(name, 18)} {command:<44} → {case.stage} {STAGE_NAMES_ZH[case.stage]}"
+        )
 
 
 def _pad(text: str, width: int) -> str:
@@ -86,12 +110,12 @@ def run_demo(database: str | None, settings: str | None) -> None:
         system.read_models.catch_up()
         console.print()
         render_caseload(system.read_models.caseload())
-        render_case(case_view(system.service.case(corrected), system.park,
-                              system.service.today()))
+        render_case(case_view(system.service.case(corrected), system.park, system.service.today()))
         case = system.service.case(first)
         render_history(case.name, history(system.log, first))
-        console.print(f"\nExplore it: INCUBATOR_DATABASE_URL=sqlite:///{path.resolve()} "
-                      f"incubator org list")
+        console.print(
+            f"\nExplore it: INCUBATOR_DATABASE_URL=sqlite:///{path.resolve()} incubator org list"
+        )
     finally:
         system.close_all()
 
@@ -103,28 +127,56 @@ def drive_cohort(c: Cohort) -> tuple[UUID, UUID]:
 
     a = c.apply("2014-01-06", "爱心志愿者协会", "公益慈善", "registered", "main")
     c.do("2014-01-08", a, "start-inspection", s.start_inspection)
-    c.do("2014-01-08", a, f"assign --caseworker {CASEWORKER}",
-         lambda sv, i, w: sv.assign(i, w, CASEWORKER))
-    c.do("2014-01-15", a, "record-visit --note 走访", lambda sv, i, w: sv.record_visit(
-        i, w, "走访: 团队 12 人, 服务计划清晰"))
+    c.do(
+        "2014-01-08",
+        a,
+        f"assign --caseworker {CASEWORKER}",
+        lambda sv, i, w: sv.assign(i, w, CASEWORKER),
+    )
+    c.do(
+        "2014-01-15",
+        a,
+        "record-visit --note 走访",
+        lambda sv, i, w: sv.record_visit(i, w, "走访: 团队 12 人, 服务计划清晰"),
+    )
     c.do("2014-02-20", a, "submit-for-entry", s.submit_for_entry)
-    c.do("2014-03-03", a, "evaluate-entry --score ×3 --workspace M-01",
-         lambda sv, i, w: sv.evaluate_entry(i, w, good, "M-01"))
+    c.do(
+        "2014-03-03",
+        a,
+        "evaluate-entry --score ×3 --workspace M-01",
+        lambda sv, i, w: sv.evaluate_entry(i, w, good, "M-01"),
+    )
 
     b = c.apply("2014-01-10", "阳光助残服务队", "社区服务", "unregistered", "branch")
     c.do("2014-01-15", b, "start-inspection", s.start_inspection)
     c.do("2014-03-01", b, "submit-for-entry", s.submit_for_entry)
-    c.do("2014-03-03", b, "evaluate-entry --score ×3 (mean 55)",
-         lambda sv, i, w: sv.evaluate_entry(i, w, weak))
+    c.do(
+        "2014-03-03",
+        b,
+        "evaluate-entry --score ×3 (mean 55)",
+        lambda sv, i, w: sv.evaluate_entry(i, w, weak),
+    )
     c.do("2014-03-10", b, "resume-coaching", s.resume_coaching)
-    c.do("2014-04-10", b, "record-visit --note 辅导项目设计",
-         lambda sv, i, w: sv.record_visit(i, w, "辅导项目设计"))
+    c.do(
+        "2014-04-10",
+        b,
+        "record-visit --note 辅导项目设计",
+        lambda sv, i, w: sv.record_visit(i, w, "辅导项目设计"),
+    )
     c.do("2014-05-05", b, "submit-for-entry", s.submit_for_entry)
-    c.do("2014-05-12", b, "evaluate-entry --score ×3 --workspace B-01",
-         lambda sv, i, w: sv.evaluate_entry(i, w, good, "B-01"))
-    c.do("2014-05-20", b, "correct-entry-date --to 2014-05-15",
-         lambda sv, i, w: sv.correct_entry_date(i, w, date(2014, 5, 15)),
-         reason="入壳协议实际签订日为 5 月 15 日")
+    c.do(
+        "2014-05-12",
+        b,
+        "evaluate-entry --score ×3 --workspace B-01",
+        lambda sv, i, w: sv.evaluate_entry(i, w, good, "B-01"),
+    )
+    c.do(
+        "2014-05-20",
+        b,
+        "correct-entry-date --to 2014-05-15",
+        lambda sv, i, w: sv.correct_entry_date(i, w, date(2014, 5, 15)),
+        reason="入壳协议实际签订日为 5 月 15 日",
+    )
 
     cc = c.apply("2014-02-01", "社区老年文体队", "文化体育", "filed", "community-1")
     c.do("2014-02-05", cc, "start-inspection", s.start_inspection)
@@ -132,47 +184,87 @@ def drive_cohort(c: Cohort) -> tuple[UUID, UUID]:
 
     d = c.apply("2014-01-20", "青年创业服务中心", "社会事务", "registered", "branch", "residency")
     c.do("2014-02-01", d, "admit --workspace B-02", lambda sv, i, w: sv.admit(i, w, "B-02"))
-    c.do("2014-08-01", d, "record-service-evaluation --score ×2",
-         lambda sv, i, w: sv.record_service_evaluation(i, w, ["王建国=88", "刘慧=90"]))
+    c.do(
+        "2014-08-01",
+        d,
+        "record-service-evaluation --score ×2",
+        lambda sv, i, w: sv.record_service_evaluation(i, w, ["王建国=88", "刘慧=90"]),
+    )
 
     e = c.apply("2014-02-12", "心理疏导工作室", "疏导维权", "filed", "main")
     c.do("2014-02-14", e, "start-inspection", s.start_inspection)
     c.do("2014-02-28", e, "submit-for-entry", s.submit_for_entry)
-    c.refused("2014-03-03", e, "evaluate-entry --score ×3 --workspace M-01",
-              lambda sv, i, w: sv.evaluate_entry(i, w, good, "M-01"))
-    c.do("2014-03-03", e, "evaluate-entry --score ×3 --workspace M-02",
-         lambda sv, i, w: sv.evaluate_entry(i, w, good, "M-02"))
+    c.refused(
+        "2014-03-03",
+        e,
+        "evaluate-entry --score ×3 --workspace M-01",
+        lambda sv, i, w: sv.evaluate_entry(i, w, good, "M-01"),
+    )
+    c.do(
+        "2014-03-03",
+        e,
+        "evaluate-entry --score ×3 --workspace M-02",
+        lambda sv, i, w: sv.evaluate_entry(i, w, good, "M-02"),
+    )
 
     f = c.apply("2014-03-01", "市民学堂", "市民教育", "unregistered", "community-2")
     c.do("2014-03-05", f, "start-inspection", s.start_inspection)
     c.do("2014-03-20", f, "withdraw --reason …", s.withdraw, reason="团队决定暂缓, 明年再申请")
 
     review = ["王建国=75", "刘慧=80"]
-    c.do("2014-08-05", a, "record-growth-review --score ×2",
-         lambda sv, i, w: sv.record_growth_review(i, w, review))
-    c.do("2014-08-20", e, "record-growth-review --score ×2",
-         lambda sv, i, w: sv.record_growth_review(i, w, review))
+    c.do(
+        "2014-08-05",
+        a,
+        "record-growth-review --score ×2",
+        lambda sv, i, w: sv.record_growth_review(i, w, review),
+    )
+    c.do(
+        "2014-08-20",
+        e,
+        "record-growth-review --score ×2",
+        lambda sv, i, w: sv.record_growth_review(i, w, review),
+    )
     c.do("2014-09-30", e, "terminate --reason …", s.terminate, reason="违反园区管理规定, 提前出壳")
-    c.refused("2014-10-01", a, "evaluate-exit --score ×3",
-              lambda sv, i, w: sv.evaluate_exit(i, w, good))
-    c.do("2014-10-12", b, "record-growth-review --score ×2",
-         lambda sv, i, w: sv.record_growth_review(i, w, review))
-    c.do("2014-12-20", a, "evaluate-exit --score ×3",
-         lambda sv, i, w: sv.evaluate_exit(i, w, good))
+    c.refused(
+        "2014-10-01", a, "evaluate-exit --score ×3", lambda sv, i, w: sv.evaluate_exit(i, w, good)
+    )
+    c.do(
+        "2014-10-12",
+        b,
+        "record-growth-review --score ×2",
+        lambda sv, i, w: sv.record_growth_review(i, w, review),
+    )
+    c.do("2014-12-20", a, "evaluate-exit --score ×3", lambda sv, i, w: sv.evaluate_exit(i, w, good))
     c.do("2015-01-31", d, "depart --reason …", s.depart, reason="入驻期满")
-    c.do("2015-03-10", a, "record-follow-up --service …", lambda sv, i, w: sv.record_follow_up(
-        i, w, "协助竞标政府购买服务: 社区居家养老项目"))
-    c.do("2015-03-20", b, "evaluate-exit --score ×3 (mean 55)",
-         lambda sv, i, w: sv.evaluate_exit(i, w, weak))
-    c.do("2015-09-01", a, "record-follow-up --service …", lambda sv, i, w: sv.record_follow_up(
-        i, w, "对接民政局资源, 申请社区公益创投"))
+    c.do(
+        "2015-03-10",
+        a,
+        "record-follow-up --service …",
+        lambda sv, i, w: sv.record_follow_up(i, w, "协助竞标政府购买服务: 社区居家养老项目"),
+    )
+    c.do(
+        "2015-03-20",
+        b,
+        "evaluate-exit --score ×3 (mean 55)",
+        lambda sv, i, w: sv.evaluate_exit(i, w, weak),
+    )
+    c.do(
+        "2015-09-01",
+        a,
+        "record-follow-up --service …",
+        lambda sv, i, w: sv.record_follow_up(i, w, "对接民政局资源, 申请社区公益创投"),
+    )
     c.do("2016-01-05", a, "close", s.close_case)
 
     today = c.service.today()
     g = c.apply(today - timedelta(days=120), "青少年科学社", "市民教育", "filed", "community-3")
     c.do(today - timedelta(days=115), g, "start-inspection", s.start_inspection)
     c.do(today - timedelta(days=100), g, "submit-for-entry", s.submit_for_entry)
-    c.do(today - timedelta(days=90), g, "evaluate-entry --score ×3 --workspace C3-01",
-         lambda sv, i, w: sv.evaluate_entry(i, w, good, "C3-01"))
+    c.do(
+        today - timedelta(days=90),
+        g,
+        "evaluate-entry --score ×3 --workspace C3-01",
+        lambda sv, i, w: sv.evaluate_entry(i, w, good, "C3-01"),
+    )
     click.echo()
     return a, b

@@ -24,24 +24,30 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_REFUSED, EXIT_CONFLICT, EXIT_SETUP = 1, 3, 4
 STAGES = (
-    "applied", "inspecting", "entry_review", "declined", "incubating", "follow_up", "closed",
-    "rejected", "withdrawn", "exited", "terminated", "resident", "departed",
+    "applied",
+    "inspecting",
+    "entry_review",
+    "declined",
+    "incubating",
+    "follow_up",
+    "closed",
+    "rejected",
+    "withdrawn",
+    "exited",
+    "terminated",
+    "resident",
+    "departed",
 )
 
 
-class IsoDate(click.ParamType):
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"'{value}' is not a date like 2014-01-08", param, ctx)
-
-
-ISO_DATE = IsoDate()
+def iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """An option's value as a date (YYYY-MM-DD)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date like 2014-01-08") from None
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
@@ -50,11 +56,19 @@ def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--database", envvar="INCUBATOR_DATABASE_URL", metavar="URL",
-              help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
-                   "(env INCUBATOR_DATABASE_URL; default: a SQLite file in your data folder)")
-@click.option("--settings", envvar="INCUBATOR_SETTINGS", metavar="FILE",
-              help="the park's settings file (env INCUBATOR_SETTINGS; default: built in)")
+@click.option(
+    "--database",
+    envvar="INCUBATOR_DATABASE_URL",
+    metavar="URL",
+    help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB "
+    "(env INCUBATOR_DATABASE_URL; default: a SQLite file in your data folder)",
+)
+@click.option(
+    "--settings",
+    envvar="INCUBATOR_SETTINGS",
+    metavar="FILE",
+    help="the park's settings file (env INCUBATOR_SETTINGS; default: built in)",
+)
 @click.version_option(package_name="incubator")
 @click.pass_context
 def cli(ctx: click.Context, database: str | None, settings: str | None) -> None:
@@ -97,14 +111,25 @@ def refusals(func: F) -> F:
 
 def step_options(func: F) -> F:
     """The options every lifecycle command takes after its arguments."""
-    for option in reversed([
-        click.option("--on", "on", type=ISO_DATE,
-                     help="effective business date (default: today in the park's timezone)"),
-        click.option("--actor", envvar="INCUBATOR_ACTOR", metavar="NAME",
-                     help="who does this (env INCUBATOR_ACTOR); required"),
-        click.option("--reason", metavar="TEXT", help="why (required by some commands)"),
-        click.option("--json", "as_json", is_flag=True, help="print the case as JSON"),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--on",
+                "on",
+                callback=iso_date,
+                metavar="YYYY-MM-DD",
+                help="effective business date (default: today in the park's timezone)",
+            ),
+            click.option(
+                "--actor",
+                envvar="INCUBATOR_ACTOR",
+                metavar="NAME",
+                help="who does this (env INCUBATOR_ACTOR); required",
+            ),
+            click.option("--reason", metavar="TEXT", help="why (required by some commands)"),
+            click.option("--json", "as_json", is_flag=True, help="print the case as JSON"),
+        ]
+    ):
         func = option(func)
     return func
 
@@ -119,8 +144,10 @@ def init(ctx: click.Context) -> None:
     click.echo(f"database: {system.database.url}")
     click.echo(f"park: {park.name} ({park.timezone})")
     for site in park.sites.values():
-        click.echo(f"  site {site.key:<12} {site.name}: {len(site.workspaces)} workspaces "
-                   f"({site.workspaces[0]} … {site.workspaces[-1]})")
+        click.echo(
+            f"  site {site.key:<12} {site.name}: {len(site.workspaces)} workspaces "
+            f"({site.workspaces[0]} … {site.workspaces[-1]})"
+        )
 
 
 @cli.group()
@@ -149,8 +176,9 @@ def resolve(system: Incubator, given: str) -> UUID:
     return UUID(matches[0]["id"])
 
 
-def lifecycle_command(name: str, *params: Callable[[F], F],
-                      doc: str) -> Callable[[Callable[..., OrganizationCase]], None]:
+def lifecycle_command(
+    name: str, *params: Callable[[F], F], doc: str
+) -> Callable[[Callable[..., OrganizationCase]], None]:
     """Declare `incubator org NAME ORG ...`: resolve the case, call the service, report."""
 
     def declare(call: Callable[..., OrganizationCase]) -> None:
@@ -158,8 +186,16 @@ def lifecycle_command(name: str, *params: Callable[[F], F],
         @step_options
         @click.pass_context
         @refusals
-        def command(ctx: click.Context, case_ref: str, on: date | None, actor: str | None,
-                    reason: str | None, as_json: bool, **extra: Any) -> None:
+        def command(
+            ctx: click.Context,
+            /,
+            case_ref: str,
+            on: date | None,
+            actor: str | None,
+            reason: str | None,
+            as_json: bool,
+            **extra: Any,
+        ) -> None:
             from commands.service import Who
 
             system = open_incubator(ctx)
@@ -184,8 +220,10 @@ def report(system: Incubator, case: OrganizationCase, as_json: bool) -> None:
         emit_json(case_view(case, system.park, system.service.today()))
     else:
         allowed = ", ".join(case.allowed_commands()) or "none (the case has ended)"
-        click.echo(f"{case.name} [{str(case.id)[:8]}]: {case.stage} {STAGE_NAMES_ZH[case.stage]}"
-                   f" — next: {allowed}")
+        click.echo(
+            f"{case.name} [{str(case.id)[:8]}]: {case.stage} {STAGE_NAMES_ZH[case.stage]}"
+            f" — next: {allowed}"
+        )
     if lag:
         click.echo(lag, err=True)
 
@@ -215,34 +253,62 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-score_option = click.option("--score", "scores", multiple=True, required=True,
-                            metavar="EXPERT=N", help="one expert's score, 0-100; repeat per expert")
+score_option = click.option(
+    "--score",
+    "scores",
+    multiple=True,
+    required=True,
+    metavar="EXPERT=N",
+    help="one expert's score, 0-100; repeat per expert",
+)
 
 
 @org.command("apply")
 @click.option("--name", required=True, help="the organization's or team's name")
-@click.option("--field", "field", required=True,
-              help="field, by Chinese name (公益慈善) or English key (charity)")
-@click.option("--legal-status", required=True,
-              type=click.Choice(["unregistered", "filed", "registered"]))
+@click.option(
+    "--field",
+    "field",
+    required=True,
+    help="field, by Chinese name (公益慈善) or English key (charity)",
+)
+@click.option(
+    "--legal-status", required=True, type=click.Choice(["unregistered", "filed", "registered"])
+)
 @click.option("--track", required=True, type=click.Choice(["incubation", "residency"]))
 @click.option("--site", required=True, help="the site: main, branch, community-1 … community-6")
 @click.option("--contact", help="the contact person")
-@click.option("--party-members", type=click.IntRange(min=0),
-              help="formal party members, if known")
+@click.option("--party-members", type=click.IntRange(min=0), help="formal party members, if known")
 @step_options
 @click.pass_context
 @refusals
-def apply_cmd(ctx: click.Context, name: str, field: str, legal_status: str, track: str,
-              site: str, contact: str | None, party_members: int | None, on: date | None,
-              actor: str | None, reason: str | None, as_json: bool) -> None:
+def apply_cmd(
+    ctx: click.Context,
+    name: str,
+    field: str,
+    legal_status: str,
+    track: str,
+    site: str,
+    contact: str | None,
+    party_members: int | None,
+    on: date | None,
+    actor: str | None,
+    reason: str | None,
+    as_json: bool,
+) -> None:
     """A new case in `applied`; prints its id."""
     from commands.service import Who
 
     system = open_incubator(ctx)
-    case = system.service.apply(Who(actor, on, reason), name=name, field=field,
-                                legal_status=legal_status, track=track, site=site,
-                                contact=contact, party_members=party_members)
+    case = system.service.apply(
+        Who(actor, on, reason),
+        name=name,
+        field=field,
+        legal_status=legal_status,
+        track=track,
+        site=site,
+        contact=contact,
+        party_members=party_members,
+    )
     lag = _catch_up(system)
     if as_json:
         emit_json({"id": str(case.id), "stage": case.stage})
@@ -265,8 +331,10 @@ def _declare_lifecycle_commands() -> None:
         "start-inspection": ("start_inspection", "applied → inspecting (考察辅导)."),
         "submit-for-entry": ("submit_for_entry", "inspecting → entry_review (入壳评估)."),
         "resume-coaching": ("resume_coaching", "declined → inspecting: coaching again."),
-        "close": ("close_case", "follow_up → closed; before the follow-up year ends, only with "
-                                "--reason."),
+        "close": (
+            "close_case",
+            "follow_up → closed; before the follow-up year ends, only with --reason.",
+        ),
         "reject": ("reject", "Reject the application (--reason required)."),
         "withdraw": ("withdraw", "The organization withdraws (--reason required)."),
         "terminate": ("terminate", "End the in-shell period early (--reason required)."),
@@ -275,36 +343,51 @@ def _declare_lifecycle_commands() -> None:
     for name, (method, doc) in plain.items():
         lifecycle_command(name, doc=doc)(_service(method))
     lifecycle_command(
-        "assign", click.option("--caseworker", required=True, metavar="NAME"),
-        doc="The caseworker in charge (any open stage).")(_service("assign"))
+        "assign",
+        click.option("--caseworker", required=True, metavar="NAME"),
+        doc="The caseworker in charge (any open stage).",
+    )(_service("assign"))
     lifecycle_command("record-visit", note, doc="A visit or coaching session; stays inspecting.")(
-        lambda s, c, w, note: s.record_visit(c, w, note))
+        lambda s, c, w, note: s.record_visit(c, w, note)
+    )
     lifecycle_command(
-        "evaluate-entry", score_option,
+        "evaluate-entry",
+        score_option,
         click.option("--workspace", metavar="W", help="the workspace it takes if it passes"),
         doc="Entry evaluation (入壳评估): → incubating if the mean passes, else declined.",
     )(_service("evaluate_entry"))
-    lifecycle_command("record-growth-review", score_option,
-                      doc="A growth evaluation (成长评估); stays incubating.")(
-        _service("record_growth_review"))
-    lifecycle_command("evaluate-exit", score_option,
-                      doc="Exit evaluation (出壳评估): → follow_up if it passes, else exited.")(
-        _service("evaluate_exit"))
-    lifecycle_command("record-follow-up",
-                      click.option("--service", "service_text", required=True, metavar="T",
-                                   help="the service given"),
-                      doc="A follow-up service (后续服务); stays follow_up.")(
-        lambda s, c, w, service_text: s.record_follow_up(c, w, service_text))
-    lifecycle_command("correct-entry-date",
-                      click.option("--to", "to", required=True, type=ISO_DATE),
-                      doc="Fix a wrongly recorded entry date (--reason required); "
-                          "the deadlines move.")(_service("correct_entry_date"))
-    lifecycle_command("admit", click.option("--workspace", required=True, metavar="W"),
-                      doc="applied → resident, taking a workspace (residency track).")(
-        _service("admit"))
-    lifecycle_command("record-service-evaluation", score_option,
-                      doc="A service evaluation (服务评估) of a resident.")(
-        _service("record_service_evaluation"))
+    lifecycle_command(
+        "record-growth-review",
+        score_option,
+        doc="A growth evaluation (成长评估); stays incubating.",
+    )(_service("record_growth_review"))
+    lifecycle_command(
+        "evaluate-exit",
+        score_option,
+        doc="Exit evaluation (出壳评估): → follow_up if it passes, else exited.",
+    )(_service("evaluate_exit"))
+    lifecycle_command(
+        "record-follow-up",
+        click.option(
+            "--service", "service_text", required=True, metavar="T", help="the service given"
+        ),
+        doc="A follow-up service (后续服务); stays follow_up.",
+    )(lambda s, c, w, service_text: s.record_follow_up(c, w, service_text))
+    lifecycle_command(
+        "correct-entry-date",
+        click.option("--to", "to", required=True, callback=iso_date, metavar="YYYY-MM-DD"),
+        doc="Fix a wrongly recorded entry date (--reason required); the deadlines move.",
+    )(_service("correct_entry_date"))
+    lifecycle_command(
+        "admit",
+        click.option("--workspace", required=True, metavar="W"),
+        doc="applied → resident, taking a workspace (residency track).",
+    )(_service("admit"))
+    lifecycle_command(
+        "record-service-evaluation",
+        score_option,
+        doc="A service evaluation (服务评估) of a resident.",
+    )(_service("record_service_evaluation"))
 
 
 _declare_lifecycle_commands()
@@ -320,8 +403,9 @@ def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
     from commands.queries import case_view
 
     system = open_incubator(ctx)
-    view = case_view(system.service.case(resolve(system, case_ref)), system.park,
-                     system.service.today())
+    view = case_view(
+        system.service.case(resolve(system, case_ref)), system.park, system.service.today()
+    )
     if as_json:
         emit_json(view)
     else:
@@ -372,9 +456,12 @@ def list_cmd(ctx: click.Context, stage: str | None, site: str | None, as_json: b
 
 
 @cli.command()
-@click.option("--database", "demo_database", metavar="PATH",
-              help="the SQLite file to write (default: demo.sqlite3 in your data folder; "
-                   "it is recreated)")
+@click.option(
+    "--database",
+    "demo_database",
+    metavar="PATH",
+    help="the SQLite file to write (default: demo.sqlite3 in your data folder; it is recreated)",
+)
 @click.pass_context
 def demo(ctx: click.Context, demo_database: str | None) -> None:
     """Drive a small cohort through the whole lifecycle on a SQLite file and show the result."""
@@ -389,4 +476,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -24,11 +24,17 @@ def render_case(view: dict[str, Any]) -> None:
     table.add_column(style="bold")
     table.add_column()
     rows = [
-        ("stage", _stage(view["stage"])), ("track", view["track"]), ("site", view["site"]),
-        ("workspace", view["workspace"]), ("field", f"{view['field']} {view['field_name']}"),
-        ("legal status", view["legal_status"]), ("caseworker", view["caseworker"]),
-        ("contact", view["contact"]), ("party members", view["party_members"]),
-        ("applied on", view["applied_on"]), ("entered on", view["entered_on"]),
+        ("stage", _stage(view["stage"])),
+        ("track", view["track"]),
+        ("site", view["site"]),
+        ("workspace", view["workspace"]),
+        ("field", f"{view['field']} {view['field_name']}"),
+        ("legal status", view["legal_status"]),
+        ("caseworker", view["caseworker"]),
+        ("contact", view["contact"]),
+        ("party members", view["party_members"]),
+        ("applied on", view["applied_on"]),
+        ("entered on", view["entered_on"]),
         ("growth reviews", view["growth_reviews"]),
         ("next commands", ", ".join(view["allowed_commands"]) or "none (the case has ended)"),
     ]
@@ -39,8 +45,12 @@ def render_case(view: dict[str, Any]) -> None:
         deadlines = Table("deadline", "due on", "status", "met on", box=box.SIMPLE)
         for d in view["deadlines"]:
             style = {"overdue": "red", "pending": "yellow"}.get(d["status"], "")
-            deadlines.add_row(d["kind"], d["due_on"], f"[{style}]{d['status']}[/]" if style
-                              else d["status"], d["met_on"] or "—")
+            deadlines.add_row(
+                d["kind"],
+                d["due_on"],
+                f"[{style}]{d['status']}[/]" if style else d["status"],
+                d["met_on"] or "—",
+            )
         console.print(deadlines)
 
 
@@ -48,8 +58,10 @@ def render_history(name: str, events: list[dict[str, Any]]) -> None:
     console.print(f"[bold]{name}[/]: {len(events)} events, oldest first")
     for e in events:
         recorded = e["recorded_at"][:19].replace("T", " ")
-        console.print(f"[bold]#{e['version']:<3}[/] {e['on']}  [cyan]{e['type']}[/]  "
-                      f"by {e['actor']}  [dim](recorded {recorded} UTC)[/]")
+        console.print(
+            f"[bold]#{e['version']:<3}[/] {e['on']}  [cyan]{e['type']}[/]  "
+            f"by {e['actor']}  [dim](recorded {recorded} UTC)[/]"
+        )
         details = " · ".join(f"{k}: {_value(v)}" for k, v in e["data"].items() if v is not None)
         if details:
             console.print(f"     {details}", soft_wrap=True)
@@ -64,10 +76,27 @@ def _value(value: Any) -> str:
 
 
 def render_caseload(rows: list[dict[str, Any]]) -> None:
-    table = Table("id", "name", "track", "stage", "site", "workspace", "caseworker",
-                  "entered on", box=box.SIMPLE, title=f"caseload: {len(rows)} cases")
+    table = Table(
+        "id",
+        "name",
+        "track",
+        "stage",
+        "site",
+        "workspace",
+        "caseworker",
+        "entered on",
+        box=box.SIMPLE,
+        title=f"caseload: {len(rows)} cases",
+    )
     for r in rows:
-        table.add_row(r["id"][:8], r["name"], r["track"], _stage(r["stage"]), r["site"],
-                      r["workspace"] or "—", r["caseworker"] or "—",
-                      str(r["entered_on"] or "—"))
+        table.add_row(
+            r["id"][:8],
+            r["name"],
+            r["track"],
+            _stage(r["stage"]),
+            r["site"],
+            r["workspace"] or "—",
+            r["caseworker"] or "—",
+            str(r["entered_on"] or "—"),
+        )
     console.print(table)

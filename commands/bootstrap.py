@@ -41,7 +41,8 @@ def bootstrap(
     clock: Clock | None = None,
 ) -> Incubator:
     database = parse_database_url(
-        database_url or os.environ.get(DATABASE_ENV) or default_database_url())
+        database_url or os.environ.get(DATABASE_ENV) or default_database_url()
+    )
     park = load_settings(settings_path or os.environ.get(SETTINGS_ENV) or None)
     clock = clock or SystemClock()
     log = open_log(database)

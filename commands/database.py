@@ -1,6 +1,7 @@
-"""One database URL selects the backend: the event store and the read models live in the same database.
+"""One database URL selects the backend; the event store and the read models share the database.
 
-`sqlite:///PATH` (the embedded default) or `postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?schema=S]`.
+`sqlite:///PATH` (the embedded default) or
+`postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?schema=S]`.
 The event log uses the eventsourcing library's own module for the backend (`eventsourcing.sqlite`,
 `eventsourcing.postgres`); read models use SQLAlchemy on the same database.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -53,8 +54,13 @@ class Database:
         connect_args: dict[str, Any] = {"connect_timeout": 10}
         if self.schema:
             connect_args["options"] = f"-c search_path={self.schema}"
-        return create_engine(self.sqlalchemy_url, connect_args=connect_args, pool_pre_ping=True,
-                             pool_size=2, max_overflow=4)
+        return create_engine(
+            self.sqlalchemy_url,
+            connect_args=connect_args,
+            pool_pre_ping=True,
+            pool_size=2,
+            max_overflow=4,
+        )
 
 
 def default_database_url() -> str:
@@ -68,8 +74,7 @@ def parse_database_url(url: str) -> Database:
     if parts.scheme == "sqlite":
         return _sqlite(url, parts.path)
     if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        return _postgres(url, parts.hostname, parts.port, parts.username, parts.password,
-                         parts.path, parts.query)
+        return _postgres(url, parts)
     raise DatabaseError(
         f"unsupported database URL '{_hide_password(url)}'; use sqlite:///PATH or "
         f"postgresql://USER@HOST:PORT/DBNAME"
@@ -101,12 +106,12 @@ def _sqlite(url: str, raw_path: str) -> Database:
     )
 
 
-def _postgres(url: str, host: str | None, port: int | None, user: str | None,
-              password: str | None, path: str, query: str) -> Database:
-    dbname = unquote(path.lstrip("/"))
+def _postgres(url: str, parts: SplitResult) -> Database:
+    host, port, user, password = parts.hostname, parts.port, parts.username, parts.password
+    dbname = unquote(parts.path.lstrip("/"))
     if not dbname:
         raise DatabaseError(f"the PostgreSQL URL '{_hide_password(url)}' names no database")
-    options = {k: v[-1] for k, v in parse_qs(query).items()}
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(options) - {"schema"}
     if unknown:
         raise DatabaseError(f"unknown URL option(s) {', '.join(sorted(unknown))}; allowed: schema")
@@ -129,9 +134,14 @@ def _postgres(url: str, host: str | None, port: int | None, user: str | None,
         env["POSTGRES_SCHEMA"] = schema
     from sqlalchemy.engine import URL
 
-    sa_url = URL.create("postgresql+psycopg", username=user,
-                        password=unquote(password) if password else None,
-                        host=host or "127.0.0.1", port=port or 5432, database=dbname)
+    sa_url = URL.create(
+        "postgresql+psycopg",
+        username=user,
+        password=unquote(password) if password else None,
+        host=host or "127.0.0.1",
+        port=port or 5432,
+        database=dbname,
+    )
     return Database(
         backend="postgresql",
         url=_hide_password(url),

@@ -49,5 +49,9 @@ def history(log: EventLog, case_id: UUID) -> list[dict[str, Any]]:
             "reason": getattr(event, "reason", None),
             "data": event_data(event, skip=STEP_FIELDS),
         }
-        for event in log.events.get(case_id)
+        for event in _events(log, case_id)
     ]
+
+
+def _events(log: EventLog, case_id: UUID) -> list[Any]:
+    return list(log.events.get(case_id))

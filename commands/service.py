@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -46,14 +47,28 @@ class IncubatorService:
 
     # ---- the lifecycle commands ---------------------------------------------------------------
 
-    def apply(self, who: Who, *, name: str, field: str, legal_status: str, track: str,
-              site: str, contact: str | None = None,
-              party_members: int | None = None) -> OrganizationCase:
+    def apply(
+        self,
+        who: Who,
+        *,
+        name: str,
+        field: str,
+        legal_status: str,
+        track: str,
+        site: str,
+        contact: str | None = None,
+        party_members: int | None = None,
+    ) -> OrganizationCase:
         step = self._step(who)
         case = OrganizationCase.apply_for(
-            step, name=name, field=self.park.field_key(field),
-            legal_status=check_legal_status(legal_status), track=track,
-            site=self.park.site(site).key, contact=contact, party_members=party_members,
+            step,
+            name=name,
+            field=self.park.field_key(field),
+            legal_status=check_legal_status(legal_status),
+            track=track,
+            site=self.park.site(site).key,
+            contact=contact,
+            party_members=party_members,
         )
         self.log.save(case)
         return case
@@ -62,8 +77,9 @@ class IncubatorService:
         return self._change(case_id, who, lambda case, step: case.start_inspection(step))
 
     def assign(self, case_id: UUID, who: Who, caseworker: str) -> OrganizationCase:
-        return self._change(case_id, who,
-                            lambda case, step: case.assign_caseworker(step, caseworker))
+        return self._change(
+            case_id, who, lambda case, step: case.assign_caseworker(step, caseworker)
+        )
 
     def record_visit(self, case_id: UUID, who: Who, note: str) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.record_visit(step, note))
@@ -71,8 +87,9 @@ class IncubatorService:
     def submit_for_entry(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.submit_for_entry(step))
 
-    def evaluate_entry(self, case_id: UUID, who: Who, scores: Sequence[str],
-                       workspace: str | None = None) -> OrganizationCase:
+    def evaluate_entry(
+        self, case_id: UUID, who: Who, scores: Sequence[str], workspace: str | None = None
+    ) -> OrganizationCase:
         panel = Panel.parse(list(scores))
 
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
@@ -85,37 +102,43 @@ class IncubatorService:
     def resume_coaching(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.resume_coaching(step))
 
-    def record_growth_review(self, case_id: UUID, who: Who,
-                             scores: Sequence[str]) -> OrganizationCase:
+    def record_growth_review(
+        self, case_id: UUID, who: Who, scores: Sequence[str]
+    ) -> OrganizationCase:
         panel = Panel.parse(list(scores))
-        return self._change(case_id, who,
-                            lambda case, step: case.record_growth_review(step, panel))
+        return self._change(case_id, who, lambda case, step: case.record_growth_review(step, panel))
 
     def correct_entry_date(self, case_id: UUID, who: Who, to: date) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.correct_entry_date(step, to))
 
     def evaluate_exit(self, case_id: UUID, who: Who, scores: Sequence[str]) -> OrganizationCase:
         panel = Panel.parse(list(scores))
-        return self._change(case_id, who, self._releasing(
-            lambda case, step, held: case.evaluate_exit(step, panel, self.park.rules, held)))
+        return self._change(
+            case_id,
+            who,
+            self._releasing(
+                lambda case, step, held: case.evaluate_exit(step, panel, self.park.rules, held)
+            ),
+        )
 
     def record_follow_up(self, case_id: UUID, who: Who, service: str) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.record_follow_up(step, service))
 
     def close_case(self, case_id: UUID, who: Who) -> OrganizationCase:
-        return self._change(case_id, who,
-                            lambda case, step: case.close_case(step, self.park.rules))
+        return self._change(case_id, who, lambda case, step: case.close_case(step, self.park.rules))
 
     def reject(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.reject(step))
 
     def withdraw(self, case_id: UUID, who: Who) -> OrganizationCase:
-        return self._change(case_id, who, self._releasing(
-            lambda case, step, held: case.withdraw(step, held)))
+        return self._change(
+            case_id, who, self._releasing(lambda case, step, held: case.withdraw(step, held))
+        )
 
     def terminate(self, case_id: UUID, who: Who) -> OrganizationCase:
-        return self._change(case_id, who, self._releasing(
-            lambda case, step, held: case.terminate(step, held)))
+        return self._change(
+            case_id, who, self._releasing(lambda case, step, held: case.terminate(step, held))
+        )
 
     def admit(self, case_id: UUID, who: Who, workspace: str) -> OrganizationCase:
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
@@ -125,21 +148,24 @@ class IncubatorService:
 
         return self._change(case_id, who, decide)
 
-    def record_service_evaluation(self, case_id: UUID, who: Who,
-                                  scores: Sequence[str]) -> OrganizationCase:
+    def record_service_evaluation(
+        self, case_id: UUID, who: Who, scores: Sequence[str]
+    ) -> OrganizationCase:
         panel = Panel.parse(list(scores))
-        return self._change(case_id, who,
-                            lambda case, step: case.record_service_evaluation(step, panel))
+        return self._change(
+            case_id, who, lambda case, step: case.record_service_evaluation(step, panel)
+        )
 
     def depart(self, case_id: UUID, who: Who) -> OrganizationCase:
-        return self._change(case_id, who, self._releasing(
-            lambda case, step, held: case.depart(step, held)))
+        return self._change(
+            case_id, who, self._releasing(lambda case, step, held: case.depart(step, held))
+        )
 
     # ---- reading ------------------------------------------------------------------------------
 
     def case(self, case_id: UUID) -> OrganizationCase:
         try:
-            case = self.log.repository.get(case_id)
+            case: Any = self.log.repository.get(case_id)
         except AggregateNotFoundError:
             raise NotFound(f"no organization case with id {case_id}") from None
         if not isinstance(case, OrganizationCase):
@@ -169,8 +195,10 @@ class IncubatorService:
                 lost_to = self._recorded_since(case_id, loaded)
                 continue
             return case
-        raise Conflict(f"the case kept changing while this command was decided "
-                       f"({'; '.join(lost_to)}); nothing was recorded, try again")
+        raise Conflict(
+            f"the case kept changing while this command was decided "
+            f"({'; '.join(lost_to)}); nothing was recorded, try again"
+        )
 
     def _releasing(
         self, decide: Callable[[OrganizationCase, Step, Workspace | None], None]
@@ -190,15 +218,17 @@ class IncubatorService:
         today = self.today()
         on = who.on or today
         if on > today:
-            raise Refused(f"the date {on} is in the future (today is {today}); "
-                          f"record a step on or after the day it happens")
+            raise Refused(
+                f"the date {on} is in the future (today is {today}); "
+                f"record a step on or after the day it happens"
+            )
         reason = who.reason.strip() if who.reason and who.reason.strip() else None
         return Step(actor=who.actor.strip(), on=on, recorded_at=self.clock.now(), reason=reason)
 
     def _workspace(self, site: str, code: str, step: Step) -> Workspace:
         self.park.workspace(site, code)
         try:
-            workspace = self.log.repository.get(Workspace.id_for(site, code))
+            workspace: Any = self.log.repository.get(Workspace.id_for(site, code))
         except AggregateNotFoundError:
             return Workspace.register(site, code, step)
         assert isinstance(workspace, Workspace)
@@ -207,7 +237,7 @@ class IncubatorService:
     def _held(self, case: OrganizationCase) -> Workspace | None:
         if case.workspace is None:
             return None
-        workspace = self.log.repository.get(Workspace.id_for(case.site, case.workspace))
+        workspace: Any = self.log.repository.get(Workspace.id_for(case.site, case.workspace))
         assert isinstance(workspace, Workspace)
         return workspace
 
@@ -219,5 +249,7 @@ class IncubatorService:
 
 
 def _lost_race(lost_to: list[str], refusal: Refused) -> str:
-    return (f"another command was recorded at the same moment ({'; '.join(lost_to)}); "
-            f"yours was not recorded: {refusal}")
+    return (
+        f"another command was recorded at the same moment ({'; '.join(lost_to)}); "
+        f"yours was not recorded: {refusal}"
+    )

@@ -17,8 +17,11 @@ from lifecycle.park import Park, Rules, Site
 DEFAULTS_FILE = "defaults.toml"
 _SECTIONS = {
     "evaluation": {"pass_mark": (0, 100), "min_experts": (1, 50), "exit_window_days": (0, 366)},
-    "periods": {"growth_review_months": (1, 120), "in_shell_months": (1, 120),
-                "follow_up_months": (1, 120)},
+    "periods": {
+        "growth_review_months": (1, 120),
+        "in_shell_months": (1, 120),
+        "follow_up_months": (1, 120),
+    },
 }
 _TOP_LEVEL = {"park", "timezone", "evaluation", "periods", "fields", "sites"}
 _SITE_KEYS = {"name", "workspaces", "workspace_prefix", "workspace_count"}
@@ -138,8 +141,9 @@ def _site(key: str, value: Any) -> Site:
         raise SettingsError(f"[sites.{key}] needs workspaces = [...] or workspace_count")
     if len(set(codes)) != len(codes):
         raise SettingsError(f"sites.{key}: a workspace code is listed twice")
-    return Site(key=key, name=_text(table.get("name", key), f"sites.{key}.name"),
-                workspaces=tuple(codes))
+    return Site(
+        key=key, name=_text(table.get("name", key), f"sites.{key}.name"), workspaces=tuple(codes)
+    )
 
 
 def _timezone(value: Any) -> str:

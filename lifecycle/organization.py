@@ -213,9 +213,15 @@ class OrganizationCase(Aggregate):
             cls.ApplicationReceived,
             id=case_id or uuid4(),
             timestamp=step.recorded_at,
-            on=step.on, actor=step.actor, reason=step.reason,
-            name=require_text(name, "--name", "apply"), field=field, legal_status=legal_status,
-            track=track, site=site, contact=(contact or "").strip() or None,
+            on=step.on,
+            actor=step.actor,
+            reason=step.reason,
+            name=require_text(name, "--name", "apply"),
+            field=field,
+            legal_status=legal_status,
+            track=track,
+            site=site,
+            contact=(contact or "").strip() or None,
             party_members=party_members,
         )
 
@@ -245,8 +251,14 @@ class OrganizationCase(Aggregate):
         passed = panel.passes(rules.pass_mark)
         grades = _grades(panel, rules)
         if not passed:
-            self._move(self.EntryDeclined, "evaluate_entry", step, passed=False,
-                       reason=step.reason or _failure(panel, rules), **grades)
+            self._move(
+                self.EntryDeclined,
+                "evaluate_entry",
+                step,
+                passed=False,
+                reason=step.reason or _failure(panel, rules),
+                **grades,
+            )
             return
         if workspace is None:
             raise Refused(
@@ -254,8 +266,14 @@ class OrganizationCase(Aggregate):
                 f"name a free workspace at site '{self.site}' with --workspace"
             )
         workspace.allocate(self.id, self.name, step)
-        self._move(self.EntryApproved, "evaluate_entry", step, passed=True,
-                   workspace=workspace.code, **grades)
+        self._move(
+            self.EntryApproved,
+            "evaluate_entry",
+            step,
+            passed=True,
+            workspace=workspace.code,
+            **grades,
+        )
 
     def resume_coaching(self, step: Step) -> None:
         self._move(self.CoachingResumed, "resume_coaching", step)
@@ -277,8 +295,9 @@ class OrganizationCase(Aggregate):
                 f"the entry date must lie between the application on {self.applied_on} and "
                 f"{latest} (the first step recorded after entry, or today's step); got {to}"
             )
-        self._record(self.EntryDateCorrected, step, reason=reason, entered_on=to,
-                     previous=self.entered_on)
+        self._record(
+            self.EntryDateCorrected, step, reason=reason, entered_on=to, previous=self.entered_on
+        )
 
     def evaluate_exit(
         self, step: Step, panel: Panel, rules: Rules, workspace: Workspace | None
@@ -287,8 +306,7 @@ class OrganizationCase(Aggregate):
         assert self.entered_on is not None
         if not self.growth_reviews:
             raise Refused(
-                "the exit evaluation needs at least one growth review first "
-                "(record-growth-review)"
+                "the exit evaluation needs at least one growth review first (record-growth-review)"
             )
         opens, due = rules.exit_opens(self.entered_on), rules.exit_due(self.entered_on)
         if step.on < opens:
@@ -304,8 +322,9 @@ class OrganizationCase(Aggregate):
             workspace.release(self.id, step)
         event = self.ExitApproved if passed else self.ExitFailed
         reason = step.reason if passed else (step.reason or _failure(panel, rules))
-        self._move(event, "evaluate_exit", step, passed=passed, reason=reason,
-                   late=step.on > due, **grades)
+        self._move(
+            event, "evaluate_exit", step, passed=passed, reason=reason, late=step.on > due, **grades
+        )
 
     def record_follow_up(self, step: Step, service: str) -> None:
         service = require_text(service, "--service", "record-follow-up")
@@ -372,16 +391,17 @@ class OrganizationCase(Aggregate):
 
     def _record(self, event: type[CaseEvent], step: Step, **data: Any) -> None:
         data.setdefault("reason", step.reason)
-        self.trigger_event(event, timestamp=step.recorded_at, on=step.on, actor=step.actor,
-                           **data)
+        self.trigger_event(event, timestamp=step.recorded_at, on=step.on, actor=step.actor, **data)
 
-    def _move(self, event: type[Moved], command: str, step: Step, *, passed: bool = False,
-              **data: Any) -> None:
+    def _move(
+        self, event: type[Moved], command: str, step: Step, *, passed: bool = False, **data: Any
+    ) -> None:
         stage = self._check(command, step, passed=passed)
         self._record(event, step, stage=stage, **data)
 
-    def _end(self, event: type[Ended], command: str, step: Step,
-             workspace: Workspace | None) -> None:
+    def _end(
+        self, event: type[Ended], command: str, step: Step, workspace: Workspace | None
+    ) -> None:
         self._check(command, step)
         reason = step.require_reason(command, " saying why")
         if workspace is not None:
@@ -390,12 +410,12 @@ class OrganizationCase(Aggregate):
 
 
 def _grades(panel: Panel, rules: Rules) -> dict[str, Any]:
-    return {"scores": panel.scores, "mean": panel.mean,
-            "pass_mark": rules.pass_mark}
+    return {"scores": panel.scores, "mean": panel.mean, "pass_mark": rules.pass_mark}
 
 
 def _failure(panel: Panel, rules: Rules) -> str:
     scores = ", ".join(f"{e} {s}" for e, s in panel.scores.items())
-    mean = panel.mean if panel.mean < rules.pass_mark else panel.exact_mean.quantize(
-        Decimal("0.0001"))  # 59.997 is shown as 59.9967, not as a passing 60.00
+    mean = (
+        panel.mean if panel.mean < rules.pass_mark else panel.exact_mean.quantize(Decimal("0.0001"))
+    )  # 59.997 is shown as 59.9967, not as a passing 60.00
     return f"mean score {mean} below the pass mark {rules.pass_mark} ({scores})"

@@ -64,8 +64,11 @@ class Workspace(Aggregate):
     @classmethod
     def register(cls, site: str, code: str, step: Step) -> Workspace:
         return cls._create(
-            cls.Registered, id=cls.id_for(site, code), timestamp=step.recorded_at,
-            site=site, code=code,
+            cls.Registered,
+            id=cls.id_for(site, code),
+            timestamp=step.recorded_at,
+            site=site,
+            code=code,
         )
 
     def allocate(self, case_id: UUID, case_name: str, step: Step) -> None:
@@ -75,14 +78,21 @@ class Workspace(Aggregate):
                 f"({self.holder}) since {self.held_since}; choose a free workspace"
             )
         self.trigger_event(
-            self.Allocated, timestamp=step.recorded_at,
-            case_id=case_id, case_name=case_name, on=step.on, actor=step.actor,
+            self.Allocated,
+            timestamp=step.recorded_at,
+            case_id=case_id,
+            case_name=case_name,
+            on=step.on,
+            actor=step.actor,
         )
 
     def release(self, case_id: UUID, step: Step) -> None:
         if self.holder != case_id:
             return  # not ours to release (already released)
         self.trigger_event(
-            self.Released, timestamp=step.recorded_at, case_id=case_id, on=step.on,
+            self.Released,
+            timestamp=step.recorded_at,
+            case_id=case_id,
+            on=step.on,
             actor=step.actor,
         )

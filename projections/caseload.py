@@ -37,8 +37,10 @@ def _set(conn: Connection, event: Any, **values: Any) -> None:
     # Guarded by version: replaying an event already applied changes nothing.
     conn.execute(
         update(caseload)
-        .where(caseload.c.id == str(event.originator_id),
-               caseload.c.version <= event.originator_version)
+        .where(
+            caseload.c.id == str(event.originator_id),
+            caseload.c.version <= event.originator_version,
+        )
         .values(version=event.originator_version, **values)
     )
 
@@ -47,11 +49,20 @@ def _set(conn: Connection, event: Any, **values: Any) -> None:
 def _received(conn: Connection, e: Case.ApplicationReceived) -> None:
     row = conn.execute(select(caseload.c.id).where(caseload.c.id == str(e.originator_id)))
     if row.first() is None:
-        conn.execute(caseload.insert().values(
-            id=str(e.originator_id), name=e.name, track=e.track, field=e.field,
-            legal_status=e.legal_status, site=e.site, stage="applied", applied_on=e.on,
-            last_step_on=e.on, version=e.originator_version,
-        ))
+        conn.execute(
+            caseload.insert().values(
+                id=str(e.originator_id),
+                name=e.name,
+                track=e.track,
+                field=e.field,
+                legal_status=e.legal_status,
+                site=e.site,
+                stage="applied",
+                applied_on=e.on,
+                last_step_on=e.on,
+                version=e.originator_version,
+            )
+        )
 
 
 @projection.on(Case.CaseEvent)
@@ -84,14 +95,31 @@ def _entry_corrected(conn: Connection, e: Case.EntryDateCorrected) -> None:
     _set(conn, e, entered_on=e.entered_on)
 
 
-COLUMNS = ("id", "name", "track", "field", "legal_status", "site", "stage", "workspace",
-           "caseworker", "applied_on", "entered_on")
+COLUMNS = (
+    "id",
+    "name",
+    "track",
+    "field",
+    "legal_status",
+    "site",
+    "stage",
+    "workspace",
+    "caseworker",
+    "applied_on",
+    "entered_on",
+)
 
 
-def list_cases(engine: Engine, *, stage: str | None = None, site: str | None = None,
-               id_prefix: str | None = None) -> list[dict[str, Any]]:
+def list_cases(
+    engine: Engine,
+    *,
+    stage: str | None = None,
+    site: str | None = None,
+    id_prefix: str | None = None,
+) -> list[dict[str, Any]]:
     query = select(*(caseload.c[name] for name in COLUMNS)).order_by(
-        caseload.c.applied_on, caseload.c.name, caseload.c.id)
+        caseload.c.applied_on, caseload.c.name, caseload.c.id
+    )
     if stage:
         query = query.where(caseload.c.stage == stage)
     if site:

@@ -99,8 +99,9 @@ def catch_up(engine: Engine, log: EventLog, projection: Projection, batch_size: 
                 projection.apply(conn, log.mapper.to_domain_event(notification))
             conn.execute(
                 update(positions)
-                .where(positions.c.name == projection.name,
-                       positions.c.version == projection.version)
+                .where(
+                    positions.c.name == projection.name, positions.c.version == projection.version
+                )
                 .values(position=batch[-1].id)
             )
         read += len(batch)

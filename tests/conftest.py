@@ -36,8 +36,9 @@ def postgres_available() -> str | None:
     import psycopg
 
     try:
-        with psycopg.connect(POSTGRES_URL.replace("postgresql+psycopg", "postgresql"),
-                             connect_timeout=3):
+        with psycopg.connect(
+            POSTGRES_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=3
+        ):
             return None
     except psycopg.Error as e:
         return str(e).strip()
@@ -58,8 +59,10 @@ def postgres_url() -> Iterator[str]:
     """A URL to a schema of its own on the PostgreSQL server, dropped afterwards."""
     problem = postgres_available()
     if problem is not None:
-        message = (f"PostgreSQL is not reachable at {POSTGRES_URL} ({problem}); start it or set "
-                   f"INCUBATOR_TEST_POSTGRES_URL to run these tests")
+        message = (
+            f"PostgreSQL is not reachable at {POSTGRES_URL} ({problem}); start it or set "
+            f"INCUBATOR_TEST_POSTGRES_URL to run these tests"
+        )
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
