@@ -10,7 +10,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from commands.database import DATABASE_ENV, Database, default_database_url, parse_database_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from commands.database import (
+    DATABASE_ENV,
+    Database,
+    DatabaseError,
+    default_database_url,
+    parse_database_url,
+    schema_lock,
+)
 from commands.log import EventLog, open_log
 from commands.service import IncubatorService
 from commands.settings import load_settings
@@ -45,10 +54,16 @@ def bootstrap(
     )
     park = load_settings(settings_path or os.environ.get(SETTINGS_ENV) or None)
     clock = clock or SystemClock()
-    log = open_log(database)
+    engine = database.engine()
     try:
-        read_models = ReadModels(database.engine(), log)
+        with schema_lock(database, engine):
+            log = open_log(database)
+            try:
+                read_models = ReadModels(engine, log)
+            except SQLAlchemyError as e:
+                log.close()
+                raise DatabaseError(f"cannot create the read models at {database.url}: {e}") from e
     except Exception:
-        log.close()
+        engine.dispose()
         raise
     return Incubator(database, park, clock, log, IncubatorService(log, park, clock), read_models)

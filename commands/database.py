@@ -8,6 +8,8 @@ The event log uses the eventsourcing library's own module for the backend (`even
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +63,32 @@ class Database:
             pool_size=2,
             max_overflow=4,
         )
+
+
+@contextmanager
+def schema_lock(database: Database, engine: Engine) -> Iterator[None]:
+    """Held while tables are created: processes starting together on a new PostgreSQL database
+    would otherwise race to create the same tables and types. (SQLite serializes by itself.)"""
+    if database.backend != "postgresql":
+        yield
+        return
+    from sqlalchemy import text
+
+    try:
+        conn = engine.connect()
+    except Exception as e:  # the driver's own errors
+        raise DatabaseError(f"cannot connect to {database.url}: {e}") from e
+    with conn:
+        conn.execute(text("SELECT pg_advisory_lock(hashtext('incubator-schema'))"))
+        conn.commit()
+        try:
+            if database.schema:
+                with conn.begin():
+                    conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.schema}"'))
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(hashtext('incubator-schema'))"))
+            conn.commit()
 
 
 def default_database_url() -> str:

@@ -34,37 +34,11 @@ class EventLog(Application[UUID]):
 
 
 def open_log(database: Database) -> EventLog:
-    """The log on `database`, its tables created on first use."""
+    """The log on `database`, its tables created on first use (see `Database.schema_lock`)."""
     try:
-        if database.backend == "postgresql":
-            return _open_postgres(database)
         return EventLog(env=database.event_store_env)
-    except DatabaseError:
-        raise
     except Exception as e:  # the driver's own errors vary by backend
         raise DatabaseError(f"cannot open the event log at {database.url}: {e}") from e
-
-
-def _open_postgres(database: Database) -> EventLog:
-    from sqlalchemy import text
-
-    # Several processes may start at once on a new database: creating the schema and the
-    # library's tables and types is serialized with an advisory lock.
-    engine = database.engine()
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(hashtext('incubator-schema'))"))
-            try:
-                if database.schema:
-                    conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.schema}"'))
-                    conn.commit()
-                log = EventLog(env=database.event_store_env)
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(hashtext('incubator-schema'))"))
-                conn.commit()
-    finally:
-        engine.dispose()
-    return log
 
 
 def event_data(event: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
