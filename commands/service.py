@@ -244,7 +244,7 @@ class IncubatorService:
     def _recorded_since(self, case_id: UUID, version: int) -> list[str]:
         events = self.log.events.get(case_id, gt=version)
         return [f"{type(e).__name__} by {getattr(e, 'actor', '?')}" for e in events] or [
-            "its workspace was taken"
+            "the workspace it asked for was taken by another case"
         ]
 
 

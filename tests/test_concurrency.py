@@ -104,6 +104,8 @@ def run_command(url: str, job: Job, barrier: Barrier, results: Queue[Outcome]) -
             report(type(e).__name__, str(e))
         else:
             report("ok", "")
+        if saves == 0:
+            barrier.abort()  # decided without saving: the other child would wait for nothing
     except BaseException:
         barrier.abort()
         report("error", traceback.format_exc())
@@ -152,7 +154,9 @@ def race(url: str, jobs: Sequence[Job]) -> dict[str, Outcome]:
         f"(exit codes {exits}): {outcomes}"
     )
     errors = [o for o in outcomes.values() if o.kind == "error"]
-    assert not errors, "a child failed:\n" + "\n".join(o.message for o in errors)
+    others = [o for o in outcomes.values() if o.kind != "error"]
+    failures = "\n".join(o.message for o in errors)
+    assert not errors, f"a child failed:\n{failures}\nthe other outcomes: {others}"
     assert all(code == 0 for code in exits.values()), f"children exited with {exits}"
     return outcomes
 
@@ -167,7 +171,7 @@ def prepared(url: str, clock: FixedClock, setup: Callable[[Incubator], list[UUID
 
 
 def recorded(url: str, clock: FixedClock, aggregate_id: UUID | str) -> list[Any]:
-    """The aggregate's events as they are in the log now, read by a fresh process' view."""
+    """The aggregate's events as they are in the log now, read on fresh connections."""
     incubator = bootstrap(url, clock=clock)
     try:
         return list(incubator.log.events.get(UUID(str(aggregate_id))))
