@@ -7,22 +7,28 @@ Heavy libraries are imported inside the commands so that `incubator --help` star
 
 from __future__ import annotations
 
-import functools
-import sys
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import click
+
+from cli.common import (
+    F,
+    emit_json,
+    iso_date,
+    open_incubator,
+    refusals,
+    resolve,
+)
+from cli.reports import projections, report
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
     from commands.service import IncubatorService, Who
     from lifecycle.organization import OrganizationCase
 
-F = TypeVar("F", bound=Callable[..., Any])
-EXIT_REFUSED, EXIT_CONFLICT, EXIT_SETUP = 1, 3, 4
 STAGES = (
     "applied",
     "inspecting",
@@ -38,21 +44,6 @@ STAGES = (
     "resident",
     "departed",
 )
-
-
-def iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    """An option's value as a date (YYYY-MM-DD)."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date like 2014-01-08") from None
-
-
-def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
-    click.echo(f"incubator: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -77,36 +68,6 @@ def cli(ctx: click.Context, database: str | None, settings: str | None) -> None:
     Every command is recorded as an event in an append-only log; `org history` shows them all.
     """
     ctx.obj = {"database": database, "settings": settings}
-
-
-def open_incubator(ctx: click.Context) -> Incubator:
-    from commands.bootstrap import bootstrap
-    from commands.database import DatabaseError
-    from commands.settings import SettingsError
-
-    try:
-        system = bootstrap(ctx.obj["database"], ctx.obj["settings"])
-    except (SettingsError, DatabaseError) as e:
-        fail(str(e), EXIT_SETUP)
-    ctx.call_on_close(system.close_all)
-    return system
-
-
-def refusals(func: F) -> F:
-    """Turn domain refusals and conflicts into a message on stderr and a non-zero exit."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from lifecycle.errors import Conflict, Refused
-
-        try:
-            return func(*args, **kwargs)
-        except Refused as e:
-            fail(str(e), EXIT_REFUSED)
-        except Conflict as e:
-            fail(f"conflict: {e}", EXIT_CONFLICT)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def step_options(func: F) -> F:
@@ -155,27 +116,6 @@ def org() -> None:
     """Organization incubation cases (社会组织孵化)."""
 
 
-def resolve(system: Incubator, given: str) -> UUID:
-    """A case id: a full UUID, or a unique prefix of one (as `org list` shows)."""
-    from lifecycle.errors import NotFound
-
-    try:
-        return UUID(given)
-    except ValueError:
-        pass
-    prefix = given.lower()
-    if len(prefix) < 4 or any(c not in "0123456789abcdef-" for c in prefix):
-        raise NotFound(f"'{given}' is not a case id (a UUID, or at least its first 4 characters)")
-    system.read_models.catch_up()
-    matches = system.read_models.caseload(id_prefix=prefix)
-    if not matches:
-        raise NotFound(f"no case id starts with '{given}'")
-    if len(matches) > 1:
-        names = ", ".join(f"{m['id']} {m['name']}" for m in matches[:5])
-        raise NotFound(f"'{given}' matches several cases: {names}; give more of the id")
-    return UUID(matches[0]["id"])
-
-
 def lifecycle_command(
     name: str, *params: Callable[[F], F], doc: str
 ) -> Callable[[Callable[..., OrganizationCase]], None]:
@@ -201,7 +141,7 @@ def lifecycle_command(
             system = open_incubator(ctx)
             case_id = resolve(system, case_ref)
             case = call(system.service, case_id, Who(actor, on, reason), **extra)
-            report(system, case, as_json)
+            report_case(system, case, as_json)
 
         command.__doc__ = doc
         for param in reversed(params):
@@ -211,7 +151,7 @@ def lifecycle_command(
     return declare
 
 
-def report(system: Incubator, case: OrganizationCase, as_json: bool) -> None:
+def report_case(system: Incubator, case: OrganizationCase, as_json: bool) -> None:
     from commands.queries import case_view
     from lifecycle.stages import STAGE_NAMES_ZH
 
@@ -235,22 +175,6 @@ def _catch_up(system: Incubator) -> str | None:
     except Exception as e:  # the command is recorded; say so rather than fail it
         return f"incubator: recorded, but the read models could not catch up: {e}"
     return None
-
-
-def emit_json(value: Any) -> None:
-    import json
-
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default))
-
-
-def _json_default(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, date | UUID):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 score_option = click.option(
@@ -455,6 +379,24 @@ def list_cmd(ctx: click.Context, stage: str | None, site: str | None, as_json: b
         render_caseload(rows)
 
 
+@org.command("find")
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def find_cmd(ctx: click.Context, text: str, as_json: bool) -> None:
+    """Organizations whose name contains TEXT (any part of a Chinese name)."""
+    system = open_incubator(ctx)
+    system.read_models.catch_up()
+    rows = system.read_models.search(text)
+    if as_json:
+        emit_json(rows)
+    else:
+        from cli.render import render_rows
+
+        render_rows(f"names containing '{text}'", rows)
+
+
 @cli.command()
 @click.option(
     "--database",
@@ -468,6 +410,10 @@ def demo(ctx: click.Context, demo_database: str | None) -> None:
     from cli.demo import run_demo
 
     run_demo(demo_database, ctx.obj["settings"])
+
+
+cli.add_command(projections)
+cli.add_command(report)
 
 
 def main() -> None:

@@ -100,3 +100,14 @@ def render_caseload(rows: list[dict[str, Any]]) -> None:
             str(r["entered_on"] or "—"),
         )
     console.print(table)
+
+
+def render_rows(title: str, rows: list[dict[str, Any]]) -> None:
+    """Any list of flat records as a table."""
+    if not rows:
+        console.print(f"{title}: none")
+        return
+    table = Table(*rows[0].keys(), box=box.SIMPLE, title=f"{title}: {len(rows)}")
+    for row in rows:
+        table.add_row(*("—" if v is None else str(v) for v in row.values()))
+    console.print(table)

@@ -59,7 +59,7 @@ def bootstrap(
         with schema_lock(database, engine):
             log = open_log(database)
             try:
-                read_models = ReadModels(engine, log)
+                read_models = ReadModels(engine, log, park)
             except SQLAlchemyError as e:
                 log.close()
                 raise DatabaseError(f"cannot create the read models at {database.url}: {e}") from e

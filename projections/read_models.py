@@ -1,27 +1,167 @@
-"""The read models of this database, kept current from the log."""
+"""The read models of this database: kept current from the log, queried, rebuilt."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any, TypeVar
 
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from commands.log import EventLog
-from projections import caseload
-from projections.runner import Projection, catch_up, create_tables
+from lifecycle.park import Park
+from projections import (
+    assignments,
+    caseload,
+    directory,
+    due_dates,
+    occupancy,
+    stage_stats,
+    time_in_stage,
+)
+from projections import rebuild as blue_green
+from projections.runner import (
+    Generation,
+    Projection,
+    catch_up,
+    install,
+    positions,
+    registry,
+    serving_tables,
+)
 
-PROJECTIONS: tuple[Projection, ...] = (caseload.projection,)
+PROJECTIONS: tuple[Projection, ...] = (
+    caseload.projection,
+    directory.projection,
+    due_dates.projection,
+    occupancy.projection,
+    assignments.projection,
+    stage_stats.projection,
+    time_in_stage.projection,
+)
+T = TypeVar("T")
+log = logging.getLogger("incubator.projections")
 
 
 class ReadModels:
-    def __init__(self, engine: Engine, log: EventLog) -> None:
-        self.engine, self.log = engine, log
-        for projection in PROJECTIONS:
-            create_tables(engine, projection)
+    def __init__(self, engine: Engine, event_log: EventLog, park: Park) -> None:
+        self.engine, self.log, self.park = engine, event_log, park
+        install(engine, PROJECTIONS)
+
+    def named(self, names: Sequence[str] | None) -> list[Projection]:
+        known = {p.name: p for p in PROJECTIONS}
+        unknown = [n for n in names or () if n not in known]
+        if unknown:
+            raise LookupError(
+                f"unknown read model(s) {', '.join(unknown)}; read models: {', '.join(known)}"
+            )
+        return [known[n] for n in names] if names else list(PROJECTIONS)
+
+    # ---- keeping current --------------------------------------------------------------------
 
     def catch_up(self) -> int:
-        """Bring every read model up to the end of the log (a user reads their own write)."""
-        return sum(catch_up(self.engine, self.log, p) for p in PROJECTIONS)
+        """Bring every read model up to the end of the log (a user reads their own write).
+        A read model whose code has a new version is rebuilt first."""
+        stale = self.stale()
+        if stale:
+            blue_green.rebuild(self.engine, self.log, stale, self.park)
+        return catch_up(self.engine, self.log, PROJECTIONS, self.park)
+
+    def stale(self) -> list[Projection]:
+        with self.engine.connect() as conn:
+            versions = {r.name: r.serving_version for r in conn.execute(select(registry))}
+        return [p for p in PROJECTIONS if versions.get(p.name) != p.version]
+
+    def rebuild(
+        self, names: Sequence[str] | None = None, progress: Callable[[int], None] | None = None
+    ) -> list[Generation]:
+        return blue_green.rebuild(
+            self.engine, self.log, self.named(names), self.park, progress, fresh=False
+        )
+
+    def follow(self, stop: threading.Event, interval: float = 1.0) -> None:
+        """Keep every read model current until `stop` is set (polling the log)."""
+        while not stop.is_set():
+            read = self.catch_up()
+            if read:
+                log.info("applied %d events", read)
+            stop.wait(interval)
+
+    def status(self) -> list[dict[str, Any]]:
+        head = self.log.recorder.max_notification_id() or 0
+        with self.engine.connect() as conn:
+            rows = {r.name: r for r in conn.execute(select(registry))}
+            at = {(r.name, r.generation): int(r.position) for r in conn.execute(select(positions))}
+        result = []
+        for p in PROJECTIONS:
+            row = rows[p.name]
+            position = at.get((p.name, row.serving), 0)
+            building = None
+            if row.building is not None:
+                built = at.get((p.name, row.building), 0)
+                building = {
+                    "generation": row.building,
+                    "version": row.building_version,
+                    "position": built,
+                    "lag": max(0, head - built),
+                }
+            result.append(
+                {
+                    "name": p.name,
+                    "version": row.serving_version,
+                    "code_version": p.version,
+                    "generation": row.serving,
+                    "position": position,
+                    "lag": max(0, head - position),
+                    "rebuilding": building is not None,
+                    "rebuild": building,
+                }
+            )
+        return result
+
+    def head(self) -> int:
+        return self.log.recorder.max_notification_id() or 0
+
+    # ---- queries ------------------------------------------------------------------------------
+
+    def read(self, projection: Projection, query: Callable[[Connection, dict[str, Any]], T]) -> T:
+        """Run `query` on the serving generation. A rebuild may drop the generation just
+        read from the registry; the query is then asked again of the new one."""
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    return query(conn, serving_tables(conn, projection))
+            except (OperationalError, ProgrammingError) as e:
+                missing = "no such table" in str(e) or "does not exist" in str(e)
+                if attempt == 2 or not missing:
+                    raise
+        raise AssertionError("unreachable")
 
     def caseload(self, **filters: Any) -> list[dict[str, Any]]:
-        return caseload.list_cases(self.engine, **filters)
+        return self.read(caseload.projection, lambda c, t: caseload.list_cases(c, t, **filters))
+
+    def search(self, text: str) -> list[dict[str, Any]]:
+        return self.read(directory.projection, lambda c, t: directory.search(c, t, text))
+
+    def due(self, until: date | None = None, site: str | None = None) -> list[dict[str, Any]]:
+        return self.read(
+            due_dates.projection, lambda c, t: due_dates.pending(c, t, until=until, site=site)
+        )
+
+    def occupancy(self, site: str | None = None) -> list[dict[str, Any]]:
+        return self.read(occupancy.projection, lambda c, t: occupancy.held(c, t, site))
+
+    def assignments(self, caseworker: str | None = None) -> list[dict[str, Any]]:
+        return self.read(
+            assignments.projection, lambda c, t: assignments.open_cases(c, t, caseworker)
+        )
+
+    def stage_stats(self, site: str | None = None) -> list[dict[str, Any]]:
+        return self.read(stage_stats.projection, lambda c, t: stage_stats.by_month(c, t, site))
+
+    def time_in_stage(self, track: str | None = None) -> list[dict[str, Any]]:
+        return self.read(time_in_stage.projection, lambda c, t: time_in_stage.averages(c, t, track))

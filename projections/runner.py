@@ -1,45 +1,90 @@
-"""Applying the log to a read model exactly once.
+"""One way to write a read model, and the machinery that applies the log to it exactly once.
 
-A projection's position (the last notification id it applied) is written in the same transaction
-as its rows, and that transaction holds a lock on the position row (PostgreSQL: SELECT ... FOR
-UPDATE; SQLite: BEGIN IMMEDIATE), so two runners never apply the same event twice and a process
-that dies mid-batch leaves neither rows nor position behind.
+A `Projection` has a name, a version, tables, and one small function per event type. Its rows live
+in *generations*: physical tables named `<table>_g<N>`. The registry says which generation serves
+readers; a rebuild fills a new generation beside it and switches readers over in one transaction.
+
+Every generation records the log position it has applied in the same transaction as its rows, and
+that transaction holds a lock on the position rows (PostgreSQL: SELECT ... FOR UPDATE; SQLite:
+BEGIN IMMEDIATE), so two runners never apply an event twice and a process that dies mid-batch
+leaves neither rows nor position behind. Events are applied in batches: handlers change plain
+dicts in a `Batch`, which writes them back at the end of the batch in a few statements.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select, update
+from eventsourcing.utils import resolve_topic
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from commands.log import EventLog
 
-Handler = Callable[[Connection, Any], None]
+Key = tuple[Any, ...]
+Row = dict[str, Any]
+Handler = Callable[["Batch", Any], None]
 
-positions_metadata = MetaData()
+registry_metadata = MetaData()
+registry = Table(
+    "projection_registry",
+    registry_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("serving", Integer, nullable=False),  # the generation readers use
+    Column("serving_version", Integer, nullable=False),
+    Column("building", Integer),  # a generation being rebuilt, if any
+    Column("building_version", Integer),
+)
 positions = Table(
     "projection_positions",
-    positions_metadata,
+    registry_metadata,
     Column("name", String(64), primary_key=True),
-    Column("version", Integer, primary_key=True),
+    Column("generation", Integer, primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
 
 
-@dataclass
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: Callable[[], list[Column[Any]]]
+    # The column that holds the originator id of the events that change this table's rows:
+    # its rows are fetched for a whole batch in one query.
+    by: str | None = None
+
+
 class Projection:
     """A read model: its tables, and one small function per event type it cares about."""
 
-    name: str
-    version: int
-    metadata: MetaData
-    handlers: dict[type, Handler] = field(default_factory=dict)
-    _by_type: dict[type, list[Handler]] = field(default_factory=dict, repr=False)
+    def __init__(self, name: str, version: int) -> None:
+        self.name, self.version = name, version
+        self.specs: dict[str, TableSpec] = {}
+        self.handlers: dict[type, Handler] = {}
+        self._generations: dict[int, dict[str, Table]] = {}
+        self._by_topic: dict[str, list[Handler]] = {}
+
+    def table(
+        self, name: str, columns: Callable[[], list[Column[Any]]], by: str | None = None
+    ) -> None:
+        self.specs[name] = TableSpec(name, columns, by)
 
     def on(self, *event_types: type) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -49,59 +94,296 @@ class Projection:
 
         return register
 
-    def apply(self, conn: Connection, event: Any) -> None:
-        event_type = type(event)
-        if event_type not in self._by_type:
-            # Every handler registered for the event's class or one of its bases, base first.
-            mro = reversed(event_type.__mro__)
+    def tables(self, generation: int) -> dict[str, Table]:
+        if generation not in self._generations:
+            metadata = MetaData()
+            self._generations[generation] = {
+                name: Table(f"{name}_g{generation}", metadata, *spec.columns())
+                for name, spec in self.specs.items()
+            }
+        return self._generations[generation]
+
+    def handlers_for(self, topic: str) -> list[Handler]:
+        """The handlers for an event's class and its bases, base first (decided once per topic)."""
+        if topic not in self._by_topic:
+            mro = reversed(resolve_topic(topic).__mro__)
             found = [self.handlers[c] for c in mro if c in self.handlers]
-            self._by_type[event_type] = list(dict.fromkeys(found))
-        for handler in self._by_type[event_type]:
-            handler(conn, event)
+            self._by_topic[topic] = list(dict.fromkeys(found))
+        return self._by_topic[topic]
 
 
-def create_tables(engine: Engine, projection: Projection) -> None:
-    positions_metadata.create_all(engine)
-    projection.metadata.create_all(engine)
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    with engine.begin() as conn:
-        conn.execute(
-            insert(positions)
-            .values(name=projection.name, version=projection.version, position=0)
-            .on_conflict_do_nothing()
+class Batch:
+    """The rows one batch of events changes, kept as dicts and written back by `flush`."""
+
+    def __init__(
+        self, conn: Connection, projection: Projection, generation: int, context: Any = None
+    ) -> None:
+        self.conn, self.projection, self.context = conn, projection, context
+        self.tables = projection.tables(generation)
+        self._rows: dict[str, dict[Key, Row | None]] = defaultdict(dict)
+        self._dirty: dict[str, set[Key]] = defaultdict(set)
+        self._deleted: dict[str, set[Key]] = defaultdict(set)
+        self._counts: dict[str, dict[Key, dict[str, int]]] = defaultdict(dict)
+        self._fetched: dict[str, set[str]] = defaultdict(set)
+
+    def prefetch(self, originator_ids: Iterable[str]) -> None:
+        ids = list(dict.fromkeys(originator_ids))
+        for spec in self.projection.specs.values():
+            if spec.by is None:
+                continue
+            table = self.tables[spec.name]
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk : chunk + 500]
+                for found in self.conn.execute(select(table).where(table.c[spec.by].in_(part))):
+                    row = dict(found._mapping)
+                    self._rows[spec.name][self._key(table, row)] = row
+                self._fetched[spec.name].update(part)
+
+    def get(self, table_name: str, *key: Any) -> Row | None:
+        rows = self._rows[table_name]
+        if key in rows:
+            return rows[key]
+        table = self.tables[table_name]
+        spec = self.projection.specs[table_name]
+        pk = [c.name for c in table.primary_key.columns]
+        if (
+            spec.by is not None
+            and dict(zip(pk, key, strict=True))[spec.by] in self._fetched[table_name]
+        ):
+            rows[key] = None  # prefetched: absent
+            return None
+        where = and_(*(table.c[name] == value for name, value in zip(pk, key, strict=True)))
+        found = self.conn.execute(select(table).where(where)).first()
+        rows[key] = dict(found._mapping) if found is not None else None
+        return rows[key]
+
+    def put(self, table_name: str, *key: Any, **values: Any) -> Row:
+        """Create the row if it is missing, then set `values`."""
+        row = self.get(table_name, *key)
+        if row is None:
+            table = self.tables[table_name]
+            pk = [c.name for c in table.primary_key.columns]
+            row = {c.name: None for c in table.columns} | dict(zip(pk, key, strict=True))
+            self._rows[table_name][key] = row
+        row.update(values)
+        self._dirty[table_name].add(key)
+        self._deleted[table_name].discard(key)
+        return row
+
+    def update(self, table_name: str, *key: Any, **values: Any) -> Row | None:
+        """Set `values` on the row if it exists."""
+        row = self.get(table_name, *key)
+        if row is not None:
+            row.update(values)
+            self._dirty[table_name].add(key)
+        return row
+
+    def delete(self, table_name: str, *key: Any) -> None:
+        self._rows[table_name][key] = None
+        self._dirty[table_name].discard(key)
+        self._deleted[table_name].add(key)
+
+    def add(self, table_name: str, *key: Any, **amounts: int) -> None:
+        """Counters: added to whatever the row holds (created at zero)."""
+        counts = self._counts[table_name].setdefault(key, {})
+        for column, amount in amounts.items():
+            counts[column] = counts.get(column, 0) + amount
+
+    def flush(self) -> None:
+        insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        for name, keys in self._deleted.items():
+            if keys:
+                table = self.tables[name]
+                pk = list(table.primary_key.columns)
+                where = and_(*(c == bindparam(f"k_{c.name}") for c in pk))
+                self.conn.execute(
+                    delete(table).where(where),
+                    [{f"k_{c.name}": v for c, v in zip(pk, k, strict=True)} for k in keys],
+                )
+        for name, keys in self._dirty.items():
+            if keys:
+                table = self.tables[name]
+                names = [c.name for c in table.primary_key.columns]
+                stmt = insert(table)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=names,
+                    set_={
+                        c.name: stmt.excluded[c.name] for c in table.columns if c.name not in names
+                    },
+                )
+                self.conn.execute(stmt, [self._rows[name][k] or {} for k in keys])
+        for name, counts in self._counts.items():
+            self._flush_counts(insert, self.tables[name], counts)
+
+    def _flush_counts(self, insert: Any, table: Table, counts: dict[Key, dict[str, int]]) -> None:
+        pk = [c.name for c in table.primary_key.columns]
+        groups: dict[tuple[str, ...], list[Row]] = defaultdict(list)
+        for key, amounts in counts.items():
+            groups[tuple(sorted(amounts))].append(dict(zip(pk, key, strict=True)) | amounts)
+        for columns, rows in groups.items():
+            stmt = insert(table)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=pk, set_={c: table.c[c] + stmt.excluded[c] for c in columns}
+            )
+            self.conn.execute(stmt, rows)
+
+    @staticmethod
+    def _key(table: Table, row: Row) -> Key:
+        return tuple(row[c.name] for c in table.primary_key.columns)
+
+
+# ---- the registry: which generation serves, which one is being built --------------------------
+
+
+def install(engine: Engine, projections: Sequence[Projection]) -> None:
+    """Create the registry, and generation 1 of every projection that has none yet."""
+    registry_metadata.create_all(engine)
+    with _writing(engine) as conn:
+        known = {r.name for r in conn.execute(select(registry.c.name))}
+        for projection in projections:
+            if projection.name not in known:
+                _create_generation(conn, projection, 1)
+                conn.execute(
+                    registry.insert().values(
+                        name=projection.name, serving=1, serving_version=projection.version
+                    )
+                )
+
+
+@dataclass(frozen=True)
+class Generation:
+    projection: Projection
+    generation: int
+    version: int
+
+
+def serving(conn: Connection, projection: Projection) -> Generation:
+    row = conn.execute(
+        select(registry.c.serving, registry.c.serving_version).where(
+            registry.c.name == projection.name
         )
+    ).one()
+    return Generation(projection, row.serving, row.serving_version)
 
 
-def position_of(conn: Connection, projection: Projection, *, lock: bool = False) -> int:
-    query = select(positions.c.position).where(
-        positions.c.name == projection.name, positions.c.version == projection.version
+def serving_tables(conn: Connection, projection: Projection) -> dict[str, Table]:
+    return projection.tables(serving(conn, projection).generation)
+
+
+def _create_generation(conn: Connection, projection: Projection, generation: int) -> None:
+    for table in projection.tables(generation).values():
+        table.drop(conn, checkfirst=True)  # leftovers of an abandoned build
+        table.create(conn)
+    conn.execute(
+        delete(positions).where(
+            positions.c.name == projection.name, positions.c.generation == generation
+        )
     )
-    if lock and conn.dialect.name == "postgresql":
+    conn.execute(positions.insert().values(name=projection.name, generation=generation, position=0))
+
+
+@contextmanager
+def _writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
+    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+        yield conn
+
+
+# ---- applying the log ------------------------------------------------------------------------
+
+
+def apply_batch(
+    conn: Connection, log: EventLog, targets: Sequence[Generation], batch_size: int, context: Any
+) -> int:
+    """Apply the next events to each generation, from its own position; returns how many
+    notifications were read (0: all are at the end of the log)."""
+    locked = _lock_positions(conn, targets)
+    start = min(locked.values())
+    notifications = log.recorder.select_notifications(
+        start=start, limit=batch_size, inclusive_of_start=False
+    )
+    if not notifications:
+        return 0
+    decoded: dict[int, Any] = {}
+    for target in targets:
+        position = locked[target.generation, target.projection.name]
+        batch = Batch(conn, target.projection, target.generation, context)
+        mine = [
+            (n, target.projection.handlers_for(n.topic)) for n in notifications if n.id > position
+        ]
+        mine = [(n, h) for n, h in mine if h]
+        batch.prefetch(str(n.originator_id) for n, _ in mine)
+        for notification, handlers in mine:
+            event = decoded.get(notification.id)
+            if event is None:
+                event = decoded[notification.id] = log.mapper.to_domain_event(notification)
+            for handler in handlers:
+                handler(batch, event)
+        batch.flush()
+        conn.execute(
+            update(positions)
+            .where(
+                positions.c.name == target.projection.name,
+                positions.c.generation == target.generation,
+            )
+            .values(position=max(position, notifications[-1].id))
+        )
+    return len(notifications)
+
+
+def _lock_positions(conn: Connection, targets: Sequence[Generation]) -> dict[tuple[int, str], int]:
+    query = (
+        select(positions)
+        .where(positions.c.name.in_([t.projection.name for t in targets]))
+        .order_by(positions.c.name, positions.c.generation)
+    )
+    if conn.dialect.name == "postgresql":
         query = query.with_for_update()
-    return int(conn.execute(query).scalar_one())
+    wanted = {(t.generation, t.projection.name) for t in targets}
+    found = {(r.generation, r.name): int(r.position) for r in conn.execute(query)}
+    missing = wanted - set(found)
+    if missing:
+        raise LookupError(f"projection generation(s) {sorted(missing)} no longer exist")
+    return {k: v for k, v in found.items() if k in wanted}
 
 
-def catch_up(engine: Engine, log: EventLog, projection: Projection, batch_size: int = 1000) -> int:
-    """Apply every event not yet applied; returns how many notifications were read."""
+def lowest_position(conn: Connection, targets: Sequence[Generation]) -> int:
+    rows = conn.execute(
+        select(positions.c.name, positions.c.generation, positions.c.position).where(
+            positions.c.name.in_([t.projection.name for t in targets])
+        )
+    )
+    wanted = {(t.projection.name, t.generation) for t in targets}
+    found = [int(r.position) for r in rows if (r.name, r.generation) in wanted]
+    return min(found) if found else 0
+
+
+def catch_up(
+    engine: Engine,
+    log: EventLog,
+    projections: Sequence[Projection],
+    context: Any = None,
+    batch_size: int = 2000,
+) -> int:
+    """Bring the serving generations to the end of the log; returns notifications read."""
     read = 0
     while True:
         with engine.connect() as peek:
-            if position_of(peek, projection) >= (log.recorder.max_notification_id() or 0):
+            targets = [serving(peek, p) for p in projections]
+            if lowest_position(peek, targets) >= (log.recorder.max_notification_id() or 0):
                 return read
-        with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-            start = position_of(conn, projection, lock=True)
-            batch = log.recorder.select_notifications(
-                start=start, limit=batch_size, inclusive_of_start=False
-            )
-            if not batch:
-                return read
-            for notification in batch:
-                projection.apply(conn, log.mapper.to_domain_event(notification))
-            conn.execute(
-                update(positions)
-                .where(
-                    positions.c.name == projection.name, positions.c.version == projection.version
-                )
-                .values(position=batch[-1].id)
-            )
-        read += len(batch)
+        with _writing(engine) as conn:
+            targets = _serving_locked(conn, projections)
+            done = apply_batch(conn, log, targets, batch_size, context)
+        if not done:
+            return read
+        read += done
+
+
+def _serving_locked(conn: Connection, projections: Sequence[Projection]) -> list[Generation]:
+    """The serving generations, with the registry rows held against a switch (PostgreSQL)."""
+    query = select(registry).where(registry.c.name.in_([p.name for p in projections]))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    rows = {r.name: r for r in conn.execute(query.order_by(registry.c.name))}
+    return [Generation(p, rows[p.name].serving, rows[p.name].serving_version) for p in projections]

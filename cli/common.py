@@ -1,0 +1,100 @@
+"""What every command of the command line shares: opening the system, refusals, JSON."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from uuid import UUID
+
+import click
+
+if TYPE_CHECKING:
+    from commands.bootstrap import Incubator
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_REFUSED, EXIT_CONFLICT, EXIT_SETUP = 1, 3, 4
+
+
+def iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    """An option's value as a date (YYYY-MM-DD)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date like 2014-01-08") from None
+
+
+def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
+    click.echo(f"incubator: {message}", err=True)
+    sys.exit(code)
+
+
+def open_incubator(ctx: click.Context) -> Incubator:
+    from commands.bootstrap import bootstrap
+    from commands.database import DatabaseError
+    from commands.settings import SettingsError
+
+    try:
+        system = bootstrap(ctx.obj["database"], ctx.obj["settings"])
+    except (SettingsError, DatabaseError) as e:
+        fail(str(e), EXIT_SETUP)
+    ctx.call_on_close(system.close_all)
+    return system
+
+
+def refusals(func: F) -> F:
+    """Turn domain refusals and conflicts into a message on stderr and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from lifecycle.errors import Conflict, Refused
+
+        try:
+            return func(*args, **kwargs)
+        except Refused as e:
+            fail(str(e), EXIT_REFUSED)
+        except Conflict as e:
+            fail(f"conflict: {e}", EXIT_CONFLICT)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def resolve(system: Incubator, given: str) -> UUID:
+    """A case id: a full UUID, or a unique prefix of one (as `org list` shows)."""
+    from lifecycle.errors import NotFound
+
+    try:
+        return UUID(given)
+    except ValueError:
+        pass
+    prefix = given.lower()
+    if len(prefix) < 4 or any(c not in "0123456789abcdef-" for c in prefix):
+        raise NotFound(f"'{given}' is not a case id (a UUID, or at least its first 4 characters)")
+    system.read_models.catch_up()
+    matches = system.read_models.caseload(id_prefix=prefix)
+    if not matches:
+        raise NotFound(f"no case id starts with '{given}'")
+    if len(matches) > 1:
+        names = ", ".join(f"{m['id']} {m['name']}" for m in matches[:5])
+        raise NotFound(f"'{given}' matches several cases: {names}; give more of the id")
+    return UUID(matches[0]["id"])
+
+
+def emit_json(value: Any) -> None:
+    import json
+
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, date | UUID):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

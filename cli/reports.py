@@ -1,0 +1,213 @@
+"""Commands over the read models: `incubator projections ...` and `incubator report ...`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from cli.common import emit_json, fail, iso_date, open_incubator, refusals
+
+
+@click.group()
+def projections() -> None:
+    """The read models: their state, a rebuild, a process that keeps them current."""
+
+
+@projections.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Each read model's name, version, position, lag (events behind the log), rebuild."""
+    system = open_incubator(ctx)
+    rows = system.read_models.status()
+    if as_json:
+        emit_json(rows)
+        return
+    from cli.render import render_rows
+
+    render_rows(
+        f"read models (log head: {system.read_models.head()})",
+        [
+            {
+                "name": r["name"],
+                "version": r["version"],
+                "generation": r["generation"],
+                "position": r["position"],
+                "lag": r["lag"],
+                "rebuilding": (
+                    f"generation {r['rebuild']['generation']}, {r['rebuild']['lag']} behind"
+                )
+                if r["rebuilding"]
+                else "no",
+            }
+            for r in rows
+        ],
+    )
+
+
+@projections.command("rebuild")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.pass_context
+def rebuild_cmd(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Rebuild read models beside the serving ones and switch readers over once caught up.
+
+    Readers keep their answers from the old tables meanwhile. Without NAME: all of them.
+    A rebuild that was interrupted resumes where it stopped.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    system = open_incubator(ctx)
+    try:
+        chosen = system.read_models.named(list(names))
+    except LookupError as e:
+        fail(str(e))
+    total = system.read_models.head()
+    columns = (
+        TextColumn("rebuilding {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} events/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task(", ".join(p.name for p in chosen), total=total, rate="—")
+
+        def advance(read: int) -> None:
+            bar.update(task, advance=read, total=max(total, system.read_models.head()))
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:,.0f}" if speed else "—")
+
+        built = system.read_models.rebuild([p.name for p in chosen], advance)
+        bar.update(task, completed=bar.tasks[task].total)
+    for generation in built:
+        click.echo(
+            f"{generation.projection.name}: now serving generation "
+            f"{generation.generation} (version {generation.version})"
+        )
+
+
+@projections.command("run")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=1.0,
+    show_default=True,
+    help="seconds between polls of the log",
+)
+@click.pass_context
+def run_cmd(ctx: click.Context, interval: float) -> None:
+    """Follow the log and keep every read model current, until SIGTERM or Ctrl-C."""
+    import logging
+    import signal
+    import threading
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    system = open_incubator(ctx)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    logging.getLogger("incubator.projections").info(
+        "following the log of %s every %.2f s", system.database.url, interval
+    )
+    system.read_models.follow(stop, interval)
+    logging.getLogger("incubator.projections").info("stopped")
+
+
+@click.group()
+def report() -> None:
+    """Reports from the read models: due dates, workspaces, caseworkers, stages."""
+
+
+def _rows(ctx: click.Context, title: str, query: str, as_json: bool, **args: Any) -> None:
+    system = open_incubator(ctx)
+    system.read_models.catch_up()
+    rows = getattr(system.read_models, query)(**args)
+    if as_json:
+        emit_json(rows)
+    else:
+        from cli.render import render_rows
+
+        render_rows(title, rows)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+
+
+@report.command("due")
+@click.option("--until", callback=iso_date, metavar="YYYY-MM-DD", help="due on or before")
+@click.option("--site")
+@json_option
+@click.pass_context
+@refusals
+def due_cmd(ctx: click.Context, until: date | None, site: str | None, as_json: bool) -> None:
+    """Every pending deadline of every case, soonest first."""
+    _rows(ctx, "pending deadlines", "due", as_json, until=until, site=site)
+
+
+@report.command("occupancy")
+@click.option("--site")
+@json_option
+@click.pass_context
+@refusals
+def occupancy_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
+    """Workspaces held, per site, with free and total counts."""
+    system = open_incubator(ctx)
+    sites = [system.park.site(site)] if site else list(system.park.sites.values())
+    system.read_models.catch_up()
+    held = system.read_models.occupancy(site)
+    summary = [
+        {
+            "site": s.key,
+            "name": s.name,
+            "workspaces": len(s.workspaces),
+            "held": sum(1 for h in held if h["site"] == s.key),
+            "free": len(s.workspaces) - sum(1 for h in held if h["site"] == s.key),
+        }
+        for s in sites
+    ]
+    if as_json:
+        emit_json({"sites": summary, "held": held})
+        return
+    from cli.render import render_rows
+
+    render_rows("workspace occupancy", summary)
+    render_rows("held workspaces", held)
+
+
+@report.command("assignments")
+@click.option("--caseworker", metavar="NAME")
+@json_option
+@click.pass_context
+@refusals
+def assignments_cmd(ctx: click.Context, caseworker: str | None, as_json: bool) -> None:
+    """Open cases by caseworker (unassigned ones last)."""
+    _rows(ctx, "open cases by caseworker", "assignments", as_json, caseworker=caseworker)
+
+
+@report.command("stages")
+@click.option("--site")
+@json_option
+@click.pass_context
+@refusals
+def stages_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
+    """Cases entering and leaving each stage per site and month, and in it at month's end."""
+    _rows(ctx, "stage statistics", "stage_stats", as_json, site=site)
+
+
+@report.command("time-in-stage")
+@click.option("--track", type=click.Choice(["incubation", "residency"]))
+@json_option
+@click.pass_context
+@refusals
+def time_in_stage_cmd(ctx: click.Context, track: str | None, as_json: bool) -> None:
+    """Mean and longest days spent in each stage, per cohort (year of application)."""
+    _rows(ctx, "days in stage per cohort", "time_in_stage", as_json, track=track)

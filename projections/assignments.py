@@ -1,0 +1,70 @@
+"""Caseworker assignments: who is in charge of which open case, and since when."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Date, String, Table, select
+from sqlalchemy.engine import Connection
+
+from lifecycle.organization import OrganizationCase as Case
+from projections.runner import Batch, Projection
+
+projection = Projection("assignments", version=1)
+projection.table(
+    "assignments",
+    lambda: [
+        Column("case_id", String(36), primary_key=True),
+        Column("name", String(200), nullable=False),
+        Column("site", String(40), nullable=False),
+        Column("stage", String(20), nullable=False),
+        Column("caseworker", String(100), index=True),
+        Column("since", Date),
+        Column("open", Boolean, nullable=False),
+    ],
+    by="case_id",
+)
+
+
+@projection.on(Case.ApplicationReceived)
+def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
+    rows.put(
+        "assignments", str(e.originator_id), name=e.name, site=e.site, stage="applied", open=True
+    )
+
+
+@projection.on(Case.Moved)
+def _moved(rows: Batch, e: Case.Moved) -> None:
+    rows.update("assignments", str(e.originator_id), stage=e.stage)
+
+
+@projection.on(Case.CaseworkerAssigned)
+def _assigned(rows: Batch, e: Case.CaseworkerAssigned) -> None:
+    rows.update("assignments", str(e.originator_id), caseworker=e.caseworker, since=e.on)
+
+
+@projection.on(Case.Ended)
+def _ended(rows: Batch, e: Case.Ended) -> None:
+    rows.update("assignments", str(e.originator_id), open=False)
+
+
+def open_cases(
+    conn: Connection, tables: dict[str, Table], caseworker: str | None = None
+) -> list[dict[str, Any]]:
+    """Open cases by caseworker (unassigned ones last)."""
+    assignments = tables["assignments"]
+    query = (
+        select(
+            assignments.c.caseworker,
+            assignments.c.case_id,
+            assignments.c.name,
+            assignments.c.site,
+            assignments.c.stage,
+            assignments.c.since,
+        )
+        .where(assignments.c.open.is_(True))
+        .order_by(assignments.c.caseworker.is_(None), assignments.c.caseworker, assignments.c.name)
+    )
+    if caseworker:
+        query = query.where(assignments.c.caseworker == caseworker)
+    return [dict(row._mapping) for row in conn.execute(query)]

@@ -1,0 +1,61 @@
+"""The directory: every organization that ever applied, found by any part of its name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, Date, String, Table, select
+from sqlalchemy.engine import Connection
+
+from lifecycle.organization import OrganizationCase as Case
+from projections.runner import Batch, Projection
+
+projection = Projection("directory", version=1)
+projection.table(
+    "directory",
+    lambda: [
+        Column("id", String(36), primary_key=True),
+        Column("name", String(200), nullable=False, index=True),
+        Column("field", String(40), nullable=False),
+        Column("track", String(20), nullable=False),
+        Column("site", String(40), nullable=False),
+        Column("stage", String(20), nullable=False),
+        Column("contact", String(100)),
+        Column("applied_on", Date, nullable=False),
+    ],
+    by="id",
+)
+
+
+@projection.on(Case.ApplicationReceived)
+def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
+    rows.put(
+        "directory",
+        str(e.originator_id),
+        name=e.name,
+        field=e.field,
+        track=e.track,
+        site=e.site,
+        stage="applied",
+        contact=e.contact,
+        applied_on=e.on,
+    )
+
+
+@projection.on(Case.Moved)
+def _moved(rows: Batch, e: Case.Moved) -> None:
+    rows.update("directory", str(e.originator_id), stage=e.stage)
+
+
+def search(
+    conn: Connection, tables: dict[str, Table], text: str, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Organizations whose name contains `text` (爱心 finds 伊金霍洛旗爱心志愿者协会)."""
+    directory = tables["directory"]
+    query = (
+        select(directory)
+        .where(directory.c.name.contains(text.strip(), autoescape=True))
+        .order_by(directory.c.name, directory.c.id)
+        .limit(limit)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]

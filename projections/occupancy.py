@@ -1,0 +1,62 @@
+"""Workspace occupancy: who holds which workspace at each site, from the workspaces' own events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, Date, String, Table, select
+from sqlalchemy.engine import Connection
+
+from lifecycle.workspace import Workspace
+from projections.runner import Batch, Projection
+
+projection = Projection("occupancy", version=1)
+projection.table(
+    "occupancy",
+    lambda: [
+        Column("id", String(36), primary_key=True),
+        Column("site", String(40), nullable=False, index=True),
+        Column("code", String(40), nullable=False),
+        Column("case_id", String(36)),
+        Column("case_name", String(200)),
+        Column("since", Date),
+    ],
+    by="id",
+)
+
+
+@projection.on(Workspace.Registered)
+def _registered(rows: Batch, e: Workspace.Registered) -> None:
+    rows.put("occupancy", str(e.originator_id), site=e.site, code=e.code)
+
+
+@projection.on(Workspace.Allocated)
+def _allocated(rows: Batch, e: Workspace.Allocated) -> None:
+    rows.update(
+        "occupancy", str(e.originator_id), case_id=str(e.case_id), case_name=e.case_name, since=e.on
+    )
+
+
+@projection.on(Workspace.Released)
+def _released(rows: Batch, e: Workspace.Released) -> None:
+    rows.update("occupancy", str(e.originator_id), case_id=None, case_name=None, since=None)
+
+
+def held(
+    conn: Connection, tables: dict[str, Table], site: str | None = None
+) -> list[dict[str, Any]]:
+    occupancy = tables["occupancy"]
+    query = (
+        select(
+            occupancy.c.site,
+            occupancy.c.code,
+            occupancy.c.case_id,
+            occupancy.c.case_name,
+            occupancy.c.since,
+        )
+        .where(occupancy.c.case_id.is_not(None))
+        .order_by(occupancy.c.site, occupancy.c.code)
+    )
+    if site:
+        query = query.where(occupancy.c.site == site)
+    return [dict(row._mapping) for row in conn.execute(query)]

@@ -1,0 +1,76 @@
+"""Stage statistics: cases moving into and out of each stage, per site and month, and from those
+the number of cases in each stage at each month's end."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Column, Integer, String, Table, select
+from sqlalchemy.engine import Connection
+
+from lifecycle.organization import OrganizationCase as Case
+from projections.runner import Batch, Projection
+
+projection = Projection("stage_stats", version=1)
+projection.table(
+    "stage_movements",
+    lambda: [
+        Column("site", String(40), primary_key=True),
+        Column("month", String(7), primary_key=True),  # YYYY-MM of the effective date
+        Column("stage", String(20), primary_key=True),
+        Column("entered", Integer, nullable=False, server_default="0"),
+        Column("left", Integer, nullable=False, server_default="0"),
+    ],
+)
+projection.table(
+    "stage_stat_cases",
+    lambda: [
+        Column("case_id", String(36), primary_key=True),
+        Column("site", String(40), nullable=False),
+        Column("stage", String(20), nullable=False),
+    ],
+    by="case_id",
+)
+
+
+@projection.on(Case.ApplicationReceived)
+def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
+    rows.put("stage_stat_cases", str(e.originator_id), site=e.site, stage="applied")
+    rows.add("stage_movements", e.site, e.on.strftime("%Y-%m"), "applied", entered=1)
+
+
+@projection.on(Case.Moved)
+def _moved(rows: Batch, e: Case.Moved) -> None:
+    case = rows.get("stage_stat_cases", str(e.originator_id))
+    if case is None:
+        return
+    month = e.on.strftime("%Y-%m")
+    rows.add("stage_movements", case["site"], month, case["stage"], left=1)
+    rows.add("stage_movements", case["site"], month, e.stage, entered=1)
+    rows.update("stage_stat_cases", str(e.originator_id), stage=e.stage)
+
+
+def by_month(
+    conn: Connection, tables: dict[str, Table], site: str | None = None
+) -> list[dict[str, Any]]:
+    """Per site, month and stage: cases that entered, left, and were in it at the month's end."""
+    movements = tables["stage_movements"]
+    query = select(movements).order_by(movements.c.month, movements.c.site, movements.c.stage)
+    if site:
+        query = query.where(movements.c.site == site)
+    in_stage: dict[tuple[str, str], int] = defaultdict(int)
+    result = []
+    for row in conn.execute(query):
+        in_stage[row.site, row.stage] += row.entered - row.left
+        result.append(
+            {
+                "site": row.site,
+                "month": row.month,
+                "stage": row.stage,
+                "entered": row.entered,
+                "left": row.left,
+                "at_month_end": in_stage[row.site, row.stage],
+            }
+        )
+    return result

@@ -1,0 +1,128 @@
+"""Time in stage: the days each case spent in each stage, and averages per cohort (the year the
+case applied)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Column, Date, Integer, String, Table, func, select
+from sqlalchemy.engine import Connection
+
+from lifecycle.organization import OrganizationCase as Case
+from projections.runner import Batch, Projection
+
+projection = Projection("time_in_stage", version=1)
+projection.table(
+    "stage_periods",
+    lambda: [
+        Column("case_id", String(36), primary_key=True),
+        Column("seq", Integer, primary_key=True),
+        Column("stage", String(20), nullable=False),
+        Column("track", String(20), nullable=False),
+        Column("cohort", String(4), nullable=False, index=True),
+        Column("started_on", Date, nullable=False),
+        Column("ended_on", Date),
+        Column("days", Integer),
+    ],
+    by="case_id",
+)
+projection.table(
+    "stage_period_cases",
+    lambda: [
+        Column("case_id", String(36), primary_key=True),
+        Column("seq", Integer, nullable=False),  # the current period
+        Column("entry_seq", Integer),  # the period that began on the entry date
+        Column("track", String(20), nullable=False),
+        Column("cohort", String(4), nullable=False),
+    ],
+    by="case_id",
+)
+
+
+@projection.on(Case.ApplicationReceived)
+def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
+    case_id, cohort = str(e.originator_id), str(e.on.year)
+    rows.put("stage_period_cases", case_id, seq=0, track=e.track, cohort=cohort)
+    rows.put(
+        "stage_periods", case_id, 0, stage="applied", track=e.track, cohort=cohort, started_on=e.on
+    )
+
+
+@projection.on(Case.Moved)
+def _moved(rows: Batch, e: Case.Moved) -> None:
+    case_id = str(e.originator_id)
+    case = rows.get("stage_period_cases", case_id)
+    if case is None:
+        return
+    _end(rows, case_id, case["seq"], e.on)
+    seq = case["seq"] + 1
+    rows.put(
+        "stage_periods",
+        case_id,
+        seq,
+        stage=e.stage,
+        track=case["track"],
+        cohort=case["cohort"],
+        started_on=e.on,
+    )
+    entered = isinstance(e, Case.EntryApproved | Case.ResidentAdmitted)
+    rows.update("stage_period_cases", case_id, seq=seq, **({"entry_seq": seq} if entered else {}))
+
+
+@projection.on(Case.EntryDateCorrected)
+def _entry_corrected(rows: Batch, e: Case.EntryDateCorrected) -> None:
+    case_id = str(e.originator_id)
+    case = rows.get("stage_period_cases", case_id)
+    if case is None or case["entry_seq"] is None:
+        return
+    period = rows.get("stage_periods", case_id, case["entry_seq"])
+    if period is not None:
+        _days(rows.update("stage_periods", case_id, case["entry_seq"], started_on=e.entered_on))
+    _end(rows, case_id, case["entry_seq"] - 1, e.entered_on)
+
+
+def _end(rows: Batch, case_id: str, seq: int, on: date) -> None:
+    _days(rows.update("stage_periods", case_id, seq, ended_on=on))
+
+
+def _days(period: dict[str, Any] | None) -> None:
+    if period is not None and period["ended_on"] is not None:
+        period["days"] = (period["ended_on"] - period["started_on"]).days
+
+
+def averages(
+    conn: Connection, tables: dict[str, Table], track: str | None = None
+) -> list[dict[str, Any]]:
+    """Per cohort and stage: how many cases left the stage, and their mean and longest days."""
+    periods = tables["stage_periods"]
+    query = (
+        select(
+            periods.c.cohort,
+            periods.c.stage,
+            func.count().label("cases"),
+            func.avg(periods.c.days).label("mean_days"),
+            func.max(periods.c.days).label("max_days"),
+        )
+        .where(periods.c.days.is_not(None))
+        .group_by(periods.c.cohort, periods.c.stage)
+        .order_by(periods.c.cohort, periods.c.stage)
+    )
+    if track:
+        query = query.where(periods.c.track == track)
+    return [
+        {
+            "cohort": r.cohort,
+            "stage": r.stage,
+            "cases": r.cases,
+            "mean_days": round(float(r.mean_days), 1),
+            "max_days": r.max_days,
+        }
+        for r in conn.execute(query)
+    ]
+
+
+def periods_of(conn: Connection, tables: dict[str, Table], case_id: str) -> list[dict[str, Any]]:
+    periods = tables["stage_periods"]
+    query = select(periods).where(periods.c.case_id == case_id).order_by(periods.c.seq)
+    return [dict(r._mapping) for r in conn.execute(query)]
