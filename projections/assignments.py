@@ -28,24 +28,22 @@ projection.table(
 
 @projection.on(Case.ApplicationReceived)
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
-    rows.put(
-        "assignments", str(e.originator_id), name=e.name, site=e.site, stage="applied", open=True
-    )
+    rows.put("assignments", rows.key(e), name=e.name, site=e.site, stage="applied", open=True)
 
 
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
-    rows.update("assignments", str(e.originator_id), stage=e.stage)
+    rows.update("assignments", rows.key(e), stage=e.stage)
 
 
 @projection.on(Case.CaseworkerAssigned)
 def _assigned(rows: Batch, e: Case.CaseworkerAssigned) -> None:
-    rows.update("assignments", str(e.originator_id), caseworker=e.caseworker, since=e.on)
+    rows.update("assignments", rows.key(e), caseworker=e.caseworker, since=e.on)
 
 
 @projection.on(Case.Ended)
 def _ended(rows: Batch, e: Case.Ended) -> None:
-    rows.update("assignments", str(e.originator_id), open=False)
+    rows.update("assignments", rows.key(e), open=False)
 
 
 def open_cases(

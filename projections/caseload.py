@@ -35,7 +35,7 @@ projection.table(
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
     rows.put(
         "caseload",
-        str(e.originator_id),
+        rows.key(e),
         name=e.name,
         track=e.track,
         field=e.field,
@@ -49,32 +49,32 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
 
 @projection.on(Case.CaseEvent)
 def _stepped(rows: Batch, e: Case.CaseEvent) -> None:
-    rows.update("caseload", str(e.originator_id), last_step_on=e.on)
+    rows.update("caseload", rows.key(e), last_step_on=e.on)
 
 
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
-    rows.update("caseload", str(e.originator_id), stage=e.stage)
+    rows.update("caseload", rows.key(e), stage=e.stage)
 
 
 @projection.on(Case.Ended, Case.ExitApproved)
 def _released(rows: Batch, e: Case.Moved) -> None:
-    rows.update("caseload", str(e.originator_id), workspace=None)
+    rows.update("caseload", rows.key(e), workspace=None)
 
 
 @projection.on(Case.CaseworkerAssigned)
 def _assigned(rows: Batch, e: Case.CaseworkerAssigned) -> None:
-    rows.update("caseload", str(e.originator_id), caseworker=e.caseworker)
+    rows.update("caseload", rows.key(e), caseworker=e.caseworker)
 
 
 @projection.on(Case.EntryApproved, Case.ResidentAdmitted)
 def _entered(rows: Batch, e: Case.EntryApproved | Case.ResidentAdmitted) -> None:
-    rows.update("caseload", str(e.originator_id), workspace=e.workspace, entered_on=e.on)
+    rows.update("caseload", rows.key(e), workspace=e.workspace, entered_on=e.on)
 
 
 @projection.on(Case.EntryDateCorrected)
 def _entry_corrected(rows: Batch, e: Case.EntryDateCorrected) -> None:
-    rows.update("caseload", str(e.originator_id), entered_on=e.entered_on)
+    rows.update("caseload", rows.key(e), entered_on=e.entered_on)
 
 
 COLUMNS = (

@@ -31,7 +31,7 @@ projection.table(
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
     rows.put(
         "directory",
-        str(e.originator_id),
+        rows.key(e),
         name=e.name,
         field=e.field,
         track=e.track,
@@ -44,7 +44,7 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
 
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
-    rows.update("directory", str(e.originator_id), stage=e.stage)
+    rows.update("directory", rows.key(e), stage=e.stage)
 
 
 def search(

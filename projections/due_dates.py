@@ -49,7 +49,7 @@ def _rules(rows: Batch) -> Any:
 
 @projection.on(Case.ApplicationReceived)
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
-    rows.put("due_date_cases", str(e.originator_id), site=e.site, track=e.track)
+    rows.put("due_date_cases", rows.key(e), site=e.site, track=e.track)
 
 
 def _due(rows: Batch, case_id: str, kind: str, due_on: date) -> None:
@@ -60,14 +60,14 @@ def _due(rows: Batch, case_id: str, kind: str, due_on: date) -> None:
 
 @projection.on(Case.EntryApproved)
 def _entered(rows: Batch, e: Case.EntryApproved) -> None:
-    case_id, rules = str(e.originator_id), _rules(rows)
+    case_id, rules = rows.key(e), _rules(rows)
     _due(rows, case_id, "growth_review", rules.growth_review_due(e.on))
     _due(rows, case_id, "exit_evaluation", rules.exit_due(e.on))
 
 
 @projection.on(Case.EntryDateCorrected)
 def _entry_corrected(rows: Batch, e: Case.EntryDateCorrected) -> None:
-    case_id, rules = str(e.originator_id), _rules(rows)
+    case_id, rules = rows.key(e), _rules(rows)
     if rows.get("due_dates", case_id, "growth_review") is not None:
         rows.update(
             "due_dates", case_id, "growth_review", due_on=rules.growth_review_due(e.entered_on)
@@ -77,12 +77,12 @@ def _entry_corrected(rows: Batch, e: Case.EntryDateCorrected) -> None:
 
 @projection.on(Case.GrowthReviewRecorded)
 def _reviewed(rows: Batch, e: Case.GrowthReviewRecorded) -> None:
-    rows.delete("due_dates", str(e.originator_id), "growth_review")
+    rows.delete("due_dates", rows.key(e), "growth_review")
 
 
 @projection.on(Case.ExitApproved)
 def _exit_approved(rows: Batch, e: Case.ExitApproved) -> None:
-    case_id = str(e.originator_id)
+    case_id = rows.key(e)
     rows.delete("due_dates", case_id, "exit_evaluation")
     _due(rows, case_id, "follow_up_end", _rules(rows).follow_up_end(e.on))
 
@@ -90,7 +90,7 @@ def _exit_approved(rows: Batch, e: Case.ExitApproved) -> None:
 @projection.on(Case.Ended)
 def _ended(rows: Batch, e: Case.Ended) -> None:
     for kind in KINDS:
-        rows.delete("due_dates", str(e.originator_id), kind)
+        rows.delete("due_dates", rows.key(e), kind)
 
 
 def pending(

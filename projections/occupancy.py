@@ -27,19 +27,17 @@ projection.table(
 
 @projection.on(Workspace.Registered)
 def _registered(rows: Batch, e: Workspace.Registered) -> None:
-    rows.put("occupancy", str(e.originator_id), site=e.site, code=e.code)
+    rows.put("occupancy", rows.key(e), site=e.site, code=e.code)
 
 
 @projection.on(Workspace.Allocated)
 def _allocated(rows: Batch, e: Workspace.Allocated) -> None:
-    rows.update(
-        "occupancy", str(e.originator_id), case_id=str(e.case_id), case_name=e.case_name, since=e.on
-    )
+    rows.update("occupancy", rows.key(e), case_id=str(e.case_id), case_name=e.case_name, since=e.on)
 
 
 @projection.on(Workspace.Released)
 def _released(rows: Batch, e: Workspace.Released) -> None:
-    rows.update("occupancy", str(e.originator_id), case_id=None, case_name=None, since=None)
+    rows.update("occupancy", rows.key(e), case_id=None, case_name=None, since=None)
 
 
 def held(

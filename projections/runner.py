@@ -116,9 +116,15 @@ class Batch:
     """The rows one batch of events changes, kept as dicts and written back by `flush`."""
 
     def __init__(
-        self, conn: Connection, projection: Projection, generation: int, context: Any = None
+        self,
+        conn: Connection,
+        projection: Projection,
+        generation: int,
+        context: Any = None,
+        ids: dict[Any, str] | None = None,
     ) -> None:
         self.conn, self.projection, self.context = conn, projection, context
+        self._ids = ids if ids is not None else {}
         self.tables = projection.tables(generation)
         self._rows: dict[str, dict[Key, Row | None]] = defaultdict(dict)
         self._dirty: dict[str, set[Key]] = defaultdict(set)
@@ -138,6 +144,14 @@ class Batch:
                     row = dict(found._mapping)
                     self._rows[spec.name][self._key(table, row)] = row
                 self._fetched[spec.name].update(part)
+
+    def key(self, event: Any) -> str:
+        """The event's originator id as text (the key of most rows), converted once a batch."""
+        originator = event.originator_id
+        text = self._ids.get(originator)
+        if text is None:
+            text = self._ids[originator] = str(originator)
+        return text
 
     def get(self, table_name: str, *key: Any) -> Row | None:
         rows = self._rows[table_name]
@@ -304,19 +318,22 @@ def apply_batch(
     )
     if not notifications:
         return 0
-    decoded: dict[int, Any] = {}
+    ids = {n.originator_id: str(n.originator_id) for n in notifications}
+    events: dict[int, Any] = {}
     for target in targets:
         position = locked[target.generation, target.projection.name]
-        batch = Batch(conn, target.projection, target.generation, context)
+        handlers_for = target.projection.handlers_for
         mine = [
-            (n, target.projection.handlers_for(n.topic)) for n in notifications if n.id > position
+            (n, handlers)
+            for n in notifications
+            if n.id > position and (handlers := handlers_for(n.topic))
         ]
-        mine = [(n, h) for n, h in mine if h]
-        batch.prefetch(str(n.originator_id) for n, _ in mine)
+        batch = Batch(conn, target.projection, target.generation, context, ids)
+        batch.prefetch(ids[n.originator_id] for n, _ in mine)
         for notification, handlers in mine:
-            event = decoded.get(notification.id)
-            if event is None:
-                event = decoded[notification.id] = log.mapper.to_domain_event(notification)
+            event = events.get(notification.id)
+            if event is None:  # decoded once for all the read models of this pass
+                event = events[notification.id] = log.mapper.to_domain_event(notification)
             for handler in handlers:
                 handler(batch, event)
         batch.flush()

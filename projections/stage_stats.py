@@ -36,19 +36,19 @@ projection.table(
 
 @projection.on(Case.ApplicationReceived)
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
-    rows.put("stage_stat_cases", str(e.originator_id), site=e.site, stage="applied")
+    rows.put("stage_stat_cases", rows.key(e), site=e.site, stage="applied")
     rows.add("stage_movements", e.site, e.on.strftime("%Y-%m"), "applied", entered=1)
 
 
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
-    case = rows.get("stage_stat_cases", str(e.originator_id))
+    case = rows.get("stage_stat_cases", rows.key(e))
     if case is None:
         return
     month = e.on.strftime("%Y-%m")
     rows.add("stage_movements", case["site"], month, case["stage"], left=1)
     rows.add("stage_movements", case["site"], month, e.stage, entered=1)
-    rows.update("stage_stat_cases", str(e.originator_id), stage=e.stage)
+    rows.update("stage_stat_cases", rows.key(e), stage=e.stage)
 
 
 def by_month(

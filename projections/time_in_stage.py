@@ -42,7 +42,7 @@ projection.table(
 
 @projection.on(Case.ApplicationReceived)
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
-    case_id, cohort = str(e.originator_id), str(e.on.year)
+    case_id, cohort = rows.key(e), str(e.on.year)
     rows.put("stage_period_cases", case_id, seq=0, track=e.track, cohort=cohort)
     rows.put(
         "stage_periods", case_id, 0, stage="applied", track=e.track, cohort=cohort, started_on=e.on
@@ -51,7 +51,7 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
 
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
-    case_id = str(e.originator_id)
+    case_id = rows.key(e)
     case = rows.get("stage_period_cases", case_id)
     if case is None:
         return
@@ -72,7 +72,7 @@ def _moved(rows: Batch, e: Case.Moved) -> None:
 
 @projection.on(Case.EntryDateCorrected)
 def _entry_corrected(rows: Batch, e: Case.EntryDateCorrected) -> None:
-    case_id = str(e.originator_id)
+    case_id = rows.key(e)
     case = rows.get("stage_period_cases", case_id)
     if case is None or case["entry_seq"] is None:
         return
