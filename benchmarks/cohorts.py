@@ -135,11 +135,12 @@ def fill(
     seed: int = 2014,
     chunk: int = 200,
     progress: Callable[[int], None] | None = None,
+    first: int = 0,
 ) -> int:
     """Write `cases` lifecycles to the log, `chunk` aggregates to a transaction; returns the
     number of events written."""
     written, pending = 0, []
-    for aggregates in lifecycles(cases, seed):
+    for aggregates in lifecycles(cases, seed, first):
         pending.extend(aggregates)
         if len(pending) >= chunk:
             written += _save(log, pending, progress)

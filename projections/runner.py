@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from eventsourcing.utils import resolve_topic
@@ -204,42 +205,56 @@ class Batch:
             counts[column] = counts.get(column, 0) + amount
 
     def flush(self) -> None:
-        insert = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        """Write the batch back: one executemany per table and kind of change."""
         for name, keys in self._deleted.items():
             if keys:
                 table = self.tables[name]
                 pk = list(table.primary_key.columns)
-                where = and_(*(c == bindparam(f"k_{c.name}") for c in pk))
-                self.conn.execute(
+                where = and_(*(c == bindparam(c.name) for c in pk))
+                self._executemany(
                     delete(table).where(where),
-                    [{f"k_{c.name}": v for c, v in zip(pk, k, strict=True)} for k in keys],
+                    [dict(zip([c.name for c in pk], k, strict=True)) for k in keys],
                 )
         for name, keys in self._dirty.items():
             if keys:
                 table = self.tables[name]
                 names = [c.name for c in table.primary_key.columns]
-                stmt = insert(table)
+                stmt = self._insert(table)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=names,
                     set_={
                         c.name: stmt.excluded[c.name] for c in table.columns if c.name not in names
                     },
                 )
-                self.conn.execute(stmt, [self._rows[name][k] or {} for k in keys])
+                self._executemany(stmt, [self._rows[name][k] or {} for k in keys])
         for name, counts in self._counts.items():
-            self._flush_counts(insert, self.tables[name], counts)
+            self._flush_counts(self.tables[name], counts)
 
-    def _flush_counts(self, insert: Any, table: Table, counts: dict[Key, dict[str, int]]) -> None:
+    def _flush_counts(self, table: Table, counts: dict[Key, dict[str, int]]) -> None:
         pk = [c.name for c in table.primary_key.columns]
         groups: dict[tuple[str, ...], list[Row]] = defaultdict(list)
         for key, amounts in counts.items():
             groups[tuple(sorted(amounts))].append(dict(zip(pk, key, strict=True)) | amounts)
         for columns, rows in groups.items():
-            stmt = insert(table)
+            stmt = self._insert(table).values({c: bindparam(c) for c in [*pk, *columns]})
             stmt = stmt.on_conflict_do_update(
                 index_elements=pk, set_={c: table.c[c] + stmt.excluded[c] for c in columns}
             )
-            self.conn.execute(stmt, rows)
+            self._executemany(stmt, rows)
+
+    def _insert(self, table: Table) -> Any:
+        return (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+    def _executemany(self, stmt: Any, rows: list[Row]) -> None:
+        """Straight to the driver's executemany: the statement is compiled once per batch and
+        the rows (plain dates, text, numbers) need none of SQLAlchemy's per-row processing."""
+        compiled = stmt.compile(dialect=self.conn.dialect)
+        if compiled.positional:  # SQLite: ? placeholders, values in order
+            order = compiled.positiontup
+            params: list[Any] = [tuple(_plain(row.get(n)) for n in order) for row in rows]
+        else:
+            params = rows
+        self.conn.exec_driver_sql(str(compiled), params)
 
     @staticmethod
     def _key(table: Table, row: Row) -> Key:
@@ -404,3 +419,8 @@ def _serving_locked(conn: Connection, projections: Sequence[Projection]) -> list
         query = query.with_for_update(read=True)
     rows = {r.name: r for r in conn.execute(query.order_by(registry.c.name))}
     return [Generation(p, rows[p.name].serving, rows[p.name].serving_version) for p in projections]
+
+
+def _plain(value: Any) -> Any:
+    # SQLite keeps dates as ISO text (as SQLAlchemy's Date type does).
+    return value.isoformat() if isinstance(value, date) else value

@@ -1,0 +1,142 @@
+"""Rebuild throughput next to the eventsourcing library's raw read-and-decode rate, measured in
+the same run on the same log, and the peak memory of a rebuild process as the log grows.
+
+    .venv/bin/python -m benchmarks.rebuild --events 1000000 --backend sqlite
+    .venv/bin/python -m benchmarks.rebuild --quick            # about 60,000 events, both backends
+
+Absolute rates on a shared machine are noisy; the ratios, measured back to back, are the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cohorts import fill
+from commands.bootstrap import Incubator, bootstrap
+
+EVENTS_PER_CASE = 13.8  # what benchmarks.cohorts writes on average
+POSTGRES_URL = os.environ.get("INCUBATOR_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def raw_read_and_decode(system: Incubator, batch: int = 5000) -> float:
+    """Events/s at which the library reads the whole log and decodes every event."""
+    recorder, mapper = system.log.recorder, system.log.mapper
+    started, count, position = time.perf_counter(), 0, 0
+    while True:
+        notifications = recorder.select_notifications(start=position, limit=batch,
+                                                      inclusive_of_start=False)
+        if not notifications:
+            return count / (time.perf_counter() - started)
+        for notification in notifications:
+            mapper.to_domain_event(notification)
+        count += len(notifications)
+        position = notifications[-1].id
+
+
+def timed_rebuild(system: Incubator, names: list[str] | None) -> float:
+    events = system.read_models.head()
+    started = time.perf_counter()
+    system.read_models.rebuild(names)
+    return events / (time.perf_counter() - started)
+
+
+def peak_rss_of_rebuild(url: str) -> float:
+    """MiB: the peak resident memory of an `incubator projections rebuild` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-m", "cli.main", "projections", "rebuild"],
+                   env={**os.environ, "INCUBATOR_DATABASE_URL": url}, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024
+
+
+def database(backend: str, folder: Path) -> tuple[str, Callable[[], None]]:
+    if backend == "sqlite":
+        return f"sqlite:///{folder / 'bench.sqlite3'}", lambda: None
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    return f"{POSTGRES_URL}?schema={schema}", drop
+
+
+def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="incubator-bench-"))
+    url, drop = database(backend, folder)
+    try:
+        system = bootstrap(url)
+        started = time.perf_counter()
+        small = fill(system.log, max(1, int(events / 10 / EVENTS_PER_CASE)), seed=1)
+        small_rss = peak_rss_of_rebuild(url)
+        written = small + fill(system.log, max(1, int(events * 0.9 / EVENTS_PER_CASE)), seed=2,
+                               first=10_000_000)
+        fill_seconds = time.perf_counter() - started
+        system.read_models.catch_up()
+        raw, one, every = [], [], []
+        for _ in range(rounds):  # interleaved, so each rate sees the same machine
+            raw.append(raw_read_and_decode(system))
+            one.append(timed_rebuild(system, ["caseload"]))
+            raw.append(raw_read_and_decode(system))
+            every.append(timed_rebuild(system, None))
+        system.close_all()
+        large_rss = peak_rss_of_rebuild(url)
+    finally:
+        drop()
+    best_raw = max(raw)
+    return {
+        "backend": backend, "events": written, "fill_events_per_s": round(written / fill_seconds),
+        "raw_read_decode_events_per_s": round(best_raw),
+        "rebuild_caseload_events_per_s": round(max(one)),
+        "rebuild_all_events_per_s": round(max(every)),
+        "rebuild_caseload_ratio_to_raw": round(max(one) / best_raw, 2),
+        "rebuild_all_ratio_to_raw": round(max(every) / best_raw, 2),
+        "peak_rss_mib_rebuild_all_small_log": round(small_rss, 1),
+        "peak_rss_mib_rebuild_all_full_log": round(large_rss, 1),
+        "small_log_events": small,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="about 60,000 events, one round")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = parser.parse_args()
+    events, rounds = (60_000, 1) if args.quick else (args.events, args.rounds)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                          f"Python {platform.python_version()}",
+               "runs": [run(b, events, rounds) for b in backends]}
+    for r in results["runs"]:
+        print(f"{r['backend']:<10} {r['events']:>9,} events | raw read+decode "
+              f"{r['raw_read_decode_events_per_s']:>7,}/s | rebuild caseload "
+              f"{r['rebuild_caseload_events_per_s']:>7,}/s ({r['rebuild_caseload_ratio_to_raw']}) "
+              f"| rebuild all 7 {r['rebuild_all_events_per_s']:>7,}/s "
+              f"({r['rebuild_all_ratio_to_raw']}) | peak RSS {r['peak_rss_mib_rebuild_all_small_log']}"
+              f" MiB at {r['small_log_events']:,} events, "
+              f"{r['peak_rss_mib_rebuild_all_full_log']} MiB at {r['events']:,}")
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
