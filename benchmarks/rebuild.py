@@ -27,8 +27,9 @@ from benchmarks.cohorts import fill
 from commands.bootstrap import Incubator, bootstrap
 
 EVENTS_PER_CASE = 13.8  # what benchmarks.cohorts writes on average
-POSTGRES_URL = os.environ.get("INCUBATOR_TEST_POSTGRES_URL",
-                              "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "INCUBATOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 def raw_read_and_decode(system: Incubator, batch: int = 5000) -> float:
@@ -36,8 +37,9 @@ def raw_read_and_decode(system: Incubator, batch: int = 5000) -> float:
     recorder, mapper = system.log.recorder, system.log.mapper
     started, count, position = time.perf_counter(), 0, 0
     while True:
-        notifications = recorder.select_notifications(start=position, limit=batch,
-                                                      inclusive_of_start=False)
+        notifications = recorder.select_notifications(
+            start=position, limit=batch, inclusive_of_start=False
+        )
         if not notifications:
             return count / (time.perf_counter() - started)
         for notification in notifications:
@@ -56,9 +58,13 @@ def timed_rebuild(system: Incubator, names: list[str] | None) -> float:
 def peak_rss_of_rebuild(url: str) -> float:
     """MiB: the peak resident memory of an `incubator projections rebuild` process."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([sys.executable, "-m", "cli.main", "projections", "rebuild"],
-                   env={**os.environ, "INCUBATOR_DATABASE_URL": url}, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "cli.main", "projections", "rebuild"],
+        env={**os.environ, "INCUBATOR_DATABASE_URL": url},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(after, before) / 1024
 
@@ -85,8 +91,9 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
         started = time.perf_counter()
         small = fill(system.log, max(1, int(events / 10 / EVENTS_PER_CASE)), seed=1)
         small_rss = peak_rss_of_rebuild(url)
-        written = small + fill(system.log, max(1, int(events * 0.9 / EVENTS_PER_CASE)), seed=2,
-                               first=10_000_000)
+        written = small + fill(
+            system.log, max(1, int(events * 0.9 / EVENTS_PER_CASE)), seed=2, first=10_000_000
+        )
         fill_seconds = time.perf_counter() - started
         system.read_models.catch_up()
         raw, one, every = [], [], []
@@ -101,7 +108,9 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
         drop()
     best_raw = max(raw)
     return {
-        "backend": backend, "events": written, "fill_events_per_s": round(written / fill_seconds),
+        "backend": backend,
+        "events": written,
+        "fill_events_per_s": round(written / fill_seconds),
         "raw_read_decode_events_per_s": round(best_raw),
         "rebuild_caseload_events_per_s": round(max(one)),
         "rebuild_all_events_per_s": round(max(every)),
@@ -123,17 +132,21 @@ def main() -> None:
     args = parser.parse_args()
     events, rounds = (60_000, 1) if args.quick else (args.events, args.rounds)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                          f"Python {platform.python_version()}",
-               "runs": [run(b, events, rounds) for b in backends]}
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "runs": [run(b, events, rounds) for b in backends],
+    }
     for r in results["runs"]:
-        print(f"{r['backend']:<10} {r['events']:>9,} events | raw read+decode "
-              f"{r['raw_read_decode_events_per_s']:>7,}/s | rebuild caseload "
-              f"{r['rebuild_caseload_events_per_s']:>7,}/s ({r['rebuild_caseload_ratio_to_raw']}) "
-              f"| rebuild all 7 {r['rebuild_all_events_per_s']:>7,}/s "
-              f"({r['rebuild_all_ratio_to_raw']}) | peak RSS {r['peak_rss_mib_rebuild_all_small_log']}"
-              f" MiB at {r['small_log_events']:,} events, "
-              f"{r['peak_rss_mib_rebuild_all_full_log']} MiB at {r['events']:,}")
+        print(
+            f"{r['backend']:<10} {r['events']:>9,} events | raw read+decode "
+            f"{r['raw_read_decode_events_per_s']:>7,}/s | rebuild caseload "
+            f"{r['rebuild_caseload_events_per_s']:>7,}/s ({r['rebuild_caseload_ratio_to_raw']}) "
+            f"| rebuild all 7 {r['rebuild_all_events_per_s']:>7,}/s "
+            f"({r['rebuild_all_ratio_to_raw']}) | peak RSS "
+            f"{r['peak_rss_mib_rebuild_all_small_log']} MiB at {r['small_log_events']:,} events, "
+            f"{r['peak_rss_mib_rebuild_all_full_log']} MiB at {r['events']:,}"
+        )
     if args.out:
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
