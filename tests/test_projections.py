@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from benchmarks.cohorts import fill, lifecycles
 from cli.demo import Cohort, drive_cohort
@@ -213,3 +213,27 @@ def test_readers_keep_getting_answers_during_a_rebuild(database_url: str) -> Non
         assert {r["generation"] for r in system.read_models.status()} == {2}
     finally:
         system.close_all()
+
+
+def test_a_changed_version_is_rebuilt_beside_the_old_one_on_first_use(
+    fresh: Incubator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for aggregates in lifecycles(20, seed=3):
+        fresh.log.save(*aggregates)
+    fresh.read_models.catch_up()
+    before = snapshot(fresh)
+    caseload = next(p for p in PROJECTIONS if p.name == "caseload")
+    monkeypatch.setattr(caseload, "version", caseload.version + 1)
+    assert [p.name for p in fresh.read_models.stale()] == ["caseload"]
+
+    fresh.read_models.catch_up()
+    status = {r["name"]: r for r in fresh.read_models.status()}
+    assert (status["caseload"]["version"], status["caseload"]["generation"]) == (
+        caseload.version,
+        2,
+    )
+    assert status["directory"]["generation"] == 1  # the others are left alone
+    assert snapshot(fresh) == before
+    with fresh.read_models.engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+    assert "caseload_g2" in tables and "caseload_g1" not in tables
