@@ -23,27 +23,13 @@ from cli.common import (
     resolve,
 )
 from cli.reports import projections, report
+from lifecycle.park import LEGAL_STATUSES
+from lifecycle.stages import ALL_STAGES, TRACKS
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
     from commands.service import IncubatorService, Who
     from lifecycle.organization import OrganizationCase
-
-STAGES = (
-    "applied",
-    "inspecting",
-    "entry_review",
-    "declined",
-    "incubating",
-    "follow_up",
-    "closed",
-    "rejected",
-    "withdrawn",
-    "exited",
-    "terminated",
-    "resident",
-    "departed",
-)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -195,10 +181,8 @@ score_option = click.option(
     required=True,
     help="field, by Chinese name (公益慈善) or English key (charity)",
 )
-@click.option(
-    "--legal-status", required=True, type=click.Choice(["unregistered", "filed", "registered"])
-)
-@click.option("--track", required=True, type=click.Choice(["incubation", "residency"]))
+@click.option("--legal-status", required=True, type=click.Choice(LEGAL_STATUSES))
+@click.option("--track", required=True, type=click.Choice(TRACKS))
 @click.option("--site", required=True, help="the site: main, branch, community-1 … community-6")
 @click.option("--contact", help="the contact person")
 @click.option("--party-members", type=click.IntRange(min=0), help="formal party members, if known")
@@ -359,7 +343,7 @@ def history_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
 
 
 @org.command("list")
-@click.option("--stage", type=click.Choice(STAGES), help="only cases in this stage")
+@click.option("--stage", type=click.Choice(ALL_STAGES), help="only cases in this stage")
 @click.option("--site", help="only cases at this site")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
