@@ -74,13 +74,15 @@ def switch(
         rows = {
             t.projection.name: _registry_row(conn, t.projection.name, lock=True) for t in targets
         }
+        # Another rebuild of the same generation may have switched already: nothing left to do.
+        targets = [t for t in targets if rows[t.projection.name].serving != t.generation]
         for target in targets:
             if rows[target.projection.name].building != target.generation:
                 raise RuntimeError(
                     f"{target.projection.name}: generation {target.generation} "
                     f"is no longer the one being built"
                 )
-        while apply_batch(conn, log, targets, 5000, context):
+        while targets and apply_batch(conn, log, targets, 5000, context):
             pass
         for target in targets:
             name = target.projection.name

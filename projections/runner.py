@@ -31,6 +31,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    or_,
     select,
     update,
 )
@@ -364,9 +365,20 @@ def apply_batch(
 
 
 def _lock_positions(conn: Connection, targets: Sequence[Generation]) -> dict[tuple[int, str], int]:
+    # Only the rows this batch writes: a rebuild must not hold up catch-ups of the serving ones.
     query = (
         select(positions)
-        .where(positions.c.name.in_([t.projection.name for t in targets]))
+        .where(
+            or_(
+                *(
+                    and_(
+                        positions.c.name == t.projection.name,
+                        positions.c.generation == t.generation,
+                    )
+                    for t in targets
+                )
+            )
+        )
         .order_by(positions.c.name, positions.c.generation)
     )
     if conn.dialect.name == "postgresql":

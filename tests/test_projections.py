@@ -237,3 +237,30 @@ def test_a_changed_version_is_rebuilt_beside_the_old_one_on_first_use(
     with fresh.read_models.engine.connect() as conn:
         tables = set(inspect(conn).get_table_names())
     assert "caseload_g2" in tables and "caseload_g1" not in tables
+
+
+@pytest.mark.slow
+def test_two_rebuilds_at_once_both_finish_and_agree(database_url: str) -> None:
+    system = bootstrap(database_url, clock=FixedClock(NOW))
+    try:
+        fill(system.log, 1500, seed=5)
+        system.read_models.catch_up()
+        before = snapshot(system)
+        env = {**os.environ, "INCUBATOR_DATABASE_URL": database_url}
+        rebuilds = [
+            subprocess.Popen(
+                [*COMMAND, "projections", "rebuild"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outcomes = [(r.wait(120), r.stderr.read() if r.stderr else "") for r in rebuilds]
+        assert [code for code, _ in outcomes] == [0, 0], outcomes
+        status = system.read_models.status()
+        assert all(not r["rebuilding"] and r["lag"] == 0 for r in status)
+        assert snapshot(system) == before
+    finally:
+        system.close_all()
