@@ -101,11 +101,9 @@ class Lifecycle:
             case.submit_for_entry(self.step())
         case.evaluate_entry(self.step(), self.panel(60, 95), RULES, workspace)
         assert case.entered_on is not None
-        if rng.random() < 0.1:
-            case.correct_entry_date(
-                self.step(reason="协议日期有误"),
-                case.entered_on - timedelta(days=rng.randint(1, 2)),
-            )
+        earlier = case.entered_on - timedelta(days=1)
+        if rng.random() < 0.1 and case.submitted_on is not None and earlier >= case.submitted_on:
+            case.correct_entry_date(self.step(reason="协议日期有误"), earlier, RULES)
         for _ in range(rng.randint(1, 3)):
             case.record_growth_review(self.step((60, 90)), self.panel(55, 95, 2))
         if rng.random() < 0.08:

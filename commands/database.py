@@ -8,6 +8,7 @@ The event log uses the eventsourcing library's own module for the backend (`even
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -98,7 +99,11 @@ def default_database_url() -> str:
 
 
 def parse_database_url(url: str) -> Database:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError as e:
+        raise DatabaseError(f"malformed database URL '{_hide_password(url)}': {e}") from None
     if parts.scheme == "sqlite":
         return _sqlite(url, parts.path)
     if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
@@ -144,8 +149,11 @@ def _postgres(url: str, parts: SplitResult) -> Database:
     if unknown:
         raise DatabaseError(f"unknown URL option(s) {', '.join(sorted(unknown))}; allowed: schema")
     schema = options.get("schema")
-    if schema is not None and not schema.replace("_", "").isalnum():
-        raise DatabaseError(f"schema '{schema}' must be letters, digits and underscores")
+    if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        raise DatabaseError(
+            f"schema '{schema}' must be lower-case letters, digits and underscores, "
+            f"not starting with a digit"
+        )
     user = unquote(user) if user else "postgres"
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -180,7 +188,10 @@ def _postgres(url: str, parts: SplitResult) -> Database:
 
 
 def _hide_password(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # malformed: show only what precedes any credentials
+        return url.split("@", 1)[-1] if "@" in url else url
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@", 1)
     return url

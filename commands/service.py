@@ -109,7 +109,10 @@ class IncubatorService:
         return self._change(case_id, who, lambda case, step: case.record_growth_review(step, panel))
 
     def correct_entry_date(self, case_id: UUID, who: Who, to: date) -> OrganizationCase:
-        return self._change(case_id, who, lambda case, step: case.correct_entry_date(step, to))
+        rules = self.park.rules
+        return self._change(
+            case_id, who, lambda case, step: case.correct_entry_date(step, to, rules)
+        )
 
     def evaluate_exit(self, case_id: UUID, who: Who, scores: Sequence[str]) -> OrganizationCase:
         panel = Panel.parse(list(scores))

@@ -133,6 +133,8 @@ def _site(key: str, value: Any) -> Site:
         codes = table["workspaces"]
         if not isinstance(codes, list) or not all(isinstance(c, str) and c for c in codes):
             raise SettingsError(f"sites.{key}.workspaces must be a list of workspace codes")
+        if not codes:
+            raise SettingsError(f"sites.{key}.workspaces must list at least one workspace")
     elif "workspace_count" in table:
         count = _number(table["workspace_count"], f"sites.{key}.workspace_count", 1, 10_000)
         prefix = str(table.get("workspace_prefix", ""))

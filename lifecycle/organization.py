@@ -35,6 +35,7 @@ class OrganizationCase(Aggregate):
     party_members: int | None
     stage: str
     applied_on: date
+    submitted_on: date | None  # the latest submission to the entry evaluation
     last_on: date
     caseworker: str | None
     workspace: str | None
@@ -62,6 +63,7 @@ class OrganizationCase(Aggregate):
             case.track, case.site, case.contact = self.track, self.site, self.contact
             case.party_members = self.party_members
             case.stage, case.applied_on, case.last_on = "applied", self.on, self.on
+            case.submitted_on = None
             case.caseworker = case.workspace = case.entered_on = None
             case.growth_reviews, case.exit_on, case.ended_on = [], None, None
 
@@ -106,7 +108,8 @@ class OrganizationCase(Aggregate):
         note: str
 
     class SubmittedForEntry(Moved):
-        pass
+        def assign(self, case: OrganizationCase) -> None:
+            case.submitted_on = self.on
 
     class EntryApproved(Moved):
         scores: dict[str, Decimal]
@@ -283,17 +286,24 @@ class OrganizationCase(Aggregate):
         panel.check_size(1, "a growth review")
         self._record(self.GrowthReviewRecorded, step, scores=panel.scores, mean=panel.mean)
 
-    def correct_entry_date(self, step: Step, to: date) -> None:
+    def correct_entry_date(self, step: Step, to: date, rules: Rules) -> None:
         self._check("correct_entry_date", step)
         reason = step.require_reason("correct-entry-date", " saying why the date was wrong")
         assert self.entered_on is not None
         if to == self.entered_on:
             raise Refused(f"the entry date is already {to}")
+        earliest = self.submitted_on or self.applied_on
         latest = min([*self.growth_reviews, *([self.exit_on] if self.exit_on else []), step.on])
-        if not self.applied_on <= to <= latest:
+        if not earliest <= to <= latest:
             raise Refused(
-                f"the entry date must lie between the application on {self.applied_on} and "
-                f"{latest} (the first step recorded after entry, or today's step); got {to}"
+                f"the entry date must lie between {earliest} (when the case was submitted for "
+                f"entry, or applied) and {latest} (the first step recorded after entry, or "
+                f"today's step); got {to}"
+            )
+        if self.exit_on is not None and self.exit_on < rules.exit_opens(to):
+            raise Refused(
+                f"with entry on {to} the exit evaluation window would open on "
+                f"{rules.exit_opens(to)}, after the exit evaluation recorded on {self.exit_on}"
             )
         self._record(
             self.EntryDateCorrected, step, reason=reason, entered_on=to, previous=self.entered_on

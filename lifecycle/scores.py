@@ -59,4 +59,6 @@ def _score(expert: str, value: str) -> Decimal:
         score = Decimal("NaN")
     if not score.is_finite() or not Decimal(0) <= score <= MAX_SCORE:
         raise Refused(f"score of '{expert}' must be a number from 0 to 100, got '{value}'")
+    if score != score.quantize(Decimal("0.01")):
+        raise Refused(f"score of '{expert}' has more than 2 decimals: '{value}'")
     return score

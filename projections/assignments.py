@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, String, Table, select
+from sqlalchemy import Boolean, Column, Date, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
 from projections.runner import Batch, Projection
 
-projection = Projection("assignments", version=1)
+projection = Projection("assignments", version=2)
 projection.table(
     "assignments",
     lambda: [
         Column("case_id", String(36), primary_key=True),
-        Column("name", String(200), nullable=False),
-        Column("site", String(40), nullable=False),
-        Column("stage", String(20), nullable=False),
-        Column("caseworker", String(100), index=True),
+        Column("name", Text, nullable=False),
+        Column("site", Text, nullable=False),
+        Column("stage", Text, nullable=False),
+        Column("caseworker", Text, index=True),
         Column("since", Date),
         Column("open", Boolean, nullable=False),
     ],

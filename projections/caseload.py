@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, select
+from sqlalchemy import Column, Date, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
 from projections.runner import Batch, Projection
 
-projection = Projection("caseload", version=2)
+projection = Projection("caseload", version=3)
 projection.table(
     "caseload",
     lambda: [
         Column("id", String(36), primary_key=True),
-        Column("name", String(200), nullable=False),
-        Column("track", String(20), nullable=False),
-        Column("field", String(40), nullable=False),
-        Column("legal_status", String(20), nullable=False),
-        Column("site", String(40), nullable=False, index=True),
-        Column("stage", String(20), nullable=False, index=True),
-        Column("workspace", String(40)),
-        Column("caseworker", String(100)),
+        Column("name", Text, nullable=False),
+        Column("track", Text, nullable=False),
+        Column("field", Text, nullable=False),
+        Column("legal_status", Text, nullable=False),
+        Column("site", Text, nullable=False, index=True),
+        Column("stage", Text, nullable=False, index=True),
+        Column("workspace", Text),
+        Column("caseworker", Text),
         Column("applied_on", Date, nullable=False),
         Column("entered_on", Date),
         Column("last_step_on", Date, nullable=False),

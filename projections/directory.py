@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, select
+from sqlalchemy import Column, Date, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
 from projections.runner import Batch, Projection
 
-projection = Projection("directory", version=1)
+projection = Projection("directory", version=2)
 projection.table(
     "directory",
     lambda: [
         Column("id", String(36), primary_key=True),
-        Column("name", String(200), nullable=False, index=True),
-        Column("field", String(40), nullable=False),
-        Column("track", String(20), nullable=False),
-        Column("site", String(40), nullable=False),
-        Column("stage", String(20), nullable=False),
-        Column("contact", String(100)),
+        Column("name", Text, nullable=False, index=True),
+        Column("field", Text, nullable=False),
+        Column("track", Text, nullable=False),
+        Column("site", Text, nullable=False),
+        Column("stage", Text, nullable=False),
+        Column("contact", Text),
         Column("applied_on", Date, nullable=False),
     ],
     by="id",

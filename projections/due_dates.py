@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, select
+from sqlalchemy import Column, Date, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
@@ -19,14 +19,14 @@ from projections.runner import Batch, Projection
 
 KINDS = ("growth_review", "exit_evaluation", "follow_up_end")
 
-projection = Projection("due_dates", version=1)
+projection = Projection("due_dates", version=2)
 projection.table(
     "due_dates",
     lambda: [
         Column("case_id", String(36), primary_key=True),
-        Column("kind", String(40), primary_key=True),
+        Column("kind", Text, primary_key=True),
         Column("due_on", Date, nullable=False, index=True),
-        Column("site", String(40), nullable=False),
+        Column("site", Text, nullable=False),
     ],
     by="case_id",
 )
@@ -35,8 +35,8 @@ projection.table(
     "due_date_cases",
     lambda: [
         Column("case_id", String(36), primary_key=True),
-        Column("site", String(40), nullable=False),
-        Column("track", String(20), nullable=False),
+        Column("site", Text, nullable=False),
+        Column("track", Text, nullable=False),
     ],
     by="case_id",
 )

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, select
+from sqlalchemy import Column, Date, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.workspace import Workspace
 from projections.runner import Batch, Projection
 
-projection = Projection("occupancy", version=1)
+projection = Projection("occupancy", version=2)
 projection.table(
     "occupancy",
     lambda: [
         Column("id", String(36), primary_key=True),
-        Column("site", String(40), nullable=False, index=True),
-        Column("code", String(40), nullable=False),
+        Column("site", Text, nullable=False, index=True),
+        Column("code", Text, nullable=False),
         Column("case_id", String(36)),
-        Column("case_name", String(200)),
+        Column("case_name", Text),
         Column("since", Date),
     ],
     by="id",

@@ -71,9 +71,15 @@ def switch(
     the log gained meanwhile; the old generations are then dropped."""
     old: list[tuple[Projection, int]] = []
     with _writing(engine) as conn:
-        rows = {
-            t.projection.name: _registry_row(conn, t.projection.name, lock=True) for t in targets
-        }
+        # One statement, in name order as catch-ups take them: no deadlock between the two.
+        query = (
+            select(registry)
+            .where(registry.c.name.in_([t.projection.name for t in targets]))
+            .order_by(registry.c.name)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        rows = {row.name: row for row in conn.execute(query)}
         # Another rebuild of the same generation may have switched already: nothing left to do.
         targets = [t for t in targets if rows[t.projection.name].serving != t.generation]
         for target in targets:

@@ -268,6 +268,10 @@ class Batch:
 def install(engine: Engine, projections: Sequence[Projection]) -> None:
     """Create the registry, and generation 1 of every projection that has none yet."""
     registry_metadata.create_all(engine)
+    with engine.connect() as conn:  # most days there is nothing to create: no write lock
+        known = {r.name for r in conn.execute(select(registry.c.name))}
+    if all(p.name in known for p in projections):
+        return
     with _writing(engine) as conn:
         known = {r.name for r in conn.execute(select(registry.c.name))}
         for projection in projections:

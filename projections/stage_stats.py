@@ -6,19 +6,19 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Column, Integer, String, Table, select
+from sqlalchemy import Column, Integer, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
 from projections.runner import Batch, Projection
 
-projection = Projection("stage_stats", version=1)
+projection = Projection("stage_stats", version=2)
 projection.table(
     "stage_movements",
     lambda: [
-        Column("site", String(40), primary_key=True),
-        Column("month", String(7), primary_key=True),  # YYYY-MM of the effective date
-        Column("stage", String(20), primary_key=True),
+        Column("site", Text, primary_key=True),
+        Column("month", Text, primary_key=True),  # YYYY-MM of the effective date
+        Column("stage", Text, primary_key=True),
         Column("entered", Integer, nullable=False, server_default="0"),
         Column("left", Integer, nullable=False, server_default="0"),
     ],
@@ -27,8 +27,8 @@ projection.table(
     "stage_stat_cases",
     lambda: [
         Column("case_id", String(36), primary_key=True),
-        Column("site", String(40), nullable=False),
-        Column("stage", String(20), nullable=False),
+        Column("site", Text, nullable=False),
+        Column("stage", Text, nullable=False),
     ],
     by="case_id",
 )

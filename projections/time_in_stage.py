@@ -6,21 +6,21 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Date, Integer, String, Table, func, select
+from sqlalchemy import Column, Date, Integer, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
 from projections.runner import Batch, Projection
 
-projection = Projection("time_in_stage", version=1)
+projection = Projection("time_in_stage", version=2)
 projection.table(
     "stage_periods",
     lambda: [
         Column("case_id", String(36), primary_key=True),
         Column("seq", Integer, primary_key=True),
-        Column("stage", String(20), nullable=False),
-        Column("track", String(20), nullable=False),
-        Column("cohort", String(4), nullable=False, index=True),
+        Column("stage", Text, nullable=False),
+        Column("track", Text, nullable=False),
+        Column("cohort", Text, nullable=False, index=True),
         Column("started_on", Date, nullable=False),
         Column("ended_on", Date),
         Column("days", Integer),
@@ -33,8 +33,8 @@ projection.table(
         Column("case_id", String(36), primary_key=True),
         Column("seq", Integer, nullable=False),  # the current period
         Column("entry_seq", Integer),  # the period that began on the entry date
-        Column("track", String(20), nullable=False),
-        Column("cohort", String(4), nullable=False),
+        Column("track", Text, nullable=False),
+        Column("cohort", Text, nullable=False),
     ],
     by="case_id",
 )

@@ -475,21 +475,22 @@ def test_correcting_the_entry_date_needs_a_reason_and_a_plausible_date(given: Gi
     case = given.reviewed()  # entered 2014-02-10, growth review 2014-07-10
     then_refused(
         case,
-        lambda c: c.correct_entry_date(step("2014-07-20"), date(2014, 2, 12)),
+        lambda c: c.correct_entry_date(step("2014-07-20"), date(2014, 2, 12), RULES),
         "correct-entry-date needs --reason",
     )
     then_refused(
         case,
-        lambda c: c.correct_entry_date(step("2014-07-20", "x"), date(2014, 2, 10)),
+        lambda c: c.correct_entry_date(step("2014-07-20", "x"), date(2014, 2, 10), RULES),
         "already 2014-02-10",
     )
     then_refused(
         case,
-        lambda c: c.correct_entry_date(step("2014-07-20", "x"), date(2014, 7, 11)),
-        "between the application on 2014-01-02 and 2014-07-10",
+        lambda c: c.correct_entry_date(step("2014-07-20", "x"), date(2014, 7, 11), RULES),
+        "between 2014-01-20 \\(when the case was submitted for entry, or applied\\) and 2014-07-10",
     )
     [event] = then_events(
-        case, lambda c: c.correct_entry_date(step("2014-07-20", "协议日期"), date(2014, 2, 12))
+        case,
+        lambda c: c.correct_entry_date(step("2014-07-20", "协议日期"), date(2014, 2, 12), RULES),
     )
     assert (event.entered_on, event.previous, case.entered_on) == (
         date(2014, 2, 12),
@@ -537,3 +538,31 @@ def test_replaying_the_events_gives_the_same_case(given: Given) -> None:
         replayed = event.mutate(replayed)
     assert replayed is not None
     assert vars(replayed) == vars(case) | {"_pending_events": []}
+
+
+def test_a_corrected_entry_date_cannot_precede_the_submission(given: Given) -> None:
+    then_refused(
+        given.incubating(),  # submitted 2014-01-20, entered 2014-02-10
+        lambda c: c.correct_entry_date(step("2014-03-01", "x"), date(2014, 1, 19), RULES),
+        "must lie between 2014-01-20",
+    )
+
+
+def test_a_corrected_entry_date_cannot_put_a_recorded_exit_before_its_window(given: Given) -> None:
+    case = given.reviewed()  # entered 2014-02-10, growth review 2014-07-10
+    case.evaluate_exit(step("2014-11-15"), PASS, RULES, given.workspace)  # window opened 11-10
+    then_refused(
+        case,
+        lambda c: c.correct_entry_date(step("2014-11-20", "x"), date(2014, 2, 20), RULES),
+        "window would open on 2014-11-20, after the exit evaluation recorded on 2014-11-15",
+    )
+    [event] = then_events(
+        case, lambda c: c.correct_entry_date(step("2014-11-20", "x"), date(2014, 2, 12), RULES)
+    )
+    assert event.entered_on == date(2014, 2, 12)
+
+
+def test_scores_have_at_most_two_decimals() -> None:
+    with pytest.raises(Refused, match="more than 2 decimals"):
+        Panel.parse(["a=59.999", "b=60", "c=60"])
+    assert Panel.parse(["a=59.99"]).scores["a"] == Decimal("59.99")

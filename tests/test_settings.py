@@ -87,3 +87,8 @@ def test_a_bad_settings_file_is_a_clear_error(tmp_path: Path, text: str, match: 
 def test_a_missing_settings_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "nowhere.toml")
+
+
+def test_a_site_needs_at_least_one_workspace(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"sites\.x\.workspaces must list at least one"):
+        load_settings(write(tmp_path, "[sites.x]\nworkspaces = []\n"))

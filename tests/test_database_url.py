@@ -1,0 +1,33 @@
+"""The database URL: what it selects, and clear errors for what it cannot be."""
+
+from __future__ import annotations
+
+import pytest
+
+from commands.database import DatabaseError, parse_database_url
+
+
+def test_postgres_url_selects_the_library_module_and_a_schema() -> None:
+    database = parse_database_url("postgresql://app:s3cret@db.local:5433/park?schema=incubator")
+    assert database.backend == "postgresql"
+    assert database.event_store_env["POSTGRES_SCHEMA"] == "incubator"
+    assert database.event_store_env["POSTGRES_PORT"] == "5433"
+    assert "s3cret" not in database.url
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("mysql://x", "unsupported database URL 'mysql://x'"),
+        ("postgresql://postgres@127.0.0.1:99999/test", "Port out of range"),
+        ("postgresql://postgres@[::1/test", "malformed database URL"),
+        ("postgresql://postgres@127.0.0.1:5432/", "names no database"),
+        ("postgresql://postgres@h/test?schema=Review_Up", "must be lower-case letters"),
+        ("postgresql://postgres@h/test?schema=1abc", "not starting with a digit"),
+        ("postgresql://postgres@h/test?sslmode=x", "unknown URL option\\(s\\) sslmode"),
+        ("sqlite:///:memory:", "SQLite needs a file"),
+    ],
+)
+def test_a_bad_url_is_a_clear_error(url: str, match: str) -> None:
+    with pytest.raises(DatabaseError, match=match):
+        parse_database_url(url)
