@@ -20,9 +20,10 @@ exit window, the follow-up year, the entry-date range, and who holds which works
 The park's default settings are used, but workspaces come from a small pool (M-01..M-03 at
 `main`, B-01..B-02 at `branch`) so that cases fight over them. Each command has a rule, enabled
 while some case's stage allows it, that mostly picks such a case (sometimes any case). Hypothesis
-switches rules off at random in each run (swarm testing), so `advance` takes a case one step
-along its usual path to get runs deep enough to exit and close, and `wrong_commands` issues
-every command a case's stage does not allow. Dates move forward from each case's last step by up
+switches rules off at random in each run (swarm testing), so `advance` (and `advance_again`)
+takes a case one step along its usual path to get runs deep enough to exit and close, and
+`wrong_commands` issues the commands a case's stage does not allow (all of them the first time
+a stage comes up in a run). Dates move forward from each case's last step by up
 to 200 days (sometimes back, to be refused), never past the clock's today, and sometimes land on
 a rule's boundary to catch off-by-one errors.
 """
@@ -812,8 +813,8 @@ class IncubatorMachine(RuleBasedStateMachine):
     def _advance_in_the_park(self, data: st.DataObject, delta: int, case: ModelCase) -> None:
         """Growth reviews until the exit window is in reach, then the exit evaluation (ending
         the case if it cannot exit by today); follow-up services until the follow-up year ends
-        or today comes, then the close (or more services); service evaluations or the departure
-        of a resident."""
+        or today comes, then the close (or more services), and now and then a correction of the
+        entry date; service evaluations or the departure of a resident."""
         on = self._date(case, delta)
         if case.stage == "incubating":
             opens = case.exit_opens()
@@ -827,7 +828,9 @@ class IncubatorMachine(RuleBasedStateMachine):
                 self.evaluate_exit(data, delta, data.draw(panels(passing=sure)), None)
         elif case.stage == "follow_up":
             assert case.exit_on is not None
-            if on < add_months(case.exit_on, FOLLOW_UP_MONTHS) and on < TODAY:
+            if data.draw(st.sampled_from((False, False, False, True)), label="correct entry"):
+                self.correct_entry_date(data, delta, data.draw(SHIFTS), "录入错误")
+            elif on < add_months(case.exit_on, FOLLOW_UP_MONTHS) and on < TODAY:
                 self.record_follow_up(data, delta, "项目对接")
             elif data.draw(st.booleans(), label="close"):  # the year is over, or it is today
                 self.close_case(data, delta, "提前结案")
