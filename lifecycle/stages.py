@@ -63,9 +63,6 @@ RESIDENCY_TRANSITIONS: list[dict[str, object]] = [
 RESIDENCY_STAGES = ["applied", "resident", "departed", "rejected", "withdrawn"]
 
 ALL_STAGES = list(dict.fromkeys(INCUBATION_STAGES + RESIDENCY_STAGES))
-# Stages in which the organization occupies a workspace and is "in the park".
-IN_PARK = ("incubating", "follow_up", "resident")
-
 STAGE_NAMES_ZH = {
     "applied": "项目申请",
     "inspecting": "考察辅导",

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from lifecycle.organization import OrganizationCase as Case
 from projections.runner import Batch, Projection
 
-projection = Projection("caseload", version=3)
+projection = Projection("caseload", version=4)
 projection.table(
     "caseload",
     lambda: [
@@ -25,7 +25,6 @@ projection.table(
         Column("caseworker", Text),
         Column("applied_on", Date, nullable=False),
         Column("entered_on", Date),
-        Column("last_step_on", Date, nullable=False),
     ],
     by="id",
 )
@@ -43,13 +42,7 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
         site=e.site,
         stage="applied",
         applied_on=e.on,
-        last_step_on=e.on,
     )
-
-
-@projection.on(Case.CaseEvent)
-def _stepped(rows: Batch, e: Case.CaseEvent) -> None:
-    rows.update("caseload", rows.key(e), last_step_on=e.on)
 
 
 @projection.on(Case.Moved)

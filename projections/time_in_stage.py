@@ -120,9 +120,3 @@ def averages(
         }
         for r in conn.execute(query)
     ]
-
-
-def periods_of(conn: Connection, tables: dict[str, Table], case_id: str) -> list[dict[str, Any]]:
-    periods = tables["stage_periods"]
-    query = select(periods).where(periods.c.case_id == case_id).order_by(periods.c.seq)
-    return [dict(r._mapping) for r in conn.execute(query)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ class SystemClock:
 
 
 class FixedClock:
-    """A clock for tests and replays: stands still unless moved."""
+    """A clock for tests and replays: it stands still."""
 
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:
@@ -28,9 +28,6 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
 
 
 def local_today(clock: Clock, timezone: str) -> date:
