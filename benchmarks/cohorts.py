@@ -15,8 +15,9 @@ from decimal import Decimal
 from eventsourcing.domain import Aggregate
 
 from commands.log import EventLog
-from lifecycle.organization import OrganizationCase
+from lifecycle.organization import Holdings, OrganizationCase
 from lifecycle.park import Rules
+from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
@@ -41,6 +42,7 @@ class Lifecycle:
 
     def __init__(self, rng: random.Random, number: int, start: date) -> None:
         self.rng, self.number, self.on = rng, number, start
+        self.party: PartyIncubation | None = None
 
     def step(self, days: tuple[int, int] = (1, 20), reason: str | None = None) -> Step:
         self.on += timedelta(days=self.rng.randint(*days))
@@ -72,19 +74,31 @@ class Lifecycle:
             self._residency(case, workspace)
         else:
             self._incubation(case, workspace)
-        return (
-            [case, workspace] if workspace.holder is not None or workspace.version > 1 else [case]
-        )
+        held = [workspace] if workspace.holder is not None or workspace.version > 1 else []
+        return [case, *held, *([self.party] if self.party else [])]
+
+    def held(self, workspace: Workspace) -> Holdings:
+        return Holdings(workspace, self.party)
+
+    def _party_track(self, party: PartyIncubation, members: int) -> None:
+        """Inspection, member discovery and some support: the party track's common path."""
+        self.party = party
+        party.record_inspection(self.step((0, 5)), "入壳考察")
+        party.count_members(self.step((1, 30)), members, self.rng.randint(0, 1), members, None)
+        if members == 0:
+            party.assign_instructor(self.step((0, 5)), self.rng.choice(CASEWORKERS))
+        for _ in range(self.rng.randint(0, 2)):
+            party.record_support(self.step((5, 40)), "information", "党建政策宣讲")
 
     def _residency(self, case: OrganizationCase, workspace: Workspace) -> None:
         if self.rng.random() < 0.1:
             case.reject(self.step(reason="不符合入驻条件"))
             return
-        case.admit(self.step(), workspace)
+        self._party_track(case.admit(self.step(), workspace), case.party_members or 0)
         for _ in range(self.rng.randint(1, 4)):
             case.record_service_evaluation(self.step((60, 120)), self.panel(60, 95, 2))
         if self.rng.random() < 0.7:
-            case.depart(self.step((30, 90), reason="入驻期满"), workspace)
+            case.depart(self.step((30, 90), reason="入驻期满"), self.held(workspace))
 
     def _incubation(self, case: OrganizationCase, workspace: Workspace) -> None:
         rng = self.rng
@@ -99,25 +113,26 @@ class Lifecycle:
             case.evaluate_entry(self.step(), self.panel(30, 59), RULES, None)
             case.resume_coaching(self.step())
             case.submit_for_entry(self.step())
-        case.evaluate_entry(self.step(), self.panel(60, 95), RULES, workspace)
-        assert case.entered_on is not None
+        party = case.evaluate_entry(self.step(), self.panel(60, 95), RULES, workspace)
+        assert case.entered_on is not None and party is not None
+        self._party_track(party, case.party_members or 0)
         earlier = case.entered_on - timedelta(days=1)
         if rng.random() < 0.1 and case.submitted_on is not None and earlier >= case.submitted_on:
             case.correct_entry_date(self.step(reason="协议日期有误"), earlier, RULES)
         for _ in range(rng.randint(1, 3)):
-            case.record_growth_review(self.step((60, 90)), self.panel(55, 95, 2))
+            case.record_growth_review(self.step((60, 90)), self.panel(55, 95, 2), self.party)
         if rng.random() < 0.08:
-            case.terminate(self.step(reason="提前终止"), workspace)
+            case.terminate(self.step(reason="提前终止"), self.held(workspace))
             return
         self.on = max(self.on, RULES.exit_opens(case.entered_on))
-        case.evaluate_exit(self.step((0, 40)), self.panel(45, 95), RULES, workspace)
+        case.evaluate_exit(self.step((0, 40)), self.panel(45, 95), RULES, self.held(workspace))
         if case.stage != "follow_up":
             return
         for _ in range(rng.randint(0, 3)):
             case.record_follow_up(self.step((30, 100)), "协助竞标政府购买服务")
         assert case.exit_on is not None
         self.on = max(self.on, RULES.follow_up_end(case.exit_on))
-        case.close_case(self.step((0, 10)), RULES)
+        case.close_case(self.step((0, 10)), RULES, self.held(workspace))
 
 
 def lifecycles(count: int, seed: int = 2014, first: int = 0) -> Iterator[list[Aggregate]]:

@@ -98,3 +98,37 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, date | UUID):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def step_options(func: F) -> F:
+    """The options every lifecycle command takes after its arguments."""
+    for option in reversed(
+        [
+            click.option(
+                "--on",
+                "on",
+                callback=iso_date,
+                metavar="YYYY-MM-DD",
+                help="effective business date (default: today in the park's timezone)",
+            ),
+            click.option(
+                "--actor",
+                envvar="INCUBATOR_ACTOR",
+                metavar="NAME",
+                help="who does this (env INCUBATOR_ACTOR); required",
+            ),
+            click.option("--reason", metavar="TEXT", help="why (required by some commands)"),
+            click.option("--json", "as_json", is_flag=True, help="print the case as JSON"),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def catch_up_after(system: Incubator) -> str | None:
+    """Read models catch up before we answer; a failure there does not undo the command."""
+    try:
+        system.read_models.catch_up()
+    except Exception as e:  # the command is recorded; say so rather than fail it
+        return f"incubator: recorded, but the read models could not catch up: {e}"
+    return None

@@ -16,12 +16,15 @@ import click
 
 from cli.common import (
     F,
+    catch_up_after,
     emit_json,
     iso_date,
     open_incubator,
     refusals,
     resolve,
+    step_options,
 )
+from cli.party import party
 from cli.reports import projections, report
 from lifecycle.park import LEGAL_STATUSES
 from lifecycle.stages import ALL_STAGES, TRACKS
@@ -54,31 +57,6 @@ def cli(ctx: click.Context, database: str | None, settings: str | None) -> None:
     Every command is recorded as an event in an append-only log; `org history` shows them all.
     """
     ctx.obj = {"database": database, "settings": settings}
-
-
-def step_options(func: F) -> F:
-    """The options every lifecycle command takes after its arguments."""
-    for option in reversed(
-        [
-            click.option(
-                "--on",
-                "on",
-                callback=iso_date,
-                metavar="YYYY-MM-DD",
-                help="effective business date (default: today in the park's timezone)",
-            ),
-            click.option(
-                "--actor",
-                envvar="INCUBATOR_ACTOR",
-                metavar="NAME",
-                help="who does this (env INCUBATOR_ACTOR); required",
-            ),
-            click.option("--reason", metavar="TEXT", help="why (required by some commands)"),
-            click.option("--json", "as_json", is_flag=True, help="print the case as JSON"),
-        ]
-    ):
-        func = option(func)
-    return func
 
 
 @cli.command()
@@ -141,9 +119,11 @@ def report_case(system: Incubator, case: OrganizationCase, as_json: bool) -> Non
     from commands.queries import case_view
     from lifecycle.stages import STAGE_NAMES_ZH
 
-    lag = _catch_up(system)
+    lag = catch_up_after(system)
     if as_json:
-        emit_json(case_view(case, system.park, system.service.today()))
+        emit_json(
+            case_view(case, system.park, system.service.today(), system.service.party_track(case))
+        )
     else:
         allowed = ", ".join(case.allowed_commands()) or "none (the case has ended)"
         click.echo(
@@ -152,15 +132,6 @@ def report_case(system: Incubator, case: OrganizationCase, as_json: bool) -> Non
         )
     if lag:
         click.echo(lag, err=True)
-
-
-def _catch_up(system: Incubator) -> str | None:
-    """Read models catch up before we answer; a failure there does not undo the command."""
-    try:
-        system.read_models.catch_up()
-    except Exception as e:  # the command is recorded; say so rather than fail it
-        return f"incubator: recorded, but the read models could not catch up: {e}"
-    return None
 
 
 score_option = click.option(
@@ -217,7 +188,7 @@ def apply_cmd(
         contact=contact,
         party_members=party_members,
     )
-    lag = _catch_up(system)
+    lag = catch_up_after(system)
     if as_json:
         emit_json({"id": str(case.id), "stage": case.stage})
     else:
@@ -307,13 +278,12 @@ _declare_lifecycle_commands()
 @click.pass_context
 @refusals
 def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
-    """The case now: stage, site, workspace, caseworker and its deadlines."""
+    """The case now: stage, site, workspace, caseworker, deadlines and its party track."""
     from commands.queries import case_view
 
     system = open_incubator(ctx)
-    view = case_view(
-        system.service.case(resolve(system, case_ref)), system.park, system.service.today()
-    )
+    case = system.service.case(resolve(system, case_ref))
+    view = case_view(case, system.park, system.service.today(), system.service.party_track(case))
     if as_json:
         emit_json(view)
     else:
@@ -396,6 +366,7 @@ def demo(ctx: click.Context, demo_database: str | None) -> None:
     run_demo(demo_database, ctx.obj["settings"])
 
 
+cli.add_command(party)
 cli.add_command(projections)
 cli.add_command(report)
 

@@ -9,7 +9,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from lifecycle.stages import STAGE_NAMES_ZH
+from lifecycle.stages import PARTY_STAGE_NAMES_ZH, STAGE_NAMES_ZH
 
 # Piped output is not cut to 80 columns.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -36,6 +36,7 @@ def render_case(view: dict[str, Any]) -> None:
         ("applied on", view["applied_on"]),
         ("entered on", view["entered_on"]),
         ("growth reviews", view["growth_reviews"]),
+        ("party track", _party_summary(view["party"])),
         ("next commands", ", ".join(view["allowed_commands"]) or "none (the case has ended)"),
     ]
     for key, value in rows:
@@ -52,6 +53,65 @@ def render_case(view: dict[str, Any]) -> None:
                 d["met_on"] or "—",
             )
         console.print(deadlines)
+
+
+def _party_summary(party: dict[str, Any] | None) -> str | None:
+    if party is None:
+        return None
+    members = (
+        "members not counted"
+        if party["formal_members"] is None
+        else (f"{party['formal_members']} formal members")
+    )
+    stars = f"{party['stars']}★ ({party['rated_on']})" if party["stars"] else "not rated"
+    branch = {"none": "no branch", "joint": "joint branch", "independent": "own branch"}
+    return (
+        f"{party['stage']} {PARTY_STAGE_NAMES_ZH[party['stage']]} · {members} · "
+        f"{branch[party['branch']]} · {stars}"
+    )
+
+
+def render_party(view: dict[str, Any]) -> None:
+    title = f"{view['organization']}  party track {view['id']}"
+    table = Table(box=box.SIMPLE, show_header=False, title=title)
+    table.add_column(style="bold")
+    table.add_column()
+    branch = view["branch"]
+    rows = [
+        ("stage", f"{view['stage']} {PARTY_STAGE_NAMES_ZH[view['stage']]}"),
+        ("site", view["site"]),
+        ("started on", view["started_on"]),
+        ("formal members", view["formal_members"]),
+        ("probationary", view["probationary_members"]),
+        ("relations transferred", view["transferred"]),
+        ("instructor", view["instructor"]),
+        (
+            "branch",
+            None
+            if branch["kind"] == "none"
+            else f"{branch['kind']}: {branch['name']} ({branch['id']})",
+        ),
+        (
+            "stars",
+            f"{view['stars']} ({view['rated_on']}: {view['rating_note']})"
+            if view["stars"]
+            else None,
+        ),
+        ("next commands", ", ".join(view["allowed_commands"]) or "none (the track has ended)"),
+    ]
+    for key, value in rows:
+        table.add_row(key, "—" if value is None else str(value))
+    console.print(table)
+    records = [
+        *(("support", r) for r in view["supports"]),
+        *(("development", r) for r in view["developments"]),
+        *(("service", r) for r in view["services"]),
+    ]
+    if records:
+        done = Table("on", "record", "kind", "note", box=box.SIMPLE)
+        for what, r in sorted(records, key=lambda pair: pair[1]["on"]):
+            done.add_row(r["on"], what, r.get("kind", "—"), r["note"])
+        console.print(done)
 
 
 def render_history(name: str, events: list[dict[str, Any]]) -> None:

@@ -21,6 +21,7 @@ from commands.database import (
     schema_lock,
 )
 from commands.log import EventLog, open_log
+from commands.party import PartyService
 from commands.service import IncubatorService
 from commands.settings import load_settings
 from lifecycle.park import Park
@@ -38,6 +39,7 @@ class Incubator:
     log: EventLog
     service: IncubatorService
     read_models: ReadModels
+    party: PartyService
 
     def close_all(self) -> None:
         self.read_models.engine.dispose()
@@ -66,4 +68,12 @@ def bootstrap(
     except Exception:
         engine.dispose()
         raise
-    return Incubator(database, park, clock, log, IncubatorService(log, park, clock), read_models)
+    return Incubator(
+        database,
+        park,
+        clock,
+        log,
+        IncubatorService(log, park, clock),
+        read_models,
+        PartyService(log, park, clock),
+    )

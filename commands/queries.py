@@ -9,12 +9,15 @@ from uuid import UUID
 from commands.log import EventLog, event_data
 from lifecycle.organization import STEP_FIELDS, OrganizationCase
 from lifecycle.park import Park
+from lifecycle.party import JointBranch, PartyIncubation
 from schedules.deadlines import deadlines_of
 
 SYSTEM_ACTOR = "system"  # what the system does by itself (reminders, automatic starts)
 
 
-def case_view(case: OrganizationCase, park: Park, today: date) -> dict[str, Any]:
+def case_view(
+    case: OrganizationCase, park: Park, today: date, party: PartyIncubation | None = None
+) -> dict[str, Any]:
     return {
         "id": str(case.id),
         "name": case.name,
@@ -34,16 +37,86 @@ def case_view(case: OrganizationCase, park: Park, today: date) -> dict[str, Any]
         "deadlines": [d.as_json() for d in deadlines_of(case, park.rules, today)],
         "allowed_commands": case.allowed_commands(),
         "version": case.version,
+        "party": party_summary(party),
     }
 
 
+def party_summary(track: PartyIncubation | None) -> dict[str, Any] | None:
+    """The few facts of the party track that `org show` carries."""
+    if track is None:
+        return None
+    return {
+        "stage": track.stage,
+        "formal_members": track.formal,
+        "branch": _branch(track)["kind"],
+        "stars": track.stars,
+        "rated_on": _iso(track.rated_on),
+    }
+
+
+def party_view(track: PartyIncubation) -> dict[str, Any]:
+    return {
+        "id": str(track.id),
+        "case_id": str(track.case_id),
+        "organization": track.org_name,
+        "site": track.site,
+        "stage": track.stage,
+        "started_on": track.started_on.isoformat(),
+        "formal_members": track.formal,
+        "probationary_members": track.probationary,
+        "transferred": track.transferred,
+        "instructor": track.instructor,
+        "branch": _branch(track),
+        "stars": track.stars,
+        "rated_on": _iso(track.rated_on),
+        "rating_note": track.rating_note,
+        "supports": [_dated(s) for s in track.supports],
+        "developments": [_dated(d) for d in track.developments],
+        "services": [_dated(s) for s in track.services],
+        "ended_on": _iso(track.ended_on),
+        "allowed_commands": track.allowed_commands(),
+        "version": track.version,
+    }
+
+
+def branch_view(branch: JointBranch) -> dict[str, Any]:
+    return {
+        "id": str(branch.id),
+        "name": branch.name,
+        "site": branch.site,
+        "created_on": branch.opened_on.isoformat(),
+        "formal_members": branch.formal_total,
+        "constituted_on": _iso(branch.constituted_on),
+        "members": [
+            {"case_id": key, "organization": branch.member_names[key], "formal_members": formal}
+            for key, formal in branch.members.items()
+        ],
+    }
+
+
+def _branch(track: PartyIncubation) -> dict[str, Any]:
+    return {
+        "kind": track.branch_kind or "none",
+        "id": str(track.branch_id) if track.branch_id else None,
+        "name": track.branch_name,
+    }
+
+
+def _dated(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "on": record["on"].isoformat()}
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def history(log: EventLog, case_id: UUID) -> list[dict[str, Any]]:
-    """The case's events, oldest first."""
+    """The events of a case (or of a party track, or a joint branch), oldest first."""
     return [
         {
             "version": event.originator_version,
             "type": type(event).__name__,
-            "on": event.on.isoformat(),
+            "on": event.on.isoformat() if hasattr(event, "on") else None,
             "recorded_at": event.timestamp.isoformat(),
             "actor": getattr(event, "actor", SYSTEM_ACTOR),
             "reason": getattr(event, "reason", None),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -21,15 +21,22 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.log import EventLog
 from lifecycle.errors import Conflict, NotFound, Refused
-from lifecycle.organization import OrganizationCase
+from lifecycle.organization import Holdings, OrganizationCase
 from lifecycle.park import Park, check_legal_status
+from lifecycle.party import JointBranch, PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
 from schedules.clock import Clock, local_today
 
 ATTEMPTS = 3
-Decision = Callable[[OrganizationCase, Step], Sequence[Aggregate] | None]
+KINDS: dict[type[Aggregate], str] = {
+    OrganizationCase: "an organization case",
+    PartyIncubation: "a party track",
+    JointBranch: "a joint branch",
+}
+A = TypeVar("A", bound=Aggregate)
+Decision = Callable[[A, Step], Sequence[Aggregate] | None]
 
 
 @dataclass(frozen=True)
@@ -41,9 +48,99 @@ class Who:
     reason: str | None = None
 
 
-class IncubatorService:
+class Commands:
+    """Load, decide, save; a lost race is decided again on the fresh state (see module doc)."""
+
     def __init__(self, log: EventLog, park: Park, clock: Clock) -> None:
         self.log, self.park, self.clock = log, park, clock
+
+    def today(self) -> date:
+        return local_today(self.clock, self.park.timezone)
+
+    def case(self, case_id: UUID) -> OrganizationCase:
+        return self._get(case_id, OrganizationCase, f"no organization case with id {case_id}")
+
+    def party_track(self, case: OrganizationCase) -> PartyIncubation | None:
+        track = self._find(PartyIncubation.id_for(UUID(str(case.id))))
+        assert track is None or isinstance(track, PartyIncubation)
+        return track
+
+    def holdings(self, case: OrganizationCase) -> Holdings:
+        """The workspace, party track and joint branch the case holds, as they are now."""
+        party = self.party_track(case)
+        branch = None
+        if party is not None and party.branch_kind == "joint" and party.branch_id is not None:
+            branch = self._get(party.branch_id, JointBranch, f"no joint branch {party.branch_id}")
+        return Holdings(self._held(case), party, branch)
+
+    def _retrying(self, load: Callable[[], A], who: Who, decide: Decision[A]) -> A:
+        lost_to: list[str] = []
+        for _ in range(ATTEMPTS):
+            aggregate = load()
+            loaded = aggregate.version
+            step = self._step(who)
+            try:
+                others = decide(aggregate, step) or []
+            except Refused as refusal:
+                if lost_to:
+                    raise Conflict(_lost_race(lost_to, refusal)) from refusal
+                raise
+            try:
+                self.log.save(aggregate, *others)
+            except IntegrityError:
+                lost_to = self._recorded_since(UUID(str(aggregate.id)), loaded)
+                continue
+            return aggregate
+        raise Conflict(
+            f"the case kept changing while this command was decided "
+            f"({'; '.join(lost_to)}); nothing was recorded, try again"
+        )
+
+    def _step(self, who: Who) -> Step:
+        if who.actor is None or not who.actor.strip():
+            raise Refused("who is acting? give --actor NAME (or set INCUBATOR_ACTOR)")
+        today = self.today()
+        on = who.on or today
+        if on > today:
+            raise Refused(
+                f"the date {on} is in the future (today is {today}); "
+                f"record a step on or after the day it happens"
+            )
+        reason = who.reason.strip() if who.reason and who.reason.strip() else None
+        return Step(actor=who.actor.strip(), on=on, recorded_at=self.clock.now(), reason=reason)
+
+    def _find(self, aggregate_id: UUID) -> Aggregate | None:
+        try:
+            found: Aggregate = self.log.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found
+
+    def _get(self, aggregate_id: UUID, kind: type[A], missing: str) -> A:
+        found = self._find(aggregate_id)
+        if found is None:
+            raise NotFound(missing)
+        if not isinstance(found, kind):
+            raise NotFound(f"{aggregate_id} is not {KINDS.get(kind, kind.__name__)}")
+        return found
+
+    def _held(self, case: OrganizationCase) -> Workspace | None:
+        if case.workspace is None:
+            return None
+        workspace: Any = self.log.repository.get(Workspace.id_for(case.site, case.workspace))
+        assert isinstance(workspace, Workspace)
+        return workspace
+
+    def _recorded_since(self, aggregate_id: UUID, version: int) -> list[str]:
+        events = self.log.events.get(aggregate_id, gt=version)
+        return [f"{type(e).__name__} by {getattr(e, 'actor', '?')}" for e in events] or [
+            "another part it changes (a workspace, a party track or a joint branch) "
+            "changed at the same moment"
+        ]
+
+
+class IncubatorService(Commands):
+    """The organization incubation commands (社会组织孵化)."""
 
     # ---- the lifecycle commands ---------------------------------------------------------------
 
@@ -94,8 +191,8 @@ class IncubatorService:
 
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
             taken = self._workspace(case.site, workspace, step) if workspace else None
-            case.evaluate_entry(step, panel, self.park.rules, taken)
-            return [taken] if taken is not None and taken.pending_events else []
+            party = case.evaluate_entry(step, panel, self.park.rules, taken)
+            return [a for a in (taken, party) if a is not None and a.pending_events]
 
         return self._change(case_id, who, decide)
 
@@ -106,7 +203,11 @@ class IncubatorService:
         self, case_id: UUID, who: Who, scores: Sequence[str]
     ) -> OrganizationCase:
         panel = Panel.parse(list(scores))
-        return self._change(case_id, who, lambda case, step: case.record_growth_review(step, panel))
+        return self._change(
+            case_id,
+            who,
+            lambda case, step: case.record_growth_review(step, panel, self.party_track(case)),
+        )
 
     def correct_entry_date(self, case_id: UUID, who: Who, to: date) -> OrganizationCase:
         rules = self.park.rules
@@ -119,7 +220,7 @@ class IncubatorService:
         return self._change(
             case_id,
             who,
-            self._releasing(
+            self._letting_go(
                 lambda case, step, held: case.evaluate_exit(step, panel, self.park.rules, held)
             ),
         )
@@ -128,26 +229,30 @@ class IncubatorService:
         return self._change(case_id, who, lambda case, step: case.record_follow_up(step, service))
 
     def close_case(self, case_id: UUID, who: Who) -> OrganizationCase:
-        return self._change(case_id, who, lambda case, step: case.close_case(step, self.park.rules))
+        return self._change(
+            case_id,
+            who,
+            self._letting_go(lambda case, step, held: case.close_case(step, self.park.rules, held)),
+        )
 
     def reject(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.reject(step))
 
     def withdraw(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(
-            case_id, who, self._releasing(lambda case, step, held: case.withdraw(step, held))
+            case_id, who, self._letting_go(lambda case, step, held: case.withdraw(step, held))
         )
 
     def terminate(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(
-            case_id, who, self._releasing(lambda case, step, held: case.terminate(step, held))
+            case_id, who, self._letting_go(lambda case, step, held: case.terminate(step, held))
         )
 
     def admit(self, case_id: UUID, who: Who, workspace: str) -> OrganizationCase:
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
             taken = self._workspace(case.site, workspace, step)
-            case.admit(step, taken)
-            return [taken]
+            party = case.admit(step, taken)
+            return [taken, party]
 
         return self._change(case_id, who, decide)
 
@@ -161,94 +266,36 @@ class IncubatorService:
 
     def depart(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(
-            case_id, who, self._releasing(lambda case, step, held: case.depart(step, held))
+            case_id, who, self._letting_go(lambda case, step, held: case.depart(step, held))
         )
-
-    # ---- reading ------------------------------------------------------------------------------
-
-    def case(self, case_id: UUID) -> OrganizationCase:
-        try:
-            case: Any = self.log.repository.get(case_id)
-        except AggregateNotFoundError:
-            raise NotFound(f"no organization case with id {case_id}") from None
-        if not isinstance(case, OrganizationCase):
-            raise NotFound(f"{case_id} is not an organization case")
-        return case
-
-    def today(self) -> date:
-        return local_today(self.clock, self.park.timezone)
 
     # ---- load, decide, save -------------------------------------------------------------------
 
-    def _change(self, case_id: UUID, who: Who, decide: Decision) -> OrganizationCase:
-        lost_to: list[str] = []
-        for _ in range(ATTEMPTS):
-            case = self.case(case_id)
-            loaded = case.version
-            step = self._step(who)
-            try:
-                others = decide(case, step) or []
-            except Refused as refusal:
-                if lost_to:
-                    raise Conflict(_lost_race(lost_to, refusal)) from refusal
-                raise
-            try:
-                self.log.save(case, *others)
-            except IntegrityError:
-                lost_to = self._recorded_since(case_id, loaded)
-                continue
-            return case
-        raise Conflict(
-            f"the case kept changing while this command was decided "
-            f"({'; '.join(lost_to)}); nothing was recorded, try again"
-        )
+    def _change(
+        self, case_id: UUID, who: Who, decide: Decision[OrganizationCase]
+    ) -> OrganizationCase:
+        return self._retrying(lambda: self.case(case_id), who, decide)
 
-    def _releasing(
-        self, decide: Callable[[OrganizationCase, Step, Workspace | None], None]
-    ) -> Decision:
-        """A decision that may end the case's hold on its workspace, saved with it."""
+    def _letting_go(
+        self, decide: Callable[[OrganizationCase, Step, Holdings], None]
+    ) -> Decision[OrganizationCase]:
+        """A decision that may end the case's hold on its workspace, or end the case and with it
+        its party track: what it changes there is saved with the case, in one transaction."""
 
         def decision(case: OrganizationCase, step: Step) -> list[Aggregate]:
-            held = self._held(case)
+            held = self.holdings(case)
             decide(case, step, held)
-            return [held] if held is not None and held.pending_events else []
+            return held.changed()
 
         return decision
 
-    def _step(self, who: Who) -> Step:
-        if who.actor is None or not who.actor.strip():
-            raise Refused("who is acting? give --actor NAME (or set INCUBATOR_ACTOR)")
-        today = self.today()
-        on = who.on or today
-        if on > today:
-            raise Refused(
-                f"the date {on} is in the future (today is {today}); "
-                f"record a step on or after the day it happens"
-            )
-        reason = who.reason.strip() if who.reason and who.reason.strip() else None
-        return Step(actor=who.actor.strip(), on=on, recorded_at=self.clock.now(), reason=reason)
-
     def _workspace(self, site: str, code: str, step: Step) -> Workspace:
         self.park.workspace(site, code)
-        try:
-            workspace: Any = self.log.repository.get(Workspace.id_for(site, code))
-        except AggregateNotFoundError:
+        workspace = self._find(Workspace.id_for(site, code))
+        if workspace is None:
             return Workspace.register(site, code, step)
         assert isinstance(workspace, Workspace)
         return workspace
-
-    def _held(self, case: OrganizationCase) -> Workspace | None:
-        if case.workspace is None:
-            return None
-        workspace: Any = self.log.repository.get(Workspace.id_for(case.site, case.workspace))
-        assert isinstance(workspace, Workspace)
-        return workspace
-
-    def _recorded_since(self, case_id: UUID, version: int) -> list[str]:
-        events = self.log.events.get(case_id, gt=version)
-        return [f"{type(e).__name__} by {getattr(e, 'actor', '?')}" for e in events] or [
-            "the workspace it asked for was taken by another case"
-        ]
 
 
 def _lost_race(lost_to: list[str], refusal: Refused) -> str:

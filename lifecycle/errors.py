@@ -10,11 +10,13 @@ class Refused(Exception):
 class WrongStage(Refused):
     """The command does not apply to the case's current stage."""
 
-    def __init__(self, command: str, stage: str, allowed: list[str]) -> None:
+    def __init__(
+        self, command: str, stage: str, allowed: list[str], subject: str = "the case"
+    ) -> None:
         self.command, self.stage, self.allowed = command, stage, allowed
-        options = ", ".join(allowed) if allowed else "none: the case has ended"
+        options = ", ".join(allowed) if allowed else f"none: {subject} has ended"
         super().__init__(
-            f"cannot {command}: the case is in stage '{stage}'; "
+            f"cannot {command}: {subject} is in stage '{stage}'; "
             f"commands allowed from '{stage}': {options}"
         )
 

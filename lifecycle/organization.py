@@ -7,6 +7,7 @@ written into the event, so replay assigns it without asking any machine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from lifecycle.errors import Refused
 from lifecycle.park import Rules
+from lifecycle.party import JointBranch, PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.stages import INCUBATION, TRACKS, WORKFLOWS
 from lifecycle.step import Step, require_text
@@ -23,6 +25,20 @@ from lifecycle.workspace import Workspace
 
 # Fields every event carries besides its own data (see history in commands/queries.py).
 STEP_FIELDS = ("on", "actor", "reason")
+
+
+@dataclass
+class Holdings:
+    """What a case holds outside itself, changed in the same transaction when the case ends:
+    its workspace, its party track and the joint branch that track belongs to."""
+
+    workspace: Workspace | None = None
+    party: PartyIncubation | None = None
+    branch: JointBranch | None = None
+
+    def changed(self) -> list[Aggregate]:
+        held: list[Aggregate | None] = [self.workspace, self.party, self.branch]
+        return [a for a in held if a is not None and a.pending_events]
 
 
 class OrganizationCase(Aggregate):
@@ -131,6 +147,7 @@ class OrganizationCase(Aggregate):
     class GrowthReviewRecorded(CaseEvent):
         scores: dict[str, Decimal]
         mean: Decimal
+        party_stars: int | None = None  # the party organization's star rating beside it (四个同步)
 
         def assign(self, case: OrganizationCase) -> None:
             case.growth_reviews = [*case.growth_reviews, self.on]
@@ -147,6 +164,7 @@ class OrganizationCase(Aggregate):
         mean: Decimal
         pass_mark: Decimal
         late: bool
+        party_stars: int | None = None
 
         def assign(self, case: OrganizationCase) -> None:
             case.exit_on, case.workspace = self.on, None
@@ -156,6 +174,7 @@ class OrganizationCase(Aggregate):
         mean: Decimal
         pass_mark: Decimal
         late: bool
+        party_stars: int | None = None
 
         def assign(self, case: OrganizationCase) -> None:
             case.exit_on = self.on
@@ -248,7 +267,8 @@ class OrganizationCase(Aggregate):
 
     def evaluate_entry(
         self, step: Step, panel: Panel, rules: Rules, workspace: Workspace | None
-    ) -> None:
+    ) -> PartyIncubation | None:
+        """Declined, or entered: then it holds `workspace` and its party track starts."""
         self._check("evaluate_entry", step)
         panel.check_size(rules.min_experts, "the entry evaluation")
         passed = panel.passes(rules.pass_mark)
@@ -262,7 +282,7 @@ class OrganizationCase(Aggregate):
                 reason=step.reason or _failure(panel, rules),
                 **grades,
             )
-            return
+            return None
         if workspace is None:
             raise Refused(
                 f"the entry evaluation passes (mean {panel.mean} ≥ {rules.pass_mark}): "
@@ -277,14 +297,21 @@ class OrganizationCase(Aggregate):
             workspace=workspace.code,
             **grades,
         )
+        return self._start_party_track(step)
 
     def resume_coaching(self, step: Step) -> None:
         self._move(self.CoachingResumed, "resume_coaching", step)
 
-    def record_growth_review(self, step: Step, panel: Panel) -> None:
+    def record_growth_review(self, step: Step, panel: Panel, party: PartyIncubation | None) -> None:
         self._check("record_growth_review", step)
         panel.check_size(1, "a growth review")
-        self._record(self.GrowthReviewRecorded, step, scores=panel.scores, mean=panel.mean)
+        self._record(
+            self.GrowthReviewRecorded,
+            step,
+            scores=panel.scores,
+            mean=panel.mean,
+            party_stars=party.stars if party else None,
+        )
 
     def correct_entry_date(self, step: Step, to: date, rules: Rules) -> None:
         self._check("correct_entry_date", step)
@@ -309,9 +336,7 @@ class OrganizationCase(Aggregate):
             self.EntryDateCorrected, step, reason=reason, entered_on=to, previous=self.entered_on
         )
 
-    def evaluate_exit(
-        self, step: Step, panel: Panel, rules: Rules, workspace: Workspace | None
-    ) -> None:
+    def evaluate_exit(self, step: Step, panel: Panel, rules: Rules, held: Holdings) -> None:
         self._check("evaluate_exit", step)
         assert self.entered_on is not None
         if not self.growth_reviews:
@@ -325,23 +350,43 @@ class OrganizationCase(Aggregate):
                 f"in-shell period ends on {due}; {step.on} is too early "
                 f"(to end early, terminate or withdraw with a reason)"
             )
+        party = held.party
+        last_review = self.growth_reviews[-1]
+        if (
+            party is not None
+            and party.stage == "follow_up"
+            and (party.rated_on is None or not last_review <= party.rated_on <= step.on)
+        ):
+            raise Refused(
+                f"the exit evaluation and the party organization's star rating go together "
+                f"(四个同步): its party organization is in follow-up and has no star rating since "
+                f"the last growth review on {last_review}"
+                + (f" up to {step.on} (the last was on {party.rated_on})" if party.rated_on else "")
+                + "; rate it first: incubator party rate ORG --stars N --note T"
+            )
         panel.check_size(rules.min_experts, "the exit evaluation")
         passed = panel.passes(rules.pass_mark)
         grades = _grades(panel, rules)
-        if workspace is not None:
-            workspace.release(self.id, step)
         event = self.ExitApproved if passed else self.ExitFailed
         reason = step.reason if passed else (step.reason or _failure(panel, rules))
         self._move(
-            event, "evaluate_exit", step, passed=passed, reason=reason, late=step.on > due, **grades
+            event,
+            "evaluate_exit",
+            step,
+            passed=passed,
+            reason=reason,
+            late=step.on > due,
+            party_stars=party.stars if party else None,
+            **grades,
         )
+        self._let_go(step, held)
 
     def record_follow_up(self, step: Step, service: str) -> None:
         service = require_text(service, "--service", "record-follow-up")
         self._check("record_follow_up", step)
         self._record(self.FollowUpServiceRecorded, step, service=service)
 
-    def close_case(self, step: Step, rules: Rules) -> None:
+    def close_case(self, step: Step, rules: Rules, held: Holdings) -> None:
         self._check("close", step)
         assert self.exit_on is not None
         ends = rules.follow_up_end(self.exit_on)
@@ -351,28 +396,31 @@ class OrganizationCase(Aggregate):
                 "close", f" explaining the early close: the follow-up year ends on {ends}"
             )
         self._move(self.CaseClosed, "close", step, early=early)
+        self._let_go(step, held)
 
     def reject(self, step: Step) -> None:
-        self._end(self.ApplicationRejected, "reject", step, None)
+        self._end(self.ApplicationRejected, "reject", step, Holdings())
 
-    def withdraw(self, step: Step, workspace: Workspace | None) -> None:
-        self._end(self.Withdrawn, "withdraw", step, workspace)
+    def withdraw(self, step: Step, held: Holdings) -> None:
+        self._end(self.Withdrawn, "withdraw", step, held)
 
-    def terminate(self, step: Step, workspace: Workspace | None) -> None:
-        self._end(self.Terminated, "terminate", step, workspace)
+    def terminate(self, step: Step, held: Holdings) -> None:
+        self._end(self.Terminated, "terminate", step, held)
 
-    def admit(self, step: Step, workspace: Workspace) -> None:
+    def admit(self, step: Step, workspace: Workspace) -> PartyIncubation:
+        """A resident holds `workspace` and its party track starts."""
         self._check("admit", step)
         workspace.allocate(self.id, self.name, step)
         self._move(self.ResidentAdmitted, "admit", step, workspace=workspace.code)
+        return self._start_party_track(step)
 
     def record_service_evaluation(self, step: Step, panel: Panel) -> None:
         self._check("record_service_evaluation", step)
         panel.check_size(1, "a service evaluation")
         self._record(self.ServiceEvaluationRecorded, step, scores=panel.scores, mean=panel.mean)
 
-    def depart(self, step: Step, workspace: Workspace | None) -> None:
-        self._end(self.Departed, "depart", step, workspace)
+    def depart(self, step: Step, held: Holdings) -> None:
+        self._end(self.Departed, "depart", step, held)
 
     # ---- what the case knows ------------------------------------------------------------------
 
@@ -409,14 +457,23 @@ class OrganizationCase(Aggregate):
         stage = self._check(command, step, passed=passed)
         self._record(event, step, stage=stage, **data)
 
-    def _end(
-        self, event: type[Ended], command: str, step: Step, workspace: Workspace | None
-    ) -> None:
+    def _end(self, event: type[Ended], command: str, step: Step, held: Holdings) -> None:
         self._check(command, step)
         reason = step.require_reason(command, " saying why")
-        if workspace is not None:
-            workspace.release(self.id, step)
         self._move(event, command, step, reason=reason)
+        self._let_go(step, held)
+
+    def _let_go(self, step: Step, held: Holdings) -> None:
+        """After a step that ends the in-shell period or the case: the workspace is released;
+        when the case has ended, its party track closes (leaving its joint branch)."""
+        if self.workspace is None and held.workspace is not None:
+            held.workspace.release(self.id, step)
+        if not self.is_open and held.party is not None and held.party.is_open:
+            held.party.close(step, self.stage, held.branch)
+
+    def _start_party_track(self, step: Step) -> PartyIncubation:
+        """入驻一家, 覆盖一家: every organization that moves in gets its party track."""
+        return PartyIncubation.start(self.id, self.name, self.site, step)
 
 
 def _grades(panel: Panel, rules: Rules) -> dict[str, Any]:

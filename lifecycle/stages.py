@@ -63,6 +63,29 @@ RESIDENCY_TRANSITIONS: list[dict[str, object]] = [
 RESIDENCY_STAGES = ["applied", "resident", "departed", "rejected", "withdrawn"]
 
 ALL_STAGES = list(dict.fromkeys(INCUBATION_STAGES + RESIDENCY_STAGES))
+
+# The party-branch track (社会组织党组织孵化) of an organization that entered the park.
+PARTY = "party"
+PARTY_OPEN = ["entry_inspection", "member_discovery", "support", "formation", "follow_up"]
+PARTY_TRANSITIONS: list[dict[str, object]] = [
+    {"trigger": "record_inspection", "source": "entry_inspection", "dest": "member_discovery"},
+    {"trigger": "count_members", "source": "member_discovery", "dest": "support"},
+    {"trigger": "count_members", "source": ["support", "formation", "follow_up"], "dest": None},
+    {"trigger": "assign_instructor", "source": PARTY_OPEN, "dest": None},
+    {"trigger": "record_support", "source": ["support", "formation"], "dest": None},
+    {"trigger": "record_development", "source": ["support", "formation"], "dest": "formation"},
+    # from follow_up: an organization in a joint branch that grew to 3 founds its own
+    {
+        "trigger": "found_branch",
+        "source": ["support", "formation", "follow_up"],
+        "dest": "follow_up",
+    },
+    {"trigger": "join_branch", "source": ["support", "formation"], "dest": "follow_up"},
+    {"trigger": "record_service", "source": "follow_up", "dest": None},
+    {"trigger": "rate", "source": "follow_up", "dest": None},
+    {"trigger": "close", "source": PARTY_OPEN, "dest": "closed"},  # the organization's case ended
+]
+PARTY_STAGES = [*PARTY_OPEN, "closed"]
 STAGE_NAMES_ZH = {
     "applied": "项目申请",
     "inspecting": "考察辅导",
@@ -78,6 +101,14 @@ STAGE_NAMES_ZH = {
     "resident": "入驻",
     "departed": "迁出",
 }
+PARTY_STAGE_NAMES_ZH = {
+    "entry_inspection": "入壳考察",
+    "member_discovery": "发现党员",
+    "support": "支持帮扶",
+    "formation": "发展组建",
+    "follow_up": "后续服务",
+    "closed": "结束",
+}
 
 
 @dataclass
@@ -91,8 +122,17 @@ class _Probe:
 class Workflow:
     """One shared machine per track; answers 'may this command run now, and where does it lead?'"""
 
-    def __init__(self, track: str, stages: list[str], transitions: list[dict[str, object]]):
-        self.track = track
+    def __init__(
+        self,
+        track: str,
+        stages: list[str],
+        transitions: list[dict[str, object]],
+        subject: str = "the case",
+        internal: tuple[str, ...] = (),
+    ):
+        """`internal` triggers are the system's own (a party track closes with its case): they
+        are not offered as commands."""
+        self.track, self.subject, self.internal = track, subject, internal
         self.stages = stages
         self._machine = Machine(
             model=None,
@@ -109,14 +149,15 @@ class Workflow:
         event = self._machine.events.get(command)
         try:
             if event is None or not event.trigger(probe):
-                raise WrongStage(cli_name(command), stage, self.allowed(stage))
+                raise WrongStage(cli_name(command), stage, self.allowed(stage), self.subject)
         except MachineError:
-            raise WrongStage(cli_name(command), stage, self.allowed(stage)) from None
+            raise WrongStage(cli_name(command), stage, self.allowed(stage), self.subject) from None
         return probe.state
 
     def allowed(self, stage: str) -> list[str]:
         """Commands structurally possible from `stage`, as the command line spells them."""
-        return sorted(cli_name(t) for t in self._machine.get_triggers(stage))
+        triggers = self._machine.get_triggers(stage)
+        return sorted(cli_name(t) for t in triggers if t not in self.internal)
 
     def is_final(self, stage: str) -> bool:
         return not self._machine.get_triggers(stage)
@@ -130,3 +171,6 @@ WORKFLOWS = {
     INCUBATION: Workflow(INCUBATION, INCUBATION_STAGES, INCUBATION_TRANSITIONS),
     RESIDENCY: Workflow(RESIDENCY, RESIDENCY_STAGES, RESIDENCY_TRANSITIONS),
 }
+PARTY_WORKFLOW = Workflow(
+    PARTY, PARTY_STAGES, PARTY_TRANSITIONS, subject="the party track", internal=("close",)
+)

@@ -20,6 +20,7 @@ from projections import (
     directory,
     due_dates,
     occupancy,
+    party,
     stage_stats,
     time_in_stage,
 )
@@ -42,6 +43,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     assignments.projection,
     stage_stats.projection,
     time_in_stage.projection,
+    party.projection,
 )
 T = TypeVar("T")
 log = logging.getLogger("incubator.projections")
@@ -162,6 +164,9 @@ class ReadModels:
 
     def stage_stats(self, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(stage_stats.projection, lambda c, t: stage_stats.by_month(c, t, site))
+
+    def party_coverage(self, site: str | None = None) -> dict[str, Any]:
+        return self.read(party.projection, lambda c, t: party.coverage(c, t, site))
 
     def time_in_stage(self, track: str | None = None) -> list[dict[str, Any]]:
         return self.read(time_in_stage.projection, lambda c, t: time_in_stage.averages(c, t, track))

@@ -25,9 +25,10 @@ import pytest
 from commands.bootstrap import Incubator, bootstrap
 from lifecycle.errors import Conflict, Refused
 from lifecycle.organization import OrganizationCase
+from lifecycle.party import JointBranch, PartyIncubation
 from lifecycle.workspace import Workspace
 from schedules.clock import FixedClock
-from tests.builders import ENTRY_ON, PANEL_PASS, drive, new_case
+from tests.builders import ENTRY_ON, PANEL_PASS, drive, new_case, new_resident
 from tests.conftest import NOW, who
 
 pytestmark = pytest.mark.slow
@@ -38,16 +39,17 @@ CONTEXT = multiprocessing.get_context("spawn")
 BARRIER_TIMEOUT = 20.0  # seconds a child waits for the other one in front of its save
 RACE_TIMEOUT = 60.0  # seconds for a whole race: start, bootstrap, command, report, exit
 VISIT_ON = "2014-01-10"  # after the inspection started on 2014-01-08
+JOIN_ON = "2014-03-01"  # after the entry on 2014-02-10
 
 
 @dataclass(frozen=True)
 class Job:
     """One child's command: `approve` (evaluate_entry with a passing panel) or `visit`."""
 
-    command: str
+    command: str  # approve, admit, visit or join
     case_id: str
     actor: str
-    argument: str  # the workspace code to take, or the visit's note
+    argument: str  # the workspace code to take, the visit's note or the joint branch's name
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,21 @@ def run_command(url: str, job: Job, barrier: Barrier, results: Queue[Outcome]) -
                 service.evaluate_entry(
                     case_id, who(ENTRY_ON, actor=job.actor), PANEL_PASS, job.argument
                 )
+            elif job.command == "admit":
+                service.admit(case_id, who(ENTRY_ON, actor=job.actor), job.argument)
             elif job.command == "visit":
                 service.record_visit(case_id, who(VISIT_ON, actor=job.actor), job.argument)
+            elif job.command == "join":
+                party = incubator.party
+                load_track = party.track
+
+                def counting_track(case_id: UUID) -> PartyIncubation:
+                    nonlocal loads
+                    loads += 1
+                    return load_track(case_id)
+
+                party.track = counting_track  # type: ignore[method-assign]
+                party.join_branch(case_id, who(JOIN_ON, actor=job.actor), job.argument)
             else:
                 raise ValueError(f"unknown command {job.command!r}")
         except (Conflict, Refused) as e:
@@ -226,6 +241,14 @@ def test_two_processes_approving_one_case_record_one_approval(
     assert [e.originator_version for e in events] == [1, 2, 3, 4]
     approval = events[-1]
     assert (approval.actor, approval.workspace) == (winner.actor, workspace_of[winner.actor])
+    # 入驻一家, 覆盖一家: one party track, started by the winner, in the same transaction.
+    track = recorded(database_url, clock, PartyIncubation.id_for(UUID(case_id)))
+    assert names(track) == ["Started"]
+    assert (track[0].actor, track[0].on.isoformat(), track[0].case_id) == (
+        winner.actor,
+        ENTRY_ON,
+        UUID(case_id),
+    )
 
     taken = recorded(database_url, clock, Workspace.id_for("main", workspace_of[winner.actor]))
     assert names(taken) == ["Registered", "Allocated"]
@@ -302,3 +325,63 @@ def test_two_processes_recording_visits_on_one_case_keep_both(
     ]
     visits = {(e.actor, e.note, e.on.isoformat()) for e in events[2:]}
     assert visits == {(actor, note, VISIT_ON) for actor, note in notes.items()}
+
+
+def test_two_processes_admitting_one_resident_start_one_party_track(
+    database_url: str, clock: FixedClock
+) -> None:
+    def setup(incubator: Incubator) -> list[UUID]:
+        return [new_resident(incubator.service)]
+
+    [case_id] = prepared(database_url, clock, setup)
+    outcomes = race(
+        database_url,
+        [
+            Job("admit", case_id, actor, code)
+            for actor, code in (("王芳", "B-01"), ("李强", "B-02"))
+        ],
+    )
+
+    winner, loser = winner_and_loser(outcomes)
+    assert loser.kind == "Conflict" and (loser.loads, loser.saves) == (2, 1), loser
+    assert names(recorded(database_url, clock, case_id))[-1] == "ResidentAdmitted"
+    track = recorded(database_url, clock, PartyIncubation.id_for(UUID(case_id)))
+    assert names(track) == ["Started"]
+    assert track[0].actor == winner.actor
+
+
+def test_two_organizations_joining_one_joint_branch_at_once_are_both_members(
+    database_url: str, clock: FixedClock
+) -> None:
+    """The branch changes under both: the loser decides again on the fresh branch and joins
+    too; the branch is constituted exactly once, when the second member brings it to 3."""
+    members = {"王芳": ("爱心志愿者协会", 1), "李强": ("青少年成长服务中心", 2)}
+
+    def setup(incubator: Incubator) -> list[UUID]:
+        incubator.party.create_joint_branch(who("2014-02-01"), name="主园区联合党支部", site="main")
+        cases = []
+        for number, (name, formal) in enumerate(members.values(), start=1):
+            case_id = new_case(incubator.service, name=name)
+            drive(incubator.service, case_id, "incubating", workspace=f"M-0{number}")
+            incubator.party.record_inspection(case_id, who("2014-02-11"))
+            incubator.party.count_members(case_id, who("2014-02-12"), formal, transferred=formal)
+            cases.append(case_id)
+        return cases
+
+    case_ids = dict(zip(members, prepared(database_url, clock, setup), strict=True))
+    outcomes = race(
+        database_url, [Job("join", case_ids[actor], actor, "主园区联合党支部") for actor in members]
+    )
+
+    assert {o.kind for o in outcomes.values()} == {"ok"}, outcomes
+    assert sorted((o.loads, o.saves) for o in outcomes.values()) == [(1, 1), (2, 2)], outcomes
+    branch = recorded(database_url, clock, JointBranch.id_for("main", "主园区联合党支部"))
+    assert names(branch) == ["Created", "MemberJoined", "MemberJoined", "Constituted"]
+    assert {(e.case_id, e.formal) for e in branch[1:3]} == {
+        (UUID(case_ids[actor]), formal) for actor, (_, formal) in members.items()
+    }
+    assert branch[-1].formal == 3
+    for case_id in case_ids.values():
+        track = recorded(database_url, clock, PartyIncubation.id_for(UUID(case_id)))
+        assert names(track)[-1] == "JointBranchJoined"
+        assert track[-1].stage == "follow_up"

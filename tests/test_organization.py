@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lifecycle.errors import Refused, WrongStage
-from lifecycle.organization import OrganizationCase
+from lifecycle.organization import Holdings, OrganizationCase
 from lifecycle.park import Rules
 from lifecycle.scores import Panel
 from lifecycle.step import Step
@@ -74,12 +74,12 @@ class Given:
 
     def reviewed(self) -> OrganizationCase:
         case = self.incubating()
-        case.record_growth_review(step("2014-07-10"), Panel.parse(["王芳=75"]))
+        case.record_growth_review(step("2014-07-10"), Panel.parse(["王芳=75"]), None)
         return case
 
     def follow_up(self) -> OrganizationCase:
         case = self.reviewed()
-        case.evaluate_exit(step("2014-12-10"), PASS, RULES, self.workspace)
+        case.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(self.workspace))
         return case
 
     def resident(self) -> OrganizationCase:
@@ -320,7 +320,8 @@ def test_resume_coaching_leads_back_from_declined(given: Given) -> None:
 def test_growth_reviews_stay_incubating_and_need_a_score(given: Given) -> None:
     case = given.incubating()
     [event] = then_events(
-        case, lambda c: c.record_growth_review(step("2014-07-10"), Panel.parse(["a=70", "b=81"]))
+        case,
+        lambda c: c.record_growth_review(step("2014-07-10"), Panel.parse(["a=70", "b=81"]), None),
     )
     assert (type(event).__name__, event.mean, case.stage) == (
         "GrowthReviewRecorded",
@@ -329,7 +330,7 @@ def test_growth_reviews_stay_incubating_and_need_a_score(given: Given) -> None:
     )
     then_refused(
         case,
-        lambda c: c.record_growth_review(step("2014-07-11"), Panel.parse([])),
+        lambda c: c.record_growth_review(step("2014-07-11"), Panel.parse([]), None),
         r"a growth review needs scores from at least 1 expert\(s\)",
     )
 
@@ -337,7 +338,7 @@ def test_growth_reviews_stay_incubating_and_need_a_score(given: Given) -> None:
 def test_the_exit_evaluation_needs_a_growth_review_first(given: Given) -> None:
     then_refused(
         given.incubating(),
-        lambda c: c.evaluate_exit(step("2014-12-10"), PASS, RULES, given.workspace),
+        lambda c: c.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(given.workspace)),
         "needs at least one growth review first",
     )
 
@@ -346,12 +347,12 @@ def test_the_exit_evaluation_opens_30_days_before_the_ten_months_end(given: Give
     # entry 2014-02-10: the in-shell period ends 2014-12-10, the window opens 2014-11-10
     then_refused(
         given.reviewed(),
-        lambda c: c.evaluate_exit(step("2014-11-09"), PASS, RULES, given.workspace),
+        lambda c: c.evaluate_exit(step("2014-11-09"), PASS, RULES, Holdings(given.workspace)),
         "opens on 2014-11-10, 30 days before the in-shell period ends on 2014-12-10",
     )
     case = given.reviewed()
     [event] = then_events(
-        case, lambda c: c.evaluate_exit(step("2014-11-10"), PASS, RULES, given.workspace)
+        case, lambda c: c.evaluate_exit(step("2014-11-10"), PASS, RULES, Holdings(given.workspace))
     )
     assert (type(event).__name__, event.stage, event.late) == ("ExitApproved", "follow_up", False)
 
@@ -359,7 +360,7 @@ def test_the_exit_evaluation_opens_30_days_before_the_ten_months_end(given: Give
 def test_a_late_exit_is_accepted_and_meets_the_deadline_late(given: Given) -> None:
     case = given.reviewed()
     [event] = then_events(
-        case, lambda c: c.evaluate_exit(step("2015-01-20"), PASS, RULES, given.workspace)
+        case, lambda c: c.evaluate_exit(step("2015-01-20"), PASS, RULES, Holdings(given.workspace))
     )
     assert event.late is True and case.exit_on == date(2015, 1, 20)
 
@@ -367,14 +368,16 @@ def test_a_late_exit_is_accepted_and_meets_the_deadline_late(given: Given) -> No
 def test_a_passed_exit_releases_the_workspace_and_starts_follow_up(given: Given) -> None:
     case, ws = given.reviewed(), given.workspace
     ws.collect_events()
-    then_events(case, lambda c: c.evaluate_exit(step("2014-12-10"), PASS, RULES, ws))
+    then_events(case, lambda c: c.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(ws)))
     assert (case.stage, case.workspace, ws.holder) == ("follow_up", None, None)
     assert names(ws.collect_events()) == ["Released"]
 
 
 def test_a_failed_exit_ends_in_exited_and_releases_the_workspace(given: Given) -> None:
     case, ws = given.reviewed(), given.workspace
-    [event] = then_events(case, lambda c: c.evaluate_exit(step("2014-12-10"), FAIL, RULES, ws))
+    [event] = then_events(
+        case, lambda c: c.evaluate_exit(step("2014-12-10"), FAIL, RULES, Holdings(ws))
+    )
     assert (type(event).__name__, event.stage) == ("ExitFailed", "exited")
     assert "below the pass mark" in event.reason
     assert (case.workspace, ws.holder, case.is_open) == (None, None, False)
@@ -392,18 +395,21 @@ def test_follow_up_services_are_recorded(given: Given) -> None:
 
 
 def test_close_after_the_follow_up_year_needs_no_reason(given: Given) -> None:
-    [event] = then_events(given.follow_up(), lambda c: c.close_case(step("2015-12-10"), RULES))
+    [event] = then_events(
+        given.follow_up(), lambda c: c.close_case(step("2015-12-10"), RULES, Holdings())
+    )
     assert (type(event).__name__, event.stage, event.early) == ("CaseClosed", "closed", False)
 
 
 def test_an_early_close_needs_a_reason_that_explains_it(given: Given) -> None:
     then_refused(
         given.follow_up(),
-        lambda c: c.close_case(step("2015-12-09"), RULES),
+        lambda c: c.close_case(step("2015-12-09"), RULES, Holdings()),
         "close needs --reason explaining the early close: the follow-up year ends on 2015-12-10",
     )
     [event] = then_events(
-        given.follow_up(), lambda c: c.close_case(step("2015-06-01", "已独立运营"), RULES)
+        given.follow_up(),
+        lambda c: c.close_case(step("2015-06-01", "已独立运营"), RULES, Holdings()),
     )
     assert (event.early, event.reason) == (True, "已独立运营")
 
@@ -416,7 +422,7 @@ def test_reject_and_withdraw_need_a_reason(given: Given, command: str) -> None:
     def act(reason: str | None) -> Act:
         if command == "reject":
             return lambda c: c.reject(step("2014-01-10", reason))
-        return lambda c: c.withdraw(step("2014-01-10", reason), None)
+        return lambda c: c.withdraw(step("2014-01-10", reason), Holdings())
 
     then_refused(given.inspecting(), act(None), f"{command} needs --reason")
     case = given.inspecting()
@@ -435,7 +441,9 @@ def test_an_early_end_in_the_shell_releases_the_workspace(given: Given, command:
     then_refused(
         case, lambda c: getattr(c, command)(step("2014-05-01"), ws), f"{command} needs --reason"
     )
-    events = then_events(case, lambda c: getattr(c, command)(step("2014-05-01", "团队解散"), ws))
+    events = then_events(
+        case, lambda c: getattr(c, command)(step("2014-05-01", "团队解散"), Holdings(ws))
+    )
     assert names(events) == ["Withdrawn" if command == "withdraw" else "Terminated"]
     assert (case.workspace, ws.holder, names(ws.collect_events())) == (None, None, ["Released"])
 
@@ -443,7 +451,7 @@ def test_an_early_end_in_the_shell_releases_the_workspace(given: Given, command:
 def test_terminate_is_only_for_the_in_shell_period(given: Given) -> None:
     then_refused(
         given.inspecting(),
-        lambda c: c.terminate(step("2014-02-01", "x"), None),
+        lambda c: c.terminate(step("2014-02-01", "x"), Holdings()),
         "cannot terminate",
         WrongStage,
     )
@@ -511,8 +519,10 @@ def test_residency_admit_evaluate_depart(given: Given) -> None:
     then_events(
         case, lambda c: c.record_service_evaluation(step("2014-08-01"), Panel.parse(["a=88"]))
     )
-    then_refused(case, lambda c: c.depart(step("2015-01-31"), ws), "depart needs --reason")
-    events = then_events(case, lambda c: c.depart(step("2015-01-31", "期满"), ws))
+    then_refused(
+        case, lambda c: c.depart(step("2015-01-31"), Holdings(ws)), "depart needs --reason"
+    )
+    events = then_events(case, lambda c: c.depart(step("2015-01-31", "期满"), Holdings(ws)))
     assert names(events) == ["Departed"]
     assert (case.stage, case.workspace, ws.holder) == ("departed", None, None)
 
@@ -550,7 +560,9 @@ def test_a_corrected_entry_date_cannot_precede_the_submission(given: Given) -> N
 
 def test_a_corrected_entry_date_cannot_put_a_recorded_exit_before_its_window(given: Given) -> None:
     case = given.reviewed()  # entered 2014-02-10, growth review 2014-07-10
-    case.evaluate_exit(step("2014-11-15"), PASS, RULES, given.workspace)  # window opened 11-10
+    case.evaluate_exit(
+        step("2014-11-15"), PASS, RULES, Holdings(given.workspace)
+    )  # window opened 11-10
     then_refused(
         case,
         lambda c: c.correct_entry_date(step("2014-11-20", "x"), date(2014, 2, 20), RULES),

@@ -1,0 +1,321 @@
+"""`incubator party ...`: the party-branch track of an organization (社会组织党组织孵化).
+
+Same conventions as `incubator org`: ORG is a case id or a unique prefix of one; --actor, --on,
+--reason and --json on every command; a refusal records nothing and exits 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import click
+
+from cli.common import (
+    F,
+    catch_up_after,
+    emit_json,
+    iso_date,
+    open_incubator,
+    refusals,
+    resolve,
+    step_options,
+)
+from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
+
+if TYPE_CHECKING:
+    from commands.bootstrap import Incubator
+    from commands.party import PartyService
+    from commands.service import Who
+    from lifecycle.party import PartyIncubation
+
+
+@click.group()
+def party() -> None:
+    """Party-branch incubation (社会组织党组织孵化): starts when an organization moves in."""
+
+
+def party_command(
+    name: str, *params: Callable[[F], F], doc: str
+) -> Callable[[Callable[..., PartyIncubation]], None]:
+    """Declare `incubator party NAME ORG ...`: resolve the case, call the service, report."""
+
+    def declare(call: Callable[..., PartyIncubation]) -> None:
+        @click.argument("case_ref", metavar="ORG")
+        @step_options
+        @click.pass_context
+        @refusals
+        def command(
+            ctx: click.Context,
+            /,
+            case_ref: str,
+            on: date | None,
+            actor: str | None,
+            reason: str | None,
+            as_json: bool,
+            **extra: Any,
+        ) -> None:
+            from commands.service import Who
+
+            system = open_incubator(ctx)
+            case_id = resolve(system, case_ref)
+            track = call(system.party, case_id, Who(actor, on, reason), **extra)
+            report_track(system, track, as_json)
+
+        command.__doc__ = doc
+        for param in reversed(params):
+            command = param(command)
+        party.command(name)(command)
+
+    return declare
+
+
+def report_track(system: Incubator, track: PartyIncubation, as_json: bool) -> None:
+    from commands.queries import party_view
+    from lifecycle.stages import PARTY_STAGE_NAMES_ZH
+
+    lag = catch_up_after(system)
+    if as_json:
+        emit_json(party_view(track))
+    else:
+        allowed = ", ".join(track.allowed_commands()) or "none (the track has ended)"
+        click.echo(
+            f"{track.org_name} party track: {track.stage} {PARTY_STAGE_NAMES_ZH[track.stage]}"
+            f" — next: {allowed}"
+        )
+    if lag:
+        click.echo(lag, err=True)
+
+
+def _service(method: str) -> Callable[..., PartyIncubation]:
+    def call(service: PartyService, case_id: UUID, who: Who, **extra: Any) -> Any:
+        return getattr(service, method)(case_id, who, **extra)
+
+    return call
+
+
+def _note(required: bool, what: str) -> Callable[[F], F]:
+    return click.option("--note", required=required, metavar="T", help=what)
+
+
+def _declare_party_commands() -> None:
+    party_command(
+        "record-inspection",
+        _note(False, "what the entry inspection found"),
+        doc="Entry inspection (入壳考察): entry_inspection → member_discovery.",
+    )(_service("record_inspection"))
+    party_command(
+        "count-members",
+        click.option(
+            "--formal",
+            required=True,
+            type=click.IntRange(min=0),
+            metavar="K",
+            help="formal party members (正式党员) among its staff",
+        ),
+        click.option(
+            "--probationary",
+            default=0,
+            type=click.IntRange(min=0),
+            metavar="P",
+            help="probationary members (预备党员); default 0",
+        ),
+        click.option(
+            "--transferred",
+            default=0,
+            type=click.IntRange(min=0),
+            metavar="K",
+            help="formal members whose relations were transferred (接转); default 0",
+        ),
+        doc="Member discovery (发现党员): the count; the first one → support. Again when it "
+        "changes.",
+    )(_service("count_members"))
+    party_command(
+        "assign-instructor",
+        click.option(
+            "--instructor",
+            required=True,
+            metavar="NAME",
+            help="the party-building instructor or liaison (党建指导员/联络员)",
+        ),
+        doc="The instructor or liaison; required before formation when there are no members.",
+    )(_service("assign_instructor"))
+    party_command(
+        "record-support",
+        click.option("--kind", required=True, type=click.Choice(SUPPORT_KINDS)),
+        _note(True, "what was given"),
+        doc="Support (支持帮扶) given; stays support. With no members: instructor or information.",
+    )(_service("record_support"))
+    party_command(
+        "record-development",
+        _note(True, "the member development work (发展党员)"),
+        doc="Developing members: → formation.",
+    )(_service("record_development"))
+    party_command(
+        "found-branch",
+        click.option("--name", required=True, metavar="N", help="the branch's name"),
+        doc="Its own independent branch (独立党支部, 3+ formal members) → follow_up; leaves its "
+        "joint branch if it was in one.",
+    )(_service("found_branch"))
+    party_command(
+        "join-branch",
+        click.option(
+            "--branch",
+            required=True,
+            metavar="ID",
+            help="the joint branch's id, or its name at the organization's site",
+        ),
+        doc="Join a joint branch of its site (联合党支部, 1–2 formal members) → follow_up.",
+    )(_service("join_branch"))
+    party_command(
+        "record-service",
+        click.option("--kind", required=True, type=click.Choice(SERVICE_KINDS)),
+        _note(True, "the service given"),
+        doc="A follow-up service (联席会议, 示范评选, 项目优先); stays follow_up.",
+    )(_service("record_service"))
+    party_command(
+        "rate",
+        click.option("--stars", required=True, type=int, metavar="N", help="1 to 5 (星级评定)"),
+        _note(True, "the evidence of the rating"),
+        doc="A star rating of the party organization (follow_up).",
+    )(_service("rate"))
+    party_command(
+        "start",
+        doc="Start the party track of a case that entered before tracks started automatically.",
+    )(_service("start_missing"))
+
+
+_declare_party_commands()
+
+
+@party.command("show")
+@click.argument("case_ref", metavar="ORG")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
+    """The party track now: stage, members, instructor, branch, stars, services."""
+    from commands.queries import party_view
+
+    system = open_incubator(ctx)
+    view = party_view(system.party.track(resolve(system, case_ref)))
+    if as_json:
+        emit_json(view)
+    else:
+        from cli.render import render_party
+
+        render_party(view)
+
+
+@party.command("history")
+@click.argument("case_ref", metavar="ORG")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def history_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
+    """Every event of the party track, oldest first."""
+    from commands.queries import history
+
+    system = open_incubator(ctx)
+    track = system.party.track(resolve(system, case_ref))
+    events = history(system.log, UUID(str(track.id)))
+    if as_json:
+        emit_json(events)
+    else:
+        from cli.render import render_history
+
+        render_history(f"{track.org_name} (party track)", events)
+
+
+@party.command("coverage")
+@click.option("--site", help="only this site")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def coverage_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
+    """入驻一家, 覆盖一家: how many organizations in the park have a party track."""
+    system = open_incubator(ctx)
+    if site is not None:
+        system.park.site(site)
+    system.read_models.catch_up()
+    figures = system.read_models.party_coverage(site)
+    if as_json:
+        emit_json(figures)
+        return
+    ratio = "—" if figures["ratio"] is None else f"{figures['ratio']:.0%}"
+    click.echo(
+        f"{'site ' + site if site else 'all sites'}: {figures['covered']} of "
+        f"{figures['organizations']} organizations in the park covered ({ratio}); "
+        f"{figures['formal_members']} formal party members; branches: "
+        f"{figures['branches']['independent']} independent, {figures['branches']['joint']} joint"
+    )
+
+
+@party.group("joint-branch")
+def joint_branch() -> None:
+    """Joint party branches (联合党支部) of a site, for organizations with 1–2 members."""
+
+
+@joint_branch.command("create")
+@click.option("--name", required=True, metavar="N")
+@click.option("--site", required=True, metavar="S", help="the site: main, branch, community-1 …")
+@click.option("--on", "on", callback=iso_date, metavar="YYYY-MM-DD")
+@click.option("--actor", envvar="INCUBATOR_ACTOR", metavar="NAME")
+@click.option("--reason", metavar="TEXT")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def create_branch_cmd(
+    ctx: click.Context,
+    name: str,
+    site: str,
+    on: date | None,
+    actor: str | None,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """A new joint branch at a site; prints its id."""
+    from commands.queries import branch_view
+    from commands.service import Who
+
+    system = open_incubator(ctx)
+    branch = system.party.create_joint_branch(Who(actor, on, reason), name=name, site=site)
+    lag = catch_up_after(system)
+    if as_json:
+        emit_json(branch_view(branch))
+    else:
+        click.echo(str(branch.id))
+    if lag:
+        click.echo(lag, err=True)
+
+
+@joint_branch.command("show")
+@click.argument("branch_ref", metavar="BRANCH")
+@click.option("--site", metavar="S", help="the site, when BRANCH is a name")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def show_branch_cmd(ctx: click.Context, branch_ref: str, site: str | None, as_json: bool) -> None:
+    """A joint branch: its member organizations and their formal members."""
+    from commands.queries import branch_view
+
+    system = open_incubator(ctx)
+    if site is not None:
+        system.park.site(site)
+    view = branch_view(system.party.joint_branch(branch_ref, site))
+    if as_json:
+        emit_json(view)
+        return
+    state = (
+        f"constituted on {view['constituted_on']}"
+        if view["constituted_on"]
+        else ("not yet constituted (needs 3 formal members)")
+    )
+    click.echo(
+        f"{view['name']} [{view['id']}] at {view['site']}: {view['formal_members']} formal "
+        f"members, {state}"
+    )
+    for m in view["members"]:
+        click.echo(f"  {m['case_id'][:8]} {m['organization']}: {m['formal_members']}")

@@ -1,0 +1,158 @@
+"""The party-branch commands (社会组织党组织孵化): one method per command, load, decide, save.
+
+A party track is found by its organization's case id. A command that changes a joint branch too
+(joining it, a recount of a member, founding an own branch and leaving it) saves both in one
+transaction; a race with another organization on the same branch is decided again.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from commands.service import Commands, Decision, Who
+from lifecycle.errors import NotFound, Refused
+from lifecycle.organization import OrganizationCase
+from lifecycle.party import JOINT, JointBranch, PartyIncubation
+from lifecycle.step import Step
+
+
+class PartyService(Commands):
+    # ---- the party track's commands -----------------------------------------------------------
+
+    def record_inspection(
+        self, case_id: UUID, who: Who, note: str | None = None
+    ) -> PartyIncubation:
+        return self._change(case_id, who, lambda track, step: track.record_inspection(step, note))
+
+    def count_members(
+        self, case_id: UUID, who: Who, formal: int, probationary: int = 0, transferred: int = 0
+    ) -> PartyIncubation:
+        def decide(track: PartyIncubation, step: Step) -> list[Aggregate]:
+            branch = self._joint_branch_of(track)
+            track.count_members(step, formal, probationary, transferred, branch)
+            return [branch] if branch is not None and branch.pending_events else []
+
+        return self._change(case_id, who, decide)
+
+    def assign_instructor(self, case_id: UUID, who: Who, instructor: str) -> PartyIncubation:
+        return self._change(
+            case_id, who, lambda track, step: track.assign_instructor(step, instructor)
+        )
+
+    def record_support(self, case_id: UUID, who: Who, kind: str, note: str) -> PartyIncubation:
+        return self._change(
+            case_id, who, lambda track, step: track.record_support(step, kind, note)
+        )
+
+    def record_development(self, case_id: UUID, who: Who, note: str) -> PartyIncubation:
+        return self._change(case_id, who, lambda track, step: track.record_development(step, note))
+
+    def found_branch(self, case_id: UUID, who: Who, name: str) -> PartyIncubation:
+        def decide(track: PartyIncubation, step: Step) -> list[Aggregate]:
+            leaving = self._joint_branch_of(track)
+            track.found_branch(step, name, leaving)
+            return [leaving] if leaving is not None and leaving.pending_events else []
+
+        return self._change(case_id, who, decide)
+
+    def join_branch(self, case_id: UUID, who: Who, branch: str) -> PartyIncubation:
+        def decide(track: PartyIncubation, step: Step) -> list[Aggregate]:
+            joined = self.joint_branch(branch, track.site)
+            track.join_branch(step, joined)
+            return [joined]
+
+        return self._change(case_id, who, decide)
+
+    def record_service(self, case_id: UUID, who: Who, kind: str, note: str) -> PartyIncubation:
+        return self._change(
+            case_id, who, lambda track, step: track.record_service(step, kind, note)
+        )
+
+    def rate(self, case_id: UUID, who: Who, stars: int, note: str) -> PartyIncubation:
+        return self._change(case_id, who, lambda track, step: track.rate(step, stars, note))
+
+    def start_missing(self, case_id: UUID, who: Who) -> PartyIncubation:
+        """The party track of a case that entered before tracks were started automatically."""
+        case = self.case(case_id)
+        if case.entered_on is None or not case.is_open:
+            raise Refused(
+                f"{case.name} is in stage '{case.stage}': a party track starts when an "
+                f"organization enters the shell or is admitted, and only while its case is open"
+            )
+        if self.party_track(case) is not None:
+            raise Refused(f"{case.name} already has its party track (it starts once)")
+        track = PartyIncubation.start(case_id, case.name, case.site, self._step(who))
+        try:
+            self.log.save(track)
+        except IntegrityError:
+            raise Refused(f"{case.name} already has its party track (it starts once)") from None
+        return track
+
+    # ---- joint branches -----------------------------------------------------------------------
+
+    def create_joint_branch(self, who: Who, *, name: str, site: str) -> JointBranch:
+        site = self.park.site(site).key
+        step = self._step(who)
+        branch = JointBranch.create(site, name, step)
+        existing = self._find(branch.id)
+        if existing is not None:
+            raise Refused(
+                f"site '{site}' already has a joint branch named '{branch.name}' ({branch.id})"
+            )
+        try:
+            self.log.save(branch)
+        except IntegrityError:  # created by someone else at the same moment
+            raise Refused(
+                f"site '{site}' already has a joint branch named '{branch.name}' ({branch.id})"
+            ) from None
+        return branch
+
+    def joint_branch(self, given: str, site: str | None = None) -> JointBranch:
+        """A joint branch by its id, or by its name at `site` (the organization's own site)."""
+        try:
+            branch_id = UUID(given)
+        except ValueError:
+            if site is None:
+                raise NotFound(f"'{given}' is not a joint branch id") from None
+            branch_id = JointBranch.id_for(site, given)
+            missing = f"site '{site}' has no joint branch named '{given.strip()}'"
+        else:
+            missing = f"no joint branch with id {given}"
+        return self._get(branch_id, JointBranch, missing)
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def track(self, case_id: UUID) -> PartyIncubation:
+        case = self.case(case_id)
+        track = self.party_track(case)
+        if track is None:
+            raise NotFound(_no_track(case))
+        return track
+
+    # ---- load, decide, save -------------------------------------------------------------------
+
+    def _change(
+        self, case_id: UUID, who: Who, decide: Decision[PartyIncubation]
+    ) -> PartyIncubation:
+        return self._retrying(lambda: self.track(case_id), who, decide)
+
+    def _joint_branch_of(self, track: PartyIncubation) -> JointBranch | None:
+        if track.branch_kind != JOINT or track.branch_id is None:
+            return None
+        return self._get(track.branch_id, JointBranch, f"no joint branch {track.branch_id}")
+
+
+def _no_track(case: OrganizationCase) -> str:
+    if case.entered_on is None:
+        return (
+            f"{case.name} has no party track yet: it starts when the organization enters the "
+            f"shell (evaluate-entry) or is admitted as a resident (admit); the case is in stage "
+            f"'{case.stage}'"
+        )
+    return (
+        f"{case.name} has no party track: it entered on {case.entered_on}, before party tracks "
+        f"were started automatically"
+    )

@@ -1,0 +1,525 @@
+"""The party-branch incubation track (社会组织党组织孵化) and the joint party branches (联合党支部).
+
+"入驻一家, 覆盖一家": the track starts when its organization enters the shell or is admitted as a
+resident, in the same transaction as that step. Its id is derived from the organization case's id,
+so a second start (a retried or racing entry) is a second version 1 of one aggregate, which the log
+refuses: the track exists exactly once.
+
+A joint branch gathers organizations of one site with 1–2 formal party members each; it is
+constituted once its members together have at least 3. An organization with 3 or more founds its
+own independent branch, and may leave a joint branch to do so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from lifecycle.errors import Refused
+from lifecycle.stages import PARTY_WORKFLOW
+from lifecycle.step import Step, require_text
+
+PARTY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:party-track")
+BRANCH_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:joint-branch")
+
+BRANCH_MINIMUM = 3  # formal members a branch of any kind needs
+SUPPORT_KINDS = ("space", "instructor", "training", "information", "project", "funds")
+# With no members the committee's support is its instructor's or liaison's policy advice.
+SUPPORT_KINDS_WITHOUT_MEMBERS = ("instructor", "information")
+SERVICE_KINDS = ("joint_meeting", "model_selection", "project_priority")
+STARS = range(1, 6)
+INDEPENDENT, JOINT = "independent", "joint"
+
+
+class PartyIncubation(Aggregate):
+    case_id: UUID
+    org_name: str
+    site: str
+    stage: str
+    started_on: date
+    last_on: date
+    inspected: bool
+    formal: int | None  # None until member discovery counted them
+    probationary: int
+    transferred: int
+    instructor: str | None
+    branch_kind: str | None
+    branch_id: UUID | None
+    branch_name: str | None
+    stars: int | None
+    rated_on: date | None
+    rating_note: str | None
+    supports: list[dict[str, Any]]
+    developments: list[dict[str, Any]]
+    services: list[dict[str, Any]]
+    ended_on: date | None
+
+    # ---- events -------------------------------------------------------------------------------
+
+    class Started(Aggregate.Created):
+        on: date
+        actor: str
+        reason: str | None
+        case_id: UUID
+        org_name: str
+        site: str
+
+        def apply(self, track: PartyIncubation) -> None:
+            track.case_id, track.org_name, track.site = self.case_id, self.org_name, self.site
+            track.stage, track.started_on, track.last_on = "entry_inspection", self.on, self.on
+            track.inspected = False
+            track.formal, track.probationary, track.transferred = None, 0, 0
+            track.instructor = track.branch_kind = track.branch_id = track.branch_name = None
+            track.stars = track.rated_on = track.rating_note = None
+            track.supports, track.developments, track.services = [], [], []
+            track.ended_on = None
+
+    class PartyEvent(Aggregate.Event):
+        on: date
+        actor: str
+        reason: str | None
+
+        def apply(self, track: PartyIncubation) -> None:
+            track.last_on = self.on
+            self.assign(track)
+
+        def assign(self, track: PartyIncubation) -> None:
+            """What the event changes besides the date of the last step."""
+
+    class Moved(PartyEvent):
+        stage: str
+
+        def apply(self, track: PartyIncubation) -> None:
+            track.stage = self.stage
+            super().apply(track)
+
+    class InspectionRecorded(Moved):
+        note: str | None
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.inspected = True
+
+    class MembersCounted(Moved):
+        formal: int
+        probationary: int
+        transferred: int
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.formal, track.probationary = self.formal, self.probationary
+            track.transferred = self.transferred
+
+    class InstructorAssigned(PartyEvent):
+        instructor: str
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.instructor = self.instructor
+
+    class SupportRecorded(PartyEvent):
+        kind: str
+        note: str
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.supports = [
+                *track.supports,
+                {"kind": self.kind, "on": self.on, "note": self.note},
+            ]
+
+    class DevelopmentRecorded(Moved):
+        note: str
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.developments = [*track.developments, {"on": self.on, "note": self.note}]
+
+    class BranchFounded(Moved):
+        branch_id: UUID
+        name: str
+        left_joint: UUID | None  # the joint branch it left to found its own
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.branch_kind, track.branch_id, track.branch_name = (
+                INDEPENDENT,
+                self.branch_id,
+                self.name,
+            )
+
+    class JointBranchJoined(Moved):
+        branch_id: UUID
+        name: str
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.branch_kind, track.branch_id, track.branch_name = JOINT, self.branch_id, self.name
+
+    class ServiceRecorded(PartyEvent):
+        kind: str
+        note: str
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.services = [
+                *track.services,
+                {"kind": self.kind, "on": self.on, "note": self.note},
+            ]
+
+    class Rated(PartyEvent):
+        stars: int
+        note: str
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.stars, track.rated_on, track.rating_note = self.stars, self.on, self.note
+
+    class Closed(Moved):
+        org_stage: str  # how the organization's case ended
+
+        def assign(self, track: PartyIncubation) -> None:
+            track.ended_on = self.on
+
+    def __init__(self) -> None:
+        pass
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    @staticmethod
+    def id_for(case_id: UUID) -> UUID:
+        return uuid5(PARTY_NAMESPACE, str(case_id))
+
+    @classmethod
+    def start(cls, case_id: UUID, org_name: str, site: str, step: Step) -> PartyIncubation:
+        return cls._create(
+            cls.Started,
+            id=cls.id_for(case_id),
+            timestamp=step.recorded_at,
+            on=step.on,
+            actor=step.actor,
+            reason=None,
+            case_id=case_id,
+            org_name=org_name,
+            site=site,
+        )
+
+    def record_inspection(self, step: Step, note: str | None) -> None:
+        self._move(
+            self.InspectionRecorded,
+            "record_inspection",
+            step,
+            note=(note or "").strip() or None,
+        )
+
+    def count_members(
+        self,
+        step: Step,
+        formal: int,
+        probationary: int,
+        transferred: int,
+        branch: JointBranch | None,
+    ) -> None:
+        self._check("count_members", step)
+        for option, value in (
+            ("--formal", formal),
+            ("--probationary", probationary),
+            ("--transferred", transferred),
+        ):
+            if value < 0:
+                raise Refused(f"{option} must be 0 or more, got {value}")
+        if transferred > formal:
+            raise Refused(
+                f"--transferred {transferred} is more than the {formal} formal members: only "
+                f"formal members' relations are transferred (接转组织关系)"
+            )
+        counted = (formal, probationary, transferred)
+        if self.formal is not None and counted == (
+            self.formal,
+            self.probationary,
+            self.transferred,
+        ):
+            raise Refused(
+                f"the count is already {formal} formal, {probationary} probationary, "
+                f"{transferred} transferred; record it again when it changes"
+            )
+        if branch is not None:
+            self._check_own(branch)
+            branch.recount(self.case_id, formal, step)
+        self._move(
+            self.MembersCounted,
+            "count_members",
+            step,
+            formal=formal,
+            probationary=probationary,
+            transferred=transferred,
+        )
+
+    def assign_instructor(self, step: Step, instructor: str) -> None:
+        instructor = require_text(instructor, "--instructor", "assign-instructor")
+        self._check("assign_instructor", step)
+        if instructor == self.instructor:
+            raise Refused(f"{instructor} is already the party-building instructor of this track")
+        self._record(self.InstructorAssigned, step, instructor=instructor)
+
+    def record_support(self, step: Step, kind: str, note: str) -> None:
+        note = require_text(note, "--note", "record-support")
+        self._check("record_support", step)
+        if kind not in SUPPORT_KINDS:
+            raise Refused(f"unknown support kind '{kind}'; kinds: {', '.join(SUPPORT_KINDS)}")
+        if self.formal == 0:
+            if kind not in SUPPORT_KINDS_WITHOUT_MEMBERS:
+                raise Refused(
+                    f"with no formal party members the support is the instructor's or liaison's "
+                    f"policy advice: kind {' or '.join(SUPPORT_KINDS_WITHOUT_MEMBERS)}, "
+                    f"not '{kind}' (space, training, projects and funds need members)"
+                )
+            self._require_instructor("record-support")
+        self._record(self.SupportRecorded, step, kind=kind, note=note)
+
+    def record_development(self, step: Step, note: str) -> None:
+        note = require_text(note, "--note", "record-development")
+        self._check("record_development", step)
+        if self.formal == 0:
+            self._require_instructor("record-development")
+        self._move(self.DevelopmentRecorded, "record_development", step, note=note)
+
+    def found_branch(
+        self, step: Step, name: str, leaving: JointBranch | None, branch_id: UUID | None = None
+    ) -> None:
+        name = require_text(name, "--name", "found-branch")
+        self._check("found_branch", step)
+        if self.branch_kind == INDEPENDENT:
+            raise Refused(f"this organization already has its own branch '{self.branch_name}'")
+        assert self.formal is not None
+        if self.formal < BRANCH_MINIMUM:
+            if self.branch_kind == JOINT:
+                advice = (
+                    f"it is in joint branch '{self.branch_name}' and may found its own once it "
+                    f"has {BRANCH_MINIMUM} (count-members)"
+                )
+            elif self.formal:
+                advice = "join a joint branch (join-branch)"
+            else:
+                advice = "assign an instructor and develop members (record-development)"
+            raise Refused(
+                f"an independent party branch needs at least {BRANCH_MINIMUM} formal members; "
+                f"this organization has {self.formal}: {advice}"
+            )
+        left = None
+        if self.branch_kind == JOINT:
+            assert leaving is not None
+            self._check_own(leaving)
+            leaving.leave(self.case_id, step, why="founded its own branch")
+            left = leaving.id
+        self._move(
+            self.BranchFounded,
+            "found_branch",
+            step,
+            branch_id=branch_id or uuid4(),
+            name=name,
+            left_joint=left,
+        )
+
+    def join_branch(self, step: Step, branch: JointBranch) -> None:
+        self._check("join_branch", step)
+        assert self.formal is not None
+        if not 1 <= self.formal < BRANCH_MINIMUM:
+            raise Refused(
+                f"a joint branch is for organizations with 1 or 2 formal members; this one has "
+                f"{self.formal}: "
+                + (
+                    "found its own branch (found-branch)"
+                    if self.formal
+                    else "assign an instructor and develop members (record-development)"
+                )
+            )
+        if branch.site != self.site:
+            raise Refused(
+                f"joint branch '{branch.name}' is at site '{branch.site}'; this organization is "
+                f"at '{self.site}' and joins a joint branch of its own site"
+            )
+        branch.admit(self.case_id, self.org_name, self.formal, step)
+        self._move(
+            self.JointBranchJoined, "join_branch", step, branch_id=branch.id, name=branch.name
+        )
+
+    def record_service(self, step: Step, kind: str, note: str) -> None:
+        note = require_text(note, "--note", "record-service")
+        self._check("record_service", step)
+        if kind not in SERVICE_KINDS:
+            raise Refused(f"unknown service kind '{kind}'; kinds: {', '.join(SERVICE_KINDS)}")
+        self._record(self.ServiceRecorded, step, kind=kind, note=note)
+
+    def rate(self, step: Step, stars: int, note: str) -> None:
+        note = require_text(note, "--note", "rate")
+        self._check("rate", step)
+        if stars not in STARS:
+            raise Refused(f"--stars must be 1 to 5, got {stars}")
+        self._record(self.Rated, step, stars=stars, note=note)
+
+    def close(self, step: Step, org_stage: str, branch: JointBranch | None) -> None:
+        """The organization's case ended: so does its party track (and its joint membership)."""
+        stage = PARTY_WORKFLOW.advance(self.stage, "close")
+        # never before a step the party track already has
+        step = replace(step, on=max(step.on, self.last_on))
+        if branch is not None:
+            self._check_own(branch)
+            branch.leave(self.case_id, step, why=f"the organization's case ended ({org_stage})")
+        self.trigger_event(
+            self.Closed,
+            timestamp=step.recorded_at,
+            on=step.on,
+            actor=step.actor,
+            reason=step.reason,
+            stage=stage,
+            org_stage=org_stage,
+        )
+
+    # ---- what the track knows -----------------------------------------------------------------
+
+    @property
+    def is_open(self) -> bool:
+        return not PARTY_WORKFLOW.is_final(self.stage)
+
+    def allowed_commands(self) -> list[str]:
+        return PARTY_WORKFLOW.allowed(self.stage)
+
+    # ---- helpers ------------------------------------------------------------------------------
+
+    def _check_own(self, branch: JointBranch) -> None:
+        if branch.id != self.branch_id:
+            raise Refused(
+                f"joint branch '{branch.name}' is not this organization's branch "
+                f"('{self.branch_name}')"
+            )
+
+    def _require_instructor(self, command: str) -> None:
+        if self.instructor is None:
+            raise Refused(
+                f"{command}: with no formal party members a party-building instructor or liaison "
+                f"(党建指导员/联络员) must be assigned first (assign-instructor)"
+            )
+
+    def _check(self, command: str, step: Step) -> str:
+        stage = PARTY_WORKFLOW.advance(self.stage, command)
+        if step.on < self.last_on:
+            raise Refused(
+                f"the date {step.on} is before the party track's last recorded step on "
+                f"{self.last_on}; steps are recorded in date order"
+            )
+        return stage
+
+    def _record(self, event: type[PartyEvent], step: Step, **data: Any) -> None:
+        data.setdefault("reason", step.reason)
+        self.trigger_event(event, timestamp=step.recorded_at, on=step.on, actor=step.actor, **data)
+
+    def _move(self, event: type[Moved], command: str, step: Step, **data: Any) -> None:
+        stage = self._check(command, step)
+        self._record(event, step, stage=stage, **data)
+
+
+class JointBranch(Aggregate):
+    """A joint party branch (联合党支部) of one site; its id comes from its site and name."""
+
+    site: str
+    name: str
+    opened_on: date
+    members: dict[str, int]  # organization case id -> its formal party members
+    member_names: dict[str, str]
+    constituted_on: date | None
+
+    class Created(Aggregate.Created):
+        site: str
+        name: str
+        on: date
+        actor: str
+
+        def apply(self, branch: JointBranch) -> None:
+            branch.site, branch.name, branch.opened_on = self.site, self.name, self.on
+            branch.members, branch.member_names, branch.constituted_on = {}, {}, None
+
+    class MemberJoined(Aggregate.Event):
+        case_id: UUID
+        org_name: str
+        formal: int
+        on: date
+        actor: str
+
+        def apply(self, branch: JointBranch) -> None:
+            key = str(self.case_id)
+            branch.members = {**branch.members, key: self.formal}
+            branch.member_names = {**branch.member_names, key: self.org_name}
+
+    class MemberRecounted(Aggregate.Event):
+        case_id: UUID
+        formal: int
+        on: date
+        actor: str
+
+        def apply(self, branch: JointBranch) -> None:
+            branch.members = {**branch.members, str(self.case_id): self.formal}
+
+    class MemberLeft(Aggregate.Event):
+        case_id: UUID
+        on: date
+        actor: str
+        why: str
+
+        def apply(self, branch: JointBranch) -> None:
+            key = str(self.case_id)
+            branch.members = {k: v for k, v in branch.members.items() if k != key}
+            branch.member_names = {k: v for k, v in branch.member_names.items() if k != key}
+
+    class Constituted(Aggregate.Event):
+        """Its member organizations together first reached the 3 formal members a branch needs."""
+
+        formal: int
+        on: date
+
+        def apply(self, branch: JointBranch) -> None:
+            branch.constituted_on = self.on
+
+    def __init__(self) -> None:
+        pass
+
+    @staticmethod
+    def id_for(site: str, name: str) -> UUID:
+        return uuid5(BRANCH_NAMESPACE, f"{site}/{name.strip()}")
+
+    @classmethod
+    def create(cls, site: str, name: str, step: Step) -> JointBranch:
+        name = require_text(name, "--name", "joint-branch create")
+        return cls._create(
+            cls.Created,
+            id=cls.id_for(site, name),
+            timestamp=step.recorded_at,
+            site=site,
+            name=name,
+            on=step.on,
+            actor=step.actor,
+        )
+
+    @property
+    def formal_total(self) -> int:
+        return sum(self.members.values())
+
+    def admit(self, case_id: UUID, org_name: str, formal: int, step: Step) -> None:
+        if str(case_id) in self.members:
+            raise Refused(f"{org_name} is already a member of joint branch '{self.name}'")
+        if step.on < self.opened_on:
+            raise Refused(
+                f"joint branch '{self.name}' was created on {self.opened_on}; "
+                f"{step.on} is before that"
+            )
+        self._at(step, self.MemberJoined, case_id=case_id, org_name=org_name, formal=formal)
+
+    def recount(self, case_id: UUID, formal: int, step: Step) -> None:
+        if self.members.get(str(case_id)) != formal:
+            self._at(step, self.MemberRecounted, case_id=case_id, formal=formal)
+
+    def leave(self, case_id: UUID, step: Step, why: str) -> None:
+        if str(case_id) in self.members:
+            self._at(step, self.MemberLeft, case_id=case_id, why=why)
+
+    def _at(self, step: Step, event: type[Aggregate.Event], **data: Any) -> None:
+        self.trigger_event(event, timestamp=step.recorded_at, on=step.on, actor=step.actor, **data)
+        if self.constituted_on is None and self.formal_total >= BRANCH_MINIMUM:
+            self.trigger_event(
+                self.Constituted, timestamp=step.recorded_at, formal=self.formal_total, on=step.on
+            )

@@ -1,0 +1,165 @@
+"""Party coverage (入驻一家, 覆盖一家): which organizations in the park have a party track, their
+members and branches. Built from the organization cases, the party tracks and the joint branches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Column, Date, Integer, String, Table, Text, and_, func, select
+from sqlalchemy.engine import Connection
+
+from lifecycle.organization import OrganizationCase as Case
+from lifecycle.party import INDEPENDENT, JointBranch
+from lifecycle.party import PartyIncubation as Track
+from projections.runner import Batch, Projection
+
+IN_THE_PARK = ("incubating", "follow_up", "resident")
+
+projection = Projection("party", version=1)
+projection.table(
+    "party_orgs",
+    lambda: [
+        Column("id", String(36), primary_key=True),
+        Column("site", Text, nullable=False),
+        Column("stage", Text, nullable=False, index=True),
+    ],
+    by="id",
+)
+projection.table(
+    "party_tracks",
+    lambda: [
+        Column("id", String(36), primary_key=True),
+        Column("case_id", String(36), nullable=False, unique=True),
+        Column("site", Text, nullable=False),
+        Column("stage", Text, nullable=False),
+        Column("formal", Integer),
+        Column("instructor", Text),
+        Column("branch_kind", Text),
+        Column("branch_id", String(36)),
+        Column("stars", Integer),
+        Column("rated_on", Date),
+    ],
+    by="id",
+)
+projection.table(
+    "joint_branches",
+    lambda: [
+        Column("id", String(36), primary_key=True),
+        Column("site", Text, nullable=False),
+        Column("name", Text, nullable=False),
+        Column("constituted", Boolean, nullable=False),
+    ],
+    by="id",
+)
+projection.table(
+    "joint_members",
+    lambda: [
+        Column("branch_id", String(36), primary_key=True),
+        Column("case_id", String(36), primary_key=True),
+        Column("formal", Integer, nullable=False),
+    ],
+    by="branch_id",
+)
+
+
+@projection.on(Case.ApplicationReceived)
+def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
+    rows.put("party_orgs", rows.key(e), site=e.site, stage="applied")
+
+
+@projection.on(Case.Moved)
+def _org_moved(rows: Batch, e: Case.Moved) -> None:
+    rows.update("party_orgs", rows.key(e), stage=e.stage)
+
+
+@projection.on(Track.Started)
+def _started(rows: Batch, e: Track.Started) -> None:
+    rows.put(
+        "party_tracks",
+        rows.key(e),
+        case_id=str(e.case_id),
+        site=e.site,
+        stage="entry_inspection",
+    )
+
+
+@projection.on(Track.Moved)
+def _moved(rows: Batch, e: Track.Moved) -> None:
+    rows.update("party_tracks", rows.key(e), stage=e.stage)
+
+
+@projection.on(Track.MembersCounted)
+def _counted(rows: Batch, e: Track.MembersCounted) -> None:
+    rows.update("party_tracks", rows.key(e), formal=e.formal)
+
+
+@projection.on(Track.InstructorAssigned)
+def _instructor(rows: Batch, e: Track.InstructorAssigned) -> None:
+    rows.update("party_tracks", rows.key(e), instructor=e.instructor)
+
+
+@projection.on(Track.BranchFounded)
+def _founded(rows: Batch, e: Track.BranchFounded) -> None:
+    rows.update("party_tracks", rows.key(e), branch_kind=INDEPENDENT, branch_id=str(e.branch_id))
+
+
+@projection.on(Track.JointBranchJoined)
+def _joined(rows: Batch, e: Track.JointBranchJoined) -> None:
+    rows.update("party_tracks", rows.key(e), branch_kind="joint", branch_id=str(e.branch_id))
+
+
+@projection.on(Track.Rated)
+def _rated(rows: Batch, e: Track.Rated) -> None:
+    rows.update("party_tracks", rows.key(e), stars=e.stars, rated_on=e.on)
+
+
+@projection.on(JointBranch.Created)
+def _branch_created(rows: Batch, e: JointBranch.Created) -> None:
+    rows.put("joint_branches", rows.key(e), site=e.site, name=e.name, constituted=False)
+
+
+@projection.on(JointBranch.MemberJoined, JointBranch.MemberRecounted)
+def _member(rows: Batch, e: JointBranch.MemberJoined | JointBranch.MemberRecounted) -> None:
+    rows.put("joint_members", rows.key(e), str(e.case_id), formal=e.formal)
+
+
+@projection.on(JointBranch.MemberLeft)
+def _member_left(rows: Batch, e: JointBranch.MemberLeft) -> None:
+    rows.delete("joint_members", rows.key(e), str(e.case_id))
+
+
+@projection.on(JointBranch.Constituted)
+def _constituted(rows: Batch, e: JointBranch.Constituted) -> None:
+    rows.update("joint_branches", rows.key(e), constituted=True)
+
+
+def coverage(conn: Connection, tables: dict[str, Table], site: str | None = None) -> dict[str, Any]:
+    """Organizations in the park (entered and still open), how many have a party track, their
+    formal members, and the branches they form: independent ones, and joint branches of the
+    site(s) with at least one member organization."""
+    orgs, tracks = tables["party_orgs"], tables["party_tracks"]
+    branches, members = tables["joint_branches"], tables["joint_members"]
+    in_park = and_(orgs.c.stage.in_(IN_THE_PARK), *([orgs.c.site == site] if site else []))
+    organizations = conn.execute(select(func.count()).where(in_park)).scalar_one()
+    covered, formal, independent = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(tracks.c.formal), 0),
+            func.count().filter(tracks.c.branch_kind == INDEPENDENT),
+        )
+        .select_from(orgs.join(tracks, tracks.c.case_id == orgs.c.id))
+        .where(in_park)
+    ).one()
+    joint_query = select(func.count(func.distinct(members.c.branch_id))).select_from(
+        members.join(branches, branches.c.id == members.c.branch_id)
+    )
+    if site:
+        joint_query = joint_query.where(branches.c.site == site)
+    joint = conn.execute(joint_query).scalar_one()
+    return {
+        "organizations": organizations,
+        "covered": covered,
+        "formal_members": int(formal),
+        "branches": {"independent": independent, "joint": joint},
+        "ratio": round(covered / organizations, 4) if organizations else None,
+    }
