@@ -14,13 +14,15 @@ from uuid import UUID
 import click
 from rich.cells import cell_len
 
-from cli.render import console, render_case, render_caseload, render_history
+from cli.render import console, render_case, render_caseload, render_history, render_party
 from commands.bootstrap import bootstrap
-from commands.queries import case_view, history
+from commands.party import PartyService
+from commands.queries import case_view, history, party_view
 from commands.service import IncubatorService, Who
 from lifecycle.errors import Refused
 from lifecycle.organization import OrganizationCase
-from lifecycle.stages import STAGE_NAMES_ZH
+from lifecycle.party import PartyIncubation
+from lifecycle.stages import PARTY_STAGE_NAMES_ZH, STAGE_NAMES_ZH
 
 CASEWORKER = "李娜"
 EXPERTS_GOOD = ["王建国=82", "刘慧=78", "赵志强=85"]
@@ -28,8 +30,8 @@ EXPERTS_WEAK = ["王建国=52", "刘慧=55", "赵志强=58"]
 
 
 class Cohort:
-    def __init__(self, service: IncubatorService) -> None:
-        self.service = service
+    def __init__(self, service: IncubatorService, party: PartyService) -> None:
+        self.service, self.party = service, party
         self.names: dict[UUID, str] = {}
 
     def apply(
@@ -66,15 +68,33 @@ class Cohort:
         case = call(self.service, case_id, self._who(on, reason))
         self._print(on, self.names[case_id], command, case)
 
+    def party_do(
+        self,
+        on: str | date,
+        case_id: UUID,
+        command: str,
+        call: Callable[[PartyService, UUID, Who], PartyIncubation],
+    ) -> None:
+        track = call(self.party, case_id, self._who(on))
+        stage = f"{track.stage} {PARTY_STAGE_NAMES_ZH[track.stage]}"
+        console.print(f"  {on}  {_pad(self.names[case_id], 18)} party {command:<38} → {stage}")
+
+    def joint_branch(self, on: str, name: str, site: str) -> str:
+        branch = self.party.create_joint_branch(self._who(on), name=name, site=site)
+        console.print(f"  {on}  party joint-branch create --name {name} --site {site}")
+        return branch.name
+
     def refused(
         self,
         on: str | date,
         case_id: UUID,
         command: str,
-        call: Callable[[IncubatorService, UUID, Who], OrganizationCase],
+        call: Callable[[IncubatorService, UUID, Who], OrganizationCase]
+        | Callable[[PartyService, UUID, Who], PartyIncubation],
+        party: bool = False,
     ) -> None:
         try:
-            call(self.service, case_id, self._who(on))
+            call(self.party if party else self.service, case_id, self._who(on))  # type: ignore[arg-type]
         except Refused as e:
             console.print(f"  {on}  {_pad(self.names[case_id], 18)} {command}")
             console.print(f"{'':14}[red]refused, nothing recorded:[/] {e}", soft_wrap=True)
@@ -106,11 +126,20 @@ def run_demo(database: str | None, settings: str | None) -> None:
     system = bootstrap(f"sqlite:///{path.resolve()}", settings)
     try:
         console.print(f"[bold]{system.park.name}[/]: a demonstration cohort on {path}\n")
-        first, corrected = drive_cohort(Cohort(system.service))
+        first, corrected = drive_cohort(Cohort(system.service, system.party))
         system.read_models.catch_up()
         console.print()
         render_caseload(system.read_models.caseload())
-        render_case(case_view(system.service.case(corrected), system.park, system.service.today()))
+        case = system.service.case(corrected)
+        today = system.service.today()
+        render_case(case_view(case, system.park, today, system.service.party_track(case)))
+        render_party(party_view(system.party.track(first)))
+        figures = system.read_models.party_coverage()
+        console.print(
+            f"party coverage (入驻一家, 覆盖一家): {figures['covered']} of "
+            f"{figures['organizations']} organizations in the park, "
+            f"{figures['formal_members']} formal members, branches {figures['branches']}\n"
+        )
         case = system.service.case(first)
         render_history(case.name, history(system.log, first))
         console.print(
@@ -121,7 +150,7 @@ def run_demo(database: str | None, settings: str | None) -> None:
 
 
 def drive_cohort(c: Cohort) -> tuple[UUID, UUID]:
-    """Seven organizations, one for each way through the lifecycle."""
+    """Seven organizations, one for each way through the lifecycle, and their party tracks."""
     s = IncubatorService
     good, weak = EXPERTS_GOOD, EXPERTS_WEAK
 
@@ -177,7 +206,6 @@ def drive_cohort(c: Cohort) -> tuple[UUID, UUID]:
         lambda sv, i, w: sv.correct_entry_date(i, w, date(2014, 5, 15)),
         reason="入壳协议实际签订日为 5 月 15 日",
     )
-
     cc = c.apply("2014-02-01", "社区老年文体队", "文化体育", "filed", "community-1")
     c.do("2014-02-05", cc, "start-inspection", s.start_inspection)
     c.do("2014-02-20", cc, "reject --reason …", s.reject, reason="无固定成员, 暂不符合孵化条件")
@@ -207,6 +235,8 @@ def drive_cohort(c: Cohort) -> tuple[UUID, UUID]:
         lambda sv, i, w: sv.evaluate_entry(i, w, good, "M-02"),
     )
 
+    party_tracks(c, a, b, d, e)
+
     f = c.apply("2014-03-01", "市民学堂", "市民教育", "unregistered", "community-2")
     c.do("2014-03-05", f, "start-inspection", s.start_inspection)
     c.do("2014-03-20", f, "withdraw --reason …", s.withdraw, reason="团队决定暂缓, 明年再申请")
@@ -234,13 +264,19 @@ def drive_cohort(c: Cohort) -> tuple[UUID, UUID]:
         "record-growth-review --score ×2",
         lambda sv, i, w: sv.record_growth_review(i, w, review),
     )
-    c.do("2014-12-20", a, "evaluate-exit --score ×3", lambda sv, i, w: sv.evaluate_exit(i, w, good))
+    exit_beside_the_star_rating(c, a)
     c.do("2015-01-31", d, "depart --reason …", s.depart, reason="入驻期满")
     c.do(
         "2015-03-10",
         a,
         "record-follow-up --service …",
         lambda sv, i, w: sv.record_follow_up(i, w, "协助竞标政府购买服务: 社区居家养老项目"),
+    )
+    c.party_do(
+        "2015-03-15",
+        b,
+        "rate --stars 3 --note …",
+        lambda ps, i, w: ps.rate(i, w, 3, "联合支部活动参与积极"),
     )
     c.do(
         "2015-03-20",
@@ -256,6 +292,83 @@ def drive_cohort(c: Cohort) -> tuple[UUID, UUID]:
     )
     c.do("2016-01-05", a, "close", s.close_case)
 
+    a_recent_entry(c)
+    click.echo()
+    return a, b
+
+
+def party_tracks(c: Cohort, a: UUID, b: UUID, d: UUID, e: UUID) -> None:
+    """The party track of each organization that moved in (入驻一家, 覆盖一家): 3 members found
+    their own branch, 1 + 2 form a joint branch, 0 need an instructor and member development."""
+    p = PartyService
+    for org in (a, e, d):
+        c.party_do("2014-03-05", org, "record-inspection", p.record_inspection)
+    c.party_do(
+        "2014-03-10",
+        a,
+        "count-members --formal 3 --transferred 3",
+        lambda ps, i, w: ps.count_members(i, w, 3, transferred=3),
+    )
+    c.party_do(
+        "2014-04-01",
+        a,
+        "found-branch --name 爱心志愿者协会党支部",
+        lambda ps, i, w: ps.found_branch(i, w, "爱心志愿者协会党支部"),
+    )
+    c.party_do(
+        "2014-06-30",
+        a,
+        "rate --stars 4 --note …",
+        lambda ps, i, w: ps.rate(i, w, 4, "组织生活规范, 党员作用发挥好"),
+    )
+    c.party_do(
+        "2014-03-10", e, "count-members --formal 0", lambda ps, i, w: ps.count_members(i, w, 0)
+    )
+    c.refused(
+        "2014-03-11",
+        e,
+        "party record-development --note …",
+        lambda ps, i, w: ps.record_development(i, w, "培养入党积极分子"),
+        party=True,
+    )
+    c.party_do(
+        "2014-03-12",
+        e,
+        "assign-instructor --instructor 张建华",
+        lambda ps, i, w: ps.assign_instructor(i, w, "张建华"),
+    )
+    c.party_do(
+        "2014-04-01",
+        e,
+        "record-development --note …",
+        lambda ps, i, w: ps.record_development(i, w, "培养入党积极分子 2 名"),
+    )
+    c.party_do(
+        "2014-03-10",
+        d,
+        "count-members --formal 1 --transferred 1",
+        lambda ps, i, w: ps.count_members(i, w, 1, transferred=1),
+    )
+    joint = c.joint_branch("2014-05-20", "分园联合党支部", "branch")
+    c.party_do("2014-05-20", b, "record-inspection", p.record_inspection)
+    c.party_do(
+        "2014-05-25",
+        b,
+        "count-members --formal 2 --transferred 2",
+        lambda ps, i, w: ps.count_members(i, w, 2, transferred=2),
+    )
+    for org in (d, b):  # 1 + 2 formal members: the joint branch is constituted
+        c.party_do(
+            "2014-06-01",
+            org,
+            f"join-branch --branch {joint}",
+            lambda ps, i, w: ps.join_branch(i, w, joint),
+        )
+
+
+def a_recent_entry(c: Cohort) -> None:
+    """One case entered three months ago: its deadlines still lie ahead."""
+    s = IncubatorService
     today = c.service.today()
     g = c.apply(today - timedelta(days=120), "青少年科学社", "市民教育", "filed", "community-3")
     c.do(today - timedelta(days=115), g, "start-inspection", s.start_inspection)
@@ -264,7 +377,26 @@ def drive_cohort(c: Cohort) -> tuple[UUID, UUID]:
         today - timedelta(days=90),
         g,
         "evaluate-entry --score ×3 --workspace C3-01",
-        lambda sv, i, w: sv.evaluate_entry(i, w, good, "C3-01"),
+        lambda sv, i, w: sv.evaluate_entry(i, w, EXPERTS_GOOD, "C3-01"),
     )
-    click.echo()
-    return a, b
+
+
+def exit_beside_the_star_rating(c: Cohort, a: UUID) -> None:
+    """四个同步: the exit evaluation waits for a star rating newer than the growth review."""
+    good = EXPERTS_GOOD
+    c.refused(  # the party's rating of 2014-06-30 is older than the growth review
+        "2014-12-20", a, "evaluate-exit --score ×3", lambda sv, i, w: sv.evaluate_exit(i, w, good)
+    )
+    c.party_do(
+        "2014-12-18",
+        a,
+        "rate --stars 5 --note …",
+        lambda ps, i, w: ps.rate(i, w, 5, "年度星级评定: 五星"),
+    )
+    c.do("2014-12-20", a, "evaluate-exit --score ×3", lambda sv, i, w: sv.evaluate_exit(i, w, good))
+    c.party_do(
+        "2014-12-28",
+        a,
+        "record-service --kind model_selection",
+        lambda ps, i, w: ps.record_service(i, w, "model_selection", "评为园区示范党支部"),
+    )

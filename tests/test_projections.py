@@ -48,19 +48,26 @@ def fresh(tmp_path: Path) -> Iterator[Incubator]:
 
 def test_the_demo_cohort_rebuilt_equals_the_incremental_read_models(fresh: Incubator) -> None:
     """Through the real service, catching up after every command as the command line does."""
-    cohort = Cohort(fresh.service)
-    real_do = cohort.do
+    cohort = Cohort(fresh.service, fresh.party)
+    real_do, real_party_do = cohort.do, cohort.party_do
 
     def do_and_catch_up(*args: Any, **kwargs: Any) -> None:
         real_do(*args, **kwargs)
         fresh.read_models.catch_up()
 
+    def party_do_and_catch_up(*args: Any, **kwargs: Any) -> None:
+        real_party_do(*args, **kwargs)
+        fresh.read_models.catch_up()
+
     cohort.do = do_and_catch_up  # type: ignore[method-assign]
+    cohort.party_do = party_do_and_catch_up  # type: ignore[method-assign]
     drive_cohort(cohort)
     fresh.read_models.catch_up()
     incremental = snapshot(fresh)
     assert len(incremental["caseload"]) == 7
     assert len(incremental["stage_periods"]) > 30
+    assert len(incremental["party_tracks"]) == 5
+    assert len(incremental["joint_members"]) == 0  # both members left when their cases ended
     fresh.read_models.rebuild()
     assert snapshot(fresh) == incremental
 
