@@ -291,6 +291,26 @@ def create_branch_cmd(
         click.echo(lag, err=True)
 
 
+@party.command("branches")
+@click.option("--site", help="only this site")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals
+def branches_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
+    """Every party branch in the park: independent ones and joint ones, with their members."""
+    system = open_incubator(ctx)
+    if site is not None:
+        system.park.site(site)
+    system.read_models.catch_up()
+    rows = system.read_models.party_branches(site)
+    if as_json:
+        emit_json(rows)
+    else:
+        from cli.render import render_rows
+
+        render_rows("party branches", rows)
+
+
 @joint_branch.command("show")
 @click.argument("branch_ref", metavar="BRANCH")
 @click.option("--site", metavar="S", help="the site, when BRANCH is a name")

@@ -15,7 +15,7 @@ from projections.runner import Batch, Projection
 
 IN_THE_PARK = ("incubating", "follow_up", "resident")
 
-projection = Projection("party", version=1)
+projection = Projection("party", version=2)
 projection.table(
     "party_orgs",
     lambda: [
@@ -36,6 +36,7 @@ projection.table(
         Column("instructor", Text),
         Column("branch_kind", Text),
         Column("branch_id", String(36)),
+        Column("branch_name", Text),
         Column("stars", Integer),
         Column("rated_on", Date),
     ],
@@ -100,12 +101,24 @@ def _instructor(rows: Batch, e: Track.InstructorAssigned) -> None:
 
 @projection.on(Track.BranchFounded)
 def _founded(rows: Batch, e: Track.BranchFounded) -> None:
-    rows.update("party_tracks", rows.key(e), branch_kind=INDEPENDENT, branch_id=str(e.branch_id))
+    rows.update(
+        "party_tracks",
+        rows.key(e),
+        branch_kind=INDEPENDENT,
+        branch_id=str(e.branch_id),
+        branch_name=e.name,
+    )
 
 
 @projection.on(Track.JointBranchJoined)
 def _joined(rows: Batch, e: Track.JointBranchJoined) -> None:
-    rows.update("party_tracks", rows.key(e), branch_kind="joint", branch_id=str(e.branch_id))
+    rows.update(
+        "party_tracks",
+        rows.key(e),
+        branch_kind="joint",
+        branch_id=str(e.branch_id),
+        branch_name=e.name,
+    )
 
 
 @projection.on(Track.Rated)
@@ -162,4 +175,55 @@ def coverage(conn: Connection, tables: dict[str, Table], site: str | None = None
         "formal_members": int(formal),
         "branches": {"independent": independent, "joint": joint},
         "ratio": round(covered / organizations, 4) if organizations else None,
+    }
+
+
+def branches(
+    conn: Connection, tables: dict[str, Table], site: str | None = None
+) -> list[dict[str, Any]]:
+    """Every party branch of organizations in the park: the independent ones, and the joint ones
+    (with or without members yet), each with its member organizations and formal members."""
+    orgs, tracks = tables["party_orgs"], tables["party_tracks"]
+    joint, members = tables["joint_branches"], tables["joint_members"]
+    independent = (
+        select(tracks.c.branch_id, tracks.c.site, tracks.c.branch_name, tracks.c.formal)
+        .select_from(tracks.join(orgs, orgs.c.id == tracks.c.case_id))
+        .where(tracks.c.branch_kind == INDEPENDENT, orgs.c.stage.in_(IN_THE_PARK))
+    )
+    joint_query = (
+        select(
+            joint.c.id,
+            joint.c.site,
+            joint.c.name,
+            joint.c.constituted,
+            func.count(members.c.case_id),
+            func.coalesce(func.sum(members.c.formal), 0),
+        )
+        .select_from(joint.outerjoin(members, members.c.branch_id == joint.c.id))
+        .group_by(joint.c.id, joint.c.site, joint.c.name, joint.c.constituted)
+    )
+    if site:
+        independent = independent.where(tracks.c.site == site)
+        joint_query = joint_query.where(joint.c.site == site)
+    found = [
+        _branch_row(branch_id, where, name, INDEPENDENT, 1, formal or 0, True)
+        for branch_id, where, name, formal in conn.execute(independent)
+    ] + [
+        _branch_row(branch_id, where, name, "joint", count, int(formal), bool(constituted))
+        for branch_id, where, name, constituted, count, formal in conn.execute(joint_query)
+    ]
+    return sorted(found, key=lambda b: (b["site"], b["kind"], b["name"], b["id"]))
+
+
+def _branch_row(
+    branch_id: str, site: str, name: str, kind: str, organizations: int, formal: int, ok: bool
+) -> dict[str, Any]:
+    return {
+        "id": branch_id,
+        "site": site,
+        "name": name,
+        "kind": kind,
+        "organizations": organizations,
+        "formal_members": formal,
+        "constituted": ok,
     }

@@ -168,5 +168,8 @@ class ReadModels:
     def party_coverage(self, site: str | None = None) -> dict[str, Any]:
         return self.read(party.projection, lambda c, t: party.coverage(c, t, site))
 
+    def party_branches(self, site: str | None = None) -> list[dict[str, Any]]:
+        return self.read(party.projection, lambda c, t: party.branches(c, t, site))
+
     def time_in_stage(self, track: str | None = None) -> list[dict[str, Any]]:
         return self.read(time_in_stage.projection, lambda c, t: time_in_stage.averages(c, t, track))

@@ -189,6 +189,14 @@ def test_three_organizations_with_0_2_and_3_members(database_url: str) -> None:
         "branches": {"independent": 2, "joint": 0},
         "ratio": 1.0,
     }
+    assert [
+        (b["name"], b["kind"], b["organizations"], b["formal_members"])
+        for b in sh.json("party", "branches", "--site", "main")
+    ] == [
+        ("爱心志愿者协会党支部", "independent", 1, 3),
+        ("青少年中心党支部", "independent", 1, 3),
+        ("主园区联合党支部", "joint", 0, 0),
+    ]
     history = sh.json("party", "history", two)
     assert [e["type"] for e in history] == [
         "Started",

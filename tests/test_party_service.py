@@ -266,6 +266,14 @@ def test_coverage_counts_the_organizations_in_the_park_by_site(any_incubator: In
         "ratio": 1.0,
     }
     assert system.read_models.party_coverage("community-4")["ratio"] is None
+    assert [
+        (b["site"], b["name"], b["kind"], b["organizations"], b["formal_members"], b["constituted"])
+        for b in system.read_models.party_branches()
+    ] == [
+        ("main", "协会党支部", "independent", 1, 3, True),
+        ("main", "主园区联合党支部", "joint", 1, 1, False),
+    ]
+    assert system.read_models.party_branches("branch") == []
 
     system.service.withdraw(b, who("2014-03-01", reason="团队解散"))
     system.read_models.catch_up()
@@ -275,5 +283,8 @@ def test_coverage_counts_the_organizations_in_the_park_by_site(any_incubator: In
         3,
         {"independent": 1, "joint": 0},
     )
+    branches = system.read_models.party_branches()
+    assert [(b["kind"], b["organizations"]) for b in branches] == [("independent", 1), ("joint", 0)]
     system.read_models.rebuild(["party"])
     assert system.read_models.party_coverage("main") == after
+    assert system.read_models.party_branches() == branches
