@@ -24,6 +24,7 @@ from eventsourcing.utils import resolve_topic
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     Integer,
     MetaData,
     String,
@@ -73,6 +74,23 @@ class TableSpec:
     by: str | None = None
 
 
+@dataclass(frozen=True)
+class TableShape:
+    columns: tuple[str, ...]
+    pk: tuple[str, ...]
+    dates: frozenset[str]  # columns SQLite keeps as ISO text
+    by: str | None
+    by_index: int  # the position of `by` in the primary key, or -1
+
+    @classmethod
+    def of(cls, table: Table, by: str | None) -> TableShape:
+        pk = tuple(c.name for c in table.primary_key.columns)
+        dates = frozenset(c.name for c in table.columns if isinstance(c.type, Date))
+        return cls(
+            tuple(c.name for c in table.columns), pk, dates, by, pk.index(by) if by in pk else -1
+        )
+
+
 class Projection:
     """A read model: its tables, and one small function per event type it cares about."""
 
@@ -81,6 +99,7 @@ class Projection:
         self.specs: dict[str, TableSpec] = {}
         self.handlers: dict[type, Handler] = {}
         self._generations: dict[int, dict[str, Table]] = {}
+        self._shapes: dict[int, dict[str, TableShape]] = {}
         self._by_topic: dict[str, list[Handler]] = {}
 
     def table(
@@ -95,6 +114,15 @@ class Projection:
             return handler
 
         return register
+
+    def shapes(self, generation: int) -> dict[str, TableShape]:
+        """Per table, what the batch needs on every row: computed once, not per event."""
+        if generation not in self._shapes:
+            self._shapes[generation] = {
+                name: TableShape.of(table, self.specs[name].by)
+                for name, table in self.tables(generation).items()
+            }
+        return self._shapes[generation]
 
     def tables(self, generation: int) -> dict[str, Table]:
         if generation not in self._generations:
@@ -128,6 +156,7 @@ class Batch:
         self.conn, self.projection, self.context = conn, projection, context
         self._ids = ids if ids is not None else {}
         self.tables = projection.tables(generation)
+        self.shapes = projection.shapes(generation)
         self._rows: dict[str, dict[Key, Row | None]] = defaultdict(dict)
         self._dirty: dict[str, set[Key]] = defaultdict(set)
         self._deleted: dict[str, set[Key]] = defaultdict(set)
@@ -159,16 +188,12 @@ class Batch:
         rows = self._rows[table_name]
         if key in rows:
             return rows[key]
-        table = self.tables[table_name]
-        spec = self.projection.specs[table_name]
-        pk = [c.name for c in table.primary_key.columns]
-        if (
-            spec.by is not None
-            and dict(zip(pk, key, strict=True))[spec.by] in self._fetched[table_name]
-        ):
+        shape = self.shapes[table_name]
+        if shape.by_index >= 0 and key[shape.by_index] in self._fetched[table_name]:
             rows[key] = None  # prefetched: absent
             return None
-        where = and_(*(table.c[name] == value for name, value in zip(pk, key, strict=True)))
+        table = self.tables[table_name]
+        where = and_(*(table.c[name] == value for name, value in zip(shape.pk, key, strict=True)))
         found = self.conn.execute(select(table).where(where)).first()
         rows[key] = dict(found._mapping) if found is not None else None
         return rows[key]
@@ -177,9 +202,8 @@ class Batch:
         """Create the row if it is missing, then set `values`."""
         row = self.get(table_name, *key)
         if row is None:
-            table = self.tables[table_name]
-            pk = [c.name for c in table.primary_key.columns]
-            row = {c.name: None for c in table.columns} | dict(zip(pk, key, strict=True))
+            shape = self.shapes[table_name]
+            row = dict.fromkeys(shape.columns) | dict(zip(shape.pk, key, strict=True))
             self._rows[table_name][key] = row
         row.update(values)
         self._dirty[table_name].add(key)
@@ -215,11 +239,12 @@ class Batch:
                 self._executemany(
                     delete(table).where(where),
                     [dict(zip([c.name for c in pk], k, strict=True)) for k in keys],
+                    self.shapes[name].dates,
                 )
         for name, keys in self._dirty.items():
             if keys:
                 table = self.tables[name]
-                names = [c.name for c in table.primary_key.columns]
+                names = self.shapes[name].pk
                 stmt = self._insert(table)
                 stmt = stmt.on_conflict_do_update(
                     index_elements=names,
@@ -227,11 +252,14 @@ class Batch:
                         c.name: stmt.excluded[c.name] for c in table.columns if c.name not in names
                     },
                 )
-                self._executemany(stmt, [self._rows[name][k] or {} for k in keys])
+                rows = self._rows[name]
+                self._executemany(stmt, [rows[k] or {} for k in keys], self.shapes[name].dates)
         for name, counts in self._counts.items():
-            self._flush_counts(self.tables[name], counts)
+            self._flush_counts(self.tables[name], counts, self.shapes[name].dates)
 
-    def _flush_counts(self, table: Table, counts: dict[Key, dict[str, int]]) -> None:
+    def _flush_counts(
+        self, table: Table, counts: dict[Key, dict[str, int]], dates: frozenset[str]
+    ) -> None:
         pk = [c.name for c in table.primary_key.columns]
         groups: dict[tuple[str, ...], list[Row]] = defaultdict(list)
         for key, amounts in counts.items():
@@ -241,18 +269,24 @@ class Batch:
             stmt = stmt.on_conflict_do_update(
                 index_elements=pk, set_={c: table.c[c] + stmt.excluded[c] for c in columns}
             )
-            self._executemany(stmt, rows)
+            self._executemany(stmt, rows, dates)
 
     def _insert(self, table: Table) -> Any:
         return (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(table)
 
-    def _executemany(self, stmt: Any, rows: list[Row]) -> None:
+    def _executemany(self, stmt: Any, rows: list[Row], dates: frozenset[str] = frozenset()) -> None:
         """Straight to the driver's executemany: the statement is compiled once per batch and
         the rows (plain dates, text, numbers) need none of SQLAlchemy's per-row processing."""
         compiled = stmt.compile(dialect=self.conn.dialect)
-        if compiled.positional:  # SQLite: ? placeholders, values in order
+        if compiled.positional:  # SQLite: ? placeholders, values in order; dates as ISO text
             order = compiled.positiontup
-            params: list[Any] = [tuple(_plain(row.get(n)) for n in order) for row in rows]
+            if dates:
+                params: list[Any] = [
+                    tuple(_plain(row.get(n)) if n in dates else row.get(n) for n in order)
+                    for row in rows
+                ]
+            else:
+                params = [tuple(map(row.get, order)) for row in rows]
         else:
             params = rows
         self.conn.exec_driver_sql(str(compiled), params)
@@ -338,7 +372,7 @@ def apply_batch(
     )
     if not notifications:
         return 0
-    ids = {n.originator_id: str(n.originator_id) for n in notifications}
+    ids: dict[Any, str] = {}  # originator ids as text, converted once and only when needed
     events: dict[int, Any] = {}
     for target in targets:
         position = locked[target.generation, target.projection.name]
@@ -349,7 +383,7 @@ def apply_batch(
             if n.id > position and (handlers := handlers_for(n.topic))
         ]
         batch = Batch(conn, target.projection, target.generation, context, ids)
-        batch.prefetch(ids[n.originator_id] for n, _ in mine)
+        batch.prefetch(batch.key(n) for n, _ in mine)
         for notification, handlers in mine:
             event = events.get(notification.id)
             if event is None:  # decoded once for all the read models of this pass
