@@ -132,3 +132,55 @@ def catch_up_after(system: Incubator) -> str | None:
     except Exception as e:  # the command is recorded; say so rather than fail it
         return f"incubator: recorded, but the read models could not catch up: {e}"
     return None
+
+
+def case_commands(
+    group: click.Group,
+    service: Callable[[Incubator], Any],
+    report: Callable[[Incubator, Any, bool], None],
+) -> Callable[..., Callable[[Callable[..., Any]], None]]:
+    """A declarer of `incubator GROUP NAME ORG [OPTIONS]` commands: each resolves the case, calls
+    `call(service(system), case_id, who, **options)` and reports the result."""
+
+    def command_for(
+        name: str, *params: Callable[[F], F], doc: str
+    ) -> Callable[[Callable[..., Any]], None]:
+        def declare(call: Callable[..., Any]) -> None:
+            @click.argument("case_ref", metavar="ORG")
+            @step_options
+            @click.pass_context
+            @refusals
+            def command(
+                ctx: click.Context,
+                /,
+                case_ref: str,
+                on: date | None,
+                actor: str | None,
+                reason: str | None,
+                as_json: bool,
+                **extra: Any,
+            ) -> None:
+                from commands.service import Who
+
+                system = open_incubator(ctx)
+                case_id = resolve(system, case_ref)
+                result = call(service(system), case_id, Who(actor, on, reason), **extra)
+                report(system, result, as_json)
+
+            command.__doc__ = doc
+            for param in reversed(params):
+                command = param(command)
+            group.command(name)(command)
+
+        return declare
+
+    return command_for
+
+
+def by_method(method: str) -> Callable[..., Any]:
+    """A service call by the method's name: `service.method(case_id, who, **options)`."""
+
+    def call(service: Any, case_id: UUID, who: Any, **extra: Any) -> Any:
+        return getattr(service, method)(case_id, who, **extra)
+
+    return call

@@ -7,15 +7,15 @@ Heavy libraries are imported inside the commands so that `incubator --help` star
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import click
 
 from cli.common import (
-    F,
+    by_method,
+    case_commands,
     catch_up_after,
     emit_json,
     iso_date,
@@ -31,7 +31,6 @@ from lifecycle.stages import ALL_STAGES, TRACKS
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
-    from commands.service import IncubatorService, Who
     from lifecycle.organization import OrganizationCase
 
 
@@ -78,41 +77,6 @@ def init(ctx: click.Context) -> None:
 @cli.group()
 def org() -> None:
     """Organization incubation cases (社会组织孵化)."""
-
-
-def lifecycle_command(
-    name: str, *params: Callable[[F], F], doc: str
-) -> Callable[[Callable[..., OrganizationCase]], None]:
-    """Declare `incubator org NAME ORG ...`: resolve the case, call the service, report."""
-
-    def declare(call: Callable[..., OrganizationCase]) -> None:
-        @click.argument("case_ref", metavar="ORG")
-        @step_options
-        @click.pass_context
-        @refusals
-        def command(
-            ctx: click.Context,
-            /,
-            case_ref: str,
-            on: date | None,
-            actor: str | None,
-            reason: str | None,
-            as_json: bool,
-            **extra: Any,
-        ) -> None:
-            from commands.service import Who
-
-            system = open_incubator(ctx)
-            case_id = resolve(system, case_ref)
-            case = call(system.service, case_id, Who(actor, on, reason), **extra)
-            report_case(system, case, as_json)
-
-        command.__doc__ = doc
-        for param in reversed(params):
-            command = param(command)
-        org.command(name)(command)
-
-    return declare
 
 
 def report_case(system: Incubator, case: OrganizationCase, as_json: bool) -> None:
@@ -197,14 +161,8 @@ def apply_cmd(
         click.echo(lag, err=True)
 
 
-def _service(method: str) -> Callable[..., OrganizationCase]:
-    def call(service: IncubatorService, case_id: UUID, who: Who, **extra: Any) -> Any:
-        return getattr(service, method)(case_id, who, **extra)
-
-    return call
-
-
 def _declare_lifecycle_commands() -> None:
+    lifecycle_command = case_commands(org, lambda system: system.service, report_case)
     note = click.option("--note", required=True, help="what was seen or done")
     plain = {
         "start-inspection": ("start_inspection", "applied → inspecting (考察辅导)."),
@@ -220,12 +178,12 @@ def _declare_lifecycle_commands() -> None:
         "depart": ("depart", "resident → departed: the resident leaves (residency track)."),
     }
     for name, (method, doc) in plain.items():
-        lifecycle_command(name, doc=doc)(_service(method))
+        lifecycle_command(name, doc=doc)(by_method(method))
     lifecycle_command(
         "assign",
         click.option("--caseworker", required=True, metavar="NAME"),
         doc="The caseworker in charge (any open stage).",
-    )(_service("assign"))
+    )(by_method("assign"))
     lifecycle_command("record-visit", note, doc="A visit or coaching session; stays inspecting.")(
         lambda s, c, w, note: s.record_visit(c, w, note)
     )
@@ -234,17 +192,17 @@ def _declare_lifecycle_commands() -> None:
         score_option,
         click.option("--workspace", metavar="W", help="the workspace it takes if it passes"),
         doc="Entry evaluation (入壳评估): → incubating if the mean passes, else declined.",
-    )(_service("evaluate_entry"))
+    )(by_method("evaluate_entry"))
     lifecycle_command(
         "record-growth-review",
         score_option,
         doc="A growth evaluation (成长评估); stays incubating.",
-    )(_service("record_growth_review"))
+    )(by_method("record_growth_review"))
     lifecycle_command(
         "evaluate-exit",
         score_option,
         doc="Exit evaluation (出壳评估): → follow_up if it passes, else exited.",
-    )(_service("evaluate_exit"))
+    )(by_method("evaluate_exit"))
     lifecycle_command(
         "record-follow-up",
         click.option(
@@ -256,17 +214,17 @@ def _declare_lifecycle_commands() -> None:
         "correct-entry-date",
         click.option("--to", "to", required=True, callback=iso_date, metavar="YYYY-MM-DD"),
         doc="Fix a wrongly recorded entry date (--reason required); the deadlines move.",
-    )(_service("correct_entry_date"))
+    )(by_method("correct_entry_date"))
     lifecycle_command(
         "admit",
         click.option("--workspace", required=True, metavar="W"),
         doc="applied → resident, taking a workspace (residency track).",
-    )(_service("admit"))
+    )(by_method("admit"))
     lifecycle_command(
         "record-service-evaluation",
         score_option,
         doc="A service evaluation (服务评估) of a resident.",
-    )(_service("record_service_evaluation"))
+    )(by_method("record_service_evaluation"))
 
 
 _declare_lifecycle_commands()

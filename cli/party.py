@@ -8,68 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 import click
 
 from cli.common import (
     F,
+    by_method,
+    case_commands,
     catch_up_after,
     emit_json,
     iso_date,
     open_incubator,
     refusals,
     resolve,
-    step_options,
 )
 from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
-    from commands.party import PartyService
-    from commands.service import Who
     from lifecycle.party import PartyIncubation
 
 
 @click.group()
 def party() -> None:
     """Party-branch incubation (社会组织党组织孵化): starts when an organization moves in."""
-
-
-def party_command(
-    name: str, *params: Callable[[F], F], doc: str
-) -> Callable[[Callable[..., PartyIncubation]], None]:
-    """Declare `incubator party NAME ORG ...`: resolve the case, call the service, report."""
-
-    def declare(call: Callable[..., PartyIncubation]) -> None:
-        @click.argument("case_ref", metavar="ORG")
-        @step_options
-        @click.pass_context
-        @refusals
-        def command(
-            ctx: click.Context,
-            /,
-            case_ref: str,
-            on: date | None,
-            actor: str | None,
-            reason: str | None,
-            as_json: bool,
-            **extra: Any,
-        ) -> None:
-            from commands.service import Who
-
-            system = open_incubator(ctx)
-            case_id = resolve(system, case_ref)
-            track = call(system.party, case_id, Who(actor, on, reason), **extra)
-            report_track(system, track, as_json)
-
-        command.__doc__ = doc
-        for param in reversed(params):
-            command = param(command)
-        party.command(name)(command)
-
-    return declare
 
 
 def report_track(system: Incubator, track: PartyIncubation, as_json: bool) -> None:
@@ -89,23 +53,17 @@ def report_track(system: Incubator, track: PartyIncubation, as_json: bool) -> No
         click.echo(lag, err=True)
 
 
-def _service(method: str) -> Callable[..., PartyIncubation]:
-    def call(service: PartyService, case_id: UUID, who: Who, **extra: Any) -> Any:
-        return getattr(service, method)(case_id, who, **extra)
-
-    return call
-
-
 def _note(required: bool, what: str) -> Callable[[F], F]:
     return click.option("--note", required=required, metavar="T", help=what)
 
 
 def _declare_party_commands() -> None:
+    party_command = case_commands(party, lambda system: system.party, report_track)
     party_command(
         "record-inspection",
         _note(False, "what the entry inspection found"),
         doc="Entry inspection (入壳考察): entry_inspection → member_discovery.",
-    )(_service("record_inspection"))
+    )(by_method("record_inspection"))
     party_command(
         "count-members",
         click.option(
@@ -131,7 +89,7 @@ def _declare_party_commands() -> None:
         ),
         doc="Member discovery (发现党员): the count; the first one → support. Again when it "
         "changes.",
-    )(_service("count_members"))
+    )(by_method("count_members"))
     party_command(
         "assign-instructor",
         click.option(
@@ -141,24 +99,24 @@ def _declare_party_commands() -> None:
             help="the party-building instructor or liaison (党建指导员/联络员)",
         ),
         doc="The instructor or liaison; required before formation when there are no members.",
-    )(_service("assign_instructor"))
+    )(by_method("assign_instructor"))
     party_command(
         "record-support",
         click.option("--kind", required=True, type=click.Choice(SUPPORT_KINDS)),
         _note(True, "what was given"),
         doc="Support (支持帮扶) given; stays support. With no members: instructor or information.",
-    )(_service("record_support"))
+    )(by_method("record_support"))
     party_command(
         "record-development",
         _note(True, "the member development work (发展党员)"),
         doc="Developing members: → formation.",
-    )(_service("record_development"))
+    )(by_method("record_development"))
     party_command(
         "found-branch",
         click.option("--name", required=True, metavar="N", help="the branch's name"),
         doc="Its own independent branch (独立党支部, 3+ formal members) → follow_up; leaves its "
         "joint branch if it was in one.",
-    )(_service("found_branch"))
+    )(by_method("found_branch"))
     party_command(
         "join-branch",
         click.option(
@@ -168,23 +126,23 @@ def _declare_party_commands() -> None:
             help="the joint branch's id, or its name at the organization's site",
         ),
         doc="Join a joint branch of its site (联合党支部, 1–2 formal members) → follow_up.",
-    )(_service("join_branch"))
+    )(by_method("join_branch"))
     party_command(
         "record-service",
         click.option("--kind", required=True, type=click.Choice(SERVICE_KINDS)),
         _note(True, "the service given"),
         doc="A follow-up service (联席会议, 示范评选, 项目优先); stays follow_up.",
-    )(_service("record_service"))
+    )(by_method("record_service"))
     party_command(
         "rate",
         click.option("--stars", required=True, type=int, metavar="N", help="1 to 5 (星级评定)"),
         _note(True, "the evidence of the rating"),
         doc="A star rating of the party organization (follow_up).",
-    )(_service("rate"))
+    )(by_method("rate"))
     party_command(
         "start",
         doc="Start the party track of a case that entered before tracks started automatically.",
-    )(_service("start_missing"))
+    )(by_method("start_missing"))
 
 
 _declare_party_commands()
