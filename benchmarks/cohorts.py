@@ -118,7 +118,7 @@ class Lifecycle:
         self._party_track(party, case.party_members or 0)
         earlier = case.entered_on - timedelta(days=1)
         if rng.random() < 0.1 and case.submitted_on is not None and earlier >= case.submitted_on:
-            case.correct_entry_date(self.step(reason="协议日期有误"), earlier, RULES)
+            case.correct_entry_date(self.step(reason="协议日期有误"), earlier, RULES, self.party)
         for _ in range(rng.randint(1, 3)):
             case.record_growth_review(self.step((60, 90)), self.panel(55, 95, 2), self.party)
         if rng.random() < 0.08:

@@ -210,10 +210,12 @@ class IncubatorService(Commands):
         )
 
     def correct_entry_date(self, case_id: UUID, who: Who, to: date) -> OrganizationCase:
-        rules = self.park.rules
-        return self._change(
-            case_id, who, lambda case, step: case.correct_entry_date(step, to, rules)
-        )
+        def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
+            party = self.party_track(case)
+            case.correct_entry_date(step, to, self.park.rules, party)
+            return [party] if party is not None and party.pending_events else []
+
+        return self._change(case_id, who, decide)
 
     def evaluate_exit(self, case_id: UUID, who: Who, scores: Sequence[str]) -> OrganizationCase:
         panel = Panel.parse(list(scores))

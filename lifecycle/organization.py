@@ -313,7 +313,10 @@ class OrganizationCase(Aggregate):
             party_stars=party.stars if party else None,
         )
 
-    def correct_entry_date(self, step: Step, to: date, rules: Rules) -> None:
+    def correct_entry_date(
+        self, step: Step, to: date, rules: Rules, party: PartyIncubation | None
+    ) -> None:
+        """Moves the entry date, every deadline that hangs on it, and the party track's start."""
         self._check("correct_entry_date", step)
         reason = step.require_reason("correct-entry-date", " saying why the date was wrong")
         assert self.entered_on is not None
@@ -332,6 +335,8 @@ class OrganizationCase(Aggregate):
                 f"with entry on {to} the exit evaluation window would open on "
                 f"{rules.exit_opens(to)}, after the exit evaluation recorded on {self.exit_on}"
             )
+        if party is not None:
+            party.correct_start(step, to)
         self._record(
             self.EntryDateCorrected, step, reason=reason, entered_on=to, previous=self.entered_on
         )

@@ -53,6 +53,7 @@ class PartyIncubation(Aggregate):
     stars: int | None
     rated_on: date | None
     rating_note: str | None
+    first_step_on: date | None  # of the steps after the start: a corrected start stays before it
     supports: list[dict[str, Any]]
     developments: list[dict[str, Any]]
     services: list[dict[str, Any]]
@@ -76,7 +77,7 @@ class PartyIncubation(Aggregate):
             track.instructor = track.branch_kind = track.branch_id = track.branch_name = None
             track.stars = track.rated_on = track.rating_note = None
             track.supports, track.developments, track.services = [], [], []
-            track.ended_on = None
+            track.ended_on = track.first_step_on = None
 
     class PartyEvent(Aggregate.Event):
         on: date
@@ -85,10 +86,12 @@ class PartyIncubation(Aggregate):
 
         def apply(self, track: PartyIncubation) -> None:
             track.last_on = self.on
+            if track.first_step_on is None:
+                track.first_step_on = self.on
             self.assign(track)
 
         def assign(self, track: PartyIncubation) -> None:
-            """What the event changes besides the date of the last step."""
+            """What the event changes besides the dates of the first and last steps."""
 
     class Moved(PartyEvent):
         stage: str
@@ -169,6 +172,15 @@ class PartyIncubation(Aggregate):
 
         def assign(self, track: PartyIncubation) -> None:
             track.stars, track.rated_on, track.rating_note = self.stars, self.on, self.note
+
+    class StartCorrected(PartyEvent):
+        """The organization's entry date was corrected: the track started then."""
+
+        started_on: date
+        previous: date
+
+        def apply(self, track: PartyIncubation) -> None:  # not a step of the track's own
+            track.last_on, track.started_on = self.on, self.started_on
 
     class Closed(Moved):
         org_stage: str  # how the organization's case ended
@@ -352,6 +364,24 @@ class PartyIncubation(Aggregate):
         if stars not in STARS:
             raise Refused(f"--stars must be 1 to 5, got {stars}")
         self._record(self.Rated, step, stars=stars, note=note)
+
+    def correct_start(self, step: Step, to: date) -> None:
+        """With the organization's corrected entry date (its reason is the case's)."""
+        PARTY_WORKFLOW.advance(self.stage, "correct_start")
+        if self.first_step_on is not None and to > self.first_step_on:
+            raise Refused(
+                f"the party track recorded a step on {self.first_step_on}; an entry date after "
+                f"it ({to}) would put that step before the track started"
+            )
+        self.trigger_event(
+            self.StartCorrected,
+            timestamp=step.recorded_at,
+            on=max(step.on, self.last_on),
+            actor=step.actor,
+            reason=step.reason,
+            started_on=to,
+            previous=self.started_on,
+        )
 
     def close(self, step: Step, org_stage: str, branch: JointBranch | None) -> None:
         """The organization's case ended: so does its party track (and its joint membership)."""

@@ -83,7 +83,9 @@ PARTY_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "join_branch", "source": ["support", "formation"], "dest": "follow_up"},
     {"trigger": "record_service", "source": "follow_up", "dest": None},
     {"trigger": "rate", "source": "follow_up", "dest": None},
-    {"trigger": "close", "source": PARTY_OPEN, "dest": "closed"},  # the organization's case ended
+    # the system's own, following the organization's case: its entry date corrected, its end
+    {"trigger": "correct_start", "source": PARTY_OPEN, "dest": None},
+    {"trigger": "close", "source": PARTY_OPEN, "dest": "closed"},
 ]
 PARTY_STAGES = [*PARTY_OPEN, "closed"]
 STAGE_NAMES_ZH = {
@@ -172,5 +174,9 @@ WORKFLOWS = {
     RESIDENCY: Workflow(RESIDENCY, RESIDENCY_STAGES, RESIDENCY_TRANSITIONS),
 }
 PARTY_WORKFLOW = Workflow(
-    PARTY, PARTY_STAGES, PARTY_TRANSITIONS, subject="the party track", internal=("close",)
+    PARTY,
+    PARTY_STAGES,
+    PARTY_TRANSITIONS,
+    subject="the party track",
+    internal=("correct_start", "close"),
 )

@@ -483,22 +483,24 @@ def test_correcting_the_entry_date_needs_a_reason_and_a_plausible_date(given: Gi
     case = given.reviewed()  # entered 2014-02-10, growth review 2014-07-10
     then_refused(
         case,
-        lambda c: c.correct_entry_date(step("2014-07-20"), date(2014, 2, 12), RULES),
+        lambda c: c.correct_entry_date(step("2014-07-20"), date(2014, 2, 12), RULES, None),
         "correct-entry-date needs --reason",
     )
     then_refused(
         case,
-        lambda c: c.correct_entry_date(step("2014-07-20", "x"), date(2014, 2, 10), RULES),
+        lambda c: c.correct_entry_date(step("2014-07-20", "x"), date(2014, 2, 10), RULES, None),
         "already 2014-02-10",
     )
     then_refused(
         case,
-        lambda c: c.correct_entry_date(step("2014-07-20", "x"), date(2014, 7, 11), RULES),
+        lambda c: c.correct_entry_date(step("2014-07-20", "x"), date(2014, 7, 11), RULES, None),
         "between 2014-01-20 \\(when the case was submitted for entry, or applied\\) and 2014-07-10",
     )
     [event] = then_events(
         case,
-        lambda c: c.correct_entry_date(step("2014-07-20", "协议日期"), date(2014, 2, 12), RULES),
+        lambda c: c.correct_entry_date(
+            step("2014-07-20", "协议日期"), date(2014, 2, 12), RULES, None
+        ),
     )
     assert (event.entered_on, event.previous, case.entered_on) == (
         date(2014, 2, 12),
@@ -553,7 +555,7 @@ def test_replaying_the_events_gives_the_same_case(given: Given) -> None:
 def test_a_corrected_entry_date_cannot_precede_the_submission(given: Given) -> None:
     then_refused(
         given.incubating(),  # submitted 2014-01-20, entered 2014-02-10
-        lambda c: c.correct_entry_date(step("2014-03-01", "x"), date(2014, 1, 19), RULES),
+        lambda c: c.correct_entry_date(step("2014-03-01", "x"), date(2014, 1, 19), RULES, None),
         "must lie between 2014-01-20",
     )
 
@@ -565,11 +567,12 @@ def test_a_corrected_entry_date_cannot_put_a_recorded_exit_before_its_window(giv
     )  # window opened 11-10
     then_refused(
         case,
-        lambda c: c.correct_entry_date(step("2014-11-20", "x"), date(2014, 2, 20), RULES),
+        lambda c: c.correct_entry_date(step("2014-11-20", "x"), date(2014, 2, 20), RULES, None),
         "window would open on 2014-11-20, after the exit evaluation recorded on 2014-11-15",
     )
     [event] = then_events(
-        case, lambda c: c.correct_entry_date(step("2014-11-20", "x"), date(2014, 2, 12), RULES)
+        case,
+        lambda c: c.correct_entry_date(step("2014-11-20", "x"), date(2014, 2, 12), RULES, None),
     )
     assert event.entered_on == date(2014, 2, 12)
 

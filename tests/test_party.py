@@ -1073,3 +1073,31 @@ def test_replaying_the_events_gives_the_same_track_and_branch(given: Given) -> N
             replayed = event.mutate(replayed)
         assert replayed is not None
         assert vars(replayed) == vars(aggregate) | {"_pending_events": []}
+
+
+def test_a_corrected_entry_date_moves_the_party_track_s_start() -> None:
+    case, track, _ = entered()  # entered 2014-02-10
+    recorded(track)
+    case.correct_entry_date(step("2014-02-20", "协议日期有误"), date(2014, 2, 5), RULES, track)
+    [moved] = recorded(track)
+    assert (type(moved).__name__, moved.started_on, moved.previous) == (
+        "StartCorrected",
+        date(2014, 2, 5),
+        date(2014, 2, 10),
+    )
+    assert track.started_on == date(2014, 2, 5) == case.entered_on
+    assert "correct-start" not in track.allowed_commands()
+    # a second correction is bounded by the case's steps, not by the first correction
+    case.correct_entry_date(step("2014-03-01", "再次更正"), date(2014, 2, 25), RULES, track)
+    assert track.started_on == date(2014, 2, 25) == case.entered_on
+
+
+def test_an_entry_date_after_the_party_track_s_first_step_is_refused() -> None:
+    case, track, _ = entered()
+    track.record_inspection(step("2014-02-12"), None)
+    recorded(track)
+    recorded(case)
+    with pytest.raises(Refused, match="recorded a step on 2014-02-12; an entry date after it"):
+        case.correct_entry_date(step("2014-02-20", "x"), date(2014, 2, 15), RULES, track)
+    assert (case.pending_events, track.pending_events) == ([], [])
+    assert (case.entered_on, track.started_on) == (date(2014, 2, 10), date(2014, 2, 10))
