@@ -192,7 +192,8 @@ class IncubatorService(Commands):
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
             taken = self._workspace(case.site, workspace, step) if workspace else None
             party = case.evaluate_entry(step, panel, self.park.rules, taken)
-            return [a for a in (taken, party) if a is not None and a.pending_events]
+            # a declined entry takes nothing: not even a first registration of the workspace
+            return [taken, party] if taken is not None and party is not None else []
 
         return self._change(case_id, who, decide)
 

@@ -14,7 +14,7 @@ from commands.queries import case_view, history
 from commands.service import IncubatorService, Who
 from lifecycle.errors import NotFound, Refused
 from lifecycle.workspace import Workspace
-from tests.builders import PANEL_PASS, drive, new_case
+from tests.builders import PANEL_FAIL, PANEL_PASS, drive, new_case
 from tests.conftest import who
 
 
@@ -149,6 +149,14 @@ def test_a_refused_entry_takes_no_workspace(incubator: Incubator) -> None:
     )
     incubator.service.evaluate_entry(second, who("2014-02-11"), PANEL_PASS, "M-02")
     assert incubator.service.case(second).workspace == "M-02"
+
+
+def test_a_declined_entry_naming_a_workspace_records_nothing_of_it(incubator: Incubator) -> None:
+    case_id = new_case(incubator.service)
+    drive(incubator.service, case_id, "entry_review")
+    incubator.service.evaluate_entry(case_id, who("2014-02-11"), PANEL_FAIL, "M-07")
+    assert incubator.service.case(case_id).stage == "declined"
+    assert list(incubator.log.events.get(Workspace.id_for("main", "M-07"))) == []
 
 
 def test_a_released_workspace_can_be_taken_again(any_incubator: Incubator) -> None:
