@@ -289,7 +289,7 @@ def show_branch_cmd(ctx: click.Context, branch_ref: str, site: str | None, as_js
     state = (
         f"constituted on {view['constituted_on']}"
         if view["constituted_on"]
-        else ("not yet constituted (needs 3 formal members)")
+        else ("not constituted (its members need 3 formal members together)")
     )
     click.echo(
         f"{view['name']} [{view['id']}] at {view['site']}: {view['formal_members']} formal "

@@ -14,8 +14,9 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.service import Commands, Decision, Who
 from lifecycle.errors import NotFound, Refused
+from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
-from lifecycle.party import JOINT, JointBranch, PartyIncubation
+from lifecycle.party import PartyIncubation
 from lifecycle.step import Step
 
 
@@ -31,7 +32,7 @@ class PartyService(Commands):
         self, case_id: UUID, who: Who, formal: int, probationary: int = 0, transferred: int = 0
     ) -> PartyIncubation:
         def decide(track: PartyIncubation, step: Step) -> list[Aggregate]:
-            branch = self._joint_branch_of(track)
+            branch = self.joint_branch_of(track)
             track.count_members(step, formal, probationary, transferred, branch)
             return [branch] if branch is not None and branch.pending_events else []
 
@@ -52,7 +53,7 @@ class PartyService(Commands):
 
     def found_branch(self, case_id: UUID, who: Who, name: str) -> PartyIncubation:
         def decide(track: PartyIncubation, step: Step) -> list[Aggregate]:
-            leaving = self._joint_branch_of(track)
+            leaving = self.joint_branch_of(track)
             track.found_branch(step, name, leaving)
             return [leaving] if leaving is not None and leaving.pending_events else []
 
@@ -75,21 +76,16 @@ class PartyService(Commands):
         return self._change(case_id, who, lambda track, step: track.rate(step, stars, note))
 
     def start_missing(self, case_id: UUID, who: Who) -> PartyIncubation:
-        """The party track of a case that entered before tracks were started automatically."""
-        case = self.case(case_id)
-        if case.entered_on is None or not case.is_open:
-            raise Refused(
-                f"{case.name} is in stage '{case.stage}': a party track starts when an "
-                f"organization enters the shell or is admitted, and only while its case is open"
-            )
-        if self.party_track(case) is not None:
-            raise Refused(f"{case.name} already has its party track (it starts once)")
-        track = PartyIncubation.start(case_id, case.name, case.site, self._step(who))
-        try:
-            self.log.save(track)
-        except IntegrityError:
-            raise Refused(f"{case.name} already has its party track (it starts once)") from None
-        return track
+        """The party track of a case that entered before tracks were started automatically:
+        recorded on the case too, so a command ending the case at the same moment conflicts."""
+        started: list[PartyIncubation] = []
+
+        def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
+            started[:] = [case.start_missing_party_track(step, self.party_track(case))]
+            return [*started]
+
+        self._retrying(lambda: self.case(case_id), who, decide)
+        return started[0]
 
     # ---- joint branches -----------------------------------------------------------------------
 
@@ -139,11 +135,6 @@ class PartyService(Commands):
     ) -> PartyIncubation:
         return self._retrying(lambda: self.track(case_id), who, decide)
 
-    def _joint_branch_of(self, track: PartyIncubation) -> JointBranch | None:
-        if track.branch_kind != JOINT or track.branch_id is None:
-            return None
-        return self._get(track.branch_id, JointBranch, f"no joint branch {track.branch_id}")
-
 
 def _no_track(case: OrganizationCase) -> str:
     if case.entered_on is None:
@@ -154,5 +145,5 @@ def _no_track(case: OrganizationCase) -> str:
         )
     return (
         f"{case.name} has no party track: it entered on {case.entered_on}, before party tracks "
-        f"were started automatically"
+        f"were started automatically; start it once with: incubator party start ORG"
     )

@@ -7,9 +7,10 @@ from typing import Any
 from uuid import UUID
 
 from commands.log import EventLog, event_data
+from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import STEP_FIELDS, OrganizationCase
 from lifecycle.park import Park
-from lifecycle.party import JointBranch, PartyIncubation
+from lifecycle.party import PartyIncubation
 from schedules.deadlines import deadlines_of
 
 SYSTEM_ACTOR = "system"  # what the system does by itself (reminders, automatic starts)
@@ -86,7 +87,8 @@ def branch_view(branch: JointBranch) -> dict[str, Any]:
         "site": branch.site,
         "created_on": branch.opened_on.isoformat(),
         "formal_members": branch.formal_total,
-        "constituted_on": _iso(branch.constituted_on),
+        "constituted": branch.constituted,
+        "constituted_on": _iso(branch.constituted_on),  # since when, while it is
         "members": [
             {"case_id": key, "organization": branch.member_names[key], "formal_members": formal}
             for key, formal in branch.members.items()

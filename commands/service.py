@@ -21,9 +21,10 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.log import EventLog
 from lifecycle.errors import Conflict, NotFound, Refused
+from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import Holdings, OrganizationCase
 from lifecycle.park import Park, check_legal_status
-from lifecycle.party import JointBranch, PartyIncubation
+from lifecycle.party import JOINT, PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
@@ -68,10 +69,13 @@ class Commands:
     def holdings(self, case: OrganizationCase) -> Holdings:
         """The workspace, party track and joint branch the case holds, as they are now."""
         party = self.party_track(case)
-        branch = None
-        if party is not None and party.branch_kind == "joint" and party.branch_id is not None:
-            branch = self._get(party.branch_id, JointBranch, f"no joint branch {party.branch_id}")
-        return Holdings(self._held(case), party, branch)
+        return Holdings(self._held(case), party, self.joint_branch_of(party) if party else None)
+
+    def joint_branch_of(self, track: PartyIncubation) -> JointBranch | None:
+        """The joint branch the party track belongs to, if any."""
+        if track.branch_kind != JOINT or track.branch_id is None:
+            return None
+        return self._get(track.branch_id, JointBranch, f"no joint branch {track.branch_id}")
 
     def _retrying(self, load: Callable[[], A], who: Who, decide: Decision[A]) -> A:
         lost_to: list[str] = []
@@ -92,7 +96,8 @@ class Commands:
                 continue
             return aggregate
         raise Conflict(
-            f"the case kept changing while this command was decided "
+            f"the case, its party track or a joint branch kept changing while this command was "
+            f"decided "
             f"({'; '.join(lost_to)}); nothing was recorded, try again"
         )
 
@@ -204,11 +209,13 @@ class IncubatorService(Commands):
         self, case_id: UUID, who: Who, scores: Sequence[str]
     ) -> OrganizationCase:
         panel = Panel.parse(list(scores))
-        return self._change(
-            case_id,
-            who,
-            lambda case, step: case.record_growth_review(step, panel, self.party_track(case)),
-        )
+
+        def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
+            party = self.party_track(case)
+            case.record_growth_review(step, panel, party)
+            return [party] if party is not None and party.pending_events else []
+
+        return self._change(case_id, who, decide)
 
     def correct_entry_date(self, case_id: UUID, who: Who, to: date) -> OrganizationCase:
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:

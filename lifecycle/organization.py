@@ -16,8 +16,9 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from lifecycle.errors import Refused
+from lifecycle.joint_branch import JointBranch
 from lifecycle.park import Rules
-from lifecycle.party import JointBranch, PartyIncubation
+from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.stages import INCUBATION, TRACKS, WORKFLOWS
 from lifecycle.step import Step, require_text
@@ -207,6 +208,11 @@ class OrganizationCase(Aggregate):
     class Departed(Ended):
         pass
 
+    class PartyTrackStarted(CaseEvent):
+        """The party track of a case that entered before tracks started by themselves."""
+
+        party_track: UUID
+
     def __init__(self) -> None:
         pass
 
@@ -312,6 +318,8 @@ class OrganizationCase(Aggregate):
             mean=panel.mean,
             party_stars=party.stars if party else None,
         )
+        if party is not None:
+            party.note_evaluation(step, "growth_review")
 
     def correct_entry_date(
         self, step: Step, to: date, rules: Rules, party: PartyIncubation | None
@@ -384,6 +392,8 @@ class OrganizationCase(Aggregate):
             party_stars=party.stars if party else None,
             **grades,
         )
+        if party is not None:
+            party.note_evaluation(step, "exit_evaluation")
         self._let_go(step, held)
 
     def record_follow_up(self, step: Step, service: str) -> None:
@@ -426,6 +436,22 @@ class OrganizationCase(Aggregate):
 
     def depart(self, step: Step, held: Holdings) -> None:
         self._end(self.Departed, "depart", step, held)
+
+    def start_missing_party_track(
+        self, step: Step, existing: PartyIncubation | None
+    ) -> PartyIncubation:
+        if self.entered_on is None or not self.is_open:
+            raise Refused(
+                f"{self.name} is in stage '{self.stage}': a party track starts when an "
+                f"organization enters the shell or is admitted, and only while its case is open"
+            )
+        if existing is not None:
+            raise Refused(f"{self.name} already has its party track (it starts once)")
+        if step.on < self.entered_on:
+            raise Refused(f"the party track cannot start before the entry on {self.entered_on}")
+        track = self._start_party_track(step)
+        self._record(self.PartyTrackStarted, step, party_track=track.id)
+        return track
 
     # ---- what the case knows ------------------------------------------------------------------
 

@@ -1,13 +1,11 @@
-"""The party-branch incubation track (社会组织党组织孵化) and the joint party branches (联合党支部).
+"""The party-branch incubation track (社会组织党组织孵化) of an organization.
 
 "入驻一家, 覆盖一家": the track starts when its organization enters the shell or is admitted as a
 resident, in the same transaction as that step. Its id is derived from the organization case's id,
 so a second start (a retried or racing entry) is a second version 1 of one aggregate, which the log
-refuses: the track exists exactly once.
-
-A joint branch gathers organizations of one site with 1–2 formal party members each; it is
-constituted once its members together have at least 3. An organization with 3 or more founds its
-own independent branch, and may leave a joint branch to do so.
+refuses: the track exists exactly once. An organization with 1–2 formal party members joins a joint
+branch (lifecycle/joint_branch.py); one with 3 or more founds its own independent branch, and may
+leave a joint branch to do so.
 """
 
 from __future__ import annotations
@@ -20,13 +18,12 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate
 
 from lifecycle.errors import Refused
+from lifecycle.joint_branch import BRANCH_MINIMUM, JointBranch
 from lifecycle.stages import PARTY_WORKFLOW
 from lifecycle.step import Step, require_text
 
 PARTY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:party-track")
-BRANCH_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:joint-branch")
 
-BRANCH_MINIMUM = 3  # formal members a branch of any kind needs
 SUPPORT_KINDS = ("space", "instructor", "training", "information", "project", "funds")
 # With no members the committee's support is its instructor's or liaison's policy advice.
 SUPPORT_KINDS_WITHOUT_MEMBERS = ("instructor", "information")
@@ -182,6 +179,19 @@ class PartyIncubation(Aggregate):
         def apply(self, track: PartyIncubation) -> None:  # not a step of the track's own
             track.last_on, track.started_on = self.on, self.started_on
 
+    class EvaluationNoted(Aggregate.Event):
+        """The organization's growth review or exit evaluation, with this track's stars beside it
+        (四个同步). Saved with the case: a party step recorded at the same moment makes one of
+        the two decide again on the fresh state, so the exit rule cannot be raced past."""
+
+        on: date
+        actor: str
+        evaluation: str
+        stars: int | None
+
+        def apply(self, track: PartyIncubation) -> None:  # a record, not a step of the track
+            pass
+
     class Closed(Moved):
         org_stage: str  # how the organization's case ended
 
@@ -205,7 +215,7 @@ class PartyIncubation(Aggregate):
             timestamp=step.recorded_at,
             on=step.on,
             actor=step.actor,
-            reason=None,
+            reason=step.reason,
             case_id=case_id,
             org_name=org_name,
             site=site,
@@ -365,6 +375,17 @@ class PartyIncubation(Aggregate):
             raise Refused(f"--stars must be 1 to 5, got {stars}")
         self._record(self.Rated, step, stars=stars, note=note)
 
+    def note_evaluation(self, step: Step, evaluation: str) -> None:
+        if self.is_open:
+            self.trigger_event(
+                self.EvaluationNoted,
+                timestamp=step.recorded_at,
+                on=step.on,
+                actor=step.actor,
+                evaluation=evaluation,
+                stars=self.stars,
+            )
+
     def correct_start(self, step: Step, to: date) -> None:
         """With the organization's corrected entry date (its reason is the case's)."""
         PARTY_WORKFLOW.advance(self.stage, "correct_start")
@@ -442,114 +463,3 @@ class PartyIncubation(Aggregate):
     def _move(self, event: type[Moved], command: str, step: Step, **data: Any) -> None:
         stage = self._check(command, step)
         self._record(event, step, stage=stage, **data)
-
-
-class JointBranch(Aggregate):
-    """A joint party branch (联合党支部) of one site; its id comes from its site and name."""
-
-    site: str
-    name: str
-    opened_on: date
-    members: dict[str, int]  # organization case id -> its formal party members
-    member_names: dict[str, str]
-    constituted_on: date | None
-
-    class Created(Aggregate.Created):
-        site: str
-        name: str
-        on: date
-        actor: str
-
-        def apply(self, branch: JointBranch) -> None:
-            branch.site, branch.name, branch.opened_on = self.site, self.name, self.on
-            branch.members, branch.member_names, branch.constituted_on = {}, {}, None
-
-    class MemberJoined(Aggregate.Event):
-        case_id: UUID
-        org_name: str
-        formal: int
-        on: date
-        actor: str
-
-        def apply(self, branch: JointBranch) -> None:
-            key = str(self.case_id)
-            branch.members = {**branch.members, key: self.formal}
-            branch.member_names = {**branch.member_names, key: self.org_name}
-
-    class MemberRecounted(Aggregate.Event):
-        case_id: UUID
-        formal: int
-        on: date
-        actor: str
-
-        def apply(self, branch: JointBranch) -> None:
-            branch.members = {**branch.members, str(self.case_id): self.formal}
-
-    class MemberLeft(Aggregate.Event):
-        case_id: UUID
-        on: date
-        actor: str
-        why: str
-
-        def apply(self, branch: JointBranch) -> None:
-            key = str(self.case_id)
-            branch.members = {k: v for k, v in branch.members.items() if k != key}
-            branch.member_names = {k: v for k, v in branch.member_names.items() if k != key}
-
-    class Constituted(Aggregate.Event):
-        """Its member organizations together first reached the 3 formal members a branch needs."""
-
-        formal: int
-        on: date
-
-        def apply(self, branch: JointBranch) -> None:
-            branch.constituted_on = self.on
-
-    def __init__(self) -> None:
-        pass
-
-    @staticmethod
-    def id_for(site: str, name: str) -> UUID:
-        return uuid5(BRANCH_NAMESPACE, f"{site}/{name.strip()}")
-
-    @classmethod
-    def create(cls, site: str, name: str, step: Step) -> JointBranch:
-        name = require_text(name, "--name", "joint-branch create")
-        return cls._create(
-            cls.Created,
-            id=cls.id_for(site, name),
-            timestamp=step.recorded_at,
-            site=site,
-            name=name,
-            on=step.on,
-            actor=step.actor,
-        )
-
-    @property
-    def formal_total(self) -> int:
-        return sum(self.members.values())
-
-    def admit(self, case_id: UUID, org_name: str, formal: int, step: Step) -> None:
-        if str(case_id) in self.members:
-            raise Refused(f"{org_name} is already a member of joint branch '{self.name}'")
-        if step.on < self.opened_on:
-            raise Refused(
-                f"joint branch '{self.name}' was created on {self.opened_on}; "
-                f"{step.on} is before that"
-            )
-        self._at(step, self.MemberJoined, case_id=case_id, org_name=org_name, formal=formal)
-
-    def recount(self, case_id: UUID, formal: int, step: Step) -> None:
-        if self.members.get(str(case_id)) != formal:
-            self._at(step, self.MemberRecounted, case_id=case_id, formal=formal)
-
-    def leave(self, case_id: UUID, step: Step, why: str) -> None:
-        if str(case_id) in self.members:
-            self._at(step, self.MemberLeft, case_id=case_id, why=why)
-
-    def _at(self, step: Step, event: type[Aggregate.Event], **data: Any) -> None:
-        self.trigger_event(event, timestamp=step.recorded_at, on=step.on, actor=step.actor, **data)
-        if self.constituted_on is None and self.formal_total >= BRANCH_MINIMUM:
-            self.trigger_event(
-                self.Constituted, timestamp=step.recorded_at, formal=self.formal_total, on=step.on
-            )

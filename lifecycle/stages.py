@@ -36,6 +36,8 @@ INCUBATION_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "resume_coaching", "source": "declined", "dest": "inspecting"},
     {"trigger": "record_growth_review", "source": "incubating", "dest": None},
     {"trigger": "correct_entry_date", "source": ["incubating", "follow_up"], "dest": None},
+    # the party track of a case that entered before party tracks started automatically
+    {"trigger": "start_party_track", "source": ["incubating", "follow_up"], "dest": None},
     {
         "trigger": "evaluate_exit",
         "source": "incubating",
@@ -56,6 +58,7 @@ RESIDENCY_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "admit", "source": "applied", "dest": "resident"},
     {"trigger": "record_service_evaluation", "source": "resident", "dest": None},
     {"trigger": "correct_entry_date", "source": "resident", "dest": None},
+    {"trigger": "start_party_track", "source": "resident", "dest": None},
     {"trigger": "depart", "source": "resident", "dest": "departed"},
     {"trigger": "reject", "source": "applied", "dest": "rejected"},
     {"trigger": "withdraw", "source": "applied", "dest": "withdrawn"},
@@ -170,8 +173,12 @@ def cli_name(trigger: str) -> str:
 
 
 WORKFLOWS = {
-    INCUBATION: Workflow(INCUBATION, INCUBATION_STAGES, INCUBATION_TRANSITIONS),
-    RESIDENCY: Workflow(RESIDENCY, RESIDENCY_STAGES, RESIDENCY_TRANSITIONS),
+    INCUBATION: Workflow(
+        INCUBATION, INCUBATION_STAGES, INCUBATION_TRANSITIONS, internal=("start_party_track",)
+    ),
+    RESIDENCY: Workflow(
+        RESIDENCY, RESIDENCY_STAGES, RESIDENCY_TRANSITIONS, internal=("start_party_track",)
+    ),
 }
 PARTY_WORKFLOW = Workflow(
     PARTY,

@@ -8,14 +8,15 @@ from typing import Any
 from sqlalchemy import Boolean, Column, Date, Integer, String, Table, Text, and_, func, select
 from sqlalchemy.engine import Connection
 
+from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase as Case
-from lifecycle.party import INDEPENDENT, JointBranch
+from lifecycle.party import INDEPENDENT
 from lifecycle.party import PartyIncubation as Track
 from projections.runner import Batch, Projection
 
 IN_THE_PARK = ("incubating", "follow_up", "resident")
 
-projection = Projection("party", version=2)
+projection = Projection("party", version=3)
 projection.table(
     "party_orgs",
     lambda: [
@@ -146,12 +147,16 @@ def _constituted(rows: Batch, e: JointBranch.Constituted) -> None:
     rows.update("joint_branches", rows.key(e), constituted=True)
 
 
+@projection.on(JointBranch.FellBelowMinimum)
+def _below_minimum(rows: Batch, e: JointBranch.FellBelowMinimum) -> None:
+    rows.update("joint_branches", rows.key(e), constituted=False)
+
+
 def coverage(conn: Connection, tables: dict[str, Table], site: str | None = None) -> dict[str, Any]:
     """Organizations in the park (entered and still open), how many have a party track, their
-    formal members, and the branches they form: independent ones, and joint branches of the
-    site(s) with at least one member organization."""
-    orgs, tracks = tables["party_orgs"], tables["party_tracks"]
-    branches, members = tables["joint_branches"], tables["joint_members"]
+    formal members, and the branches they form: independent ones, and the joint branches of the
+    site(s) that are constituted (their members together have at least 3 formal members)."""
+    orgs, tracks, branches = tables["party_orgs"], tables["party_tracks"], tables["joint_branches"]
     in_park = and_(orgs.c.stage.in_(IN_THE_PARK), *([orgs.c.site == site] if site else []))
     organizations = conn.execute(select(func.count()).where(in_park)).scalar_one()
     covered, formal, independent = conn.execute(
@@ -163,9 +168,7 @@ def coverage(conn: Connection, tables: dict[str, Table], site: str | None = None
         .select_from(orgs.join(tracks, tracks.c.case_id == orgs.c.id))
         .where(in_park)
     ).one()
-    joint_query = select(func.count(func.distinct(members.c.branch_id))).select_from(
-        members.join(branches, branches.c.id == members.c.branch_id)
-    )
+    joint_query = select(func.count()).where(branches.c.constituted.is_(True))
     if site:
         joint_query = joint_query.where(branches.c.site == site)
     joint = conn.execute(joint_query).scalar_one()

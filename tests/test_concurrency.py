@@ -24,8 +24,9 @@ import pytest
 
 from commands.bootstrap import Incubator, bootstrap
 from lifecycle.errors import Conflict, Refused
+from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
-from lifecycle.party import JointBranch, PartyIncubation
+from lifecycle.party import PartyIncubation
 from lifecycle.workspace import Workspace
 from schedules.clock import FixedClock
 from tests.builders import ENTRY_ON, PANEL_PASS, drive, new_case, new_resident
@@ -40,13 +41,14 @@ BARRIER_TIMEOUT = 20.0  # seconds a child waits for the other one in front of it
 RACE_TIMEOUT = 60.0  # seconds for a whole race: start, bootstrap, command, report, exit
 VISIT_ON = "2014-01-10"  # after the inspection started on 2014-01-08
 JOIN_ON = "2014-03-01"  # after the entry on 2014-02-10
+EXIT_ON = "2014-12-10"  # inside the exit window of an entry on 2014-02-10
 
 
 @dataclass(frozen=True)
 class Job:
     """One child's command: `approve` (evaluate_entry with a passing panel) or `visit`."""
 
-    command: str  # approve, admit, visit or join
+    command: str  # approve, admit, visit, join or exit
     case_id: str
     actor: str
     argument: str  # the workspace code to take, the visit's note or the joint branch's name
@@ -102,6 +104,8 @@ def run_command(url: str, job: Job, barrier: Barrier, results: Queue[Outcome]) -
                 service.admit(case_id, who(ENTRY_ON, actor=job.actor), job.argument)
             elif job.command == "visit":
                 service.record_visit(case_id, who(VISIT_ON, actor=job.actor), job.argument)
+            elif job.command == "exit":
+                service.evaluate_exit(case_id, who(EXIT_ON, actor=job.actor), PANEL_PASS)
             elif job.command == "join":
                 party = incubator.party
                 load_track = party.track
@@ -385,3 +389,41 @@ def test_two_organizations_joining_one_joint_branch_at_once_are_both_members(
         track = recorded(database_url, clock, PartyIncubation.id_for(UUID(case_id)))
         assert names(track)[-1] == "JointBranchJoined"
         assert track[-1].stage == "follow_up"
+
+
+def test_an_exit_and_a_party_join_at_once_cannot_skip_the_star_rating(
+    database_url: str, clock: FixedClock
+) -> None:
+    """四个同步: an exit is refused while the party track is in follow-up without a rating since
+    the last growth review. The exit reads the track in support (no rating needed) while the
+    join moves it to follow-up: the exit notes itself on the track, so the two conflict and
+    whichever saves second decides again on the fresh state."""
+
+    def setup(incubator: Incubator) -> list[UUID]:
+        incubator.party.create_joint_branch(who("2014-02-01"), name="主园区联合党支部", site="main")
+        case_id = new_case(incubator.service)
+        drive(incubator.service, case_id, "reviewed")  # entered 2014-02-10, reviewed 2014-07-10
+        incubator.party.record_inspection(case_id, who("2014-02-11"))
+        incubator.party.count_members(case_id, who("2014-02-12"), 2, transferred=2)
+        return [case_id]
+
+    [case_id] = prepared(database_url, clock, setup)
+    outcomes = race(
+        database_url,
+        [Job("exit", case_id, "王芳", ""), Job("join", case_id, "李强", "主园区联合党支部")],
+    )
+
+    exited, joined = outcomes["王芳"], outcomes["李强"]
+    track = names(recorded(database_url, clock, PartyIncubation.id_for(UUID(case_id))))
+    case = names(recorded(database_url, clock, case_id))
+    assert joined.kind == "ok", joined  # a join after the exit is fine: the case is in follow-up
+    if exited.kind == "ok":  # the exit saved first; the join decided again after it
+        assert (joined.loads, joined.saves) == (2, 2), joined
+        assert track[-2:] == ["EvaluationNoted", "JointBranchJoined"]
+        assert case[-1] == "ExitApproved"
+    else:  # the join saved first; the exit, decided again, is refused: no rating since review
+        assert exited.kind == "Conflict", exited
+        assert (exited.loads, exited.saves) == (2, 1), exited
+        assert "no star rating since the last growth review on 2014-07-10" in exited.message
+        assert track[-1] == "JointBranchJoined"
+        assert case[-1] == "GrowthReviewRecorded"

@@ -16,9 +16,10 @@ import pytest
 from eventsourcing.domain import Aggregate
 
 from lifecycle.errors import Refused, WrongStage
+from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import Holdings, OrganizationCase
 from lifecycle.park import Rules
-from lifecycle.party import JointBranch, PartyIncubation
+from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
@@ -558,13 +559,20 @@ def test_a_joint_member_that_grew_to_three_founds_its_own_and_leaves(given: Give
     assert names(events) == ["BranchFounded"]
     assert (events[0].stage, events[0].left_joint) == ("follow_up", branch.id)
     assert (track.branch_kind, track.branch_name) == ("independent", "协会党支部")
-    [left] = recorded(branch)
+    [left, below] = recorded(branch)
     assert (type(left).__name__, left.case_id, left.why, left.on) == (
         "MemberLeft",
         track.case_id,
         "founded its own branch",
         date(2014, 6, 1),
     )
+    # 1 formal member is left: the joint branch is no longer a branch until others join
+    assert (type(below).__name__, below.formal, below.on) == (
+        "FellBelowMinimum",
+        1,
+        date(2014, 6, 1),
+    )
+    assert (branch.constituted, branch.constituted_on) == (False, None)
     assert branch.members == {str(other.case_id): 1}
     assert branch.member_names == {str(other.case_id): "社区服务中心"}
 
@@ -722,8 +730,9 @@ def test_a_recount_in_follow_up_updates_the_branch_and_may_constitute_it(given: 
     assert (type(constituted).__name__, constituted.formal) == ("Constituted", 3)
     assert branch.members == {str(track.case_id): 3}
     then_events(track, lambda t: t.count_members(step("2014-06-01"), 2, 0, 0, branch), branch)
-    assert names(recorded(branch)) == ["MemberRecounted"]
-    assert branch.constituted_on == date(2014, 5, 1)
+    assert names(recorded(branch)) == ["MemberRecounted", "FellBelowMinimum"]
+    assert not branch.constituted
+    assert branch.constituted_on is None
 
 
 def test_a_recount_of_only_probationary_members_leaves_the_branch_alone(given: Given) -> None:
@@ -920,7 +929,12 @@ def test_a_failed_exit_records_the_stars_and_closes_the_party_track() -> None:
     case.evaluate_exit(step("2014-12-10"), FAIL, RULES, Holdings(ws, track))
     [event] = recorded(case)
     assert (type(event).__name__, event.stage, event.party_stars) == ("ExitFailed", "exited", 2)
-    [closed] = recorded(track)
+    noted, closed = recorded(track)
+    assert (type(noted).__name__, noted.evaluation, noted.stars) == (
+        "EvaluationNoted",
+        "exit_evaluation",
+        2,
+    )
     assert (type(closed).__name__, closed.stage, closed.org_stage) == ("Closed", "closed", "exited")
 
 
@@ -997,7 +1011,9 @@ def test_a_passed_exit_leaves_the_party_track_open() -> None:
     case, track, ws = reviewed_in_follow_up(rated_on="2014-07-10")
     recorded(track)
     case.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(ws, track))
-    assert (track.pending_events, track.stage) == ([], "follow_up")
+    # noted on the track, saved with the case: a party step at the same moment conflicts
+    assert [type(e).__name__ for e in track.pending_events] == ["EvaluationNoted"]
+    assert track.stage == "follow_up"
 
 
 def test_the_track_closes_no_earlier_than_its_last_step() -> None:
@@ -1101,3 +1117,51 @@ def test_an_entry_date_after_the_party_track_s_first_step_is_refused() -> None:
         case.correct_entry_date(step("2014-02-20", "x"), date(2014, 2, 15), RULES, track)
     assert (case.pending_events, track.pending_events) == ([], [])
     assert (case.entered_on, track.started_on) == (date(2014, 2, 10), date(2014, 2, 10))
+
+
+def test_a_growth_review_is_noted_on_the_party_track_with_its_stars() -> None:
+    case, track, _ = entered()
+    recorded(track)
+    case.record_growth_review(step("2014-07-10"), Panel.parse(["王芳=75"]), track)
+    [noted] = recorded(track)
+    assert (type(noted).__name__, noted.evaluation, noted.stars, noted.on) == (
+        "EvaluationNoted",
+        "growth_review",
+        None,
+        date(2014, 7, 10),
+    )
+    assert track.last_on == date(2014, 2, 10)  # a record, not a step of the track's own
+
+
+def test_a_joint_branch_constituted_again_when_its_members_reach_three_again() -> None:
+    branch = joint_branch()
+    a, b = uuid4(), uuid4()
+    branch.admit(a, "甲", 2, step("2014-03-01"))
+    branch.admit(b, "乙", 1, step("2014-03-02"))
+    branch.leave(b, step("2014-04-01"), why="x")
+    branch.recount(a, 3, step("2014-05-01"))
+    assert names(recorded(branch)) == [
+        "MemberJoined",
+        "MemberJoined",
+        "Constituted",
+        "MemberLeft",
+        "FellBelowMinimum",
+        "MemberRecounted",
+        "Constituted",
+    ]
+    assert branch.constituted_on == date(2014, 5, 1)
+
+
+def test_a_missing_party_track_is_started_on_the_case_and_not_before_its_entry() -> None:
+    case, _, _ = entered()  # as if its track had never been saved
+    with pytest.raises(Refused, match="cannot start before the entry on 2014-02-10"):
+        case.start_missing_party_track(step("2014-02-09"), None)
+    recorded(case)
+    track = case.start_missing_party_track(step("2014-03-01", "补建党建档案"), None)
+    [started] = recorded(track)
+    [noted] = recorded(case)
+    assert (type(noted).__name__, noted.party_track) == ("PartyTrackStarted", track.id)
+    assert (started.on, started.reason) == (date(2014, 3, 1), "补建党建档案")
+    with pytest.raises(Refused, match="already has its party track"):
+        case.start_missing_party_track(step("2014-03-02"), track)
+    assert "start-party-track" not in case.allowed_commands()

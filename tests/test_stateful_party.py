@@ -15,7 +15,7 @@ The model is written from the rules, not from lifecycle/party.py or lifecycle/st
 - branches: an independent branch needs 3 or more formal members (an organization in a joint
   branch that grew to 3 may leave it to found its own); a joint branch takes organizations with
   1 or 2, of its own site, not before the day it was created; a recount of a member updates the
-  branch; a joint branch is constituted on the day its members' total first reaches 3;
+  branch; a joint branch is constituted while its members' total is 3 or more;
 - 四个同步: the exit evaluation is refused while the party track is in follow-up and has no star
   rating dated from the last growth review to the exit's date, and the growth review and the
   exit carry the party's current stars;
@@ -58,8 +58,9 @@ from hypothesis.stateful import (
 from commands.bootstrap import Incubator, bootstrap
 from commands.service import Who
 from lifecycle.errors import NotFound, Refused, WrongStage
+from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
-from lifecycle.party import JointBranch, PartyIncubation
+from lifecycle.party import PartyIncubation
 from schedules.clock import FixedClock
 from tests.conftest import NOW
 from tests.test_stateful import (
@@ -226,19 +227,26 @@ class Joint:
     version: int = 1
     members: dict[str, int] = field(default_factory=dict)  # org label -> its formal members
     constituted_on: date | None = None
+    total: int = 0  # the members' formal members as of the last event
 
     history: list[tuple[str, str | None, date]] = field(default_factory=list)
     # (event, org label or None, date) of every event after its creation
 
     def record(self, kind: str, label: str, on: date) -> None:
         """A member joined, was recounted or left; the branch is constituted (one more event)
-        on the day its members' total first reaches 3."""
+        on the day its members' total reaches 3, and falls below (one more) when it drops under."""
         self.history.append((kind, label, on))
         self.version += 1
-        if self.constituted_on is None and sum(self.members.values()) >= BRANCH_MINIMUM:
+        total = sum(self.members.values())
+        if self.total < BRANCH_MINIMUM <= total:
             self.constituted_on = on
             self.history.append(("Constituted", None, on))
             self.version += 1
+        elif total < BRANCH_MINIMUM <= self.total:
+            self.constituted_on = None
+            self.history.append(("FellBelowMinimum", None, on))
+            self.version += 1
+        self.total = total
 
 
 @settings(
@@ -527,6 +535,8 @@ class PartyMachine(RuleBasedStateMachine):
             # 四个同步: the review carries the party organization's current stars.
             stars = org.party.stars if org.party else None
             assert self._last_event(org).party_stars == stars
+            if org.party is not None:  # the review is noted on the party track too
+                org.party.version += 1
 
     @precondition(lambda self: self._org_fits("evaluate_exit"))
     @rule(data=st.data(), passes=st.sampled_from((True, True, False)), in_window=st.booleans())
@@ -566,6 +576,8 @@ class PartyMachine(RuleBasedStateMachine):
         assert self._last_event(org).party_stars == (org.party.stars if org.party else None)
         org.stage = "follow_up" if passes else "exited"
         org.exit_on = org.last_on = on
+        if org.party is not None:  # the exit evaluation is noted on the party track too
+            org.party.version += 1
         self._let_go(label, org, on)
 
     @precondition(lambda self: self._org_fits("close_case"))
@@ -1144,7 +1156,7 @@ class PartyMachine(RuleBasedStateMachine):
     def _model_coverage(self, site: str | None) -> dict[str, Any]:
         orgs = [o for o in self.orgs.values() if o.stage in IN_THE_PARK and site in (None, o.site)]
         covered = [o.party for o in orgs if o.party is not None]
-        joint = sum(1 for j in self.joints.values() if j.members and site in (None, j.site))
+        joint = sum(1 for j in self.joints.values() if j.constituted_on and site in (None, j.site))
         return {
             "organizations": len(orgs),
             "covered": len(covered),
@@ -1168,7 +1180,7 @@ class PartyMachine(RuleBasedStateMachine):
             if expected["organizations"]:
                 event("coverage: organizations in the park")
             if expected["branches"]["joint"]:
-                event("coverage: a joint branch with members")
+                event("coverage: a constituted joint branch")
 
 
 TestPartyStateMachine = pytest.mark.slow(PartyMachine.TestCase)
