@@ -184,3 +184,16 @@ def by_method(method: str) -> Callable[..., Any]:
         return getattr(service, method)(case_id, who, **extra)
 
     return call
+
+
+def show_history(system: Incubator, aggregate_id: UUID, title: str, as_json: bool) -> None:
+    """The events of a case, a party track or a joint branch, oldest first."""
+    from commands.queries import history
+
+    events = history(system.log, aggregate_id)
+    if as_json:
+        emit_json(events)
+    else:
+        from cli.render import render_history
+
+        render_history(title, events)

@@ -22,6 +22,7 @@ from cli.common import (
     open_incubator,
     refusals,
     resolve,
+    show_history,
     step_options,
 )
 from cli.party import party
@@ -257,17 +258,9 @@ def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
 @refusals
 def history_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
     """Every event of the case, oldest first."""
-    from commands.queries import history
-
     system = open_incubator(ctx)
     case = system.service.case(resolve(system, case_ref))
-    events = history(system.log, UUID(str(case.id)))
-    if as_json:
-        emit_json(events)
-    else:
-        from cli.render import render_history
-
-        render_history(case.name, events)
+    show_history(system, UUID(str(case.id)), case.name, as_json)
 
 
 @org.command("list")

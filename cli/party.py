@@ -23,6 +23,7 @@ from cli.common import (
     open_incubator,
     refusals,
     resolve,
+    show_history,
 )
 from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
 
@@ -174,17 +175,9 @@ def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
 @refusals
 def history_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
     """Every event of the party track, oldest first."""
-    from commands.queries import history
-
     system = open_incubator(ctx)
     track = system.party.track(resolve(system, case_ref))
-    events = history(system.log, UUID(str(track.id)))
-    if as_json:
-        emit_json(events)
-    else:
-        from cli.render import render_history
-
-        render_history(f"{track.org_name} (party track)", events)
+    show_history(system, UUID(str(track.id)), f"{track.org_name} (party track)", as_json)
 
 
 @party.command("coverage")
