@@ -37,10 +37,11 @@ def open_incubator(ctx: click.Context) -> Incubator:
     from commands.bootstrap import bootstrap
     from commands.database import DatabaseError
     from commands.settings import SettingsError
+    from schedules.mail import MailError
 
     try:
         system = bootstrap(ctx.obj["database"], ctx.obj["settings"])
-    except (SettingsError, DatabaseError) as e:
+    except (SettingsError, DatabaseError, MailError) as e:
         fail(str(e), EXIT_SETUP)
     ctx.call_on_close(system.close_all)
     return system
@@ -186,11 +187,18 @@ def by_method(method: str) -> Callable[..., Any]:
     return call
 
 
-def show_history(system: Incubator, aggregate_id: UUID, title: str, as_json: bool) -> None:
-    """The events of a case, a party track or a joint branch, oldest first."""
+def show_history(
+    system: Incubator, aggregate_id: UUID, title: str, as_json: bool, reminders: bool = False
+) -> None:
+    """The events of a case, a party track or a joint branch, oldest first; a case's history
+    shows the reminders and escalations of its deadlines too (`reminders`)."""
     from commands.queries import history
 
-    events = history(system.log, aggregate_id)
+    found: list[UUID] = []
+    if reminders:
+        system.read_models.catch_up()
+        found = [UUID(r["reminder_id"]) for r in system.read_models.reminders_of(str(aggregate_id))]
+    events = history(system.log, aggregate_id, found)
     if as_json:
         emit_json(events)
     else:

@@ -26,6 +26,7 @@ from cli.common import (
     step_options,
 )
 from cli.party import party
+from cli.reminders import inbox_cmd, reminders, scheduler_cmd
 from cli.reports import projections, report
 from lifecycle.park import LEGAL_STATUSES
 from lifecycle.stages import ALL_STAGES, TRACKS
@@ -260,7 +261,7 @@ def history_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
     """Every event of the case, oldest first."""
     system = open_incubator(ctx)
     case = system.service.case(resolve(system, case_ref))
-    show_history(system, UUID(str(case.id)), case.name, as_json)
+    show_history(system, UUID(str(case.id)), case.name, as_json, reminders=True)
 
 
 @org.command("list")
@@ -318,6 +319,9 @@ def demo(ctx: click.Context, demo_database: str | None) -> None:
 
 
 cli.add_command(party)
+cli.add_command(reminders)
+cli.add_command(inbox_cmd)
+cli.add_command(scheduler_cmd)
 cli.add_command(projections)
 cli.add_command(report)
 

@@ -118,11 +118,16 @@ def render_history(name: str, events: list[dict[str, Any]]) -> None:
     console.print(f"[bold]{name}[/]: {len(events)} events, oldest first")
     for e in events:
         recorded = e["recorded_at"][:19].replace("T", " ")
+        # a reminder's events are numbered on the reminder, not on the case
+        number = f"#{e['version']:<3}" if "of" not in e else "  ⏰"
         console.print(
-            f"[bold]#{e['version']:<3}[/] {e['on']}  [cyan]{e['type']}[/]  "
+            f"[bold]{number}[/] {e['on'] or ' ' * 10}  [cyan]{e['type']}[/]  "
             f"by {e['actor']}  [dim](recorded {recorded} UTC)[/]"
         )
-        details = " · ".join(f"{k}: {_value(v)}" for k, v in e["data"].items() if v is not None)
+        same = ("case_id", "organization", "site") if "of" in e else ()
+        details = " · ".join(
+            f"{k}: {_value(v)}" for k, v in e["data"].items() if v is not None and k not in same
+        )
         if details:
             console.print(f"     {details}", soft_wrap=True)
         if e["reason"]:

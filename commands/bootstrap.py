@@ -22,11 +22,13 @@ from commands.database import (
 )
 from commands.log import EventLog, open_log
 from commands.party import PartyService
+from commands.reminders import ReminderService
 from commands.service import IncubatorService
 from commands.settings import load_settings
 from lifecycle.park import Park
 from projections.read_models import ReadModels
 from schedules.clock import Clock, SystemClock
+from schedules.mail import SMTP_ENV, Mailer, SmtpMailer
 
 SETTINGS_ENV = "INCUBATOR_SETTINGS"
 
@@ -40,6 +42,7 @@ class Incubator:
     service: IncubatorService
     read_models: ReadModels
     party: PartyService
+    reminders: ReminderService
 
     def close_all(self) -> None:
         self.read_models.engine.dispose()
@@ -50,12 +53,16 @@ def bootstrap(
     database_url: str | None = None,
     settings_path: str | Path | None = None,
     clock: Clock | None = None,
+    mailer: Mailer | None = None,
 ) -> Incubator:
+    """`mailer` defaults to SMTP at INCUBATOR_SMTP_URL when that is set, else no mail."""
     database = parse_database_url(
         database_url or os.environ.get(DATABASE_ENV) or default_database_url()
     )
     park = load_settings(settings_path or os.environ.get(SETTINGS_ENV) or None)
     clock = clock or SystemClock()
+    if mailer is None and os.environ.get(SMTP_ENV):
+        mailer = SmtpMailer.from_url(os.environ[SMTP_ENV])  # MailError when malformed
     engine = database.engine()
     try:
         with schema_lock(database, engine):
@@ -76,4 +83,5 @@ def bootstrap(
         IncubatorService(log, park, clock),
         read_models,
         PartyService(log, park, clock),
+        ReminderService(log, park, clock, read_models, mailer),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -35,7 +36,7 @@ def case_view(
         "applied_on": case.applied_on.isoformat(),
         "entered_on": case.entered_on.isoformat() if case.entered_on else None,
         "growth_reviews": len(case.growth_reviews),
-        "deadlines": [d.as_json() for d in deadlines_of(case, park.rules, today)],
+        "deadlines": [d.as_json() for d in deadlines_of(case, park.rules, today, party)],
         "allowed_commands": case.allowed_commands(),
         "version": case.version,
         "party": party_summary(party),
@@ -112,21 +113,30 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def history(log: EventLog, case_id: UUID) -> list[dict[str, Any]]:
-    """The events of a case (or of a party track, or a joint branch), oldest first."""
-    return [
-        {
-            "version": event.originator_version,
-            "type": type(event).__name__,
-            "on": event.on.isoformat() if hasattr(event, "on") else None,
-            "recorded_at": event.timestamp.isoformat(),
-            "actor": getattr(event, "actor", SYSTEM_ACTOR),
-            "reason": getattr(event, "reason", None),
-            "data": event_data(event, skip=STEP_FIELDS),
-        }
-        for event in _events(log, case_id)
+def history(log: EventLog, case_id: UUID, reminders: Sequence[UUID] = ()) -> list[dict[str, Any]]:
+    """The events of a case (or of a party track, or a joint branch), oldest first; with the
+    events of the case's `reminders` (issued, escalated, mailed) among them, by time written."""
+    own = [_entry(event) for event in log.events.get(case_id)]
+    if not reminders:
+        return own
+    others = [
+        _entry(event, aggregate="reminder")
+        for reminder_id in reminders
+        for event in log.events.get(reminder_id)
     ]
+    return sorted(own + others, key=lambda e: e["recorded_at"])
 
 
-def _events(log: EventLog, case_id: UUID) -> list[Any]:
-    return list(log.events.get(case_id))
+def _entry(event: Any, aggregate: str | None = None) -> dict[str, Any]:
+    entry = {
+        "version": event.originator_version,
+        "type": type(event).__name__,
+        "on": event.on.isoformat() if hasattr(event, "on") else None,
+        "recorded_at": event.timestamp.isoformat(),
+        "actor": getattr(event, "actor", SYSTEM_ACTOR),
+        "reason": getattr(event, "reason", None),
+        "data": event_data(event, skip=STEP_FIELDS),
+    }
+    if aggregate:
+        entry["of"] = {"aggregate": aggregate, "id": str(event.originator_id)}
+    return entry

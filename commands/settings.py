@@ -7,12 +7,20 @@ them: keys of [evaluation] and [periods] one by one; [fields] and [sites], when 
 from __future__ import annotations
 
 import tomllib
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lifecycle.park import Park, Rules, Site
+from schedules.reminders import (
+    ALL_KINDS,
+    RECIPIENTS,
+    DeadlinePolicy,
+    ReminderPolicy,
+)
+from schedules.workdays import WorkingDays
 
 DEFAULTS_FILE = "defaults.toml"
 _SECTIONS = {
@@ -21,9 +29,28 @@ _SECTIONS = {
         "growth_review_months": (1, 120),
         "in_shell_months": (1, 120),
         "follow_up_months": (1, 120),
+        "inspection_days": (1, 366),
+        "entry_evaluation_days": (1, 366),
+        "member_discovery_days": (1, 366),
     },
 }
-_TOP_LEVEL = {"park", "timezone", "evaluation", "periods", "fields", "sites"}
+_TOP_LEVEL = {"park", "timezone", "evaluation", "periods", "fields", "sites", "reminders", "people"}
+# [reminders]: the park-wide keys, and the deadline keys that [reminders.<kind>] may override.
+_REMINDER_KEYS = {
+    "send_at",
+    "official_calendar",
+    "director",
+    "scan_interval_seconds",
+    "retry_minutes",
+    "claim_minutes",
+}
+_DEADLINE_KEYS = {
+    "remind_days_before",
+    "recipient",
+    "escalate_after_days",
+    "escalate_every_days",
+    "escalation_steps",
+}
 _SITE_KEYS = {"name", "workspaces", "workspace_prefix", "workspace_count"}
 
 
@@ -75,6 +102,8 @@ def _merge(data: dict[str, Any], user: dict[str, Any]) -> None:
                     f"allowed: {', '.join(_SECTIONS[key])}"
                 )
             data[key].update(section)
+        elif key == "reminders":
+            _merge_reminders(data["reminders"], _table(value, key))
         else:
             data[key] = value
 
@@ -90,16 +119,112 @@ def _park(data: dict[str, Any]) -> Park:
         **{name: int(value) for name, value in numbers.items()},
     )
     fields = _fields(data["fields"])
+    timezone = _timezone(data["timezone"])
     sites = {key: _site(key, value) for key, value in _table(data["sites"], "sites").items()}
     if not sites:
         raise SettingsError("[sites] must name at least one site")
     return Park(
         name=_text(data["park"], "park"),
-        timezone=_timezone(data["timezone"]),
+        timezone=timezone,
         sites=sites,
         fields=fields,
         rules=rules,
+        reminders=_reminders(data["reminders"], data.get("people", {}), timezone),
     )
+
+
+def _merge_reminders(data: dict[str, Any], user: dict[str, Any]) -> None:
+    allowed = _REMINDER_KEYS | _DEADLINE_KEYS | set(ALL_KINDS)
+    bad = set(user) - allowed
+    if bad:
+        raise SettingsError(
+            f"unknown key(s) in [reminders]: {', '.join(sorted(bad))}; allowed: "
+            f"{', '.join(sorted(_REMINDER_KEYS | _DEADLINE_KEYS))}, and a table per deadline: "
+            f"{', '.join(f'[reminders.{k}]' for k in ALL_KINDS)}"
+        )
+    for key, value in user.items():
+        if key in ALL_KINDS:
+            table = _table(value, f"reminders.{key}")
+            wrong = set(table) - _DEADLINE_KEYS
+            if wrong:
+                raise SettingsError(
+                    f"unknown key(s) in [reminders.{key}]: {', '.join(sorted(wrong))}; "
+                    f"allowed: {', '.join(sorted(_DEADLINE_KEYS))}"
+                )
+            data.setdefault(key, {}).update(table)
+        else:
+            data[key] = value
+
+
+def _reminders(data: dict[str, Any], people: Any, timezone: str) -> ReminderPolicy:
+    deadlines = {}
+    for kind in ALL_KINDS:
+        merged = {k: v for k, v in data.items() if k in _DEADLINE_KEYS} | data.get(kind, {})
+        where = f"reminders.{kind}" if kind in data else "reminders"
+        deadlines[kind] = _deadline(merged, where)
+    addresses = {
+        _text(name, "people"): _address(address, f"people.{name}")
+        for name, address in _table(people, "people").items()
+    }
+    return ReminderPolicy(
+        timezone=timezone,
+        send_at=_clock_time(data["send_at"], "reminders.send_at"),
+        official_calendar=_flag(data["official_calendar"], "reminders.official_calendar"),
+        director=_text(data["director"], "reminders.director"),
+        scan_interval_seconds=int(
+            _number(data["scan_interval_seconds"], "reminders.scan_interval_seconds", 5, 86_400)
+        ),
+        retry_minutes=_days(data["retry_minutes"], "reminders.retry_minutes", 1, 10_080),
+        claim_minutes=int(_number(data["claim_minutes"], "reminders.claim_minutes", 1, 1_440)),
+        deadlines=deadlines,
+        addresses=addresses,
+        days=WorkingDays(official=bool(data["official_calendar"])),
+    )
+
+
+def _deadline(data: dict[str, Any], where: str) -> DeadlinePolicy:
+    recipient = data["recipient"]
+    if recipient not in RECIPIENTS:
+        raise SettingsError(
+            f"{where}.recipient must be one of {', '.join(RECIPIENTS)}, got {recipient!r}"
+        )
+    return DeadlinePolicy(
+        remind_days_before=_days(data["remind_days_before"], f"{where}.remind_days_before", 0, 366),
+        recipient=recipient,
+        escalate_after_days=int(
+            _number(data["escalate_after_days"], f"{where}.escalate_after_days", 0, 366)
+        ),
+        escalate_every_days=int(
+            _number(data["escalate_every_days"], f"{where}.escalate_every_days", 1, 366)
+        ),
+        escalation_steps=int(_number(data["escalation_steps"], f"{where}.escalation_steps", 0, 52)),
+    )
+
+
+def _days(value: Any, where: str, low: int, high: int) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise SettingsError(f"{where} must be a list of whole numbers, got {value!r}")
+    return tuple(int(_number(v, where, low, high)) for v in value)
+
+
+def _clock_time(value: Any, where: str) -> time:
+    try:
+        return time.fromisoformat(_text(value, where))
+    except ValueError:
+        raise SettingsError(f"{where} must be a time of day like 08:00, got {value!r}") from None
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"{where} must be true or false, got {value!r}")
+    return value
+
+
+def _address(value: Any, where: str) -> str:
+    text = _text(value, where)
+    if "@" not in text or " " in text:
+        raise SettingsError(f"{where} must be a mail address like name@example.org, got {value!r}")
+    return text
 
 
 def _number(value: Any, where: str, low: int, high: int) -> float | int:

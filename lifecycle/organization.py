@@ -52,7 +52,9 @@ class OrganizationCase(Aggregate):
     party_members: int | None
     stage: str
     applied_on: date
+    inspected_on: date | None  # when the inspection started
     submitted_on: date | None  # the latest submission to the entry evaluation
+    evaluated_on: date | None  # the latest entry evaluation, passed or declined
     last_on: date
     caseworker: str | None
     workspace: str | None
@@ -80,7 +82,7 @@ class OrganizationCase(Aggregate):
             case.track, case.site, case.contact = self.track, self.site, self.contact
             case.party_members = self.party_members
             case.stage, case.applied_on, case.last_on = "applied", self.on, self.on
-            case.submitted_on = None
+            case.inspected_on = case.submitted_on = case.evaluated_on = None
             case.caseworker = case.workspace = case.entered_on = None
             case.growth_reviews, case.exit_on, case.ended_on = [], None, None
 
@@ -113,7 +115,8 @@ class OrganizationCase(Aggregate):
             super().apply(case)
 
     class InspectionStarted(Moved):
-        pass
+        def assign(self, case: OrganizationCase) -> None:
+            case.inspected_on = self.on
 
     class CaseworkerAssigned(CaseEvent):
         caseworker: str
@@ -136,11 +139,15 @@ class OrganizationCase(Aggregate):
 
         def assign(self, case: OrganizationCase) -> None:
             case.workspace, case.entered_on = self.workspace, self.on
+            case.evaluated_on = self.on
 
     class EntryDeclined(Moved):
         scores: dict[str, Decimal]
         mean: Decimal
         pass_mark: Decimal
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.evaluated_on = self.on
 
     class CoachingResumed(Moved):
         pass

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from lifecycle.errors import Refused
 from schedules.calendar import add_months
+from schedules.reminders import ReminderPolicy
 
 LEGAL_STATUSES = ("unregistered", "filed", "registered")
 
@@ -23,6 +24,9 @@ class Rules:
     growth_review_months: int = 5
     in_shell_months: int = 10
     follow_up_months: int = 12
+    inspection_days: int = 14  # service level: inspection started after the application
+    entry_evaluation_days: int = 30  # service level: entry evaluation after the submission
+    member_discovery_days: int = 30  # party members counted after the party track starts
 
     def growth_review_due(self, entered_on: date) -> date:
         return add_months(entered_on, self.growth_review_months)
@@ -35,6 +39,15 @@ class Rules:
 
     def follow_up_end(self, exited_on: date) -> date:
         return add_months(exited_on, self.follow_up_months)
+
+    def inspection_due(self, applied_on: date) -> date:
+        return applied_on + timedelta(days=self.inspection_days)
+
+    def entry_evaluation_due(self, submitted_on: date) -> date:
+        return submitted_on + timedelta(days=self.entry_evaluation_days)
+
+    def member_discovery_due(self, started_on: date) -> date:
+        return started_on + timedelta(days=self.member_discovery_days)
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,7 @@ class Park:
     sites: dict[str, Site]
     fields: dict[str, str]  # English key -> Chinese name
     rules: Rules = field(default_factory=Rules)
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
 
     def site(self, key: str) -> Site:
         if key not in self.sites:

@@ -41,6 +41,7 @@ class PartyIncubation(Aggregate):
     last_on: date
     inspected: bool
     formal: int | None  # None until member discovery counted them
+    counted_on: date | None  # the first count (the member discovery deadline is met)
     probationary: int
     transferred: int
     instructor: str | None
@@ -71,6 +72,7 @@ class PartyIncubation(Aggregate):
             track.stage, track.started_on, track.last_on = "entry_inspection", self.on, self.on
             track.inspected = False
             track.formal, track.probationary, track.transferred = None, 0, 0
+            track.counted_on = None
             track.instructor = track.branch_kind = track.branch_id = track.branch_name = None
             track.stars = track.rated_on = track.rating_note = None
             track.supports, track.developments, track.services = [], [], []
@@ -111,6 +113,8 @@ class PartyIncubation(Aggregate):
         def assign(self, track: PartyIncubation) -> None:
             track.formal, track.probationary = self.formal, self.probationary
             track.transferred = self.transferred
+            if track.counted_on is None:
+                track.counted_on = self.on
 
     class InstructorAssigned(PartyEvent):
         instructor: str

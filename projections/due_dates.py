@@ -1,96 +1,238 @@
-"""Due dates: every pending deadline of every case, soonest first (what reminders scan).
+"""Due dates: every pending deadline of every case and party track, with the time its next
+reminder or escalation goes out (what reminder scans read), and the inbox of what went out.
 
 A deadline's row exists while it is pending; meeting it or ending the case deletes it, and a
-corrected entry date moves it. The lengths come from the park's rules (the settings file): after
-changing them, rebuild this read model (`incubator projections rebuild due_dates`).
+corrected date moves it (its reminders start over: the moved date has reminders of its own). The
+lengths and reminder offsets come from the settings file: after changing them, rebuild this read
+model (`incubator projections rebuild due_dates`).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, Text, select
+from sqlalchemy import BigInteger, Column, Date, Integer, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
 from lifecycle.park import Park
+from lifecycle.party import PartyIncubation as Track
+from lifecycle.reminder import Reminder
 from projections.runner import Batch, Projection
+from schedules.reminders import (
+    ALL_KINDS,
+    ENTRY_EVALUATION,
+    EXIT_EVALUATION,
+    FOLLOW_UP_END,
+    GROWTH_REVIEW,
+    INSPECTION,
+    INSTRUCTOR,
+    MEMBER_DISCOVERY,
+    next_step,
+    rank_of,
+)
 
-KINDS = ("growth_review", "exit_evaluation", "follow_up_end")
+KINDS = ALL_KINDS
 
-projection = Projection("due_dates", version=2)
+projection = Projection("due_dates", version=3)
 projection.table(
     "due_dates",
     lambda: [
         Column("case_id", String(36), primary_key=True),
         Column("kind", Text, primary_key=True),
+        Column("start_on", Date, nullable=False),
         Column("due_on", Date, nullable=False, index=True),
         Column("site", Text, nullable=False),
+        # when the next reminder or escalation goes out (seconds since 1970, UTC); None: no more
+        Column("next_at", BigInteger, index=True),
+        Column("last_rank", Integer, nullable=False),  # of the last step recorded, 0: none
+        Column("reminded", Text),  # the last reminder step recorded ("remind-7")
+        Column("reminded_on", Date),
+        Column("escalation", Integer, nullable=False),  # the last escalation level, 0: none
     ],
     by="case_id",
 )
-# Where each case is, to label its deadlines.
+# Where each case is and who is in charge, to label and address its deadlines.
 projection.table(
     "due_date_cases",
     lambda: [
         Column("case_id", String(36), primary_key=True),
         Column("site", Text, nullable=False),
         Column("track", Text, nullable=False),
+        Column("name", Text, nullable=False),
+        Column("caseworker", Text),
+        Column("instructor", Text),
     ],
     by="case_id",
 )
+projection.table(
+    "due_date_tracks",
+    lambda: [
+        Column("track_id", String(36), primary_key=True),
+        Column("case_id", String(36), nullable=False),
+    ],
+    by="track_id",
+)
 
 
-def _rules(rows: Batch) -> Any:
+def _park(rows: Batch) -> Park:
     park: Park = rows.context
-    return park.rules
+    return park
+
+
+def _clock(rows: Batch, case_id: str, kind: str, start_on: date, due_on: date) -> None:
+    """A deadline starts (or moves): its reminders from the first."""
+    case = rows.get("due_date_cases", case_id)
+    if case is None:
+        return
+    first = next_step(_park(rows).reminders.steps(kind, start_on, due_on), 0)
+    rows.put(
+        "due_dates",
+        case_id,
+        kind,
+        start_on=start_on,
+        due_on=due_on,
+        site=case["site"],
+        next_at=first.epoch if first else None,
+        last_rank=0,
+        reminded=None,
+        reminded_on=None,
+        escalation=0,
+    )
+
+
+def _move(rows: Batch, case_id: str, kind: str, start_on: date, due_on: date) -> None:
+    if rows.get("due_dates", case_id, kind) is not None:
+        _clock(rows, case_id, kind, start_on, due_on)
+
+
+def _stop(rows: Batch, case_id: str, *kinds: str) -> None:
+    for kind in kinds:
+        rows.delete("due_dates", case_id, kind)
+
+
+# ---- the organization's clocks ---------------------------------------------------------------
 
 
 @projection.on(Case.ApplicationReceived)
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
-    rows.put("due_date_cases", rows.key(e), site=e.site, track=e.track)
+    case_id = rows.key(e)
+    rows.put("due_date_cases", case_id, site=e.site, track=e.track, name=e.name)
+    if e.track == "incubation":
+        _clock(rows, case_id, INSPECTION, e.on, _park(rows).rules.inspection_due(e.on))
 
 
-def _due(rows: Batch, case_id: str, kind: str, due_on: date) -> None:
-    case = rows.get("due_date_cases", case_id)
-    if case is not None:
-        rows.put("due_dates", case_id, kind, due_on=due_on, site=case["site"])
+@projection.on(Case.CaseworkerAssigned)
+def _assigned(rows: Batch, e: Case.CaseworkerAssigned) -> None:
+    rows.update("due_date_cases", rows.key(e), caseworker=e.caseworker)
+
+
+@projection.on(Case.InspectionStarted)
+def _inspecting(rows: Batch, e: Case.InspectionStarted) -> None:
+    _stop(rows, rows.key(e), INSPECTION)
+
+
+@projection.on(Case.SubmittedForEntry)
+def _submitted(rows: Batch, e: Case.SubmittedForEntry) -> None:
+    due = _park(rows).rules.entry_evaluation_due(e.on)
+    _clock(rows, rows.key(e), ENTRY_EVALUATION, e.on, due)
+
+
+@projection.on(Case.EntryDeclined)
+def _declined(rows: Batch, e: Case.EntryDeclined) -> None:
+    _stop(rows, rows.key(e), ENTRY_EVALUATION)
 
 
 @projection.on(Case.EntryApproved)
 def _entered(rows: Batch, e: Case.EntryApproved) -> None:
-    case_id, rules = rows.key(e), _rules(rows)
-    _due(rows, case_id, "growth_review", rules.growth_review_due(e.on))
-    _due(rows, case_id, "exit_evaluation", rules.exit_due(e.on))
+    case_id, rules = rows.key(e), _park(rows).rules
+    _stop(rows, case_id, ENTRY_EVALUATION)
+    _clock(rows, case_id, GROWTH_REVIEW, e.on, rules.growth_review_due(e.on))
+    _clock(rows, case_id, EXIT_EVALUATION, e.on, rules.exit_due(e.on))
 
 
 @projection.on(Case.EntryDateCorrected)
 def _entry_corrected(rows: Batch, e: Case.EntryDateCorrected) -> None:
-    case_id, rules = rows.key(e), _rules(rows)
-    if rows.get("due_dates", case_id, "growth_review") is not None:
-        rows.update(
-            "due_dates", case_id, "growth_review", due_on=rules.growth_review_due(e.entered_on)
-        )
-    rows.update("due_dates", case_id, "exit_evaluation", due_on=rules.exit_due(e.entered_on))
+    case_id, rules, on = rows.key(e), _park(rows).rules, e.entered_on
+    _move(rows, case_id, GROWTH_REVIEW, on, rules.growth_review_due(on))
+    _move(rows, case_id, EXIT_EVALUATION, on, rules.exit_due(on))
 
 
 @projection.on(Case.GrowthReviewRecorded)
 def _reviewed(rows: Batch, e: Case.GrowthReviewRecorded) -> None:
-    rows.delete("due_dates", rows.key(e), "growth_review")
+    _stop(rows, rows.key(e), GROWTH_REVIEW)
 
 
 @projection.on(Case.ExitApproved)
 def _exit_approved(rows: Batch, e: Case.ExitApproved) -> None:
     case_id = rows.key(e)
-    rows.delete("due_dates", case_id, "exit_evaluation")
-    _due(rows, case_id, "follow_up_end", _rules(rows).follow_up_end(e.on))
+    _stop(rows, case_id, EXIT_EVALUATION)
+    _clock(rows, case_id, FOLLOW_UP_END, e.on, _park(rows).rules.follow_up_end(e.on))
 
 
 @projection.on(Case.Ended)
 def _ended(rows: Batch, e: Case.Ended) -> None:
-    for kind in KINDS:
-        rows.delete("due_dates", rows.key(e), kind)
+    _stop(rows, rows.key(e), *KINDS)
+
+
+# ---- the party track's clock -----------------------------------------------------------------
+
+
+@projection.on(Track.Started)
+def _track_started(rows: Batch, e: Track.Started) -> None:
+    case_id = str(e.case_id)
+    rows.put("due_date_tracks", rows.key(e), case_id=case_id)
+    due = _park(rows).rules.member_discovery_due(e.on)
+    _clock(rows, case_id, MEMBER_DISCOVERY, e.on, due)
+
+
+def _case_of(rows: Batch, e: Any) -> str | None:
+    track = rows.get("due_date_tracks", rows.key(e))
+    return track["case_id"] if track else None
+
+
+@projection.on(Track.InstructorAssigned)
+def _instructor(rows: Batch, e: Track.InstructorAssigned) -> None:
+    if case_id := _case_of(rows, e):
+        rows.update("due_date_cases", case_id, instructor=e.instructor)
+
+
+@projection.on(Track.MembersCounted, Track.Closed)
+def _members_counted(rows: Batch, e: Any) -> None:
+    if case_id := _case_of(rows, e):
+        _stop(rows, case_id, MEMBER_DISCOVERY)
+
+
+@projection.on(Track.StartCorrected)
+def _track_start_corrected(rows: Batch, e: Track.StartCorrected) -> None:
+    if case_id := _case_of(rows, e):
+        due = _park(rows).rules.member_discovery_due(e.started_on)
+        _move(rows, case_id, MEMBER_DISCOVERY, e.started_on, due)
+
+
+# ---- what went out ---------------------------------------------------------------------------
+
+
+@projection.on(Reminder.Issued)
+def _issued(rows: Batch, e: Reminder.Issued) -> None:
+    row = rows.get("due_dates", str(e.case_id), e.kind)
+    if row is None or row["due_on"] != e.due_on:
+        return  # a reminder of a deadline since met or moved
+    steps = _park(rows).reminders.steps(e.kind, row["start_on"], row["due_on"])
+    rank = rank_of(steps, e.step)
+    if rank is None or rank <= row["last_rank"]:
+        return
+    after = next_step(steps, rank)
+    changes: dict[str, Any] = {"last_rank": rank, "next_at": after.epoch if after else None}
+    if e.level:
+        changes["escalation"] = max(row["escalation"], e.level)
+    else:
+        changes |= {"reminded": e.step, "reminded_on": e.on}
+    rows.update("due_dates", str(e.case_id), e.kind, **changes)
+
+
+# ---- queries ---------------------------------------------------------------------------------
 
 
 def pending(
@@ -101,9 +243,72 @@ def pending(
     site: str | None = None,
 ) -> list[dict[str, Any]]:
     due = tables["due_dates"]
-    query = select(due).order_by(due.c.due_on, due.c.case_id, due.c.kind)
+    query = select(due.c.case_id, due.c.kind, due.c.start_on, due.c.due_on, due.c.site).order_by(
+        due.c.due_on, due.c.case_id, due.c.kind
+    )
     if until is not None:
         query = query.where(due.c.due_on <= until)
     if site:
         query = query.where(due.c.site == site)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def coming(conn: Connection, tables: dict[str, Table], until: datetime) -> list[dict[str, Any]]:
+    """The deadlines whose next reminder or escalation goes out by `until`, soonest first."""
+    due, cases = tables["due_dates"], tables["due_date_cases"]
+    query = (
+        select(due, cases.c.name, cases.c.caseworker, cases.c.instructor)
+        .join(cases, cases.c.case_id == due.c.case_id)
+        .where(due.c.next_at <= int(until.astimezone(UTC).timestamp()))
+        .order_by(due.c.next_at, due.c.case_id, due.c.kind)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def inbox(
+    conn: Connection, tables: dict[str, Table], park: Park, today: date, person: str | None
+) -> list[dict[str, Any]]:
+    """What went out and is still pending, per person: due, overdue and escalated, soonest
+    first. The responsible person is the caseworker (the instructor for party clocks, when one
+    is assigned); escalated deadlines are in the director's inbox too."""
+    due, cases = tables["due_dates"], tables["due_date_cases"]
+    query = (
+        select(due, cases.c.name, cases.c.caseworker, cases.c.instructor)
+        .join(cases, cases.c.case_id == due.c.case_id)
+        .where(due.c.last_rank > 0)
+        .order_by(due.c.due_on, cases.c.name, due.c.kind)
+    )
+    director = park.reminders.director
+    items = []
+    for row in conn.execute(query):
+        responsible = responsible_for(park, row.kind, row.caseworker, row.instructor)
+        status = "escalated" if row.escalation else "overdue" if today > row.due_on else "due"
+        people = [responsible or director] + ([director] if row.escalation else [])
+        for who in dict.fromkeys(people):
+            if person is None or who == person:
+                items.append(
+                    {
+                        "for": who,
+                        "case_id": row.case_id,
+                        "organization": row.name,
+                        "site": row.site,
+                        "kind": row.kind,
+                        "due_on": row.due_on,
+                        "status": status,
+                        "days": (row.due_on - today).days,
+                        "escalation": row.escalation,
+                        "reminded": row.reminded,
+                        "reminded_on": row.reminded_on,
+                        "responsible": responsible,
+                    }
+                )
+    return items
+
+
+def responsible_for(
+    park: Park, kind: str, caseworker: str | None, instructor: str | None
+) -> str | None:
+    """Who receives a deadline's reminders: its policy's recipient, else the caseworker."""
+    if park.reminders.of(kind).recipient == INSTRUCTOR and instructor:
+        return instructor
+    return caseworker

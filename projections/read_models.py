@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from projections import (
     directory,
     due_dates,
     occupancy,
+    outbox,
     party,
     stage_stats,
     time_in_stage,
@@ -44,6 +45,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     stage_stats.projection,
     time_in_stage.projection,
     party.projection,
+    outbox.projection,
 )
 T = TypeVar("T")
 log = logging.getLogger("incubator.projections")
@@ -153,6 +155,22 @@ class ReadModels:
         return self.read(
             due_dates.projection, lambda c, t: due_dates.pending(c, t, until=until, site=site)
         )
+
+    def coming(self, until: datetime) -> list[dict[str, Any]]:
+        """Deadlines whose next reminder or escalation goes out by `until`."""
+        return self.read(due_dates.projection, lambda c, t: due_dates.coming(c, t, until))
+
+    def inbox(self, today: date, person: str | None = None) -> list[dict[str, Any]]:
+        return self.read(
+            due_dates.projection,
+            lambda c, t: due_dates.inbox(c, t, self.park, today, person),
+        )
+
+    def outbox_ready(self, now: datetime) -> list[str]:
+        return self.read(outbox.projection, lambda c, t: outbox.ready(c, t, now))
+
+    def reminders_of(self, case_id: str) -> list[dict[str, Any]]:
+        return self.read(outbox.projection, lambda c, t: outbox.of_case(c, t, case_id))
 
     def occupancy(self, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(occupancy.projection, lambda c, t: occupancy.held(c, t, site))

@@ -175,13 +175,16 @@ def test_correcting_the_entry_date_moves_the_deadlines(incubator: Incubator) -> 
     before = case_view(service.case(case_id), incubator.park, date(2014, 3, 1))["deadlines"]
     service.correct_entry_date(case_id, who("2014-03-01", reason="协议日期"), date(2014, 1, 31))
     after = case_view(service.case(case_id), incubator.park, date(2014, 3, 1))["deadlines"]
-    assert [(d["kind"], d["due_on"]) for d in before] == [
-        ("growth_review", "2014-07-10"),
-        ("exit_evaluation", "2014-12-10"),
+    # applied 2014-01-02 (inspection within 14 days), submitted 2014-01-20 (evaluation in 30)
+    assert [(d["kind"], d["start_on"], d["due_on"]) for d in before] == [
+        ("inspection", "2014-01-02", "2014-01-16"),
+        ("entry_evaluation", "2014-01-20", "2014-02-19"),
+        ("growth_review", "2014-02-10", "2014-07-10"),
+        ("exit_evaluation", "2014-02-10", "2014-12-10"),
     ]
-    assert [(d["kind"], d["due_on"]) for d in after] == [
-        ("growth_review", "2014-06-30"),
-        ("exit_evaluation", "2014-11-30"),
+    assert [(d["kind"], d["start_on"], d["due_on"]) for d in after][2:] == [
+        ("growth_review", "2014-01-31", "2014-06-30"),
+        ("exit_evaluation", "2014-01-31", "2014-11-30"),
     ]
 
 
@@ -189,7 +192,8 @@ def test_show_has_the_contract_keys_and_deadline_statuses(incubator: Incubator) 
     service = incubator.service
     case_id = new_case(service)
     drive(service, case_id, "reviewed")
-    view = case_view(service.case(case_id), incubator.park, date(2014, 12, 11))
+    case = service.case(case_id)
+    view = case_view(case, incubator.park, date(2014, 12, 11), service.party_track(case))
     assert {
         "id",
         "name",
@@ -203,12 +207,15 @@ def test_show_has_the_contract_keys_and_deadline_statuses(incubator: Incubator) 
         "entered_on",
         "deadlines",
     } <= set(view)
-    assert [(d["kind"], d["status"]) for d in view["deadlines"]] == [
-        ("growth_review", "done"),
-        ("exit_evaluation", "overdue"),
+    assert [(d["kind"], d["status"], d["met_on"]) for d in view["deadlines"]] == [
+        ("inspection", "done", "2014-01-08"),
+        ("entry_evaluation", "done", "2014-02-10"),
+        ("growth_review", "done", "2014-07-10"),
+        ("exit_evaluation", "overdue", None),
+        ("member_discovery", "overdue", None),  # its party track never counted members
     ]
     on_due_day = case_view(service.case(case_id), incubator.park, date(2014, 12, 10))
-    assert on_due_day["deadlines"][1]["status"] == "pending"
+    assert on_due_day["deadlines"][3]["status"] == "pending"
 
 
 def test_history_lists_every_event_with_actor_reason_and_data(incubator: Incubator) -> None:

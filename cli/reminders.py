@@ -1,0 +1,163 @@
+"""`incubator reminders ...`, `incubator inbox` and `incubator scheduler`: deadline reminders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import click
+
+from cli.common import emit_json, open_incubator, refusals
+
+json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+
+
+def local_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    """--now: a local time of the park (YYYY-MM-DDTHH:MM), kept naive until the park's zone."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a local time like 2026-11-30T08:00") from None
+    if moment.tzinfo is not None:
+        raise click.BadParameter(f"'{value}': give the park's local time, without a zone")
+    return moment
+
+
+@click.group()
+def reminders() -> None:
+    """Deadline reminders and escalations (recorded once, mailed when SMTP is set)."""
+
+
+@reminders.command("scan")
+@click.option(
+    "--now",
+    callback=local_time,
+    metavar="YYYY-MM-DDTHH:MM",
+    help="scan as of this local time (default: now); never later than now",
+)
+@json_option
+@click.pass_context
+@refusals
+def scan_cmd(ctx: click.Context, now: datetime | None, as_json: bool) -> None:
+    """Record every reminder and escalation whose time has come, once; mail them if SMTP is set."""
+    system = open_incubator(ctx)
+    recorded = system.reminders.scan(now)
+    delivered = system.reminders.deliver()
+    if as_json:
+        emit_json({"recorded": recorded, "mail": [d.__dict__ for d in delivered]})
+        return
+    for r in recorded:
+        what = "escalated" if r["type"] == "DeadlineEscalated" else "reminded"
+        click.echo(
+            f"{what:<9} {r['organization']}  {r['kind']} due {r['due_on']}  {r['step']}  "
+            f"to {r['to']}"
+        )
+    for d in delivered:
+        click.echo(f"mail {d.outcome:<9} {d.to or '-'}  {d.reminder_id}  {d.detail or ''}".rstrip())
+    click.echo(f"{len(recorded)} recorded, {len(delivered)} mail outcome(s)")
+
+
+@reminders.command("preview")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0, max=366),
+    default=7,
+    show_default=True,
+    help="how many days ahead",
+)
+@click.option("--now", callback=local_time, metavar="YYYY-MM-DDTHH:MM", help="from this local time")
+@json_option
+@click.pass_context
+@refusals
+def preview_cmd(ctx: click.Context, days: int, now: datetime | None, as_json: bool) -> None:
+    """What would go out in the coming days; records nothing."""
+    system = open_incubator(ctx)
+    coming = system.reminders.preview(days, now)
+    if as_json:
+        emit_json(coming)
+        return
+    from cli.render import render_rows
+
+    render_rows(f"reminders in the next {days} day(s)", coming)
+
+
+@click.command("inbox")
+@click.option("--for", "person", metavar="NAME", help="one person's inbox (default: everyone's)")
+@json_option
+@click.pass_context
+@refusals
+def inbox_cmd(ctx: click.Context, person: str | None, as_json: bool) -> None:
+    """What is due, overdue and escalated, per person, soonest first."""
+    system = open_incubator(ctx)
+    system.read_models.catch_up()
+    items = system.read_models.inbox(system.service.today(), person)
+    if as_json:
+        emit_json(items)
+        return
+    from cli.render import render_rows
+
+    title = f"inbox of {person}" if person else "inboxes"
+    render_rows(title, [_inbox_line(i) for i in items])
+
+
+def _inbox_line(item: dict[str, Any]) -> dict[str, Any]:
+    days = item["days"]
+    when = f"in {days} d" if days > 0 else "today" if days == 0 else f"{-days} d late"
+    level = f" (escalation {item['escalation']})" if item["escalation"] else ""
+    return {
+        "for": item["for"],
+        "status": item["status"] + level,
+        "due_on": item["due_on"],
+        "when": when,
+        "organization": item["organization"],
+        "deadline": item["kind"],
+        "responsible": item["responsible"] or "-",
+    }
+
+
+@click.command("scheduler")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="seconds between scans (default: reminders.scan_interval_seconds of the settings)",
+)
+@click.pass_context
+def scheduler_cmd(ctx: click.Context, interval: float | None) -> None:
+    """Scan for reminders (and mail them) at an interval, until SIGTERM or Ctrl-C."""
+    import logging
+    import signal
+    import threading
+    import time
+
+    from schedules.ticker import run_until
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log = logging.getLogger("incubator.scheduler")
+    system = open_incubator(ctx)
+    every = interval or system.park.reminders.scan_interval_seconds
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def tick() -> None:
+        started = time.perf_counter()
+        try:
+            recorded, delivered = system.reminders.tick()
+        except Exception:  # a database that is away now may be back at the next tick
+            log.exception("scan failed; trying again at the next tick")
+            return
+        sent = sum(d.outcome == "sent" for d in delivered)
+        log.info(
+            "scan: %d recorded, %d mailed, %d mail failures (%.0f ms)",
+            len(recorded),
+            sent,
+            len(delivered) - sent,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    log.info("scanning %s every %g s", system.database.url, every)
+    run_until(stop, tick, every)
+    log.info("stopped")

@@ -1,0 +1,280 @@
+"""Reminders and escalations: found in the due-dates read model, checked against the log,
+recorded as events exactly once, and mailed.
+
+Any number of scanners may run at once (two scheduler processes, a manual scan): each reminder's
+id is derived from its case, deadline, due date and step, so the log keeps the first and refuses
+the rest. Before recording, the scan loads the case to check the deadline is still pending with
+that due date: a read model that has not yet seen a met deadline cannot make it remind.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from commands.log import EventLog
+from lifecycle.errors import Refused
+from lifecycle.organization import OrganizationCase
+from lifecycle.park import Park
+from lifecycle.party import PartyIncubation
+from lifecycle.reminder import Reminder
+from projections.due_dates import responsible_for
+from projections.read_models import ReadModels
+from schedules.clock import Clock
+from schedules.deadlines import Deadline, pending_deadline
+from schedules.mail import Mailer, compose
+from schedules.reminders import PARTY_KINDS, Step, due_steps
+
+log = logging.getLogger("incubator.reminders")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    reminder_id: str
+    outcome: str  # sent, failed, given_up, withdrawn
+    to: str
+    detail: str | None = None
+
+
+class ReminderService:
+    def __init__(
+        self,
+        event_log: EventLog,
+        park: Park,
+        clock: Clock,
+        read_models: ReadModels,
+        mailer: Mailer | None = None,
+    ) -> None:
+        self.log, self.park, self.clock = event_log, park, clock
+        self.read_models, self.mailer = read_models, mailer
+        self.policy = park.reminders
+
+    # ---- scanning -----------------------------------------------------------------------------
+
+    def scan(self, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Record every reminder and escalation whose time has come by `now` (default: the
+        clock's now) and that is not recorded yet. Returns what this scan recorded."""
+        now = self._at_most_now(now)
+        self.read_models.catch_up()
+        recorded: list[dict[str, Any]] = []
+        for row in self.read_models.coming(now):
+            found = self._current(row)
+            if found is None:
+                continue
+            case, party, deadline = found
+            steps = self.policy.steps(row["kind"], _start(deadline), deadline.due_on)
+            for step in due_steps(steps, row["last_rank"], now):
+                reminder = self._reminder(case, party, deadline, step, now)
+                try:
+                    self.log.save(reminder)
+                except IntegrityError:
+                    continue  # another scanner recorded it first
+                recorded.append(reminder_view(reminder))
+        if recorded:
+            self.read_models.catch_up()
+        return recorded
+
+    def preview(self, days: int, now: datetime | None = None) -> list[dict[str, Any]]:
+        """What would go out from `now` through the next `days` days, recording nothing. Steps
+        whose time has already come are what the next scan records."""
+        if days < 0:
+            raise Refused(f"--days must be 0 or more, got {days}")
+        now = self._at_most_now(now)
+        until = now + timedelta(days=days)
+        self.read_models.catch_up()
+        coming: list[dict[str, Any]] = []
+        for row in self.read_models.coming(until):
+            steps = self.policy.steps(row["kind"], row["start_on"], row["due_on"])
+            late = due_steps(steps, row["last_rank"], now)
+            later = [s for s in steps if s.rank > row["last_rank"] and now < s.at <= until]
+            responsible = responsible_for(
+                self.park, row["kind"], row["caseworker"], row["instructor"]
+            )
+            for step in [*late, *later]:
+                coming.append(
+                    {
+                        "at": self._local(step.at).isoformat(timespec="minutes"),
+                        "case_id": row["case_id"],
+                        "organization": row["name"],
+                        "kind": row["kind"],
+                        "due_on": row["due_on"].isoformat(),
+                        "step": step.name,
+                        "to": self._recipient(step, responsible),
+                        "overdue_now": step.at <= now,
+                    }
+                )
+        return sorted(coming, key=lambda c: (c["at"], c["organization"], c["kind"]))
+
+    def _current(
+        self, row: dict[str, Any]
+    ) -> tuple[OrganizationCase, PartyIncubation | None, Deadline] | None:
+        """The case, its party track and the deadline, if it is still pending as the row says."""
+        case = self._find(UUID(row["case_id"]))
+        if not isinstance(case, OrganizationCase):
+            return None
+        party = None
+        if row["kind"] in PARTY_KINDS:
+            track = self._find(PartyIncubation.id_for(UUID(row["case_id"])))
+            if not isinstance(track, PartyIncubation):
+                return None
+            party = track
+        deadline = pending_deadline(case, self.park.rules, row["kind"], party)
+        if deadline is None or deadline.due_on != row["due_on"]:
+            return None  # met, ended or moved since the read model saw it: it will catch up
+        return case, party, deadline
+
+    def _reminder(
+        self,
+        case: OrganizationCase,
+        party: PartyIncubation | None,
+        deadline: Deadline,
+        step: Step,
+        now: datetime,
+    ) -> Reminder:
+        responsible = responsible_for(
+            self.park, deadline.kind, case.caseworker, party.instructor if party else None
+        )
+        return Reminder.issue(
+            case_id=UUID(str(case.id)),
+            organization=case.name,
+            site=case.site,
+            kind=deadline.kind,
+            due_on=deadline.due_on,
+            step=step.name,
+            level=step.level,
+            scheduled_at=step.at,
+            recipient=self._recipient(step, responsible),
+            responsible=responsible,
+            on=self._local(now).date(),
+            recorded_at=self.clock.now(),
+        )
+
+    def _recipient(self, step: Step, responsible: str | None) -> str:
+        if step.is_escalation or responsible is None:
+            return self.policy.director
+        return responsible
+
+    # ---- mailing ------------------------------------------------------------------------------
+
+    def deliver(self) -> list[Delivery]:
+        """Mail every reminder that is ready: waiting, due for a retry, or claimed by a sender
+        that never said how it went. Each outcome is recorded on the reminder."""
+        if self.mailer is None:
+            return []
+        self.read_models.catch_up()
+        outcomes = [self._deliver(rid) for rid in self.read_models.outbox_ready(self.clock.now())]
+        done = [o for o in outcomes if o is not None]
+        if done:
+            self.read_models.catch_up()
+        return done
+
+    def _deliver(self, reminder_id: str) -> Delivery | None:
+        now = self.clock.now()
+        reminder = self._find(UUID(reminder_id))
+        if not isinstance(reminder, Reminder):
+            return None
+        if not reminder.may_send(now, timedelta(minutes=self.policy.claim_minutes)):
+            return None
+        if not self._still_pending(reminder):
+            reminder.withdraw("its deadline was met, moved or ended before the mail went out", now)
+            return self._outcome(reminder, "withdrawn", "")
+        address = self.policy.addresses.get(reminder.recipient)
+        reminder.claim(address or "", now)
+        try:
+            self.log.save(reminder)  # the claim: a second sender loses here
+        except IntegrityError:
+            return None
+        error = self._send(reminder, address, now)
+        if error is None:
+            reminder.delivered(address or "", self.clock.now())
+            return self._outcome(reminder, "sent", address or "")
+        reminder.failed(error, self.clock.now(), self.policy.retry_minutes)
+        return self._outcome(reminder, reminder.delivery, address or "", error)
+
+    def _send(self, reminder: Reminder, address: str | None, now: datetime) -> str | None:
+        """Mail the reminder; the error if it could not be."""
+        assert self.mailer is not None
+        if address is None:
+            return f"no mail address for {reminder.recipient}: add it under [people] in settings"
+        message = compose(reminder, self.park, address, self._local(now).date())
+        try:
+            self.mailer.send(message)
+        except Exception as e:  # the server's refusal, a network error: recorded, retried
+            log.warning("mail of reminder %s to %s failed: %s", reminder.id, address, e)
+            return f"{type(e).__name__}: {e}"
+        return None
+
+    def _outcome(
+        self, reminder: Reminder, outcome: str, to: str, detail: str | None = None
+    ) -> Delivery | None:
+        try:
+            self.log.save(reminder)
+        except IntegrityError:
+            return None  # another sender recorded first (after our claim had lapsed)
+        return Delivery(str(reminder.id), outcome, to, detail)
+
+    def _still_pending(self, reminder: Reminder) -> bool:
+        case = self._find(reminder.case_id)
+        if not isinstance(case, OrganizationCase):
+            return False
+        party = None
+        if reminder.kind in PARTY_KINDS:
+            track = self._find(PartyIncubation.id_for(reminder.case_id))
+            party = track if isinstance(track, PartyIncubation) else None
+        deadline = pending_deadline(case, self.park.rules, reminder.kind, party)
+        return deadline is not None and deadline.due_on == reminder.due_on
+
+    # ---- shared -------------------------------------------------------------------------------
+
+    def tick(self) -> tuple[list[dict[str, Any]], list[Delivery]]:
+        """One scheduler tick: scan, then mail what is ready."""
+        return self.scan(), self.deliver()
+
+    def _find(self, aggregate_id: UUID) -> Any:
+        try:
+            return self.log.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _local(self, moment: datetime) -> datetime:
+        return moment.astimezone(ZoneInfo(self.park.timezone))
+
+    def _at_most_now(self, now: datetime | None) -> datetime:
+        real = self.clock.now()
+        if now is None:
+            return real
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=ZoneInfo(self.park.timezone))
+        if now > real:
+            raise Refused(
+                f"--now {self._local(now):%Y-%m-%dT%H:%M} is in the future (it is "
+                f"{self._local(real):%Y-%m-%dT%H:%M} now): a scan records only what has come due; "
+                f"`incubator reminders preview --days N` shows what is coming"
+            )
+        return now.astimezone(UTC)
+
+
+def _start(deadline: Deadline) -> Any:
+    assert deadline.start_on is not None
+    return deadline.start_on
+
+
+def reminder_view(reminder: Reminder) -> dict[str, Any]:
+    return {
+        "id": str(reminder.id),
+        "type": "DeadlineEscalated" if reminder.level else "ReminderIssued",
+        "case_id": str(reminder.case_id),
+        "organization": reminder.organization,
+        "kind": reminder.kind,
+        "due_on": reminder.due_on.isoformat(),
+        "step": reminder.step,
+        "to": reminder.recipient,
+        "responsible": reminder.responsible,
+    }

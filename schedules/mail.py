@@ -1,0 +1,138 @@
+"""Reminder mail: composed in Chinese, sent through SMTP (INCUBATOR_SMTP_URL).
+
+The URL: `smtp://[user[:password]@]host[:port][?from=ADDRESS&starttls=true&timeout=SECONDS]`, or
+`smtps://...` for SMTP over TLS (port 465 by default). Every mail of one reminder carries the same
+Message-ID (derived from the reminder's id), however often it is tried.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import date
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from lifecycle.park import Park
+from lifecycle.reminder import Reminder
+from schedules.reminders import KIND_NAMES_ZH
+
+SMTP_ENV = "INCUBATOR_SMTP_URL"
+
+
+class MailError(Exception):
+    """The SMTP URL cannot be used."""
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmtpMailer:
+    host: str
+    port: int
+    sender: str
+    tls: bool = False  # SMTP over TLS from the start (smtps)
+    starttls: bool = False
+    user: str | None = None
+    password: str | None = None
+    timeout: float = 30.0
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpMailer:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise MailError(
+                f"{SMTP_ENV} must look like smtp://user:password@host:587?from=park@example.org "
+                f"(or smtps://...), got {_hide_password(url)!r}"
+            )
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        unknown = set(query) - {"from", "starttls", "timeout"}
+        if unknown:
+            raise MailError(
+                f"{SMTP_ENV}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+                f"allowed: from, starttls, timeout"
+            )
+        try:
+            port = parts.port or (465 if parts.scheme == "smtps" else 25)
+            timeout = float(query.get("timeout", 30))
+        except ValueError as e:
+            raise MailError(f"{SMTP_ENV}: {e}") from None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            sender=query.get("from", "incubator@localhost"),
+            tls=parts.scheme == "smtps",
+            starttls=query.get("starttls", "false").lower() in ("1", "true", "yes"),
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            timeout=timeout,
+        )
+
+    def send(self, message: EmailMessage) -> None:
+        if "From" not in message:
+            message["From"] = self.sender
+        smtp: smtplib.SMTP
+        if self.tls:
+            smtp = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with smtp:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.user:
+                smtp.login(self.user, self.password or "")
+            smtp.send_message(message)
+
+
+def _hide_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def chinese_date(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def compose(reminder: Reminder, park: Park, address: str, sent_on: date) -> EmailMessage:
+    """The mail of one reminder or escalation, in Chinese."""
+    kind = KIND_NAMES_ZH.get(reminder.kind, reminder.kind)
+    due = chinese_date(reminder.due_on)
+    days = (reminder.due_on - sent_on).days
+    if reminder.level:
+        subject = (
+            f"【督办】{reminder.organization}：{kind}已逾期（{due}到期，第{reminder.level}次督办）"
+        )
+    else:
+        subject = f"【提醒】{reminder.organization}：{kind}将于{due}到期"
+    when = f"还有{days}天" if days > 0 else "今天到期" if days == 0 else f"已逾期{-days}天"
+    responsible = reminder.responsible or "未指派"
+    body = "\n".join(
+        [
+            f"{reminder.recipient}：",
+            "",
+            f"{reminder.organization}的{kind}截止日期为{due}，{when}。",
+            f"负责人：{responsible}",
+            "请及时办理，并在孵化管理系统中登记。"
+            if not reminder.level
+            else "该事项已逾期，请督促负责人尽快办理。",
+            "",
+            f"——{park.name}孵化管理系统（自动发送）",
+            f"提醒编号：{reminder.id}（{reminder.step}）",
+        ]
+    )
+    message = EmailMessage()
+    message["To"] = formataddr((reminder.recipient, address))
+    message["Subject"] = subject
+    message["Message-ID"] = reminder.message_id
+    message["Date"] = format_datetime(reminder.issued_at)
+    message.set_content(body)
+    return message
