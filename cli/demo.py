@@ -14,7 +14,15 @@ from uuid import UUID
 import click
 from rich.cells import cell_len
 
-from cli.render import console, render_case, render_caseload, render_history, render_party
+from cli.reminders import inbox_line
+from cli.render import (
+    console,
+    render_case,
+    render_caseload,
+    render_history,
+    render_party,
+    render_rows,
+)
 from commands.bootstrap import bootstrap
 from commands.party import PartyService
 from commands.queries import case_view, history, party_view
@@ -140,6 +148,12 @@ def run_demo(database: str | None, settings: str | None) -> None:
             f"{figures['organizations']} organizations in the park, "
             f"{figures['formal_members']} formal members, branches {figures['branches']}\n"
         )
+        recorded = system.reminders.scan()
+        console.print(
+            f"reminders scan: {len(recorded)} reminders and escalations recorded "
+            f"(`incubator reminders scan`); the inboxes (`incubator inbox`):"
+        )
+        render_rows("inboxes", [inbox_line(i) for i in system.read_models.inbox(today)])
         case = system.service.case(first)
         render_history(case.name, history(system.log, first))
         console.print(

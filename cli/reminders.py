@@ -80,7 +80,20 @@ def preview_cmd(ctx: click.Context, days: int, now: datetime | None, as_json: bo
         return
     from cli.render import render_rows
 
-    render_rows(f"reminders in the next {days} day(s)", coming)
+    render_rows(
+        f"reminders in the next {days} day(s); 'now': the next scan records it",
+        [
+            {
+                "at": "now" if c["due_now"] else c["at"].replace("T", " ")[:16],
+                "organization": c["organization"],
+                "deadline": c["kind"],
+                "due_on": c["due_on"],
+                "step": c["step"],
+                "to": c["to"],
+            }
+            for c in coming
+        ],
+    )
 
 
 @click.command("inbox")
@@ -99,10 +112,10 @@ def inbox_cmd(ctx: click.Context, person: str | None, as_json: bool) -> None:
     from cli.render import render_rows
 
     title = f"inbox of {person}" if person else "inboxes"
-    render_rows(title, [_inbox_line(i) for i in items])
+    render_rows(title, [inbox_line(i) for i in items])
 
 
-def _inbox_line(item: dict[str, Any]) -> dict[str, Any]:
+def inbox_line(item: dict[str, Any]) -> dict[str, Any]:
     days = item["days"]
     when = f"in {days} d" if days > 0 else "today" if days == 0 else f"{-days} d late"
     level = f" (escalation {item['escalation']})" if item["escalation"] else ""

@@ -107,7 +107,7 @@ class ReminderService:
                         "due_on": row["due_on"].isoformat(),
                         "step": step.name,
                         "to": self._recipient(step, responsible),
-                        "overdue_now": step.at <= now,
+                        "due_now": step.at <= now,  # the next scan records it
                     }
                 )
         return sorted(coming, key=lambda c: (c["at"], c["organization"], c["kind"]))
@@ -182,8 +182,9 @@ class ReminderService:
             return None
         if not reminder.may_send(now, timedelta(minutes=self.policy.claim_minutes)):
             return None
-        if not self._still_pending(reminder):
-            reminder.withdraw("its deadline was met, moved or ended before the mail went out", now)
+        why_not = self._stale(reminder)
+        if why_not is not None:
+            reminder.withdraw(why_not, now)
             return self._outcome(reminder, "withdrawn", "")
         address = self.policy.addresses.get(reminder.recipient)
         reminder.claim(address or "", now)
@@ -219,6 +220,27 @@ class ReminderService:
         except IntegrityError:
             return None  # another sender recorded first (after our claim had lapsed)
         return Delivery(str(reminder.id), outcome, to, detail)
+
+    def _stale(self, reminder: Reminder) -> str | None:
+        """Why the reminder is no longer worth a mail, if it is not."""
+        if not self._still_pending(reminder):
+            return "its deadline was met, moved or ended before the mail went out"
+        later = self._later_reminder(reminder)
+        if later is not None:  # a late scan recorded several: only the latest is mailed
+            return f"a later reminder of the same deadline ({later}) was recorded"
+        return None
+
+    def _later_reminder(self, reminder: Reminder) -> str | None:
+        """The step of a later reminder of the same deadline, if one was recorded."""
+        mine = _days_before(reminder.step)
+        if mine is None:
+            return None
+        for row in self.read_models.reminders_of(str(reminder.case_id)):
+            days = _days_before(row["step"])
+            same = (row["kind"], row["due_on"]) == (reminder.kind, reminder.due_on)
+            if same and days is not None and days < mine:
+                return str(row["step"])
+        return None
 
     def _still_pending(self, reminder: Reminder) -> bool:
         case = self._find(reminder.case_id)
@@ -259,6 +281,12 @@ class ReminderService:
                 f"`incubator reminders preview --days N` shows what is coming"
             )
         return now.astimezone(UTC)
+
+
+def _days_before(step: str) -> int | None:
+    """remind-7 → 7 (days before the due date); None for an escalation."""
+    name, _, days = step.partition("-")
+    return int(days) if name == "remind" and days.isdigit() else None
 
 
 def _start(deadline: Deadline) -> Any:

@@ -21,6 +21,7 @@ from lifecycle.reminder import Reminder
 from schedules.reminders import KIND_NAMES_ZH
 
 SMTP_ENV = "INCUBATOR_SMTP_URL"
+_YES, _NO = ("1", "true", "yes"), ("0", "false", "no")
 
 
 class MailError(Exception):
@@ -50,7 +51,7 @@ class SmtpMailer:
                 f"{SMTP_ENV} must look like smtp://user:password@host:587?from=park@example.org "
                 f"(or smtps://...), got {_hide_password(url)!r}"
             )
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         unknown = set(query) - {"from", "starttls", "timeout"}
         if unknown:
             raise MailError(
@@ -62,12 +63,20 @@ class SmtpMailer:
             timeout = float(query.get("timeout", 30))
         except ValueError as e:
             raise MailError(f"{SMTP_ENV}: {e}") from None
+        if timeout <= 0:
+            raise MailError(f"{SMTP_ENV}: timeout must be a number of seconds above 0")
+        starttls = query.get("starttls", "false").lower()
+        if starttls not in _YES + _NO:
+            raise MailError(f"{SMTP_ENV}: starttls must be true or false, got {starttls!r}")
+        sender = query.get("from", "incubator@localhost")
+        if "@" not in sender:
+            raise MailError(f"{SMTP_ENV}: from must be a mail address, got {sender!r}")
         return cls(
             host=parts.hostname,
             port=port,
-            sender=query.get("from", "incubator@localhost"),
+            sender=sender,
             tls=parts.scheme == "smtps",
-            starttls=query.get("starttls", "false").lower() in ("1", "true", "yes"),
+            starttls=starttls in _YES,
             user=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             timeout=timeout,
@@ -107,13 +116,16 @@ def compose(reminder: Reminder, park: Park, address: str, sent_on: date) -> Emai
     kind = KIND_NAMES_ZH.get(reminder.kind, reminder.kind)
     due = chinese_date(reminder.due_on)
     days = (reminder.due_on - sent_on).days
-    if reminder.level:
-        subject = (
-            f"【督办】{reminder.organization}：{kind}已逾期（{due}到期，第{reminder.level}次督办）"
-        )
-    else:
-        subject = f"【提醒】{reminder.organization}：{kind}将于{due}到期"
     when = f"还有{days}天" if days > 0 else "今天到期" if days == 0 else f"已逾期{-days}天"
+    org = reminder.organization
+    if reminder.level:
+        subject = f"【督办】{org}：{kind}已逾期（{due}到期，第{reminder.level}次督办）"
+    elif days > 0:
+        subject = f"【提醒】{org}：{kind}将于{due}到期"
+    elif days == 0:
+        subject = f"【提醒】{org}：{kind}今天（{due}）到期"
+    else:
+        subject = f"【提醒】{org}：{kind}已于{due}到期，{when}"
     responsible = reminder.responsible or "未指派"
     body = "\n".join(
         [

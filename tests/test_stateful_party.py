@@ -62,6 +62,7 @@ from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
 from lifecycle.party import PartyIncubation
 from schedules.clock import FixedClock
+from schedules.deadlines import deadlines_of
 from tests.conftest import NOW
 from tests.test_stateful import (
     ALLOWED,
@@ -282,6 +283,7 @@ class PartyMachine(RuleBasedStateMachine):
         try:
             if self.orgs:
                 self._coverage_agrees()
+                self._due_dates_agree()
         finally:
             self.inc.close_all()
             self.tmp.cleanup()
@@ -1181,6 +1183,21 @@ class PartyMachine(RuleBasedStateMachine):
                 event("coverage: organizations in the park")
             if expected["branches"]["joint"]:
                 event("coverage: a constituted joint branch")
+
+
+    def _due_dates_agree(self) -> None:
+        """The due-dates read model (what reminder scans read) holds exactly the pending
+        deadlines the cases and their party tracks say, on both tracks."""
+        service, expected = self.inc.service, set()
+        for org in self.orgs.values():
+            case = service.case(org.id)
+            track = service.party_track(case)
+            for d in deadlines_of(case, self.inc.park.rules, self.today, track):
+                if d.is_pending:
+                    expected.add((str(org.id), d.kind, d.due_on))
+        self.inc.read_models.catch_up()
+        kept = {(r["case_id"], r["kind"], r["due_on"]) for r in self.inc.read_models.due()}
+        assert kept == expected
 
 
 TestPartyStateMachine = pytest.mark.slow(PartyMachine.TestCase)
