@@ -30,7 +30,7 @@ from projections.read_models import ReadModels
 from schedules.clock import Clock
 from schedules.deadlines import Deadline, pending_deadline
 from schedules.mail import Mailer, compose
-from schedules.reminders import PARTY_KINDS, Step, due_steps
+from schedules.reminders import INSTRUCTOR, PARTY_KINDS, Step, due_steps
 
 log = logging.getLogger("incubator.reminders")
 
@@ -119,16 +119,21 @@ class ReminderService:
         case = self._find(UUID(row["case_id"]))
         if not isinstance(case, OrganizationCase):
             return None
-        party = None
-        if row["kind"] in PARTY_KINDS:
-            track = self._find(PartyIncubation.id_for(UUID(row["case_id"])))
-            if not isinstance(track, PartyIncubation):
-                return None
-            party = track
+        party = self._party_for(row["kind"], UUID(row["case_id"]))
+        if row["kind"] in PARTY_KINDS and party is None:
+            return None
         deadline = pending_deadline(case, self.park.rules, row["kind"], party)
         if deadline is None or deadline.due_on != row["due_on"]:
             return None  # met, ended or moved since the read model saw it: it will catch up
         return case, party, deadline
+
+    def _party_for(self, kind: str, case_id: UUID) -> PartyIncubation | None:
+        """The case's party track, when the deadline is its or its instructor is the one
+        reminded."""
+        if kind not in PARTY_KINDS and self.policy.of(kind).recipient != INSTRUCTOR:
+            return None
+        track = self._find(PartyIncubation.id_for(case_id))
+        return track if isinstance(track, PartyIncubation) else None
 
     def _reminder(
         self,
@@ -246,10 +251,7 @@ class ReminderService:
         case = self._find(reminder.case_id)
         if not isinstance(case, OrganizationCase):
             return False
-        party = None
-        if reminder.kind in PARTY_KINDS:
-            track = self._find(PartyIncubation.id_for(reminder.case_id))
-            party = track if isinstance(track, PartyIncubation) else None
+        party = self._party_for(reminder.kind, reminder.case_id)
         deadline = pending_deadline(case, self.park.rules, reminder.kind, party)
         return deadline is not None and deadline.due_on == reminder.due_on
 

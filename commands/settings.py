@@ -159,8 +159,10 @@ def _merge_reminders(data: dict[str, Any], user: dict[str, Any]) -> None:
 def _reminders(data: dict[str, Any], people: Any, timezone: str) -> ReminderPolicy:
     deadlines = {}
     for kind in ALL_KINDS:
-        merged = {k: v for k, v in data.items() if k in _DEADLINE_KEYS} | data.get(kind, {})
-        where = f"reminders.{kind}" if kind in data else "reminders"
+        own = data.get(kind, {})
+        merged = {k: v for k, v in data.items() if k in _DEADLINE_KEYS} | own
+        # a bad value is named where it was written: [reminders] or [reminders.<kind>]
+        where = {k: f"reminders.{kind}" if k in own else "reminders" for k in merged}
         deadlines[kind] = _deadline(merged, where)
     addresses = {
         _text(name, "people"): _address(address, f"people.{name}")
@@ -182,22 +184,25 @@ def _reminders(data: dict[str, Any], people: Any, timezone: str) -> ReminderPoli
     )
 
 
-def _deadline(data: dict[str, Any], where: str) -> DeadlinePolicy:
+def _deadline(data: dict[str, Any], where: dict[str, str]) -> DeadlinePolicy:
+    def named(key: str) -> str:
+        return f"{where[key]}.{key}"
+
     recipient = data["recipient"]
     if recipient not in RECIPIENTS:
         raise SettingsError(
-            f"{where}.recipient must be one of {', '.join(RECIPIENTS)}, got {recipient!r}"
+            f"{named('recipient')} must be one of {', '.join(RECIPIENTS)}, got {recipient!r}"
         )
+
+    def whole(key: str, low: int, high: int) -> int:
+        return int(_number(data[key], named(key), low, high))
+
     return DeadlinePolicy(
-        remind_days_before=_days(data["remind_days_before"], f"{where}.remind_days_before", 0, 366),
+        remind_days_before=_days(data["remind_days_before"], named("remind_days_before"), 0, 366),
         recipient=recipient,
-        escalate_after_days=int(
-            _number(data["escalate_after_days"], f"{where}.escalate_after_days", 0, 366)
-        ),
-        escalate_every_days=int(
-            _number(data["escalate_every_days"], f"{where}.escalate_every_days", 1, 366)
-        ),
-        escalation_steps=int(_number(data["escalation_steps"], f"{where}.escalation_steps", 0, 52)),
+        escalate_after_days=whole("escalate_after_days", 0, 366),
+        escalate_every_days=whole("escalate_every_days", 1, 366),
+        escalation_steps=whole("escalation_steps", 0, 52),
     )
 
 

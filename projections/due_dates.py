@@ -35,7 +35,7 @@ from schedules.reminders import (
 
 KINDS = ALL_KINDS
 
-projection = Projection("due_dates", version=3)
+projection = Projection("due_dates", version=4)
 projection.table(
     "due_dates",
     lambda: [
@@ -47,6 +47,7 @@ projection.table(
         # when the next reminder or escalation goes out (seconds since 1970, UTC); None: no more
         Column("next_at", BigInteger, index=True),
         Column("last_rank", Integer, nullable=False),  # of the last step recorded, 0: none
+        Column("last_step", Text),  # the last step recorded ("escalate-2")
         Column("reminded", Text),  # the last reminder step recorded ("remind-7")
         Column("reminded_on", Date),
         Column("escalation", Integer, nullable=False),  # the last escalation level, 0: none
@@ -96,6 +97,7 @@ def _clock(rows: Batch, case_id: str, kind: str, start_on: date, due_on: date) -
         site=case["site"],
         next_at=first.epoch if first else None,
         last_rank=0,
+        last_step=None,
         reminded=None,
         reminded_on=None,
         escalation=0,
@@ -103,8 +105,25 @@ def _clock(rows: Batch, case_id: str, kind: str, start_on: date, due_on: date) -
 
 
 def _move(rows: Batch, case_id: str, kind: str, start_on: date, due_on: date) -> None:
-    if rows.get("due_dates", case_id, kind) is not None:
+    """A corrected start: a deadline whose due date moves starts over; one whose due date stays
+    (months clip to the month's end) keeps what went out for it."""
+    row = rows.get("due_dates", case_id, kind)
+    if row is None:
+        return
+    if row["due_on"] != due_on:
         _clock(rows, case_id, kind, start_on, due_on)
+        return
+    steps = _park(rows).reminders.steps(kind, start_on, due_on)
+    rank = (rank_of(steps, row["last_step"]) or 0) if row["last_step"] else 0
+    after = next_step(steps, rank)
+    rows.update(
+        "due_dates",
+        case_id,
+        kind,
+        start_on=start_on,
+        last_rank=rank,
+        next_at=after.epoch if after else None,
+    )
 
 
 def _stop(rows: Batch, case_id: str, *kinds: str) -> None:
@@ -224,7 +243,11 @@ def _issued(rows: Batch, e: Reminder.Issued) -> None:
     if rank is None or rank <= row["last_rank"]:
         return
     after = next_step(steps, rank)
-    changes: dict[str, Any] = {"last_rank": rank, "next_at": after.epoch if after else None}
+    changes: dict[str, Any] = {
+        "last_rank": rank,
+        "last_step": e.step,
+        "next_at": after.epoch if after else None,
+    }
     if e.level:
         changes["escalation"] = max(row["escalation"], e.level)
     else:
