@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,13 +25,16 @@ from commands.log import EventLog, open_log
 from commands.party import PartyService
 from commands.reminders import ReminderService
 from commands.service import IncubatorService
-from commands.settings import load_settings
+from commands.settings import SettingsError, load_settings
 from lifecycle.park import Park
 from projections.read_models import ReadModels
-from schedules.clock import Clock, SystemClock
+from schedules.clock import Clock, FixedClock, SystemClock
 from schedules.mail import SMTP_ENV, Mailer, SmtpMailer
 
 SETTINGS_ENV = "INCUBATOR_SETTINGS"
+# Freezes the clock at one moment (rehearsals, end-to-end tests): every command runs as if it
+# were then, and its events record that moment as when they were written.
+NOW_ENV = "INCUBATOR_NOW"
 
 
 @dataclass
@@ -49,6 +53,23 @@ class Incubator:
         self.log.close()
 
 
+def clock_from_env() -> Clock:
+    """The system clock, or the moment INCUBATOR_NOW fixes (with its UTC offset)."""
+    fixed = os.environ.get(NOW_ENV, "").strip()
+    if not fixed:
+        return SystemClock()
+    try:
+        at = datetime.fromisoformat(fixed)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise SettingsError(
+            f"{NOW_ENV}={fixed!r} is not a moment with its UTC offset, like "
+            f"2026-11-29T20:00+08:00 (unset it to use the real clock)"
+        )
+    return FixedClock(at)
+
+
 def bootstrap(
     database_url: str | None = None,
     settings_path: str | Path | None = None,
@@ -60,7 +81,7 @@ def bootstrap(
         database_url or os.environ.get(DATABASE_ENV) or default_database_url()
     )
     park = load_settings(settings_path or os.environ.get(SETTINGS_ENV) or None)
-    clock = clock or SystemClock()
+    clock = clock or clock_from_env()
     if mailer is None and os.environ.get(SMTP_ENV):
         mailer = SmtpMailer.from_url(os.environ[SMTP_ENV])  # MailError when malformed
     engine = database.engine()

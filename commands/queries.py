@@ -124,7 +124,16 @@ def history(log: EventLog, case_id: UUID, reminders: Sequence[UUID] = ()) -> lis
         for reminder_id in reminders
         for event in log.events.get(reminder_id)
     ]
-    return sorted(own + others, key=lambda e: e["recorded_at"])
+    return sorted(own + others, key=_written_order)
+
+
+def _written_order(entry: dict[str, Any]) -> tuple[str, str, str, int]:
+    """By when written; under a clock that stood still (a fixed clock), by business date, then
+    by when each reminder was scheduled, reminders (earliest first) before escalations."""
+    data = entry["data"]
+    step = str(data.get("step", ""))
+    order = -int(step.split("-")[1]) if step.startswith("remind-") else int(data.get("level", 0))
+    return (entry["recorded_at"], entry["on"] or "", str(data.get("scheduled_at", "")), order)
 
 
 def _entry(event: Any, aggregate: str | None = None) -> dict[str, Any]:

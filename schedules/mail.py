@@ -7,6 +7,7 @@ Message-ID (derived from the reminder's id), however often it is tried.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -45,8 +46,12 @@ class SmtpMailer:
 
     @classmethod
     def from_url(cls, url: str) -> SmtpMailer:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            hostname = parts.hostname
+        except ValueError as e:  # an unclosed [ of an IPv6 address, say
+            raise MailError(f"{SMTP_ENV} is not a URL ({e}): {_hide_password(url)!r}") from None
+        if parts.scheme not in ("smtp", "smtps") or not hostname:
             raise MailError(
                 f"{SMTP_ENV} must look like smtp://user:password@host:587?from=park@example.org "
                 f"(or smtps://...), got {_hide_password(url)!r}"
@@ -72,7 +77,7 @@ class SmtpMailer:
         if "@" not in sender:
             raise MailError(f"{SMTP_ENV}: from must be a mail address, got {sender!r}")
         return cls(
-            host=parts.hostname,
+            host=hostname,
             port=port,
             sender=sender,
             tls=parts.scheme == "smtps",
@@ -101,10 +106,8 @@ class SmtpMailer:
 
 
 def _hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@")
-    return url
+    """The URL with whatever stands between "user:" and "@" masked (also when unparsable)."""
+    return re.sub(r"^([a-z]+://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 def chinese_date(day: date) -> str:

@@ -26,6 +26,8 @@ class Shell:
             **env,
         }
         self.env.pop("INCUBATOR_SETTINGS", None)
+        if "INCUBATOR_NOW" not in env:
+            self.env.pop("INCUBATOR_NOW", None)  # the real clock unless a test fixes it
 
     def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
