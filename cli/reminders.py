@@ -22,6 +22,8 @@ def local_time(_ctx: click.Context, _param: click.Parameter, value: str | None) 
         raise click.BadParameter(f"'{value}' is not a local time like 2026-11-30T08:00") from None
     if moment.tzinfo is not None:
         raise click.BadParameter(f"'{value}': give the park's local time, without a zone")
+    if not 2000 <= moment.year <= 2100:
+        raise click.BadParameter(f"'{value}': the year must be from 2000 to 2100")
     return moment
 
 

@@ -62,9 +62,9 @@ def clock_from_env() -> Clock:
         at = datetime.fromisoformat(fixed)
     except ValueError:
         at = None
-    if at is None or at.tzinfo is None:
+    if at is None or at.tzinfo is None or not 2000 <= at.year <= 2100:
         raise SettingsError(
-            f"{NOW_ENV}={fixed!r} is not a moment with its UTC offset, like "
+            f"{NOW_ENV}={fixed!r} is not a moment of 2000–2100 with its UTC offset, like "
             f"2026-11-29T20:00+08:00 (unset it to use the real clock)"
         )
     return FixedClock(at)

@@ -230,20 +230,19 @@ class ReminderService:
         """Why the reminder is no longer worth a mail, if it is not."""
         if not self._still_pending(reminder):
             return "its deadline was met, moved or ended before the mail went out"
-        later = self._later_reminder(reminder)
-        if later is not None:  # a late scan recorded several: only the latest is mailed
-            return f"a later reminder of the same deadline ({later}) was recorded"
+        later = self._later_step(reminder)
+        if later is not None:  # recorded late, or while mail was off: only the latest goes out
+            return f"a later step of the same deadline ({later}) was recorded"
         return None
 
-    def _later_reminder(self, reminder: Reminder) -> str | None:
-        """The step of a later reminder of the same deadline, if one was recorded."""
-        mine = _days_before(reminder.step)
-        if mine is None:
-            return None
+    def _later_step(self, reminder: Reminder) -> str | None:
+        """A later reminder (for a reminder) or escalation (for an escalation) of the same
+        deadline, if one was recorded: the caseworker and the director each get the latest."""
+        mine = _order(reminder.step)
         for row in self.read_models.reminders_of(str(reminder.case_id)):
-            days = _days_before(row["step"])
             same = (row["kind"], row["due_on"]) == (reminder.kind, reminder.due_on)
-            if same and days is not None and days < mine:
+            theirs = _order(row["step"])
+            if same and theirs[0] == mine[0] and theirs[1] > mine[1]:
                 return str(row["step"])
         return None
 
@@ -285,10 +284,12 @@ class ReminderService:
         return now.astimezone(UTC)
 
 
-def _days_before(step: str) -> int | None:
-    """remind-7 → 7 (days before the due date); None for an escalation."""
-    name, _, days = step.partition("-")
-    return int(days) if name == "remind" and days.isdigit() else None
+def _order(step: str) -> tuple[str, int]:
+    """A step's sort and its place among its sort: remind-7 → (remind, -7), escalate-2 →
+    (escalate, 2); later steps have higher places."""
+    name, _, number = step.partition("-")
+    place = int(number) if number.isdigit() else 0
+    return name, -place if name == "remind" else place
 
 
 def _start(deadline: Deadline) -> Any:

@@ -7,6 +7,7 @@ them: keys of [evaluation] and [periods] one by one; [fields] and [sites], when 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
@@ -94,14 +95,7 @@ def _merge(data: dict[str, Any], user: dict[str, Any]) -> None:
         )
     for key, value in user.items():
         if key in _SECTIONS:
-            section = _table(value, key)
-            bad = set(section) - set(_SECTIONS[key])
-            if bad:
-                raise SettingsError(
-                    f"unknown key(s) in [{key}]: {', '.join(sorted(bad))}; "
-                    f"allowed: {', '.join(_SECTIONS[key])}"
-                )
-            data[key].update(section)
+            data[key].update(_only(_table(value, key), _SECTIONS[key], key))
         elif key == "reminders":
             _merge_reminders(data["reminders"], _table(value, key))
         else:
@@ -144,13 +138,7 @@ def _merge_reminders(data: dict[str, Any], user: dict[str, Any]) -> None:
         )
     for key, value in user.items():
         if key in ALL_KINDS:
-            table = _table(value, f"reminders.{key}")
-            wrong = set(table) - _DEADLINE_KEYS
-            if wrong:
-                raise SettingsError(
-                    f"unknown key(s) in [reminders.{key}]: {', '.join(sorted(wrong))}; "
-                    f"allowed: {', '.join(sorted(_DEADLINE_KEYS))}"
-                )
+            table = _only(_table(value, f"reminders.{key}"), _DEADLINE_KEYS, f"reminders.{key}")
             data.setdefault(key, {}).update(table)
         else:
             data[key] = value
@@ -200,7 +188,7 @@ def _deadline(data: dict[str, Any], where: dict[str, str]) -> DeadlinePolicy:
     return DeadlinePolicy(
         remind_days_before=_days(data["remind_days_before"], named("remind_days_before"), 0, 366),
         recipient=recipient,
-        escalate_after_days=whole("escalate_after_days", 0, 366),
+        escalate_after_days=whole("escalate_after_days", 1, 366),
         escalate_every_days=whole("escalate_every_days", 1, 366),
         escalation_steps=whole("escalation_steps", 0, 52),
     )
@@ -213,10 +201,17 @@ def _days(value: Any, where: str, low: int, high: int) -> tuple[int, ...]:
 
 
 def _clock_time(value: Any, where: str) -> time:
+    """A local time of day: "08:00" or a TOML time 08:00:00, without a UTC offset."""
     try:
-        return time.fromisoformat(_text(value, where))
-    except ValueError:
-        raise SettingsError(f"{where} must be a time of day like 08:00, got {value!r}") from None
+        at = value if isinstance(value, time) else time.fromisoformat(_text(value, where))
+    except (ValueError, SettingsError):
+        at = None
+    if at is None or at.tzinfo is not None:
+        raise SettingsError(
+            f'{where} must be a local time of day like "08:00" (no UTC offset: the park\'s '
+            f"timezone applies), got {value!r}"
+        )
+    return at
 
 
 def _flag(value: Any, where: str) -> bool:
@@ -252,13 +247,7 @@ def _fields(value: Any) -> dict[str, str]:
 
 
 def _site(key: str, value: Any) -> Site:
-    table = _table(value, f"sites.{key}")
-    bad = set(table) - _SITE_KEYS
-    if bad:
-        raise SettingsError(
-            f"unknown key(s) in [sites.{key}]: {', '.join(sorted(bad))}; "
-            f"allowed: {', '.join(sorted(_SITE_KEYS))}"
-        )
+    table = _only(_table(value, f"sites.{key}"), _SITE_KEYS, f"sites.{key}")
     if "workspaces" in table:
         codes = table["workspaces"]
         if not isinstance(codes, list) or not all(isinstance(c, str) and c for c in codes):
@@ -285,6 +274,17 @@ def _timezone(value: Any) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise SettingsError(f"timezone '{name}' is not a known IANA zone (Asia/Shanghai)") from None
     return name
+
+
+def _only(table: dict[str, Any], allowed: Collection[str], where: str) -> dict[str, Any]:
+    """The table, if it has no keys but the allowed ones."""
+    bad = set(table) - set(allowed)
+    if bad:
+        raise SettingsError(
+            f"unknown key(s) in [{where}]: {', '.join(sorted(bad))}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+    return table
 
 
 def _table(value: Any, where: str) -> dict[str, Any]:

@@ -54,7 +54,7 @@ class OrganizationCase(Aggregate):
     applied_on: date
     inspected_on: date | None  # when the inspection started
     submitted_on: date | None  # the latest submission to the entry evaluation
-    evaluated_on: date | None  # the latest entry evaluation, passed or declined
+    evaluated_on: date | None  # the entry evaluation of the latest submission, if any yet
     last_on: date
     caseworker: str | None
     workspace: str | None
@@ -129,7 +129,7 @@ class OrganizationCase(Aggregate):
 
     class SubmittedForEntry(Moved):
         def assign(self, case: OrganizationCase) -> None:
-            case.submitted_on = self.on
+            case.submitted_on, case.evaluated_on = self.on, None
 
     class EntryApproved(Moved):
         scores: dict[str, Decimal]

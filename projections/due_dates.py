@@ -9,6 +9,7 @@ model (`incubator projections rebuild due_dates`).
 
 from __future__ import annotations
 
+import zlib
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -32,10 +33,16 @@ from schedules.reminders import (
     next_step,
     rank_of,
 )
+from schedules.workdays import calendar_release
 
 KINDS = ALL_KINDS
 
-projection = Projection("due_dates", version=4)
+# The stored reminder times follow the holiday calendar: a chinese-calendar release that knows more
+# years is a new version of this read model, which then rebuilds itself.
+CODE_VERSION = 5
+projection = Projection(
+    "due_dates", version=CODE_VERSION * 1000 + zlib.crc32(calendar_release().encode()) % 1000
+)
 projection.table(
     "due_dates",
     lambda: [

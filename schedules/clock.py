@@ -27,7 +27,7 @@ class FixedClock:
         self.at = at
 
     def now(self) -> datetime:
-        return self.at
+        return self.at.astimezone(UTC)
 
 
 def local_today(clock: Clock, timezone: str) -> date:

@@ -110,10 +110,7 @@ def _before_entry(case: OrganizationCase, rules: Rules, today: date) -> list[Dea
         )
     ]
     if case.submitted_on is not None:
-        evaluated = case.evaluated_on
-        met = None
-        if case.stage != "entry_review" and evaluated is not None:
-            met = evaluated if evaluated >= case.submitted_on else None
+        met = case.evaluated_on  # None until the latest submission is evaluated
         deadlines.append(
             _status(
                 ENTRY_EVALUATION,

@@ -73,6 +73,8 @@ class SmtpMailer:
         starttls = query.get("starttls", "false").lower()
         if starttls not in _YES + _NO:
             raise MailError(f"{SMTP_ENV}: starttls must be true or false, got {starttls!r}")
+        if starttls in _YES and parts.scheme == "smtps":
+            raise MailError(f"{SMTP_ENV}: smtps:// is TLS from the start; starttls is for smtp://")
         sender = query.get("from", "incubator@localhost")
         if "@" not in sender:
             raise MailError(f"{SMTP_ENV}: from must be a mail address, got {sender!r}")

@@ -106,9 +106,9 @@ class ReminderPolicy:
         planned: list[tuple[date, int, str, int]] = []
         for before in sorted(set(policy.remind_days_before), reverse=True):
             nominal = due_on - timedelta(days=before)
-            if nominal < start_on:
-                continue  # before the clock started
-            day = max(self.days.on_or_before(nominal), start_on)
+            day = self.days.on_or_before(nominal)
+            if nominal <= start_on or day < start_on:
+                continue  # not before, nor on, the day the clock started
             planned.append((day, 0, f"remind-{before}", -before))
         for level in range(1, policy.escalation_steps + 1):
             nominal = due_on + timedelta(

@@ -35,7 +35,7 @@ class WorkingDays:
                 self._unknown_years.add(day.year)
                 self._warn(
                     f"the official holiday calendar (chinese-calendar "
-                    f"{_package_version()}) does not know {day.year} yet: in {day.year} only "
+                    f"{calendar_release()}) does not know {day.year} yet: in {day.year} only "
                     f"weekends count as days off; upgrade chinese-calendar once the year's "
                     f"holidays are announced"
                 )
@@ -55,7 +55,8 @@ class WorkingDays:
         raise AssertionError(f"no working day within {_LONGEST_SEARCH} days of {day}")
 
 
-def _package_version() -> str:
+def calendar_release() -> str:
+    """The installed release of chinese-calendar (which years it knows depends on it)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:

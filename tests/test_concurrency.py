@@ -9,9 +9,6 @@ What was recorded is read back in the parent from the log afterwards.
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,12 +28,12 @@ from lifecycle.workspace import Workspace
 from schedules.clock import FixedClock
 from tests.builders import ENTRY_ON, PANEL_PASS, drive, new_case, new_resident
 from tests.conftest import NOW, who
+from tests.processes import at_once
 
 pytestmark = pytest.mark.slow
 
 # The spawn context: each child starts a fresh interpreter and opens its own connections,
 # nothing is inherited from the test process (no shared sockets, no pytest state).
-CONTEXT = multiprocessing.get_context("spawn")
 BARRIER_TIMEOUT = 20.0  # seconds a child waits for the other one in front of its save
 RACE_TIMEOUT = 60.0  # seconds for a whole race: start, bootstrap, command, report, exit
 VISIT_ON = "2014-01-10"  # after the inspection started on 2014-01-08
@@ -134,40 +131,11 @@ def run_command(url: str, job: Job, barrier: Barrier, results: Queue[Outcome]) -
 
 def race(url: str, jobs: Sequence[Job]) -> dict[str, Outcome]:
     """Run `jobs` in child processes at the same moment; their outcomes by actor."""
-    barrier = CONTEXT.Barrier(len(jobs))
-    results: Queue[Outcome] = CONTEXT.Queue()
-    children = [
-        CONTEXT.Process(
-            target=run_command,
-            args=(url, job, barrier, results),
-            name=f"race-{job.actor}",
-            daemon=True,
-        )
-        for job in jobs
-    ]
-    outcomes: dict[str, Outcome] = {}
-    deadline = time.monotonic() + RACE_TIMEOUT
-    try:
-        for child in children:
-            child.start()
-        while len(outcomes) < len(jobs) and time.monotonic() < deadline:
-            try:
-                outcome = results.get(timeout=0.2)
-            except queue.Empty:
-                if not any(child.is_alive() for child in children) and results.empty():
-                    break  # a child died without reporting; nothing more will come
-                continue
-            outcomes[outcome.actor] = outcome
-        for child in children:
-            child.join(timeout=max(1.0, deadline - time.monotonic()))
-    finally:
-        for child in children:
-            if child.is_alive():
-                child.terminate()
-                child.join(timeout=5)
-        results.close()
-        results.join_thread()
-    exits = {child.name: child.exitcode for child in children}
+    received: list[Outcome]
+    received, exits = at_once(
+        run_command, [(url, job) for job in jobs], [f"race-{j.actor}" for j in jobs], RACE_TIMEOUT
+    )
+    outcomes: dict[str, Outcome] = {o.actor: o for o in received}
     assert len(outcomes) == len(jobs), (
         f"only {len(outcomes)} of {len(jobs)} children reported within {RACE_TIMEOUT}s "
         f"(exit codes {exits}): {outcomes}"

@@ -626,6 +626,67 @@ def test_a_late_scan_mails_only_the_latest_reminder_of_a_deadline(
     assert len(smtp.accepted) == 1
 
 
+def test_escalations_recorded_while_mail_was_off_reach_the_director_once_as_the_latest(
+    park: Setup, smtp: SmtpServer
+) -> None:
+    """The reminders went out by mail; then the park ran a week without INCUBATOR_SMTP_URL,
+    in which two scans recorded escalate-1 (2024-03-06) and escalate-2 (2024-03-13). With mail
+    back on, the director gets one mail, escalate-2; escalate-1 is withdrawn, naming it."""
+    mailing = park.open(smtp.mailer())
+    case_id = apply_case(mailing)
+    for at in (AT_REMIND_7, AT_REMIND_1):
+        park.clock.at = at
+        assert outcomes(mailing.reminders.tick()[1]) == [("sent", CASEWORKER_MAIL)]
+    mailing.close_all()
+    park.opened.remove(mailing)
+
+    without_mail = park.open(None)  # restarted without INCUBATOR_SMTP_URL
+    for at, step in [(AT_ESCALATE_1, "escalate-1"), (AT_ESCALATE_2, "escalate-2")]:
+        park.clock.at = at
+        assert [r["step"] for r in without_mail.reminders.scan()] == [step]
+        assert without_mail.reminders.deliver() == []  # no mailer: nothing goes out
+    for step in ("escalate-1", "escalate-2"):
+        assert names(events(without_mail, case_id, step)) == ["DeadlineEscalated"]
+    without_mail.close_all()
+    park.opened.remove(without_mail)
+    assert len(smtp.accepted) == 2  # the two reminders, to the caseworker
+
+    park.clock.at = AT_ESCALATE_2 + timedelta(hours=1)
+    system = park.open(smtp.mailer())  # mail switched back on
+    assert system.reminders.scan() == []
+    delivered = system.reminders.deliver()
+
+    assert sorted((d.reminder_id, d.outcome, d.to) for d in delivered) == sorted(
+        [
+            (str(reminder_id(case_id, "escalate-1")), "withdrawn", ""),
+            (str(reminder_id(case_id, "escalate-2")), "sent", DIRECTOR_MAIL),
+        ]
+    )
+    to_director = [m for m in smtp.accepted if m.to == [DIRECTOR_MAIL]]
+    assert [m.message_id for m in to_director] == [message_id(case_id, "escalate-2")]
+    assert "第2次督办" in to_director[0].subject
+    assert smtp.refused == []
+    withdrawn = events(system, case_id, "escalate-1")
+    assert names(withdrawn) == ["DeadlineEscalated", "DeliveryWithdrawn"]
+    assert "escalate-2" in withdrawn[-1].why
+    assert names(events(system, case_id, "escalate-2")) == [
+        "DeadlineEscalated",
+        "DeliveryClaimed",
+        "Delivered",
+    ]
+    rows = outbox(system, case_id)
+    assert (rows["escalate-1"]["delivery"], rows["escalate-2"]["delivery"]) == ("withdrawn", "sent")
+    # the reminders' mails stay as they were; nothing more goes out later
+    assert names(events(system, case_id, "remind-1")) == [
+        "ReminderIssued",
+        "DeliveryClaimed",
+        "Delivered",
+    ]
+    park.clock.at = AT_ESCALATE_2 + timedelta(days=1)
+    assert system.reminders.tick() == ([], [])
+    assert len(smtp.accepted) == 3
+
+
 # ---- the SMTP URL ------------------------------------------------------------------------------
 
 
@@ -648,6 +709,11 @@ def test_a_late_scan_mails_only_the_latest_reminder_of_a_deadline(
         ("smtp://mail.example.org?timeout=0", "timeout must be a number of seconds above 0"),
         ("smtp://mail.example.org?starttls=maybe", "starttls must be true or false"),
         ("smtp://mail.example.org?from=", "from must be a mail address"),
+        (
+            "smtps://mail.example.org?from=park@example.org&starttls=true",
+            "smtps:// is TLS from the start; starttls is for smtp://",
+        ),
+        ("smtps://mail.example.org:465?starttls=YES", "smtps:// is TLS from the start"),
     ],
 )
 def test_a_bad_smtp_url_is_refused_with_a_clear_message(url: str, message: str) -> None:
@@ -680,6 +746,8 @@ def test_a_good_smtp_url_is_read_whole() -> None:
         timeout=7.5,
     )
     assert SmtpMailer.from_url("smtps://mail.example.org").port == 465
+    plain_tls = SmtpMailer.from_url("smtps://mail.example.org?starttls=false")
+    assert (plain_tls.tls, plain_tls.starttls, plain_tls.port) == (True, False, 465)
     assert SmtpMailer.from_url("smtp://mail.example.org").port == 25
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -20,7 +20,7 @@ import pytest
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.bootstrap import Incubator, bootstrap
-from commands.queries import history
+from commands.queries import case_view, history
 from commands.settings import SettingsError, load_settings
 from lifecycle.errors import Refused
 from lifecycle.reminder import Reminder
@@ -298,18 +298,24 @@ def test_the_inspection_and_entry_evaluation_clocks_remind_and_stop_when_met(
     service.start_inspection(case_id, who("2014-01-20"))  # late, but met
     park.move("2014-01-22 12:00")
     service.submit_for_entry(case_id, who("2014-01-22"))
-    # entry evaluation due 02-21: its 30-day reminder falls on the submission day itself
-    assert park.scan("2014-01-22 12:01") == [remind(ENTRY, "2014-02-21", "remind-30", "李娜")]
+    # entry evaluation due 02-21: its 30-day reminder would fall on the submission day itself,
+    # the day its clock started: not sent
+    assert park.scan("2014-01-22 12:01") == []
     assert park.scan("2014-01-24 08:00") == []  # the inspection's escalate-2 never comes
     assert park.scan("2014-02-14 08:00") == [remind(ENTRY, "2014-02-21", "remind-7", "李娜")]
 
     park.move("2014-02-18 12:00")
     service.evaluate_entry(case_id, who("2014-02-18"), PANEL_PASS, "M-01")
-    # met: no remind-1 on 02-20; the party track's clock (due 03-20) reminds from its first day
-    assert park.scan("2014-02-20 08:00") == [remind(MEMBERS, "2014-03-20", "remind-30", "李娜")]
+    # met: no remind-1 on 02-20; the party track's clock (started 02-18, due 03-20) sends no
+    # remind-30, which would fall on its first day
+    assert park.scan("2014-02-20 08:00") == []
     assert park.scan("2014-02-24 08:00") == []  # the entry evaluation's escalate-1 never comes
     assert not park.exists(case_id, INSPECTION, "2014-01-16", "escalate-2")
     assert not park.exists(case_id, ENTRY, "2014-02-21", "remind-1")
+    assert not park.exists(case_id, ENTRY, "2014-02-21", "remind-30")
+    assert not park.exists(case_id, MEMBERS, "2014-03-20", "remind-30")
+    # the party track's first reminder: remind-7 on Thursday 03-13
+    assert park.scan("2014-03-13 08:00") == [remind(MEMBERS, "2014-03-20", "remind-7", "李娜")]
 
 
 # ---- 2. a met deadline, an ended case ------------------------------------------------------------
@@ -381,11 +387,13 @@ def test_a_late_exit_stops_its_escalations_and_starts_the_follow_up_clock(
 def test_a_case_that_ends_stops_every_one_of_its_deadlines(park: MovingPark) -> None:
     staying = park.enter("爱心志愿者协会", "M-01")
     leaving = park.enter("阳光助残服务队", "M-02", count_members=False)
-    # the party track's 30-day clock started on the entry day: its first reminder that morning
-    assert park.scan("2014-02-10 13:00") == [remind(MEMBERS, "2014-03-12", "remind-30", "李娜")]
+    # the party track's 30-day clock started on the entry day: no remind-30 on that day itself;
+    # its first reminder is remind-7 on Wednesday 03-05
+    assert park.scan("2014-02-10 13:00") == []
+    assert park.scan("2014-03-05 08:00") == [remind(MEMBERS, "2014-03-12", "remind-7", "李娜")]
 
-    park.move("2014-03-01 12:00")
-    park.system.service.withdraw(leaving, who("2014-03-01", reason="负责人离职"))
+    park.move("2014-03-06 12:00")
+    park.system.service.withdraw(leaving, who("2014-03-06", reason="负责人离职"))
 
     assert [r[0] for r in park.due_rows()] == [str(staying)] * 2
     got = park.scan("2014-12-20 09:00")  # past every step of every one of its deadlines
@@ -401,9 +409,45 @@ def test_a_case_that_ends_stops_every_one_of_its_deadlines(park: MovingPark) -> 
     ]
     # of the withdrawn case only the party track's first reminder ever went out
     assert [(r["kind"], r["step"]) for r in park.system.read_models.reminders_of(str(leaving))] == [
-        (MEMBERS, "remind-30")
+        (MEMBERS, "remind-7")
     ]
     assert [i for i in park.inbox("2014-12-20") if i[1] == "阳光助残服务队"] == []
+
+
+def test_an_evaluation_of_an_earlier_submission_does_not_meet_the_latest_submissions_clock(
+    park: MovingPark,
+) -> None:
+    """Submitted, declined, coaching resumed and submitted again, all on 2014-01-20: the decline
+    evaluated the first submission, not the second, whose clock (due 02-19) is still running.
+    When the case then withdraws, that entry evaluation was never done: it is cancelled."""
+    system, service = park.system, park.system.service
+    park.reach(day("2014-02-01"))
+    case_id = new_case(service)
+    drive(service, case_id, "inspecting")
+    on = who("2014-01-20")
+    service.submit_for_entry(case_id, on)
+    service.evaluate_entry(case_id, on, PANEL_FAIL)
+    service.resume_coaching(case_id, on)
+    service.submit_for_entry(case_id, on)
+
+    def entry_evaluation(today: str) -> dict[str, Any]:
+        view = case_view(service.case(case_id), system.park, day(today))
+        [found] = [d for d in view["deadlines"] if d["kind"] == ENTRY]
+        return dict(found)
+
+    latest = {"kind": ENTRY, "start_on": "2014-01-20", "due_on": "2014-02-19", "met_on": None}
+    assert entry_evaluation("2014-01-20") == {**latest, "status": "pending"}
+    assert park.due_rows() == [(str(case_id), ENTRY, "2014-02-19")]
+
+    service.withdraw(case_id, who("2014-02-01", reason="负责人离职"))
+    assert entry_evaluation("2014-02-01") == {**latest, "status": "cancelled"}
+    [found] = [
+        d
+        for d in deadlines_of(service.case(case_id), system.park.rules, day("2014-02-01"))
+        if d.kind == ENTRY
+    ]
+    assert (found.status, found.met_on, found.is_pending) == ("cancelled", None, False)
+    assert park.due_rows() == []
 
 
 # ---- 3. a corrected entry date ---------------------------------------------------------------
@@ -472,7 +516,7 @@ def test_a_corrected_entry_date_moves_the_party_tracks_member_discovery_too(
     park: MovingPark,
 ) -> None:
     case_id = park.enter("爱心志愿者协会", "M-01", count_members=False)  # members by 03-12
-    assert park.scan("2014-02-10 13:00") == [remind(MEMBERS, "2014-03-12", "remind-30", "李娜")]
+    assert park.scan("2014-02-10 13:00") == []  # no remind-30 on the clock's first day
     park.move("2014-02-12 12:00")
     park.system.service.correct_entry_date(
         case_id, who("2014-02-12", reason="协议签订日期为2月1日"), day("2014-02-01")
@@ -483,8 +527,9 @@ def test_a_corrected_entry_date_moves_the_party_tracks_member_discovery_too(
         (str(case_id), MEMBERS, "2014-03-03"),
     ]
     expected: list[tuple[str, list[Issued]]] = [
-        # the track now started 02-01 (a holiday): its first reminder that day, already come
-        ("2014-02-12 12:01", [remind(MEMBERS, "2014-03-03", "remind-30", "李娜")]),
+        # the track now started 02-01 (a Spring Festival holiday): remind-30 would fall on that
+        # very day (and the working day before, 01-30, is before the clock started): not sent
+        ("2014-02-12 12:01", []),
         ("2014-02-24 08:00", [remind(MEMBERS, "2014-03-03", "remind-7", "李娜")]),
         ("2014-02-28 08:00", [remind(MEMBERS, "2014-03-03", "remind-1", "李娜")]),  # Sun 03-02
         ("2014-03-04 08:00", [escalate(MEMBERS, "2014-03-03", "escalate-1")]),
@@ -494,9 +539,16 @@ def test_a_corrected_entry_date_moves_the_party_tracks_member_discovery_too(
     ]
     got = [(moment, park.scan(moment)) for moment, _ in expected]
     assert got == expected
-    assert [r["due_on"] for r in park.system.read_models.reminders_of(str(case_id))].count(
-        day("2014-03-12")
-    ) == 1
+    # nothing had gone out for the old date 03-12; everything recorded is the new date's
+    assert sorted(
+        (r["due_on"].isoformat(), r["step"])
+        for r in park.system.read_models.reminders_of(str(case_id))
+    ) == [
+        ("2014-03-03", "escalate-1"),
+        ("2014-03-03", "escalate-2"),
+        ("2014-03-03", "remind-1"),
+        ("2014-03-03", "remind-7"),
+    ]
 
 
 def test_a_correction_that_keeps_the_due_date_keeps_what_went_out_for_it(
@@ -538,10 +590,10 @@ def test_a_late_first_scan_records_every_missed_reminder_but_only_the_latest_esc
     park: MovingPark,
 ) -> None:
     case_id = park.enter("爱心志愿者协会", "M-01", count_members=False)
-    # member discovery due 03-12: escalations came 03-13, 03-20, 03-27, 04-03;
+    # member discovery due 03-12 (its clock started 02-10: no remind-30 on that day);
+    # escalations came 03-13, 03-20, 03-27, 04-03;
     # growth review due 07-10: escalations came 07-11, 07-18, 07-25
     assert park.scan("2014-07-26 09:00") == [
-        remind(MEMBERS, "2014-03-12", "remind-30", "李娜"),
         remind(MEMBERS, "2014-03-12", "remind-7", "李娜"),
         remind(MEMBERS, "2014-03-12", "remind-1", "李娜"),
         escalate(MEMBERS, "2014-03-12", "escalate-4"),
@@ -588,8 +640,9 @@ def test_scanning_again_records_nothing_new_also_after_the_read_model_is_rebuilt
     park.enter("爱心志愿者协会", "M-01")
     park.enter("阳光助残服务队", "M-02", count_members=False)
     first = park.scan("2014-07-26 09:00")
-    # the first case's growth review: 4; the second's member discovery and growth review: 8
-    assert len(first) == 12
+    # the first case's growth review: 4; the second's member discovery (remind-7, remind-1,
+    # escalate-4: no remind-30 on its clock's first day) and growth review (4): 7
+    assert len(first) == 11
     head = system.log.recorder.max_notification_id()
     inbox = system.read_models.inbox(day("2014-07-26"))
     # escalated, each to 李娜 and to the director: both growth reviews, one member discovery
@@ -763,6 +816,57 @@ def test_a_year_the_calendar_does_not_know_falls_back_to_weekends_and_warns_once
     assert planned(park, GROWTH, "2024-05-08", "2024-10-08")[1] == ("remind-7", "2024-09-30")
 
 
+def test_no_reminder_on_the_clocks_first_day_nor_one_a_day_off_moves_before_it(
+    park: MovingPark,
+) -> None:
+    # member discovery, a 30-day clock, started on Wednesday 2025-09-10 and due Friday 10-10:
+    # remind-30 would fall on the first day itself: not sent
+    assert planned(park, MEMBERS, "2025-09-10", "2025-10-10") == [
+        ("remind-7", "2025-09-30"),  # Friday 10-03, in the National Day holiday: Tuesday 09-30
+        ("remind-1", "2025-10-09"),  # a Thursday
+        ("escalate-1", "2025-10-11"),  # a Saturday worked in lieu of the holiday
+        ("escalate-2", "2025-10-20"),  # Saturday 10-18: Monday
+        ("escalate-3", "2025-10-27"),  # Saturday 10-25: Monday
+        ("escalate-4", "2025-11-03"),  # Saturday 11-01: Monday
+    ]
+    # the inspection, a 14-day clock, started on 2025-10-01 (National Day) and due Wednesday
+    # 10-15: remind-30 comes before the start; remind-7 (Wednesday 10-08, the holiday's last day)
+    # would move to the working day before the holiday, 09-30, before the clock started: not
+    # sent either (nor moved onto the holiday's first day)
+    assert planned(park, INSPECTION, "2025-10-01", "2025-10-15") == [
+        ("remind-1", "2025-10-14"),  # a Tuesday
+        ("escalate-1", "2025-10-16"),
+        ("escalate-2", "2025-10-23"),
+        ("escalate-3", "2025-10-30"),
+        ("escalate-4", "2025-11-06"),
+    ]
+
+    # through the service: a case entered on 2025-09-10 whose members are not counted yet ...
+    entered = park.enter("爱心志愿者协会", "M-01", entered="2025-09-10", count_members=False)
+    assert park.scan("2025-09-10 13:00") == []
+    assert park.scan("2025-09-30 07:59") == []
+    assert park.scan("2025-09-30 08:00") == [remind(MEMBERS, "2025-10-10", "remind-7", "李娜")]
+    # ... and one that applied on 2025-10-01
+    park.reach(day("2025-10-01"))
+    case = park.system.service.apply(
+        who("2025-10-01"),
+        name="阳光助残服务队",
+        field="公益慈善",
+        legal_status="registered",
+        track="incubation",
+        site="main",
+    )
+    applied = UUID(str(case.id))
+    park.system.service.assign(applied, who("2025-10-01"), "王芳")
+    assert park.scan("2025-10-01 12:01") == []
+    assert park.scan("2025-10-09 08:00") == [remind(MEMBERS, "2025-10-10", "remind-1", "李娜")]
+    assert park.scan("2025-10-11 08:00") == [escalate(MEMBERS, "2025-10-10", "escalate-1")]
+    assert park.scan("2025-10-14 07:59") == []
+    assert park.scan("2025-10-14 08:00") == [remind(INSPECTION, "2025-10-15", "remind-1", "王芳")]
+    assert not park.exists(entered, MEMBERS, "2025-10-10", "remind-30")
+    assert not park.exists(applied, INSPECTION, "2025-10-15", "remind-7")
+
+
 # ---- 7. member discovery: the instructor, the caseworker, the director ------------------------
 
 
@@ -771,19 +875,22 @@ def test_member_discovery_reminds_the_instructor_else_the_caseworker_else_the_di
 ) -> None:
     system = park.system
     case_id = park.enter("爱心志愿者协会", "M-01", caseworker=None, count_members=False)
-    # the party track's clock: started 02-10, members to be counted by 03-12; nobody in charge
-    park.move("2014-02-10 13:00")
+    # the party track's clock: started 02-10, members to be counted by 03-12; nobody in charge.
+    # remind-30 would fall on the clock's first day: not sent
+    assert park.scan("2014-02-10 13:00") == []
+    park.move("2014-03-05 08:00")
     [first] = system.reminders.scan()
     assert (first["type"], first["kind"], first["step"], first["to"], first["responsible"]) == (
         "ReminderIssued",
         MEMBERS,
-        "remind-30",
+        "remind-7",
         DIRECTOR,
         None,
     )
-    park.move("2014-02-11 12:00")
-    system.service.assign(case_id, who("2014-02-11"), "李娜")
-    assert park.scan("2014-03-05 08:00") == [remind(MEMBERS, "2014-03-12", "remind-7", "李娜")]
+    park.move("2014-03-05 12:00")
+    system.service.assign(case_id, who("2014-03-05"), "李娜")
+    [coming] = system.reminders.preview(6)  # through 03-11 12:00
+    assert (coming["kind"], coming["step"], coming["to"]) == (MEMBERS, "remind-1", "李娜")
 
     park.move("2014-03-06 12:00")
     system.party.assign_instructor(case_id, who("2014-03-06"), "张军")
@@ -812,8 +919,13 @@ def test_a_residents_member_discovery_has_no_inspection_clock_before_it(park: Mo
     assert park.scan("2014-01-09 08:00") == []
     park.move("2014-03-03 12:00")
     service.admit(resident, who("2014-03-03"), "B-01")
-    # its party track's clock: members by 04-02; no caseworker or instructor yet
-    assert park.scan("2014-03-03 12:01") == [remind(MEMBERS, "2014-04-02", "remind-30", DIRECTOR)]
+    # its party track's clock: members by 04-02; no remind-30 on its first day (03-03), and no
+    # caseworker or instructor yet: what is coming goes to the director
+    assert park.scan("2014-03-03 12:01") == []
+    assert [(c["step"], c["to"]) for c in park.system.reminders.preview(30)] == [
+        ("remind-7", DIRECTOR),  # Wednesday 03-26
+        ("remind-1", DIRECTOR),  # Tuesday 04-01
+    ]
     park.move("2014-03-04 12:00")
     service.assign(resident, who("2014-03-04"), "王芳")
     assert park.scan("2014-03-26 08:00") == [remind(MEMBERS, "2014-04-02", "remind-7", "王芳")]
@@ -864,6 +976,11 @@ def test_the_inbox_shows_each_person_what_is_due_overdue_and_escalated_soonest_f
 
 # ---- 9. settings -----------------------------------------------------------------------------
 
+BAD_SEND_AT = (
+    'reminders.send_at must be a local time of day like "08:00" (no UTC offset: the park\'s '
+    "timezone applies), got "
+)
+
 
 @pytest.mark.parametrize(
     ("text", "message"),
@@ -876,12 +993,9 @@ def test_the_inbox_shows_each_person_what_is_due_overdue_and_escalated_soonest_f
             '[reminders.growth_review]\nrecipient = "boss"\n',
             "reminders.growth_review.recipient must be one of caseworker, instructor, got 'boss'",
         ),
-        (
-            '[reminders]\nsend_at = "8 o\'clock"\n',
-            'reminders.send_at must be a time of day like 08:00, got "8 o\'clock"',
-        ),
-        ('[reminders]\nsend_at = "25:00"\n', "reminders.send_at must be a time of day like 08:00"),
-        ("[reminders]\nsend_at = 8\n", "reminders.send_at must be a non-empty text, got 8"),
+        ('[reminders]\nsend_at = "8 o\'clock"\n', f'{BAD_SEND_AT}"8 o\'clock"'),
+        ('[reminders]\nsend_at = "25:00"\n', f"{BAD_SEND_AT}'25:00'"),
+        ("[reminders]\nsend_at = 8\n", f"{BAD_SEND_AT}8"),
         (
             "[reminders]\nremind_before = [3]\n",
             "unknown key(s) in [reminders]: remind_before; allowed: ",
@@ -987,6 +1101,22 @@ def test_a_scan_follows_the_settings_time_director_and_offsets(tmp_path: Path) -
             ("DeadlineEscalated", GROWTH, "2014-07-10", "escalate-1", "刘主任")
         ]
         assert park.scan("2014-08-30 09:30") == []  # one escalation only
+    finally:
+        system.close_all()
+
+
+def test_a_send_at_written_as_a_toml_time_sets_when_a_scan_records(tmp_path: Path) -> None:
+    path = settings_file(tmp_path, "[reminders]\nsend_at = 09:30:00\n")  # a TOML local time
+    assert load_settings(path).reminders.send_at == time(9, 30)
+    clock = FixedClock(local("2014-01-02 09:00"))
+    system = bootstrap(f"sqlite:///{tmp_path / 'own.sqlite3'}", settings_path=path, clock=clock)
+    try:
+        park = MovingPark(system, clock)
+        park.enter("爱心志愿者协会", "M-01")  # growth review due Thursday 07-10
+        assert park.scan("2014-06-10 09:29") == []
+        assert park.scan("2014-06-10 09:30") == [remind(GROWTH, "2014-07-10", "remind-30", "李娜")]
+        assert park.scan("2014-07-03 09:29") == []
+        assert park.scan("2014-07-03 09:30") == [remind(GROWTH, "2014-07-10", "remind-7", "李娜")]
     finally:
         system.close_all()
 
@@ -1125,3 +1255,16 @@ def test_the_due_dates_read_model_holds_exactly_the_pending_deadlines_of_every_c
     assert system.reminders.scan() == []
     system.read_models.rebuild()
     assert due_rows(system) == expected
+
+
+# ---- 12. the clock ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", [timezone(timedelta(hours=8)), SHANGHAI], ids=["+08:00", "zone"])
+def test_a_fixed_clock_gives_its_moment_as_the_same_instant_in_utc(zone: Any) -> None:
+    at = datetime(2014, 6, 10, 8, 0, tzinfo=zone)  # 08:00 in Shanghai
+    now = FixedClock(at).now()
+    assert now == at  # the same instant ...
+    assert now.utcoffset() == timedelta(0)  # ... told in UTC
+    assert (now.date(), now.hour, now.minute) == (day("2014-06-10"), 0, 0)
+    assert now.isoformat() == "2014-06-10T00:00:00+00:00"

@@ -569,3 +569,25 @@ def test_a_negative_smtp_timeout_is_refused(sqlite_url: str) -> None:
 def test_a_fixed_clock_needs_a_moment_with_its_offset(sqlite_url: str, value: str) -> None:
     error = shell(sqlite_url, INCUBATOR_NOW=value).refused("inbox", code=4)
     assert "INCUBATOR_NOW" in error and "2026-11-29T20:00+08:00" in error, error
+
+
+def test_a_moment_outside_the_years_2000_to_2100_is_refused_before_anything_is_recorded(
+    sqlite_url: str,
+) -> None:
+    sh = shell(sqlite_url)
+    org = open_case(sh, AIXIN, "2026-10-01", "王芳")
+    before = sh.events(org)
+
+    for bad in ("0001-01-01T00:00", "1999-12-31T23:59"):
+        error = sh.refused("reminders", "scan", "--now", bad, code=2)
+        assert f"'{bad}': the year must be from 2000 to 2100" in error, error
+        assert "Traceback" not in error
+    # the earliest year allowed is a scan as of then: nothing was due
+    assert scan(sh, "--now", "2000-01-01T00:00") == []
+
+    far = shell(sqlite_url, INCUBATOR_NOW="9999-12-31T23:59+08:00")
+    error = far.refused("reminders", "scan", code=4)
+    assert error.startswith("incubator: INCUBATOR_NOW='9999-12-31T23:59+08:00'"), error
+    assert "2000–2100" in error and "2026-11-29T20:00+08:00" in error
+    assert "Traceback" not in error
+    assert sh.events(org) == before

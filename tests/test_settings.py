@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -92,3 +93,71 @@ def test_a_missing_settings_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_site_needs_at_least_one_workspace(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"sites\.x\.workspaces must list at least one"):
         load_settings(write(tmp_path, "[sites.x]\nworkspaces = []\n"))
+
+
+# ---- [reminders]: when a day's reminders go out, when a missed deadline escalates -------------
+
+BAD_SEND_AT = (
+    'reminders.send_at must be a local time of day like "08:00" (no UTC offset: the park\'s '
+    "timezone applies), got "
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("send_at = 09:30:00", time(9, 30)),  # a TOML local time
+        ("send_at = 07:05:30", time(7, 5, 30)),
+        ('send_at = "09:30"', time(9, 30)),  # the text form of the defaults
+    ],
+)
+def test_send_at_is_a_local_time_of_day_as_text_or_as_a_toml_time(
+    tmp_path: Path, text: str, expected: time
+) -> None:
+    send_at = load_settings(write(tmp_path, f"[reminders]\n{text}\n")).reminders.send_at
+    assert send_at == expected
+    assert send_at.tzinfo is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('send_at = "08:00+09:00"', f"{BAD_SEND_AT}'08:00+09:00'"),
+        ('send_at = "08:00:00+08:00"', f"{BAD_SEND_AT}'08:00:00+08:00'"),
+        ('send_at = "08:00Z"', f"{BAD_SEND_AT}'08:00Z'"),
+    ],
+)
+def test_a_send_at_with_a_utc_offset_is_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, f"[reminders]\n{text}\n")
+    with pytest.raises(SettingsError) as refused:
+        load_settings(path)
+    assert str(refused.value) == f"settings file {path}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[reminders]\nescalate_after_days = 0\n",
+            "reminders.escalate_after_days must be a whole number from 1 to 366, got 0",
+        ),
+        (
+            "[reminders.inspection]\nescalate_after_days = 0\n",
+            "reminders.inspection.escalate_after_days must be a whole number from 1 to 366, got 0",
+        ),
+    ],
+)
+def test_an_escalation_on_the_due_date_itself_is_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """escalate_after_days = 0 would escalate on the due date, while it can still be met."""
+    path = write(tmp_path, text)
+    with pytest.raises(SettingsError) as refused:
+        load_settings(path)
+    assert str(refused.value) == f"settings file {path}: {message}"
+
+
+def test_an_escalation_the_day_after_the_due_date_is_the_earliest(tmp_path: Path) -> None:
+    path = write(tmp_path, "[reminders.inspection]\nescalate_after_days = 1\n")
+    reminders = load_settings(path).reminders
+    assert reminders.of("inspection").escalate_after_days == 1

@@ -1184,7 +1184,6 @@ class PartyMachine(RuleBasedStateMachine):
             if expected["branches"]["joint"]:
                 event("coverage: a constituted joint branch")
 
-
     def _due_dates_agree(self) -> None:
         """The due-dates read model (what reminder scans read) holds exactly the pending
         deadlines the cases and their party tracks say, on both tracks."""
