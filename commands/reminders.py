@@ -65,6 +65,9 @@ class ReminderService:
         self.read_models.catch_up()
         recorded: list[dict[str, Any]] = []
         for row in self.read_models.coming(now):
+            planned = self.policy.steps(row["kind"], row["start_on"], row["due_on"])
+            if not due_steps(planned, row["last_rank"], now):
+                continue  # a settings change moved its steps on: nothing to load the case for
             found = self._current(row)
             if found is None:
                 continue

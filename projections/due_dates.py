@@ -13,7 +13,18 @@ import zlib
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Date, Integer, String, Table, Text, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Integer,
+    String,
+    Table,
+    Text,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
@@ -283,15 +294,33 @@ def pending(
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def coming(conn: Connection, tables: dict[str, Table], until: datetime) -> list[dict[str, Any]]:
-    """The deadlines whose next reminder or escalation goes out by `until`, soonest first."""
+Page = tuple[int, str, str]  # where the previous page ended: next_at, case_id, kind
+
+
+def coming(
+    conn: Connection,
+    tables: dict[str, Table],
+    until: datetime,
+    after: Page | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """A page of the deadlines whose next reminder or escalation goes out by `until`, soonest
+    first. Pages keep the query on the index of `next_at` whatever the table's statistics say
+    (without a limit PostgreSQL may read the whole table) and the memory of a big day bounded."""
     due, cases = tables["due_dates"], tables["due_date_cases"]
     query = (
         select(due, cases.c.name, cases.c.caseworker, cases.c.instructor)
         .join(cases, cases.c.case_id == due.c.case_id)
         .where(due.c.next_at <= int(until.astimezone(UTC).timestamp()))
         .order_by(due.c.next_at, due.c.case_id, due.c.kind)
+        .limit(limit)
     )
+    if after is not None:
+        next_at, case_id, kind = after
+        query = query.where(
+            tuple_(due.c.next_at, due.c.case_id, due.c.kind)
+            > tuple_(literal(next_at), literal(case_id), literal(kind))
+        )
     return [dict(row._mapping) for row in conn.execute(query)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -156,9 +156,22 @@ class ReadModels:
             due_dates.projection, lambda c, t: due_dates.pending(c, t, until=until, site=site)
         )
 
-    def coming(self, until: datetime) -> list[dict[str, Any]]:
-        """Deadlines whose next reminder or escalation goes out by `until`."""
-        return self.read(due_dates.projection, lambda c, t: due_dates.coming(c, t, until))
+    def coming(self, until: datetime, page: int = 500) -> Iterator[dict[str, Any]]:
+        """Deadlines whose next reminder or escalation goes out by `until`, soonest first, read
+        a page at a time."""
+
+        def one_page(after: due_dates.Page | None) -> list[dict[str, Any]]:
+            return self.read(
+                due_dates.projection, lambda c, t: due_dates.coming(c, t, until, after, page)
+            )
+
+        rows = one_page(None)
+        while True:
+            yield from rows
+            if len(rows) < page:
+                return
+            last = rows[-1]
+            rows = one_page((last["next_at"], last["case_id"], last["kind"]))
 
     def inbox(self, today: date, person: str | None = None) -> list[dict[str, Any]]:
         return self.read(

@@ -213,7 +213,7 @@ def test_two_scanner_processes_record_each_reminder_exactly_once(park: Setup) ->
     system = park.open()
     try:
         assert system.reminders.scan() == []
-        assert system.read_models.coming(AT) == []
+        assert list(system.read_models.coming(AT)) == []
         for case_id in park.cases:
             rows = system.read_models.reminders_of(str(case_id))
             assert sorted(row["step"] for row in rows) == sorted(STEPS)
