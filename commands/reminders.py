@@ -33,6 +33,7 @@ from schedules.mail import Mailer, compose
 from schedules.reminders import INSTRUCTOR, PARTY_KINDS, Step, due_steps
 
 log = logging.getLogger("incubator.reminders")
+MAIL_PAGE = 200  # reminders a sender takes up at a time
 
 
 @dataclass(frozen=True)
@@ -177,11 +178,15 @@ class ReminderService:
         if self.mailer is None:
             return []
         self.read_models.catch_up()
-        outcomes = [self._deliver(rid) for rid in self.read_models.outbox_ready(self.clock.now())]
-        done = [o for o in outcomes if o is not None]
-        if done:
-            self.read_models.catch_up()
-        return done
+        done: list[Delivery] = []
+        while True:  # a page at a time; what a page settled is no longer ready after catching up
+            ready = self.read_models.outbox_ready(self.clock.now(), MAIL_PAGE)
+            settled = [o for o in map(self._deliver, ready) if o is not None]
+            done += settled
+            if settled:
+                self.read_models.catch_up()
+            if len(ready) < MAIL_PAGE or not settled:
+                return done
 
     def _deliver(self, reminder_id: str) -> Delivery | None:
         now = self.clock.now()

@@ -84,13 +84,15 @@ def _withdrawn(rows: Batch, e: Reminder.DeliveryWithdrawn) -> None:
     rows.update("outbox", rows.key(e), delivery=WITHDRAWN, ready_at=None, error=None)
 
 
-def ready(conn: Connection, tables: dict[str, Table], now: datetime) -> list[str]:
-    """The reminders whose mail a sender may try now, oldest first."""
+def ready(conn: Connection, tables: dict[str, Table], now: datetime, limit: int) -> list[str]:
+    """The first `limit` reminders whose mail a sender may try now, oldest first (the limit
+    keeps the query on the index of `ready_at`)."""
     outbox = tables["outbox"]
     query = (
         select(outbox.c.reminder_id)
         .where(outbox.c.ready_at <= _epoch(now.astimezone(UTC)))
         .order_by(outbox.c.ready_at, outbox.c.reminder_id)
+        .limit(limit)
     )
     return [row.reminder_id for row in conn.execute(query)]
 

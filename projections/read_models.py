@@ -179,8 +179,8 @@ class ReadModels:
             lambda c, t: due_dates.inbox(c, t, self.park, today, person),
         )
 
-    def outbox_ready(self, now: datetime) -> list[str]:
-        return self.read(outbox.projection, lambda c, t: outbox.ready(c, t, now))
+    def outbox_ready(self, now: datetime, limit: int = 500) -> list[str]:
+        return self.read(outbox.projection, lambda c, t: outbox.ready(c, t, now, limit))
 
     def reminders_of(self, case_id: str) -> list[dict[str, Any]]:
         return self.read(outbox.projection, lambda c, t: outbox.of_case(c, t, case_id))

@@ -757,3 +757,20 @@ def test_bootstrap_refuses_a_bad_smtp_url_from_the_environment(
     monkeypatch.setenv(SMTP_ENV, "smtp://mail.example.org?sender=park@example.org")
     with pytest.raises(MailError, match="unknown parameter"):
         bootstrap(sqlite_url, clock=FixedClock(AT_REMIND_7))
+
+
+def test_a_sender_takes_the_ready_mails_a_page_at_a_time_and_mails_each_once(
+    park: Setup, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("commands.reminders.MAIL_PAGE", 2)
+    system = park.open(smtp.mailer())
+    cases = [apply_case(system, name=f"{ORGANIZATION}{n}") for n in range(5)]
+
+    scanned, delivered = system.reminders.tick()
+
+    assert len(scanned) == 5
+    assert sorted(outcomes(delivered)) == [("sent", CASEWORKER_MAIL)] * 5
+    assert sorted(m.message_id for m in smtp.accepted) == sorted(
+        message_id(case_id, "remind-7") for case_id in cases
+    )
+    assert system.reminders.deliver() == []
