@@ -13,6 +13,7 @@ from uuid import UUID
 
 import click
 
+from cli.audit import audit
 from cli.common import (
     by_method,
     case_commands,
@@ -318,6 +319,7 @@ def demo(ctx: click.Context, demo_database: str | None) -> None:
     run_demo(demo_database, ctx.obj["settings"])
 
 
+cli.add_command(audit)
 cli.add_command(party)
 cli.add_command(reminders)
 cli.add_command(inbox_cmd)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from commands import audit
 from commands.database import (
     DATABASE_ENV,
     Database,
@@ -89,7 +90,8 @@ def bootstrap(
         with schema_lock(database, engine):
             log = open_log(database)
             try:
-                read_models = ReadModels(engine, log, park)
+                audit.install(database, engine)
+                read_models = ReadModels(engine, log, park, lambda: audit.seal(engine, log))
             except SQLAlchemyError as e:
                 log.close()
                 raise DatabaseError(f"cannot create the read models at {database.url}: {e}") from e

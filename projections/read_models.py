@@ -52,8 +52,16 @@ log = logging.getLogger("incubator.projections")
 
 
 class ReadModels:
-    def __init__(self, engine: Engine, event_log: EventLog, park: Park) -> None:
-        self.engine, self.log, self.park = engine, event_log, park
+    def __init__(
+        self,
+        engine: Engine,
+        event_log: EventLog,
+        park: Park,
+        sealer: Callable[[], int] | None = None,
+    ) -> None:
+        """`sealer` chains the events written since it last ran (commands/audit.py); it runs
+        first whenever the read models catch up."""
+        self.engine, self.log, self.park, self.sealer = engine, event_log, park, sealer
         install(engine, PROJECTIONS)
 
     def named(self, names: Sequence[str] | None) -> list[Projection]:
@@ -70,6 +78,8 @@ class ReadModels:
     def catch_up(self) -> int:
         """Bring every read model up to the end of the log (a user reads their own write).
         A read model whose code has a new version is rebuilt first."""
+        if self.sealer is not None:
+            self.sealer()
         stale = self.stale()
         if stale:
             blue_green.rebuild(self.engine, self.log, stale, self.park)

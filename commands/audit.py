@@ -1,0 +1,283 @@
+"""Tamper evidence: every stored event chained by hashes, and a walk of the log that finds the
+first event changed, removed, inserted or reordered.
+
+A sealer follows the log (like the read models, under a lock, in batches) and writes one row per
+event into `event_chain`: the event's place in the log, its case (originator) and version, its
+`case_hash` = sha256(previous case_hash of the same case + the event's digest) and its `log_hash`
+= sha256(previous log_hash + place + case_hash). The digest covers what the library stores: the
+originator id, the version, the topic and the stored bytes of the event. `verify` recomputes both
+chains from the events as they are now and compares them with what was sealed; events written
+after the last seal are the unsealed tail. Triggers refuse UPDATE and DELETE on the events and
+on the chain, so changing the record takes an intruder who first drops them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select, text
+from sqlalchemy.engine import Connection, Engine
+
+from commands.database import Database
+from commands.log import EventLog
+from projections.runner import _writing
+
+GENESIS = "0" * 64
+BATCH = 5000
+
+chain_metadata = MetaData()
+chain = Table(
+    "event_chain",
+    chain_metadata,
+    Column("position", BigInteger, primary_key=True),  # the event's notification id
+    Column("originator_id", String(36), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("case_hash", String(64), nullable=False),
+    Column("log_hash", String(64), nullable=False),
+)
+chain_head = Table(  # one row: where the sealer stands (locked while sealing)
+    "event_chain_head",
+    chain_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("log_hash", String(64), nullable=False),
+)
+APPEND_ONLY = "the event log and its hash chain are append-only: {operation} is refused"
+
+
+def digest(originator_id: Any, version: int, topic: str, state: bytes) -> str:
+    """The hash of one stored event as the library keeps it."""
+    h = hashlib.sha256(f"{originator_id}\n{version}\n{topic}\n".encode())
+    h.update(state)
+    return h.hexdigest()
+
+
+def link(previous: str, *parts: object) -> str:
+    return hashlib.sha256("\n".join([previous, *map(str, parts)]).encode()).hexdigest()
+
+
+def install(database: Database, engine: Engine) -> None:
+    """The chain tables, and the triggers that make events and chain append-only."""
+    chain_metadata.create_all(engine)
+    with _writing(engine) as conn:
+        if conn.execute(select(chain_head)).first() is None:
+            conn.execute(chain_head.insert().values(id=1, position=0, log_hash=GENESIS))
+        for table in (events_table(database), "event_chain", "event_chain_head"):
+            _append_only(conn, database, table)
+
+
+def events_table(database: Database) -> str:
+    return "stored_events" if database.backend == "sqlite" else "incubator_events"
+
+
+def _append_only(conn: Connection, database: Database, table: str) -> None:
+    operations = ("DELETE",) if table == "event_chain_head" else ("UPDATE", "DELETE")
+    if database.backend == "sqlite":
+        for operation in operations:
+            message = APPEND_ONLY.format(operation=operation)
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{operation.lower()} "
+                f"BEFORE {operation} ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END"
+            )
+        return
+    conn.execute(
+        text(
+            "CREATE OR REPLACE FUNCTION incubator_append_only() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'the event log and its hash chain are append-only: % is refused', "
+            "TG_OP; END $$ LANGUAGE plpgsql"
+        )
+    )
+    for operation in operations:
+        name = f"{table}_no_{operation.lower()}"
+        exists = conn.execute(
+            text(
+                "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgname = :name AND c.oid = to_regclass(:table)"
+            ),
+            {"name": name, "table": table},
+        ).first()
+        if exists is None:
+            conn.execute(
+                text(
+                    f"CREATE TRIGGER {name} BEFORE {operation} ON {table} "
+                    f"FOR EACH STATEMENT EXECUTE FUNCTION incubator_append_only()"
+                )
+            )
+
+
+# ---- sealing ---------------------------------------------------------------------------------
+
+
+def seal(engine: Engine, log: EventLog) -> int:
+    """Chain every event written since the last seal; returns how many were sealed."""
+    sealed = 0
+    while True:
+        with _writing(engine) as conn:
+            head = conn.execute(_locked(conn, select(chain_head).where(chain_head.c.id == 1))).one()
+            notifications = log.recorder.select_notifications(
+                start=head.position, limit=BATCH, inclusive_of_start=False
+            )
+            if not notifications:
+                return sealed
+            last_of: dict[str, str] = {}
+            rows, log_hash = [], head.log_hash
+            for n in notifications:
+                case = str(n.originator_id)
+                previous = last_of.get(case) or _last_case_hash(conn, case)
+                case_hash = link(previous, digest(case, n.originator_version, n.topic, n.state))
+                log_hash = link(log_hash, n.id, case_hash)
+                last_of[case] = case_hash
+                rows.append(
+                    {
+                        "position": n.id,
+                        "originator_id": case,
+                        "version": n.originator_version,
+                        "case_hash": case_hash,
+                        "log_hash": log_hash,
+                    }
+                )
+            conn.execute(chain.insert(), rows)
+            conn.execute(
+                chain_head.update()
+                .where(chain_head.c.id == 1)
+                .values(position=notifications[-1].id, log_hash=log_hash)
+            )
+            sealed += len(rows)
+
+
+def _locked(conn: Connection, query: Any) -> Any:
+    return query.with_for_update() if conn.dialect.name == "postgresql" else query
+
+
+def _last_case_hash(conn: Connection, case: str) -> str:
+    found = conn.execute(
+        select(chain.c.case_hash)
+        .where(chain.c.originator_id == case)
+        .order_by(chain.c.version.desc())
+        .limit(1)
+    ).scalar()
+    return str(found) if found else GENESIS
+
+
+# ---- verifying -------------------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    ok: bool = True
+    events: int = 0  # events in the log
+    sealed: int = 0  # of them, sealed and checked
+    unsealed: int = 0  # written after the last seal (checked only once sealed)
+    head: str = GENESIS  # the log hash of the last sealed event
+    problem: dict[str, Any] | None = None
+    cases: set[str] = field(default_factory=set, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "sealed": self.sealed,
+            "unsealed_tail": self.unsealed,
+            "head": self.head,
+            "cases": len(self.cases),
+            "problem": self.problem,
+        }
+
+
+def verify(engine: Engine, log: EventLog) -> Verdict:
+    """Walk the log and the chain side by side; stop at the first event that is not as sealed."""
+    verdict = Verdict()
+    last_of: dict[str, str] = {}
+    log_hash = GENESIS
+    with engine.connect() as conn:
+        head = conn.execute(select(chain_head)).one()
+        links = _chain_rows(conn)
+        sealed = next(links, None)
+        for n in _notifications(log):
+            verdict.events += 1
+            case = str(n.originator_id)
+            if n.id > head.position:
+                verdict.unsealed += 1
+                continue
+            if sealed is None:
+                return _fail(verdict, "inserted", n, "in the log, but never sealed there")
+            kind, detail, case_hash, log_hash = _compare(
+                n, sealed, last_of.get(case, GENESIS), log_hash
+            )
+            if kind is not None:
+                return _fail(verdict, kind, sealed if kind == "removed" else n, detail)
+            last_of[case] = case_hash
+            verdict.cases.add(case)
+            verdict.sealed += 1
+            verdict.head = log_hash
+            sealed = next(links, None)
+        if sealed is not None and sealed.position <= head.position:
+            return _fail(verdict, "removed", sealed, "sealed, but no longer in the log")
+    if verdict.head != head.log_hash:
+        verdict.ok = False
+        verdict.problem = {"kind": "changed", "detail": "the sealed head does not match the chain"}
+    return verdict
+
+
+def _compare(
+    n: Any, sealed: Any, previous_case_hash: str, previous_log_hash: str
+) -> tuple[str | None, str, str, str]:
+    """How the event at a place differs from what was sealed there (None: it does not), and
+    the two hashes it carries on."""
+    case = str(n.originator_id)
+    if sealed.position < n.id:
+        return "removed", "sealed, but no longer in the log", "", ""
+    if sealed.position > n.id:
+        return "inserted", "in the log, but never sealed there", "", ""
+    if (sealed.originator_id, sealed.version) != (case, n.originator_version):
+        detail = f"this place was sealed for version {sealed.version} of {sealed.originator_id}"
+        return "reordered", detail, "", ""
+    case_hash = link(previous_case_hash, digest(case, n.originator_version, n.topic, n.state))
+    if case_hash != sealed.case_hash:
+        return "changed", "its content is not what was sealed", "", ""
+    log_hash = link(previous_log_hash, n.id, case_hash)
+    if log_hash != sealed.log_hash:
+        return "changed", "the chain over the whole log breaks here", "", ""
+    return None, "", case_hash, log_hash
+
+
+def _fail(verdict: Verdict, kind: str, where: Any, detail: str) -> Verdict:
+    position = getattr(where, "id", None) or getattr(where, "position", None)
+    case = getattr(where, "originator_id", None)
+    version = getattr(where, "originator_version", None) or getattr(where, "version", None)
+    verdict.ok = False
+    verdict.problem = {
+        "kind": kind,
+        "position": position,
+        "case_id": str(case) if case is not None else None,
+        "version": version,
+        "detail": detail,
+    }
+    return verdict
+
+
+def _notifications(log: EventLog) -> Iterator[Any]:
+    position = 0
+    while True:
+        batch = log.recorder.select_notifications(
+            start=position, limit=BATCH, inclusive_of_start=False
+        )
+        if not batch:
+            return
+        yield from batch
+        position = batch[-1].id
+
+
+def _chain_rows(conn: Connection) -> Iterator[Any]:
+    position = 0
+    while True:
+        rows = conn.execute(
+            select(chain).where(chain.c.position > position).order_by(chain.c.position).limit(BATCH)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        position = rows[-1].position
