@@ -187,8 +187,18 @@ def by_method(method: str) -> Callable[..., Any]:
     return call
 
 
+def history_format(func: F) -> F:
+    """--json or --csv (UTF-8, for spreadsheets); a table for people otherwise."""
+    func = click.option("--csv", "output", flag_value="csv", help="one row per event, UTF-8 CSV")(
+        func
+    )
+    return click.option("--json", "output", flag_value="json", help="machine-readable output")(
+        click.option("--table", "output", flag_value="table", default=True, hidden=True)(func)
+    )
+
+
 def show_history(
-    system: Incubator, aggregate_id: UUID, title: str, as_json: bool, reminders: bool = False
+    system: Incubator, aggregate_id: UUID, title: str, output: str, reminders: bool = False
 ) -> None:
     """The events of a case, a party track or a joint branch, oldest first; a case's history
     shows the reminders and escalations of its deadlines too (`reminders`)."""
@@ -199,9 +209,47 @@ def show_history(
         system.read_models.catch_up()
         found = [UUID(r["reminder_id"]) for r in system.read_models.reminders_of(str(aggregate_id))]
     events = history(system.log, aggregate_id, found)
-    if as_json:
+    if output == "json":
         emit_json(events)
+    elif output == "csv":
+        emit_history_csv(events)
     else:
         from cli.render import render_history
 
         render_history(title, events)
+
+
+def emit_history_csv(events: list[dict[str, Any]]) -> None:
+    import csv
+    import json
+
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(
+        ["version", "aggregate", "type", "on", "recorded_at", "actor", "reason", "changed", "data"]
+    )
+    for e in events:
+        changed = "; ".join(
+            f"{name}: {_plain(c['before'])} → {_plain(c['after'])}"
+            for name, c in e["changed"].items()
+        )
+        out.writerow(
+            [
+                e["version"],
+                e.get("of", {}).get("aggregate", ""),
+                e["type"],
+                e["on"] or "",
+                e["recorded_at"],
+                e["actor"],
+                e["reason"] or "",
+                changed,
+                json.dumps(e["data"], ensure_ascii=False, default=_json_default),
+            ]
+        )
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_plain, value)) + "]"
+    return str(value)

@@ -19,6 +19,7 @@ from cli.common import (
     case_commands,
     catch_up_after,
     emit_json,
+    history_format,
     iso_date,
     open_incubator,
     refusals,
@@ -255,14 +256,14 @@ def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
 
 @org.command("history")
 @click.argument("case_ref", metavar="ORG")
-@click.option("--json", "as_json", is_flag=True)
+@history_format
 @click.pass_context
 @refusals
-def history_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
-    """Every event of the case, oldest first."""
+def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
+    """Every event of the case, oldest first, with what it changed; its reminders among them."""
     system = open_incubator(ctx)
     case = system.service.case(resolve(system, case_ref))
-    show_history(system, UUID(str(case.id)), case.name, as_json, reminders=True)
+    show_history(system, UUID(str(case.id)), case.name, output, reminders=True)
 
 
 @org.command("list")

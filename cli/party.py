@@ -19,6 +19,7 @@ from cli.common import (
     case_commands,
     catch_up_after,
     emit_json,
+    history_format,
     iso_date,
     open_incubator,
     refusals,
@@ -170,14 +171,14 @@ def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
 
 @party.command("history")
 @click.argument("case_ref", metavar="ORG")
-@click.option("--json", "as_json", is_flag=True)
+@history_format
 @click.pass_context
 @refusals
-def history_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
-    """Every event of the party track, oldest first."""
+def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
+    """Every event of the party track, oldest first, with what it changed."""
     system = open_incubator(ctx)
     track = system.party.track(resolve(system, case_ref))
-    show_history(system, UUID(str(track.id)), f"{track.org_name} (party track)", as_json)
+    show_history(system, UUID(str(track.id)), f"{track.org_name} (party track)", output)
 
 
 @party.command("coverage")

@@ -132,6 +132,12 @@ def render_history(name: str, events: list[dict[str, Any]]) -> None:
             console.print(f"     {details}", soft_wrap=True)
         if e["reason"]:
             console.print(f"     reason: {e['reason']}", soft_wrap=True)
+        if e.get("changed") and e["version"] > 1:
+            moved = " · ".join(
+                f"{k}: {_value(c['before'])} → {_value(c['after'])}"
+                for k, c in e["changed"].items()
+            )
+            console.print(f"     [dim]changed {moved}[/]", soft_wrap=True)
 
 
 def _value(value: Any) -> str:

@@ -83,6 +83,20 @@ def _append_only(conn: Connection, database: Database, table: str) -> None:
                 f"BEFORE {operation} ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END"
             )
         return
+    missing = [
+        f"{table}_no_{operation.lower()}"
+        for operation in (*operations, "TRUNCATE")
+        if conn.execute(
+            text(
+                "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE t.tgname = :name AND c.oid = to_regclass(:table)"
+            ),
+            {"name": f"{table}_no_{operation.lower()}", "table": table},
+        ).first()
+        is None
+    ]
+    if not missing:
+        return  # most days: nothing to create, so no rights to create anything are needed
     conn.execute(
         text(
             "CREATE OR REPLACE FUNCTION incubator_append_only() RETURNS trigger AS $$ BEGIN "
@@ -90,22 +104,14 @@ def _append_only(conn: Connection, database: Database, table: str) -> None:
             "TG_OP; END $$ LANGUAGE plpgsql"
         )
     )
-    for operation in operations:
-        name = f"{table}_no_{operation.lower()}"
-        exists = conn.execute(
+    for name in missing:
+        operation = name.rsplit("_", 1)[1].upper()
+        conn.execute(
             text(
-                "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                "WHERE t.tgname = :name AND c.oid = to_regclass(:table)"
-            ),
-            {"name": name, "table": table},
-        ).first()
-        if exists is None:
-            conn.execute(
-                text(
-                    f"CREATE TRIGGER {name} BEFORE {operation} ON {table} "
-                    f"FOR EACH STATEMENT EXECUTE FUNCTION incubator_append_only()"
-                )
+                f"CREATE TRIGGER {name} BEFORE {operation} ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION incubator_append_only()"
             )
+        )
 
 
 # ---- sealing ---------------------------------------------------------------------------------

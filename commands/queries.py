@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
+
+from eventsourcing.domain import Aggregate, CanMutateProtocol
 
 from commands.log import EventLog, event_data
 from lifecycle.joint_branch import JointBranch
@@ -116,15 +118,40 @@ def _iso(day: date | None) -> str | None:
 def history(log: EventLog, case_id: UUID, reminders: Sequence[UUID] = ()) -> list[dict[str, Any]]:
     """The events of a case (or of a party track, or a joint branch), oldest first; with the
     events of the case's `reminders` (issued, escalated, mailed) among them, by time written."""
-    own = [_entry(event) for event in log.events.get(case_id)]
+    own = _entries(log, case_id)
     if not reminders:
         return own
-    others = [
-        _entry(event, aggregate="reminder")
-        for reminder_id in reminders
-        for event in log.events.get(reminder_id)
-    ]
+    others = [entry for r in reminders for entry in _entries(log, r, aggregate="reminder")]
     return sorted(own + others, key=_written_order)
+
+
+def _entries(
+    log: EventLog, aggregate_id: UUID, aggregate: str | None = None
+) -> list[dict[str, Any]]:
+    """Each event of one aggregate, with what it changed: the aggregate is replayed event by
+    event (as the log's own events say; nothing else is read)."""
+    entries: list[dict[str, Any]] = []
+    state: Aggregate | None = None
+    for event in log.events.get(aggregate_id):
+        before = _fields(state)
+        state = cast(CanMutateProtocol[Aggregate], event).mutate(state)
+        entries.append(_entry(event, aggregate) | {"changed": _changed(before, _fields(state))})
+    return entries
+
+
+def _fields(aggregate: Any) -> dict[str, Any]:
+    if aggregate is None:
+        return {}
+    return {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The fields an event changed, before and after (a new aggregate: the ones it set)."""
+    return {
+        name: {"before": before.get(name), "after": value}
+        for name, value in after.items()
+        if (name in before and before[name] != value) or (name not in before and value is not None)
+    }
 
 
 def _written_order(entry: dict[str, Any]) -> tuple[str, str, str, int]:
