@@ -7,8 +7,8 @@ Heavy libraries are imported inside the commands so that `incubator --help` star
 
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import click
@@ -28,7 +28,7 @@ from cli.common import (
     step_options,
 )
 from cli.party import party
-from cli.reminders import inbox_cmd, reminders, scheduler_cmd
+from cli.reminders import inbox_cmd, local_time, reminders, scheduler_cmd
 from cli.reports import projections, report
 from lifecycle.park import LEGAL_STATUSES
 from lifecycle.stages import ALL_STAGES, TRACKS
@@ -234,18 +234,47 @@ def _declare_lifecycle_commands() -> None:
 _declare_lifecycle_commands()
 
 
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    callback=iso_date,
+    metavar="YYYY-MM-DD",
+    help="as it stood on this business day (with what is known now)",
+)
+known_on_option = click.option(
+    "--as-known-on",
+    "known_on",
+    callback=local_time,
+    metavar="YYYY-MM-DDTHH:MM",
+    help="as the system knew it at this local time (later records, corrections too, left out)",
+)
+
+
 @org.command("show")
 @click.argument("case_ref", metavar="ORG")
+@as_of_option
+@known_on_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals
-def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
-    """The case now: stage, site, workspace, caseworker, deadlines and its party track."""
+def show_cmd(
+    ctx: click.Context,
+    case_ref: str,
+    as_of: date | None,
+    known_on: datetime | None,
+    as_json: bool,
+) -> None:
+    """The case now, or as of a date: stage, site, workspace, caseworker, deadlines, party."""
     from commands.queries import case_view
 
     system = open_incubator(ctx)
     case = system.service.case(resolve(system, case_ref))
-    view = case_view(case, system.park, system.service.today(), system.service.party_track(case))
+    if as_of is None and known_on is None:
+        view = case_view(
+            case, system.park, system.service.today(), system.service.party_track(case)
+        )
+    else:
+        view = _view_as_of(system, case, as_of, known_on)
     if as_json:
         emit_json(view)
     else:
@@ -266,19 +295,59 @@ def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
     show_history(system, UUID(str(case.id)), case.name, output, reminders=True)
 
 
+def _view_as_of(
+    system: Incubator, case: OrganizationCase, as_of: date | None, known_on: datetime | None
+) -> dict[str, Any]:
+    from commands.as_of import case_as_of
+    from commands.queries import case_view
+    from lifecycle.errors import Refused
+
+    moment = system.park.local(known_on) if known_on else None
+    then, track = case_as_of(system.log, UUID(str(case.id)), as_of, moment)
+    when = " and ".join(
+        x for x in (f"on {as_of}" if as_of else "", f"known at {known_on}" if known_on else "") if x
+    )
+    if then is None:
+        raise Refused(f"{case.name} had not applied {when}: nothing to show")
+    day = as_of or (moment.date() if moment else system.service.today())
+    view = case_view(then, system.park, day, track)
+    view.pop("allowed_commands")
+    return view | {"as_of": as_of.isoformat() if as_of else None, "known_on": _iso(moment)}
+
+
 @org.command("list")
 @click.option("--stage", type=click.Choice(ALL_STAGES), help="only cases in this stage")
 @click.option("--site", help="only cases at this site")
+@as_of_option
+@known_on_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals
-def list_cmd(ctx: click.Context, stage: str | None, site: str | None, as_json: bool) -> None:
-    """The caseload, from the caseload read model."""
+def list_cmd(
+    ctx: click.Context,
+    stage: str | None,
+    site: str | None,
+    as_of: date | None,
+    known_on: datetime | None,
+    as_json: bool,
+) -> None:
+    """The caseload now (from the caseload read model), or as it stood at a date (from the log:
+    for a year-end report, --as-of 2014-12-31)."""
     system = open_incubator(ctx)
     if site is not None:
         system.park.site(site)
-    system.read_models.catch_up()
-    rows = system.read_models.caseload(stage=stage, site=site)
+    if as_of is None and known_on is None:
+        system.read_models.catch_up()
+        rows = system.read_models.caseload(stage=stage, site=site)
+    else:
+        from commands.as_of import caseload_as_of
+
+        moment = system.park.local(known_on) if known_on else None
+        rows = [
+            r
+            for r in caseload_as_of(system.log, as_of, moment)
+            if (stage is None or r["stage"] == stage) and (site is None or r["site"] == site)
+        ]
     if as_json:
         emit_json(rows)
     else:
@@ -335,3 +404,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

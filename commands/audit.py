@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select, text
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from commands.database import Database
@@ -48,10 +48,11 @@ chain_head = Table(  # one row: where the sealer stands (locked while sealing)
 APPEND_ONLY = "the event log and its hash chain are append-only: {operation} is refused"
 
 
-def digest(originator_id: Any, version: int, topic: str, state: bytes) -> str:
-    """The hash of one stored event as the library keeps it."""
+def digest(originator_id: Any, version: int, topic: str, state: bytes | str) -> str:
+    """The hash of one stored event as the library keeps it (bytes; an intruder's SQL may have
+    left text)."""
     h = hashlib.sha256(f"{originator_id}\n{version}\n{topic}\n".encode())
-    h.update(state)
+    h.update(state.encode() if isinstance(state, str) else bytes(state))
     return h.hexdigest()
 
 
@@ -200,12 +201,15 @@ def verify(engine: Engine, log: EventLog) -> Verdict:
     log_hash = GENESIS
     with engine.connect() as conn:
         head = conn.execute(select(chain_head)).one()
+        # Every sealed place is checked, also past a head that was moved back.
+        last_sealed = conn.execute(select(func.max(chain.c.position))).scalar() or 0
+        sealed_until = max(head.position, last_sealed)
         links = _chain_rows(conn)
         sealed = next(links, None)
         for n in _notifications(log):
             verdict.events += 1
             case = str(n.originator_id)
-            if n.id > head.position:
+            if n.id > sealed_until:
                 verdict.unsealed += 1
                 continue
             if sealed is None:
@@ -213,6 +217,8 @@ def verify(engine: Engine, log: EventLog) -> Verdict:
             kind, detail, case_hash, log_hash = _compare(
                 n, sealed, last_of.get(case, GENESIS), log_hash
             )
+            if kind == "reordered" and not _sealed_anywhere(conn, case, n.originator_version):
+                kind, detail = "inserted", "in the log, but never sealed anywhere"
             if kind is not None:
                 return _fail(verdict, kind, sealed if kind == "removed" else n, detail)
             last_of[case] = case_hash
@@ -220,12 +226,22 @@ def verify(engine: Engine, log: EventLog) -> Verdict:
             verdict.sealed += 1
             verdict.head = log_hash
             sealed = next(links, None)
-        if sealed is not None and sealed.position <= head.position:
+        if sealed is not None:
             return _fail(verdict, "removed", sealed, "sealed, but no longer in the log")
-    if verdict.head != head.log_hash:
+    if verdict.head != head.log_hash or head.position != last_sealed:
         verdict.ok = False
-        verdict.problem = {"kind": "changed", "detail": "the sealed head does not match the chain"}
+        verdict.problem = {
+            "kind": "changed",
+            "detail": "the chain's recorded head is not its last sealed event (moved back?)",
+        }
     return verdict
+
+
+def _sealed_anywhere(conn: Connection, case: str, version: int) -> bool:
+    found = conn.execute(
+        select(chain.c.position).where(chain.c.originator_id == case, chain.c.version == version)
+    ).first()
+    return found is not None
 
 
 def _compare(

@@ -6,8 +6,9 @@ Values come from the settings file (commands/settings.py); these classes only ho
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from lifecycle.errors import Refused
 from schedules.calendar import add_months
@@ -65,6 +66,12 @@ class Park:
     fields: dict[str, str]  # English key -> Chinese name
     rules: Rules = field(default_factory=Rules)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+
+    def local(self, moment: datetime) -> datetime:
+        """A local time of the park (naive) as a moment."""
+        if moment.tzinfo is not None:
+            return moment
+        return moment.replace(tzinfo=ZoneInfo(self.timezone))
 
     def site(self, key: str) -> Site:
         if key not in self.sites:
