@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import click
 
-from cli.common import EXIT_REFUSED, emit_json, open_incubator
+from cli.common import EXIT_REFUSED, EXIT_SETUP, emit_json, fail, open_incubator, refusals, resolve
 
 
 @click.group()
@@ -13,15 +17,28 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--checkpoint",
+    "kept",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="also prove nothing before this checkpoint (JSON kept by an auditor) changed",
+)
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.pass_context
-def verify_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Walk the whole log against its hash chain; exit 1 naming the first event that was
-    changed, removed, inserted or reordered."""
+def verify_cmd(ctx: click.Context, kept: Path | None, as_json: bool) -> None:
+    """Walk the whole log against its hash chain and its signed checkpoints; exit 1 naming the
+    first event that was changed, removed, inserted or reordered."""
     from commands import audit as chain
 
     system = open_incubator(ctx)
-    verdict = chain.verify(system.read_models.engine, system.log)
+    engine = system.read_models.engine
+    verdict = chain.verify(engine, system.log)
+    held = [chain.latest_checkpoint(engine)] if kept is None else [_read_json(kept)]
+    for checkpoint in (c for c in held if c):
+        problem = chain.check_checkpoint(engine, checkpoint)
+        if problem and verdict.ok:
+            verdict.ok = False
+            verdict.problem = {"kind": "checkpoint", "detail": problem}
     if as_json:
         emit_json(verdict.as_json())
     elif verdict.ok:
@@ -32,13 +49,15 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
         )
     else:
         p = verdict.problem or {}
-        where = f"at position {p.get('position')}" if p.get("position") else ""
-        click.echo(
-            f"incubator: the log does not verify: event {p.get('kind')} {where} "
-            f"(case {p.get('case_id')}, version {p.get('version')}): {p.get('detail')}; "
-            f"{verdict.sealed:,} events before it verify",
-            err=True,
-        )
+        if p.get("position"):
+            where = (
+                f"event {p.get('kind')} at position {p.get('position')} (case "
+                f"{p.get('case_id')}, version {p.get('version')}): {p.get('detail')}; "
+                f"{verdict.sealed:,} events before it verify"
+            )
+        else:
+            where = f"{p.get('kind')}: {p.get('detail')}"
+        click.echo(f"incubator: the log does not verify: {where}", err=True)
     if not verdict.ok:
         ctx.exit(EXIT_REFUSED)
 
@@ -52,3 +71,102 @@ def seal_cmd(ctx: click.Context) -> None:
     system = open_incubator(ctx)
     sealed = chain.seal(system.read_models.engine, system.log)
     click.echo(f"sealed {sealed:,} events")
+
+
+@audit.command("keygen")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="the key file"
+)
+def keygen_cmd(out: Path) -> None:
+    """Write a new Ed25519 signing key for checkpoints; name it in the settings' [audit]."""
+    from commands import audit as chain
+
+    try:
+        public = chain.new_signing_key(out)
+    except FileExistsError:
+        fail(f"{out} exists: a signing key is never overwritten; choose another file")
+    click.echo(f"wrote {out} (keep it private); its public key: {public}")
+    click.echo(f'settings: [audit]\nsigning_key = "{out.resolve()}"')
+
+
+@audit.command("checkpoint")
+@click.pass_context
+def checkpoint_cmd(ctx: click.Context) -> None:
+    """Sign the head of the log with the settings' key and record it; prints the checkpoint as
+    JSON for an auditor to keep outside the system."""
+    from commands import audit as chain
+
+    system = open_incubator(ctx)
+    if system.park.signing_key is None:
+        fail(
+            "no signing key: write one with `incubator audit keygen --out FILE` and name it "
+            "under [audit] signing_key in the settings file",
+            EXIT_SETUP,
+        )
+    try:
+        key = chain.load_signing_key(system.park.signing_key)
+        kept = chain.checkpoint(system.read_models.engine, system.log, key, system.clock.now())
+    except chain.AuditError as e:
+        fail(str(e))
+    emit_json(kept)
+
+
+@audit.command("export")
+@click.argument("case_ref", metavar="ORG")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="also a CSV"
+)
+@click.pass_context
+@refusals
+def export_cmd(ctx: click.Context, case_ref: str, out: Path, csv_out: Path | None) -> None:
+    """Write the organization's dossier: its events, their hashes and the latest checkpoint."""
+    from uuid import UUID
+
+    from commands import audit as chain
+    from commands import dossier
+    from lifecycle.party import PartyIncubation
+
+    system = open_incubator(ctx)
+    case = system.service.case(resolve(system, case_ref))
+    system.read_models.catch_up()  # seals what was written, and knows the case's reminders
+    case_id = UUID(str(case.id))
+    aggregates = [case_id, PartyIncubation.id_for(case_id)] + [
+        UUID(r["reminder_id"]) for r in system.read_models.reminders_of(str(case_id))
+    ]
+    chain.seal(system.read_models.engine, system.log)
+    written = dossier.export(
+        system.read_models.engine, system.log, case_id, case.name, aggregates, system.clock.now()
+    )
+    dossier.write(written, out)
+    if csv_out:
+        dossier.write_csv(written, csv_out)
+    click.echo(f"wrote {out}: {len(written['events'])} events of {case.name}")
+
+
+@audit.command("verify-export")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@click.pass_context
+def verify_export_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Check a dossier offline (no database): exit 1 naming what does not hold."""
+    from commands import dossier
+
+    data = _read_json(file)
+    problems = dossier.verify_dossier(data)
+    if as_json:
+        emit_json({"ok": not problems, "events": len(data.get("events", [])), "problems": problems})
+    elif problems:
+        click.echo(f"incubator: {file} does not verify: {problems[0]}", err=True)
+    else:
+        signed = " and its checkpoint's signature" if data.get("checkpoint") else ""
+        click.echo(f"ok: {len(data['events'])} events of {data['organization']}{signed} verify")
+    if problems:
+        ctx.exit(EXIT_REFUSED)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        fail(f"cannot read {path} as JSON: {e}")

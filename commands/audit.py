@@ -16,8 +16,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.engine import Connection, Engine
 
@@ -66,7 +74,12 @@ def install(database: Database, engine: Engine) -> None:
     with _writing(engine) as conn:
         if conn.execute(select(chain_head)).first() is None:
             conn.execute(chain_head.insert().values(id=1, position=0, log_hash=GENESIS))
-        for table in (events_table(database), "event_chain", "event_chain_head"):
+        for table in (
+            events_table(database),
+            "event_chain",
+            "event_chain_head",
+            "audit_checkpoints",
+        ):
             _append_only(conn, database, table)
 
 
@@ -303,3 +316,123 @@ def _chain_rows(conn: Connection) -> Iterator[Any]:
             return
         yield from rows
         position = rows[-1].position
+
+
+# ---- signed checkpoints ----------------------------------------------------------------------
+
+checkpoints = Table(
+    "audit_checkpoints",
+    chain_metadata,
+    Column("position", BigInteger, primary_key=True),
+    Column("log_hash", String(64), nullable=False),
+    Column("signed_at", String(40), nullable=False),
+    Column("public_key", String(64), nullable=False),  # Ed25519, raw, hex
+    Column("signature", String(128), nullable=False),  # hex
+)
+
+
+def checkpoint_message(position: int, log_hash: str, signed_at: str) -> bytes:
+    """What a checkpoint signs: the place and hash of the log's head, and when."""
+    return f"incubator-checkpoint/1\n{position}\n{log_hash}\n{signed_at}".encode()
+
+
+def load_signing_key(path: str) -> Ed25519PrivateKey:
+    """An Ed25519 private key from a PEM file (`incubator audit keygen` writes one)."""
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as e:
+        raise AuditError(f"cannot read the signing key {path}: {e}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise AuditError(f"the signing key {path} is not an Ed25519 key")
+    return key
+
+
+def new_signing_key(path: Path) -> str:
+    """Write a new Ed25519 private key (PEM, readable by its owner only); its public key, hex."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path.touch(mode=0o600, exist_ok=False)
+    path.write_bytes(pem)
+    return _public_hex(key.public_key())
+
+
+def checkpoint(
+    engine: Engine, log: EventLog, key: Ed25519PrivateKey, now: datetime
+) -> dict[str, Any]:
+    """Seal, then sign the head of the chain and record the checkpoint (kept outside too)."""
+    seal(engine, log)
+    with _writing(engine) as conn:
+        head = conn.execute(select(chain_head)).one()
+        if head.position == 0:
+            raise AuditError("the log is empty: there is nothing to checkpoint yet")
+        signed_at = now.astimezone(UTC).isoformat()
+        message = checkpoint_message(head.position, head.log_hash, signed_at)
+        row = {
+            "position": head.position,
+            "log_hash": head.log_hash,
+            "signed_at": signed_at,
+            "public_key": _public_hex(key.public_key()),
+            "signature": key.sign(message).hex(),
+        }
+        kept = conn.execute(
+            select(checkpoints).where(checkpoints.c.position == head.position)
+        ).first()
+        if kept is not None:  # nothing was written since the last checkpoint: that one holds
+            return dict(kept._mapping)
+        conn.execute(checkpoints.insert().values(**row))
+    return row
+
+
+def check_checkpoint(engine: Engine, kept: dict[str, Any]) -> str | None:
+    """Why a checkpoint does not hold against the chain as it is now (None: it holds): its
+    signature must be good, and the chain must still have its hash at its place."""
+    problem = signature_problem(kept)
+    if problem:
+        return problem
+    with engine.connect() as conn:
+        sealed = conn.execute(
+            select(chain.c.log_hash).where(chain.c.position == int(kept["position"]))
+        ).scalar()
+    if sealed is None:
+        return f"the chain has no event at the checkpoint's position {kept['position']}"
+    if sealed != kept["log_hash"]:
+        return (
+            f"the chain at position {kept['position']} is not what was signed on "
+            f"{kept['signed_at']}: the log before it was changed"
+        )
+    return None
+
+
+def signature_problem(kept: dict[str, Any]) -> str | None:
+    try:
+        public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(kept["public_key"]))
+        public.verify(
+            bytes.fromhex(kept["signature"]),
+            checkpoint_message(int(kept["position"]), kept["log_hash"], kept["signed_at"]),
+        )
+    except (KeyError, ValueError, TypeError):
+        return (
+            "the checkpoint is malformed: it needs position, log_hash, signed_at, public_key "
+            "and signature"
+        )
+    except InvalidSignature:
+        return "the checkpoint's signature does not match its content"
+    return None
+
+
+def latest_checkpoint(engine: Engine) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(checkpoints).order_by(checkpoints.c.position.desc()).limit(1)
+        ).first()
+    return dict(row._mapping) if row else None
+
+
+def _public_hex(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+class AuditError(Exception):
+    """An audit command cannot do what was asked (no key, an empty log...)."""

@@ -21,6 +21,7 @@ from commands.database import (
     default_database_url,
     parse_database_url,
     schema_lock,
+    take_turns,
 )
 from commands.log import EventLog, open_log
 from commands.party import PartyService
@@ -87,8 +88,9 @@ def bootstrap(
         mailer = SmtpMailer.from_url(os.environ[SMTP_ENV])  # MailError when malformed
     engine = database.engine()
     try:
-        with schema_lock(database, engine):
-            log = open_log(database)
+        with schema_lock(database, engine) as event_store:
+            log = open_log(event_store)
+            take_turns(database, log.recorder)
             try:
                 audit.install(database, engine)
                 read_models = ReadModels(engine, log, park, lambda: audit.seal(engine, log))

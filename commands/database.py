@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 DATABASE_ENV = "INCUBATOR_DATABASE_URL"
+EVENTS_TABLE = "incubator_events"  # the library's name on PostgreSQL: the log's, then "_events"
 
 
 class DatabaseError(Exception):
@@ -67,11 +68,15 @@ class Database:
 
 
 @contextmanager
-def schema_lock(database: Database, engine: Engine) -> Iterator[None]:
+def schema_lock(database: Database, engine: Engine) -> Iterator[Database]:
     """Held while tables are created: processes starting together on a new PostgreSQL database
-    would otherwise race to create the same tables and types. (SQLite serializes by itself.)"""
+    would otherwise race to create the same tables and types. (SQLite serializes by itself.)
+
+    Yields the database to open the event log on: a role that does not own the event table (the
+    application's role of README, "Audit") leaves the library's table, index, type and function
+    as their owner made them."""
     if database.backend != "postgresql":
-        yield
+        yield database
         return
     from sqlalchemy import text
 
@@ -83,13 +88,47 @@ def schema_lock(database: Database, engine: Engine) -> Iterator[None]:
         conn.execute(text("SELECT pg_advisory_lock(hashtext('incubator-schema'))"))
         conn.commit()
         try:
-            if database.schema:
-                with conn.begin():
-                    conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{database.schema}"'))
-            yield
+            with conn.begin():
+                # Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database.
+                if database.schema and conn.scalar(
+                    text("SELECT to_regnamespace(:s) IS NULL"), {"s": database.schema}
+                ):
+                    conn.execute(text(f'CREATE SCHEMA "{database.schema}"'))
+                not_ours = conn.scalar(
+                    text(
+                        "SELECT NOT pg_has_role(relowner, 'USAGE') FROM pg_class "
+                        "WHERE oid = to_regclass(:table)"
+                    ),
+                    {"table": EVENTS_TABLE},
+                )
+            if not_ours:
+                env = database.event_store_env | {"CREATE_TABLE": "no"}
+                yield replace(database, event_store_env=env)
+            else:
+                yield database
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(hashtext('incubator-schema'))"))
             conn.commit()
+
+
+def take_turns(database: Database, recorder: Any) -> None:
+    """Writers of the PostgreSQL event log take turns under an advisory lock, not LOCK TABLE.
+
+    The library locks the event table IN EXCLUSIVE MODE while it inserts, so that events commit
+    in the order of their notification ids and a reader following the log never passes a gap
+    that is filled later. PostgreSQL grants that lock only with UPDATE, DELETE or TRUNCATE on the
+    table, which the application's role need not have; a lock held to the end of the transaction
+    serializes the writers the same way. (A writer that still locks the table waits for these
+    inserts, and they for it: its lock conflicts with theirs.)"""
+    if database.backend != "postgresql":
+        return
+    from psycopg.sql import SQL, Literal
+
+    timeout, _lock_table = recorder.lock_table_statements
+    turn = SQL("SELECT pg_advisory_xact_lock(hashtext({0}))").format(
+        Literal(f"{database.schema or 'public'}.{EVENTS_TABLE}")
+    )
+    recorder.lock_table_statements = [timeout, turn]
 
 
 def default_database_url() -> str:

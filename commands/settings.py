@@ -35,7 +35,17 @@ _SECTIONS = {
         "member_discovery_days": (1, 366),
     },
 }
-_TOP_LEVEL = {"park", "timezone", "evaluation", "periods", "fields", "sites", "reminders", "people"}
+_TOP_LEVEL = {
+    "park",
+    "timezone",
+    "evaluation",
+    "periods",
+    "fields",
+    "sites",
+    "reminders",
+    "people",
+    "audit",
+}
 # [reminders]: the park-wide keys, and the deadline keys that [reminders.<kind>] may override.
 _REMINDER_KEYS = {
     "send_at",
@@ -70,10 +80,10 @@ def load_settings(path: str | Path | None = None) -> Park:
         user = _read(Path(path))
         try:
             _merge(data, user)
-            return _park(data)
+            return _park(data, Path(path).parent)
         except SettingsError as e:
             raise SettingsError(f"settings file {path}: {e}") from None
-    return _park(data)
+    return _park(data, Path.cwd())
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -102,7 +112,7 @@ def _merge(data: dict[str, Any], user: dict[str, Any]) -> None:
             data[key] = value
 
 
-def _park(data: dict[str, Any]) -> Park:
+def _park(data: dict[str, Any], folder: Path) -> Park:
     numbers = {
         name: _number(data[section][name], f"{section}.{name}", low, high)
         for section, keys in _SECTIONS.items()
@@ -124,7 +134,17 @@ def _park(data: dict[str, Any]) -> Park:
         fields=fields,
         rules=rules,
         reminders=_reminders(data["reminders"], data.get("people", {}), timezone),
+        signing_key=_signing_key(data.get("audit", {}), folder),
     )
+
+
+def _signing_key(audit: Any, folder: Path) -> str | None:
+    """[audit] signing_key: the Ed25519 key that signs checkpoints (relative to the settings
+    file's folder)."""
+    table = _only(_table(audit, "audit"), {"signing_key"}, "audit")
+    if "signing_key" not in table:
+        return None
+    return str(folder / _text(table["signing_key"], "audit.signing_key"))
 
 
 def _merge_reminders(data: dict[str, Any], user: dict[str, Any]) -> None:

@@ -66,6 +66,7 @@ class Park:
     fields: dict[str, str]  # English key -> Chinese name
     rules: Rules = field(default_factory=Rules)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+    signing_key: str | None = None  # the file of the key that signs audit checkpoints
 
     def local(self, moment: datetime) -> datetime:
         """A local time of the park (naive) as a moment."""

@@ -1,0 +1,142 @@
+"""An organization's dossier for auditors: every stored event of its case, its party track and
+its reminders, with their hashes and the latest signed checkpoint, in one self-contained JSON
+file that `verify_dossier` checks offline (and a CSV of the same events for spreadsheets).
+
+Offline, a dossier proves that each of its aggregates is complete from its first event and
+unaltered (each event's hash chains to the one before), that each event sits where the log chain
+says (its link from the log hash before it), and that the checkpoint was signed by the key it
+names. That the events lead up to the signed head is for `incubator audit verify --checkpoint`,
+which has the whole log.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from commands.audit import GENESIS, chain, digest, latest_checkpoint, link, signature_problem
+from commands.log import EventLog
+
+FORMAT = "incubator-dossier/1"
+
+
+def export(
+    engine: Engine,
+    log: EventLog,
+    case_id: UUID,
+    organization: str,
+    aggregates: Sequence[UUID],
+    now: datetime,
+) -> dict[str, Any]:
+    """The dossier of a case: its sealed events (`aggregates`: the case, its party track, its
+    reminders) with the chain rows that seal them."""
+    ids = [str(a) for a in aggregates]
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(chain).where(chain.c.originator_id.in_(ids)).order_by(chain.c.position)
+        ).all()
+        previous = _previous_log_hashes(conn, [r.position for r in rows])
+    stored = {}
+    for aggregate in ids:
+        for n in log.recorder.select_events(UUID(aggregate)):
+            stored[(aggregate, n.originator_version)] = n
+    events = []
+    for row in rows:
+        n = stored[(row.originator_id, row.version)]
+        events.append(
+            {
+                "position": row.position,
+                "aggregate": row.originator_id,
+                "version": row.version,
+                "topic": n.topic,
+                "stored": bytes(n.state).decode("utf-8"),  # exactly as the log keeps it
+                "case_hash": row.case_hash,
+                "log_hash": row.log_hash,
+                "previous_log_hash": previous[row.position],
+            }
+        )
+    return {
+        "format": FORMAT,
+        "case_id": str(case_id),
+        "organization": organization,
+        "exported_at": now.isoformat(),
+        "aggregates": ids,
+        "events": events,
+        "checkpoint": latest_checkpoint(engine),
+    }
+
+
+def _previous_log_hashes(conn: Any, positions: list[int]) -> dict[int, str]:
+    """For each position, the log hash of the sealed event just before it."""
+    found = {}
+    for position in positions:
+        before = conn.execute(
+            select(chain.c.log_hash)
+            .where(chain.c.position < position)
+            .order_by(chain.c.position.desc())
+            .limit(1)
+        ).scalar()
+        found[position] = before or GENESIS
+    return found
+
+
+def write(dossier: dict[str, Any], out: Path) -> None:
+    out.write_text(json.dumps(dossier, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def write_csv(dossier: dict[str, Any], out: Path) -> None:
+    with out.open("w", encoding="utf-8", newline="") as f:
+        rows = csv.writer(f)
+        rows.writerow(
+            ["position", "aggregate", "version", "type", "case_hash", "log_hash", "stored"]
+        )
+        for e in dossier["events"]:
+            kind = e["topic"].rsplit(".", 1)[-1]
+            rows.writerow(
+                [
+                    e["position"],
+                    e["aggregate"],
+                    e["version"],
+                    kind,
+                    e["case_hash"],
+                    e["log_hash"],
+                    e["stored"],
+                ]
+            )
+
+
+def verify_dossier(dossier: dict[str, Any]) -> list[str]:
+    """What does not hold in a dossier, first problem first (empty: it verifies)."""
+    if dossier.get("format") != FORMAT:
+        return [f"not an incubator dossier (format {dossier.get('format')!r}, expected {FORMAT})"]
+    problems: list[str] = []
+    last: dict[str, tuple[int, str]] = dict.fromkeys(dossier.get("aggregates", []), (0, GENESIS))
+    for e in dossier.get("events", []):
+        where = f"event at position {e.get('position')} ({e.get('aggregate')} v{e.get('version')})"
+        try:
+            version, previous = last[e["aggregate"]]
+            if e["version"] != version + 1:
+                problems.append(f"{where}: version {version + 1} of its aggregate is missing")
+            case_hash = link(
+                previous, digest(e["aggregate"], e["version"], e["topic"], e["stored"])
+            )
+            if case_hash != e["case_hash"]:
+                problems.append(f"{where}: its content is not what was sealed")
+            elif link(e["previous_log_hash"], e["position"], case_hash) != e["log_hash"]:
+                problems.append(f"{where}: it is not where the log chain put it")
+            last[e["aggregate"]] = (e["version"], e["case_hash"])
+        except (KeyError, TypeError) as error:
+            problems.append(f"{where}: malformed ({error})")
+    if dossier.get("checkpoint"):
+        problem = signature_problem(dossier["checkpoint"])
+        if problem:
+            problems.append(problem)
+    return problems
