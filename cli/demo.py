@@ -23,6 +23,7 @@ from cli.render import (
     render_party,
     render_rows,
 )
+from commands import audit
 from commands.bootstrap import bootstrap
 from commands.party import PartyService
 from commands.queries import case_view, history, party_view
@@ -156,6 +157,11 @@ def run_demo(database: str | None, settings: str | None) -> None:
         render_rows("inboxes", [inbox_line(i) for i in system.read_models.inbox(today)])
         case = system.service.case(first)
         render_history(case.name, history(system.log, first))
+        verdict = audit.verify(system.read_models.engine, system.log)
+        console.print(
+            f"\naudit verify (`incubator audit verify`): "
+            f"{'ok' if verdict.ok else 'FAILED'}, {verdict.sealed} events in the hash chain"
+        )
         console.print(
             f"\nExplore it: INCUBATOR_DATABASE_URL=sqlite:///{path.resolve()} incubator org list"
         )
