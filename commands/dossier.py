@@ -113,15 +113,23 @@ def write_csv(dossier: dict[str, Any], out: Path) -> None:
             )
 
 
-def verify_dossier(dossier: dict[str, Any]) -> list[str]:
+def verify_dossier(dossier: Any) -> list[str]:
     """What does not hold in a dossier, first problem first (empty: it verifies)."""
-    if dossier.get("format") != FORMAT:
-        return [f"not an incubator dossier (format {dossier.get('format')!r}, expected {FORMAT})"]
+    if not isinstance(dossier, dict) or dossier.get("format") != FORMAT:
+        found = dossier.get("format") if isinstance(dossier, dict) else type(dossier).__name__
+        return [f"not an incubator dossier ({found!r}; expected an object of format {FORMAT})"]
     problems: list[str] = []
     last: dict[str, tuple[int, str]] = dict.fromkeys(dossier.get("aggregates", []), (0, GENESIS))
+    position = 0
     for e in dossier.get("events", []):
+        if not isinstance(e, dict):
+            problems.append(f"an event is not an object: {e!r}")
+            continue
         where = f"event at position {e.get('position')} ({e.get('aggregate')} v{e.get('version')})"
         try:
+            if e["position"] <= position:
+                problems.append(f"{where}: out of the log's order (after position {position})")
+            position = max(position, e["position"])
             version, previous = last[e["aggregate"]]
             if e["version"] != version + 1:
                 problems.append(f"{where}: version {version + 1} of its aggregate is missing")
@@ -133,10 +141,28 @@ def verify_dossier(dossier: dict[str, Any]) -> list[str]:
             elif link(e["previous_log_hash"], e["position"], case_hash) != e["log_hash"]:
                 problems.append(f"{where}: it is not where the log chain put it")
             last[e["aggregate"]] = (e["version"], e["case_hash"])
-        except (KeyError, TypeError) as error:
+        except (KeyError, TypeError, AttributeError) as error:
             problems.append(f"{where}: malformed ({error})")
-    if dossier.get("checkpoint"):
-        problem = signature_problem(dossier["checkpoint"])
-        if problem:
-            problems.append(problem)
+    problems += _checkpoint_problems(dossier)
     return problems
+
+
+def _checkpoint_problems(dossier: dict[str, Any]) -> list[str]:
+    """The checkpoint's signature; and where it signs one of the dossier's own events, that
+    event's log hash must be the signed one."""
+    kept = dossier.get("checkpoint")
+    if not kept:
+        return []
+    if not isinstance(kept, dict):
+        return ["the checkpoint is not an object"]
+    problem = signature_problem(kept)
+    if problem:
+        return [problem]
+    signed = [
+        e
+        for e in dossier.get("events", [])
+        if isinstance(e, dict) and e.get("position") == kept.get("position")
+    ]
+    if signed and signed[0].get("log_hash") != kept.get("log_hash"):
+        return [f"event at position {kept['position']}: not the log hash the checkpoint signed"]
+    return []
