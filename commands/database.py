@@ -73,8 +73,8 @@ def schema_lock(database: Database, engine: Engine) -> Iterator[Database]:
     would otherwise race to create the same tables and types. (SQLite serializes by itself.)
 
     Yields the database to open the event log on: a role that does not own the event table (the
-    application's role of README, "Audit") leaves the library's table, index, type and function
-    as their owner made them."""
+    application's role in README, "A role that can only read and append") leaves the library's
+    table, index, type and function as their owner made them."""
     if database.backend != "postgresql":
         yield database
         return
@@ -117,9 +117,9 @@ def take_turns(database: Database, recorder: Any) -> None:
     The library locks the event table IN EXCLUSIVE MODE while it inserts, so that events commit
     in the order of their notification ids and a reader following the log never passes a gap
     that is filled later. PostgreSQL grants that lock only with UPDATE, DELETE or TRUNCATE on the
-    table, which the application's role need not have; a lock held to the end of the transaction
-    serializes the writers the same way. (A writer that still locks the table waits for these
-    inserts, and they for it: its lock conflicts with theirs.)"""
+    table, which the application's role need not have; an advisory lock held to the end of the
+    transaction serializes the writers the same way. (A writer that still locks the table, an
+    older version, waits for these inserts and they for it: its lock conflicts with theirs.)"""
     if database.backend != "postgresql":
         return
     from psycopg.sql import SQL, Literal
