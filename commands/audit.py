@@ -14,7 +14,7 @@ on the chain, so changing the record takes an intruder who first drops them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.engine import Connection, Engine
 
 from commands.database import Database
@@ -146,11 +157,11 @@ def seal(engine: Engine, log: EventLog) -> int:
             )
             if not notifications:
                 return sealed
-            last_of: dict[str, str] = {}
+            last_of = _case_hashes_before(conn, notifications)
             rows, log_hash = [], head.log_hash
             for n in notifications:
                 case = str(n.originator_id)
-                previous = last_of.get(case) or _last_case_hash(conn, case)
+                previous = last_of.get(case, GENESIS)
                 case_hash = link(previous, digest(case, n.originator_version, n.topic, n.state))
                 log_hash = link(log_hash, n.id, case_hash)
                 last_of[case] = case_hash
@@ -176,14 +187,23 @@ def _locked(conn: Connection, query: Any) -> Any:
     return query.with_for_update() if conn.dialect.name == "postgresql" else query
 
 
-def _last_case_hash(conn: Connection, case: str) -> str:
-    found = conn.execute(
-        select(chain.c.case_hash)
-        .where(chain.c.originator_id == case)
-        .order_by(chain.c.version.desc())
-        .limit(1)
-    ).scalar()
-    return str(found) if found else GENESIS
+def _case_hashes_before(conn: Connection, notifications: Sequence[Any]) -> dict[str, str]:
+    """The sealed hash each case had before its first event in `notifications` (a case's first
+    event has none): one query a batch, not one a case."""
+    wanted: dict[str, int] = {}
+    for n in notifications:
+        case = str(n.originator_id)
+        if case not in wanted:
+            wanted[case] = n.originator_version - 1
+    pairs = [(case, version) for case, version in wanted.items() if version > 0]
+    found: dict[str, str] = {}
+    for start in range(0, len(pairs), 500):
+        chunk = pairs[start : start + 500]
+        query = select(chain.c.originator_id, chain.c.case_hash).where(
+            tuple_(chain.c.originator_id, chain.c.version).in_(chunk)
+        )
+        found.update({row.originator_id: row.case_hash for row in conn.execute(query)})
+    return found
 
 
 # ---- verifying -------------------------------------------------------------------------------
@@ -232,7 +252,7 @@ def verify(engine: Engine, log: EventLog) -> Verdict:
             if sealed is None:
                 return _fail(verdict, "inserted", n, "in the log, but never sealed there")
             kind, detail, case_hash, log_hash = _compare(
-                n, sealed, last_of.get(case, GENESIS), log_hash
+                n, case, sealed, last_of.get(case, GENESIS), log_hash
             )
             if kind == "reordered" and not _sealed_anywhere(conn, case, n.originator_version):
                 kind, detail = "inserted", "in the log, but never sealed anywhere"
@@ -262,11 +282,10 @@ def _sealed_anywhere(conn: Connection, case: str, version: int) -> bool:
 
 
 def _compare(
-    n: Any, sealed: Any, previous_case_hash: str, previous_log_hash: str
+    n: Any, case: str, sealed: Any, previous_case_hash: str, previous_log_hash: str
 ) -> tuple[str | None, str, str, str]:
-    """How the event at a place differs from what was sealed there (None: it does not), and
-    the two hashes it carries on."""
-    case = str(n.originator_id)
+    """How the event (of `case`) at a place differs from what was sealed there (None: it does
+    not), and the two hashes it carries on."""
     if sealed.position < n.id:
         return "removed", "sealed, but no longer in the log", "", ""
     if sealed.position > n.id:

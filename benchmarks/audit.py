@@ -1,0 +1,187 @@
+"""Audit throughput: how fast the whole log is sealed into its hash chain, and how fast
+`incubator audit verify` walks it, next to the eventsourcing library's raw read-and-decode rate
+measured in the same run on the same log, and the peak memory of a verify process as the log grows.
+
+    .venv/bin/python -m benchmarks.audit --quick        # about 60,000 events, both backends, 30 s
+    .venv/bin/python -m benchmarks.audit --events 1000000 --out benchmarks/results/audit.json
+                                                        # both backends, ~10 min on 2 cores
+
+The log is filled with benchmarks.cohorts and nothing else runs on it (no read models), so the
+first seal chains all of it; the verifies and the raw reads alternate, so each rate sees the same
+machine. Absolute rates on a shared machine are noisy; the ratios, measured back to back, are the
+point. Every verify must come back ok, every event sealed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cohorts import fill
+from benchmarks.rebuild import EVENTS_PER_CASE, database, raw_read_and_decode
+from commands.audit import Verdict, seal, verify
+from commands.bootstrap import Incubator, bootstrap
+
+
+def raw_read(system: Incubator, batch: int = 5000) -> float:
+    """Events/s at which the library reads the whole log without decoding it (what verify
+    reads of the events: it hashes the stored bytes and decodes nothing)."""
+    recorder = system.log.recorder
+    started, count, position = time.perf_counter(), 0, 0
+    while True:
+        notifications = recorder.select_notifications(
+            start=position, limit=batch, inclusive_of_start=False
+        )
+        if not notifications:
+            return count / (time.perf_counter() - started)
+        count += len(notifications)
+        position = notifications[-1].id
+
+
+def timed_seal(system: Incubator) -> tuple[int, float]:
+    """Events sealed and the seconds it took."""
+    started = time.perf_counter()
+    sealed = seal(system.read_models.engine, system.log)
+    return sealed, time.perf_counter() - started
+
+
+def timed_verify(system: Incubator, events: int) -> tuple[float, Verdict]:
+    started = time.perf_counter()
+    verdict = verify(system.read_models.engine, system.log)
+    rate = verdict.events / (time.perf_counter() - started)
+    assert verdict.ok, f"the untouched log should verify: {verdict.problem}"
+    assert verdict.events == verdict.sealed == events and verdict.unsealed == 0, verdict
+    return rate, verdict
+
+
+# A process's peak RSS (ru_maxrss) starts from the high-water mark of the memory it was exec'd
+# from: a child of this benchmark, grown by a million events, would report this process's peak.
+# So a small Python process starts the verify and reports its own child's figures.
+MEASURED = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+print(json.dumps({
+    "returncode": done.returncode,
+    "seconds": time.perf_counter() - started,
+    "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    "stdout": done.stdout.decode(),
+}))
+"""
+
+
+def verify_process(url: str, events: int) -> tuple[float, float]:
+    """`incubator audit verify --json` as a process of its own: its peak resident memory (MiB)
+    and its wall time (s, start-up included)."""
+    command = [sys.executable, "-m", "cli.main", "audit", "verify", "--json"]
+    measured = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", MEASURED, *command],
+            env={**os.environ, "INCUBATOR_DATABASE_URL": url},
+            check=True,
+            capture_output=True,
+        ).stdout
+    )
+    answer = json.loads(measured["stdout"])
+    assert measured["returncode"] == 0 and answer["ok"], answer
+    assert answer["events"] == answer["sealed"] == events, answer
+    return measured["maxrss_kib"] / 1024, measured["seconds"]
+
+
+def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="incubator-bench-audit-"))
+    url, drop = database(backend, folder)
+    try:
+        system = bootstrap(url)
+        started = time.perf_counter()
+        small = fill(system.log, max(1, int(events / 10 / EVENTS_PER_CASE)), seed=1)
+        fill_seconds = time.perf_counter() - started
+        sealed_small, seal_small_seconds = timed_seal(system)
+        assert sealed_small == small, (sealed_small, small)
+        small_rss, _ = verify_process(url, small)
+        started = time.perf_counter()
+        written = small + fill(
+            system.log, max(1, int(events * 0.9 / EVENTS_PER_CASE)), seed=2, first=10_000_000
+        )
+        fill_seconds += time.perf_counter() - started
+        sealed_rest, seal_rest_seconds = timed_seal(system)
+        assert small + sealed_rest == written, (sealed_rest, written)
+        assert timed_seal(system)[0] == 0  # nothing left to seal
+        raw, read, checked = [], [], []
+        verdict = Verdict()
+        for _ in range(rounds):  # interleaved, so each rate sees the same machine
+            raw.append(raw_read_and_decode(system))
+            rate, verdict = timed_verify(system, written)
+            checked.append(rate)
+            read.append(raw_read(system))
+            rate, verdict = timed_verify(system, written)
+            checked.append(rate)
+        raw.append(raw_read_and_decode(system))
+        system.close_all()
+        large_rss, cli_seconds = verify_process(url, written)
+    finally:
+        drop()
+        shutil.rmtree(folder, ignore_errors=True)  # a million events on SQLite: 0.7 GB
+    best_raw, best_verify = max(raw), max(checked)
+    seal_seconds = seal_small_seconds + seal_rest_seconds
+    return {
+        "backend": backend,
+        "events": written,
+        "aggregates": len(verdict.cases),
+        "fill_events_per_s": round(written / fill_seconds),
+        "seal_events_per_s": round(written / seal_seconds),
+        "seal_s": round(seal_seconds, 1),
+        "raw_read_decode_events_per_s": round(best_raw),
+        "raw_read_events_per_s": round(max(read)),
+        "verify_events_per_s": round(best_verify),
+        "verify_ratio_to_raw": round(best_verify / best_raw, 2),
+        "verify_s": round(written / best_verify, 1),
+        "verify_rounds": len(checked),
+        "cli_verify_s": round(cli_seconds, 1),
+        "peak_rss_mib_verify_small_log": round(small_rss, 1),
+        "peak_rss_mib_verify_full_log": round(large_rss, 1),
+        "small_log_events": small,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="about 60,000 events, one round")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    args = parser.parse_args()
+    events, rounds = (60_000, 1) if args.quick else (args.events, args.rounds)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "runs": [run(b, events, rounds) for b in backends],
+    }
+    for r in results["runs"]:
+        print(
+            f"{r['backend']:<10} {r['events']:>9,} events of {r['aggregates']:,} aggregates | "
+            f"seal {r['seal_events_per_s']:>7,}/s | verify {r['verify_events_per_s']:>7,}/s "
+            f"({r['verify_ratio_to_raw']} of raw read+decode "
+            f"{r['raw_read_decode_events_per_s']:,}/s; read alone "
+            f"{r['raw_read_events_per_s']:,}/s) | `audit verify` {r['cli_verify_s']} s, "
+            f"peak RSS {r['peak_rss_mib_verify_small_log']} MiB at "
+            f"{r['small_log_events']:,} events, {r['peak_rss_mib_verify_full_log']} MiB at "
+            f"{r['events']:,}"
+        )
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
