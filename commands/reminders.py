@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -300,8 +300,8 @@ def _order(step: str) -> tuple[str, int]:
     return name, -place if name == "remind" else place
 
 
-def _start(deadline: Deadline) -> Any:
-    assert deadline.start_on is not None
+def _start(deadline: Deadline) -> date:
+    assert deadline.start_on is not None  # every deadline the clocks derive has its start
     return deadline.start_on
 
 

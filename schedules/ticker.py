@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -40,8 +40,6 @@ def ticker(
 
 def run_until(stop: threading.Event, job: Callable[[], None], every_seconds: float) -> None:
     """Tick until `stop` is set (by SIGTERM), then let a running scan finish."""
-    from datetime import UTC
-
     scheduler = ticker(job, every_seconds, datetime.now(UTC))
     try:
         stop.wait()
