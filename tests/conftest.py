@@ -12,12 +12,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from commands.bootstrap import Incubator, bootstrap
 from commands.service import Who
 from schedules.clock import FixedClock
+
+if TYPE_CHECKING:
+    from tests.test_reminder_mail import SmtpServer
 
 POSTGRES_URL = os.environ.get(
     "INCUBATOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -93,3 +97,16 @@ def any_incubator(database_url: str, clock: FixedClock) -> Iterator[Incubator]:
     system = bootstrap(database_url, clock=clock)
     yield system
     system.close_all()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on a local port (aiosmtpd) that keeps what it accepts and refuses."""
+    from tests.test_reminder_mail import SmtpServer
+
+    server = SmtpServer()
+    server.controller.start()
+    try:
+        yield server
+    finally:
+        server.controller.stop()

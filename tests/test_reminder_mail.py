@@ -113,16 +113,6 @@ class SmtpServer:
         return len(self.accepted) + len(self.refused)
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    try:
-        yield server
-    finally:
-        server.controller.stop()
-
-
 # ---- the park ----------------------------------------------------------------------------------
 
 

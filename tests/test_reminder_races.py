@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import traceback
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
@@ -151,16 +151,6 @@ def park(database_url: str, tmp_path: Path) -> Setup:
     finally:
         system.close_all()
     return Setup(database_url, str(settings), cases)
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.controller.start()
-    try:
-        yield server
-    finally:
-        server.controller.stop()
 
 
 def reminder_log(park: Setup) -> dict[str, list[str]]:
