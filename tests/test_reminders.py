@@ -94,15 +94,7 @@ class MovingPark:
         service, on = self.system.service, day(entered)
         applied, submitted = on - timedelta(days=39), on - timedelta(days=21)
         self.reach(on)
-        case = service.apply(
-            who(applied.isoformat()),
-            name=name,
-            field="公益慈善",
-            legal_status="registered",
-            track="incubation",
-            site="main",
-        )
-        case_id = UUID(str(case.id))
+        case_id = self.apply(name, applied.isoformat())
         service.start_inspection(case_id, who((applied + timedelta(days=6)).isoformat()))
         service.submit_for_entry(case_id, who(submitted.isoformat()))
         service.evaluate_entry(case_id, who(entered), PANEL_PASS, workspace)
@@ -111,6 +103,22 @@ class MovingPark:
         if count_members:
             self.system.party.record_inspection(case_id, who(entered))
             self.system.party.count_members(case_id, who(entered), formal=3)
+        return case_id
+
+    def apply(self, name: str, on: str, caseworker: str | None = None) -> UUID:
+        """An incubation application at the main site on `on`, its caseworker assigned then."""
+        service = self.system.service
+        case = service.apply(
+            who(on),
+            name=name,
+            field="公益慈善",
+            legal_status="registered",
+            track="incubation",
+            site="main",
+        )
+        case_id = UUID(str(case.id))
+        if caseworker is not None:
+            service.assign(case_id, who(on), caseworker)
         return case_id
 
     def exists(self, case_id: UUID, kind: str, due_on: str, step: str) -> bool:
@@ -274,16 +282,7 @@ def test_the_inspection_and_entry_evaluation_clocks_remind_and_stop_when_met(
 ) -> None:
     system, service = park.system, park.system.service
     park.reach(day("2014-01-02"))
-    case = service.apply(
-        who("2014-01-02"),
-        name="爱心志愿者协会",
-        field="公益慈善",
-        legal_status="registered",
-        track="incubation",
-        site="main",
-    )
-    case_id = UUID(str(case.id))
-    service.assign(case_id, who("2014-01-02"), "李娜")
+    case_id = park.apply("爱心志愿者协会", "2014-01-02", "李娜")
     # inspection due 01-16: its 30-day reminder would fall before the application: not sent
     policy = system.park.reminders
     planned_steps = policy.steps(INSPECTION, day("2014-01-02"), day("2014-01-16"))
@@ -848,16 +847,7 @@ def test_no_reminder_on_the_clocks_first_day_nor_one_a_day_off_moves_before_it(
     assert park.scan("2025-09-30 08:00") == [remind(MEMBERS, "2025-10-10", "remind-7", "李娜")]
     # ... and one that applied on 2025-10-01
     park.reach(day("2025-10-01"))
-    case = park.system.service.apply(
-        who("2025-10-01"),
-        name="阳光助残服务队",
-        field="公益慈善",
-        legal_status="registered",
-        track="incubation",
-        site="main",
-    )
-    applied = UUID(str(case.id))
-    park.system.service.assign(applied, who("2025-10-01"), "王芳")
+    applied = park.apply("阳光助残服务队", "2025-10-01", "王芳")
     assert park.scan("2025-10-01 12:01") == []
     assert park.scan("2025-10-09 08:00") == [remind(MEMBERS, "2025-10-10", "remind-1", "李娜")]
     assert park.scan("2025-10-11 08:00") == [escalate(MEMBERS, "2025-10-10", "escalate-1")]
