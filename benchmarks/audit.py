@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cohorts import fill
-from benchmarks.rebuild import EVENTS_PER_CASE, database, raw_read_and_decode
+from benchmarks.cohorts import fill_up_to
+from benchmarks.common import BACKENDS, database, incubator, machine, measured, raw_read_and_decode
 from commands.audit import Verdict, seal, verify
 from commands.bootstrap import Incubator, bootstrap
 
@@ -63,38 +59,14 @@ def timed_verify(system: Incubator, events: int) -> tuple[float, Verdict]:
     return rate, verdict
 
 
-# A process's peak RSS (ru_maxrss) starts from the high-water mark of the memory it was exec'd
-# from: a child of this benchmark, grown by a million events, would report this process's peak.
-# So a small Python process starts the verify and reports its own child's figures.
-MEASURED = """
-import json, resource, subprocess, sys, time
-started = time.perf_counter()
-done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-print(json.dumps({
-    "returncode": done.returncode,
-    "seconds": time.perf_counter() - started,
-    "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-    "stdout": done.stdout.decode(),
-}))
-"""
-
-
 def verify_process(url: str, events: int) -> tuple[float, float]:
     """`incubator audit verify --json` as a process of its own: its peak resident memory (MiB)
     and its wall time (s, start-up included)."""
-    command = [sys.executable, "-m", "cli.main", "audit", "verify", "--json"]
-    measured = json.loads(
-        subprocess.run(
-            [sys.executable, "-c", MEASURED, *command],
-            env={**os.environ, "INCUBATOR_DATABASE_URL": url},
-            check=True,
-            capture_output=True,
-        ).stdout
-    )
-    answer = json.loads(measured["stdout"])
-    assert measured["returncode"] == 0 and answer["ok"], answer
+    figures = measured(incubator("audit", "verify", "--json"), {"INCUBATOR_DATABASE_URL": url})
+    answer = json.loads(figures["stdout"])
+    assert answer["ok"], answer
     assert answer["events"] == answer["sealed"] == events, answer
-    return measured["maxrss_kib"] / 1024, measured["seconds"]
+    return figures["peak_rss_mib"], figures["seconds"]
 
 
 def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
@@ -103,15 +75,14 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
     try:
         system = bootstrap(url)
         started = time.perf_counter()
-        small = fill(system.log, max(1, int(events / 10 / EVENTS_PER_CASE)), seed=1)
+        small, _ = fill_up_to(system.log, events // 10, seed=1)
         fill_seconds = time.perf_counter() - started
         sealed_small, seal_small_seconds = timed_seal(system)
         assert sealed_small == small, (sealed_small, small)
         small_rss, _ = verify_process(url, small)
         started = time.perf_counter()
-        written = small + fill(
-            system.log, max(1, int(events * 0.9 / EVENTS_PER_CASE)), seed=2, first=10_000_000
-        )
+        rest, _ = fill_up_to(system.log, events - small, seed=2, first=10_000_000)
+        written = small + rest
         fill_seconds += time.perf_counter() - started
         sealed_rest, seal_rest_seconds = timed_seal(system)
         assert small + sealed_rest == written, (sealed_rest, written)
@@ -119,13 +90,13 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
         raw, read, checked = [], [], []
         verdict = Verdict()
         for _ in range(rounds):  # interleaved, so each rate sees the same machine
-            raw.append(raw_read_and_decode(system))
+            raw.append(raw_read_and_decode(system.log.recorder, system.log.mapper))
             rate, verdict = timed_verify(system, written)
             checked.append(rate)
             read.append(raw_read(system))
             rate, verdict = timed_verify(system, written)
             checked.append(rate)
-        raw.append(raw_read_and_decode(system))
+        raw.append(raw_read_and_decode(system.log.recorder, system.log.mapper))
         system.close_all()
         large_rss, cli_seconds = verify_process(url, written)
     finally:
@@ -156,16 +127,15 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="about 60,000 events, one round")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     events, rounds = (60_000, 1) if args.quick else (args.events, args.rounds)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
     results: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "runs": [run(b, events, rounds) for b in backends],
     }
     for r in results["runs"]:

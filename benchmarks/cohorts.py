@@ -171,3 +171,15 @@ def _save(
     if progress is not None:
         progress(count)
     return count
+
+
+def fill_up_to(
+    log: EventLog, events: int, seed: int = 2014, first: int = 0, block: int = 1000
+) -> tuple[int, int]:
+    """Lifecycles, `block` cases at a time (each block from a seed of its own), until the log
+    has gained at least `events` events; returns the events written and the cases."""
+    written = cases = 0
+    while written < events:
+        written += fill(log, block, seed=seed * 1_000_003 + cases, first=first + cases)
+        cases += block
+    return written, cases

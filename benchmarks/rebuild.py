@@ -11,41 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cohorts import fill
+from benchmarks.cohorts import fill_up_to
+from benchmarks.common import BACKENDS, database, incubator, machine, measured, raw_read_and_decode
 from commands.bootstrap import Incubator, bootstrap
-
-EVENTS_PER_CASE = 18.4  # what benchmarks.cohorts writes on average, party tracks included
-POSTGRES_URL = os.environ.get(
-    "INCUBATOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-def raw_read_and_decode(system: Incubator, batch: int = 5000) -> float:
-    """Events/s at which the library reads the whole log and decodes every event."""
-    recorder, mapper = system.log.recorder, system.log.mapper
-    started, count, position = time.perf_counter(), 0, 0
-    while True:
-        notifications = recorder.select_notifications(
-            start=position, limit=batch, inclusive_of_start=False
-        )
-        if not notifications:
-            return count / (time.perf_counter() - started)
-        for notification in notifications:
-            mapper.to_domain_event(notification)
-        count += len(notifications)
-        position = notifications[-1].id
 
 
 def timed_rebuild(system: Incubator, names: list[str] | None) -> float:
@@ -57,30 +30,8 @@ def timed_rebuild(system: Incubator, names: list[str] | None) -> float:
 
 def peak_rss_of_rebuild(url: str) -> float:
     """MiB: the peak resident memory of an `incubator projections rebuild` process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(
-        [sys.executable, "-m", "cli.main", "projections", "rebuild"],
-        env={**os.environ, "INCUBATOR_DATABASE_URL": url},
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024
-
-
-def database(backend: str, folder: Path) -> tuple[str, Callable[[], None]]:
-    if backend == "sqlite":
-        return f"sqlite:///{folder / 'bench.sqlite3'}", lambda: None
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-
-    def drop() -> None:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-    return f"{POSTGRES_URL}?schema={schema}", drop
+    figures = measured(incubator("projections", "rebuild"), {"INCUBATOR_DATABASE_URL": url})
+    return float(figures["peak_rss_mib"])
 
 
 def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
@@ -89,23 +40,22 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
     try:
         system = bootstrap(url)
         started = time.perf_counter()
-        small = fill(system.log, max(1, int(events / 10 / EVENTS_PER_CASE)), seed=1)
+        small, _ = fill_up_to(system.log, events // 10, seed=1)
         small_rss = peak_rss_of_rebuild(url)
-        written = small + fill(
-            system.log, max(1, int(events * 0.9 / EVENTS_PER_CASE)), seed=2, first=10_000_000
-        )
+        rest, _ = fill_up_to(system.log, events - small, seed=2, first=10_000_000)
+        written = small + rest
         fill_seconds = time.perf_counter() - started
         system.read_models.catch_up()
         raw, one, every = [], [], []
         for _ in range(rounds):  # interleaved, so each rate sees the same machine
-            raw.append(raw_read_and_decode(system))
+            raw.append(raw_read_and_decode(system.log.recorder, system.log.mapper))
             one.append(timed_rebuild(system, ["caseload"]))
-            raw.append(raw_read_and_decode(system))
+            raw.append(raw_read_and_decode(system.log.recorder, system.log.mapper))
             every.append(timed_rebuild(system, None))
         each = {
             p.name: timed_rebuild(system, [p.name]) for p in system.read_models.named(None)
         }  # one round: each read model alone, to see which ones cost what
-        raw.append(raw_read_and_decode(system))
+        raw.append(raw_read_and_decode(system.log.recorder, system.log.mapper))
         system.close_all()
         large_rss = peak_rss_of_rebuild(url)
     finally:
@@ -133,16 +83,15 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="about 60,000 events, one round")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     events, rounds = (60_000, 1) if args.quick else (args.events, args.rounds)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
     results: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "runs": [run(b, events, rounds) for b in backends],
     }
     for r in results["runs"]:

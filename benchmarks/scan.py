@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import statistics
 import tempfile
@@ -29,7 +27,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from benchmarks.cohorts import CASEWORKERS, EXPERTS, FIELDS, RULES, SITES
-from benchmarks.rebuild import database
+from benchmarks.common import BACKENDS, database, machine
 from commands.bootstrap import bootstrap
 from lifecycle.organization import OrganizationCase
 from lifecycle.scores import Panel
@@ -142,16 +140,15 @@ def run(backend: str, cases: int, rounds: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--quick", action="store_true", help="10,000 cases")
     parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     cases = 10_000 if args.quick else args.cases
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
     results: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        "machine": machine(),
         "runs": [run(b, cases, args.rounds) for b in backends],
     }
     for r in results["runs"]:

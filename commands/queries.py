@@ -132,17 +132,18 @@ def _entries(
     event (as the log's own events say; nothing else is read)."""
     entries: list[dict[str, Any]] = []
     state: Aggregate | None = None
+    before: dict[str, Any] = {}
     for event in log.events.get(aggregate_id):
-        before = _fields(state)
         state = cast(CanMutateProtocol[Aggregate], event).mutate(state)
-        entries.append(_entry(event, aggregate) | {"changed": _changed(before, _fields(state))})
+        after = _fields(state)
+        entries.append(_entry(event, aggregate) | {"changed": _changed(before, after)})
+        before = after  # a copy: events assign new values, they never change one in place
     return entries
 
 
 def _fields(aggregate: Any) -> dict[str, Any]:
-    if aggregate is None:
-        return {}
-    return {k: v for k, v in vars(aggregate).items() if not k.startswith("_")}
+    """The aggregate's own fields, not the library's (`_id`, `_version`...)."""
+    return {k: v for k, v in vars(aggregate).items() if k[0] != "_"}
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
