@@ -1,0 +1,307 @@
+"""The benchmark suite: every figure issue #7 holds the system to, measured in one run, written
+as JSON and printed as a table next to its goal.
+
+    .venv/bin/python -m benchmarks --quick                 # a few minutes, small sizes
+    .venv/bin/python -m benchmarks --out benchmarks/results/suite.json     # the full run, ~1 h
+    .venv/bin/python -m benchmarks --only history,startup --out benchmarks/results/suite.json
+
+`--only` runs some sections and keeps the others of an existing `--out` file, so a section can be
+measured again without the hour. Absolute figures on a shared machine are noisy: every figure
+that matters is a ratio measured in the same run (ours against the raw eventsourcing library,
+interleaved), under a key whose name contains `ratio`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import BACKENDS, machine
+
+SECTIONS = ("startup", "commands", "history", "scan", "rebuild", "audit", "processes")
+
+
+def startup(quick: bool) -> dict[str, Any]:
+    """Wall time of `incubator --help`, next to a Python that only starts (the floor)."""
+    samples = 10 if quick else 30
+    script = Path(sys.executable).parent / "incubator"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+
+    def timed(argv: list[str]) -> list[float]:
+        times = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+            times.append(time.perf_counter() - started)
+        return times
+
+    bare, help_ = timed([sys.executable, "-c", "pass"]), timed([*command, "--help"])
+    return {
+        "samples": samples,
+        "help_median_s": round(statistics.median(help_), 3),
+        "help_max_s": round(max(help_), 3),
+        "bare_python_median_s": round(statistics.median(bare), 3),
+    }
+
+
+def run_section(name: str, quick: bool) -> Any:
+    """One section's figures: a run per backend where it has both."""
+    from benchmarks import audit, commands, history, processes, rebuild, scan
+
+    sizes: dict[str, Callable[[str], Any]] = {
+        "commands": lambda b: commands.run(b, *((300, 3) if quick else (1000, 5))),
+        "history": lambda b: history.run(b, *((10, 1000, 300) if quick else (50, 20_000, 2000))),
+        "scan": lambda b: scan.run(b, *((5000, 11) if quick else (100_000, 21))),
+        "rebuild": lambda b: rebuild.run(b, *((30_000, 1) if quick else (1_000_000, 1))),
+        "audit": lambda b: audit.run(b, *((30_000, 1) if quick else (1_000_000, 1))),
+    }
+    if name == "startup":
+        return startup(quick)
+    if name == "processes":  # PostgreSQL only: several processes on one database
+        return processes.run(quick)
+    return [sizes[name](backend) for backend in BACKENDS]
+
+
+# ---- the figures and their goals ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    section: str
+    label: str
+    value: Callable[[Any], float | None]  # from one backend's run (or the section's figures)
+    unit: str = ""
+    goal: str = ""
+    met: Callable[[float], bool] | None = None
+    per_run: bool = True  # a figure of each backend's run, or of the whole section
+    backends: tuple[str, ...] = BACKENDS
+
+
+def _run_of(section: Any, backend: str) -> Any:
+    if isinstance(section, list):
+        return next((r for r in section if r.get("backend") == backend), None)
+    return section
+
+
+def _processes(processes: int, workload: str) -> Callable[[Any], float | None]:
+    """Ours ÷ raw with `processes` writers on `workload`."""
+
+    def value(section: Any) -> float | None:
+        for row in section["summary"]:
+            if (row["processes"], row["workload"]) == (processes, workload):
+                return float(row[f"{workload}_ratio_to_raw"])
+        return None
+
+    return value
+
+
+FIGURES = [
+    Figure(
+        "startup",
+        "`incubator --help` start-up (median)",
+        lambda s: s["help_median_s"],
+        "s",
+        "< 0.4 s",
+        lambda v: v < 0.4,
+        per_run=False,
+    ),
+    Figure(
+        "commands",
+        "create: ours ÷ raw library",
+        lambda r: r["create_ratio_to_raw"],
+        "",
+        "≥ 0.8",
+        lambda v: v >= 0.8,
+    ),
+    Figure("commands", "create, ours", lambda r: r["create_ours_per_s"], "/s"),
+    Figure(
+        "commands",
+        "load + 1 event: ours ÷ raw library",
+        lambda r: r["visit_ratio_to_raw"],
+        "",
+        "≥ 0.8",
+        lambda v: v >= 0.8,
+    ),
+    Figure("commands", "load + 1 event, ours", lambda r: r["visit_ours_per_s"], "/s"),
+    Figure(
+        "history",
+        "history p99, 200 events",
+        lambda r: r["cases_of_200"]["history"]["p99_ms"],
+        "ms",
+        "< 5 ms",
+        lambda v: v < 5,
+    ),
+    Figure(
+        "history",
+        "as-of p99, 200 events",
+        lambda r: r["cases_of_200"]["as_of"]["p99_ms"],
+        "ms",
+        "< 5 ms",
+        lambda v: v < 5,
+    ),
+    Figure(
+        "history",
+        "history p50 / as-of p50, 20 events",
+        lambda r: r["cases_of_20"]["history"]["p50_ms"],
+        "ms",
+    ),
+    Figure(
+        "scan",
+        "reminder scan, nothing due (median)",
+        lambda r: r["scan_nothing_due_ms_median"],
+        "ms",
+        "< 100 ms",
+        lambda v: v < 100,
+    ),
+    Figure(
+        "rebuild",
+        "rebuild, all read models",
+        lambda r: r["rebuild_all_events_per_s"],
+        "events/s",
+        "≥ 50,000 (SQLite)",
+        None,
+    ),
+    Figure("rebuild", "rebuild all ÷ raw read + decode", lambda r: r["rebuild_all_ratio_to_raw"]),
+    Figure(
+        "rebuild",
+        "peak RSS of a rebuild process (whole log)",
+        lambda r: r["peak_rss_mib_rebuild_all_full_log"],
+        "MiB",
+    ),
+    Figure(
+        "rebuild",
+        "peak RSS, whole log ÷ a tenth of it",
+        lambda r: r["peak_rss_mib_rebuild_all_full_log"] / r["peak_rss_mib_rebuild_all_small_log"],
+        "",
+        "flat (≤ 1.2)",
+        lambda v: v <= 1.2,
+    ),
+    Figure("audit", "`audit verify`", lambda r: r["verify_events_per_s"], "events/s"),
+    Figure("audit", "verify ÷ raw read + decode", lambda r: r["verify_ratio_to_raw"]),
+    *(
+        Figure(
+            "processes",
+            f"{n} processes: ours ÷ raw, {workload}",
+            _processes(n, workload),
+            goal="≥ 0.8" if n > 1 else "",
+            met=(lambda v: v >= 0.8) if n > 1 else None,
+            per_run=False,
+            backends=("postgresql",),
+        )
+        for workload in ("creates", "visits", "contended")
+        for n in (1, 2, 4)
+    ),
+    Figure(
+        "processes",
+        "lost updates, every N and workload",
+        lambda s: float(s["lost_updates"]),
+        goal="0",
+        met=lambda v: v == 0,
+        per_run=False,
+        backends=("postgresql",),
+    ),
+]
+
+
+def goals(sections: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every figure of the sections measured, per backend, with its goal and whether it holds."""
+    rows = []
+    for figure in FIGURES:
+        section = sections.get(figure.section)
+        if section is None:
+            continue
+        figures = section["figures"]
+        values: dict[str, float | None] = {}
+        for backend in figure.backends:
+            run = _run_of(figures, backend) if figure.per_run else figures
+            try:
+                values[backend] = None if run is None else figure.value(run)
+            except (KeyError, TypeError, ZeroDivisionError):
+                values[backend] = None
+        if figure.section == "rebuild" and figure.label.startswith("rebuild, all"):
+            sqlite = values.get("sqlite")
+            met: bool | None = None if sqlite is None else sqlite >= 50_000
+        elif figure.met is None:
+            met = None
+        else:
+            checked = [v for v in values.values() if v is not None]
+            met = bool(checked) and all(figure.met(v) for v in checked)
+        rows.append(
+            {
+                "section": figure.section,
+                "figure": figure.label,
+                "unit": figure.unit,
+                **{b: (round(v, 3) if v is not None else None) for b, v in values.items()},
+                "goal": figure.goal,
+                "met": met,
+            }
+        )
+    return rows
+
+
+def show(results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"incubator benchmarks — {results['machine']}")
+    for column in ("figure", "SQLite", "PostgreSQL", "goal", ""):
+        table.add_column(column, justify="left" if column in ("figure", "goal") else "right")
+    for row in results["goals"]:
+        mark = {True: "[green]met", False: "[red]missed", None: ""}[row["met"]]
+        table.add_row(
+            row["figure"],
+            _number(row.get("sqlite"), row["unit"]),
+            _number(row.get("postgresql"), row["unit"]),
+            row["goal"],
+            mark,
+        )
+    Console().print(table)
+
+
+def _number(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{text} {unit}".strip()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
+    parser.add_argument("--only", help=f"comma-separated sections of: {', '.join(SECTIONS)}")
+    parser.add_argument("--out", type=Path, help="write (or update) the results as JSON here")
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",")] if args.only else list(SECTIONS)
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+    results: dict[str, Any] = {"machine": machine(), "sections": {}}
+    if args.out and args.out.exists() and args.only:
+        results["sections"] = json.loads(args.out.read_text(encoding="utf-8"))["sections"]
+    for name in chosen:
+        print(f"… {name}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        figures = run_section(name, args.quick)
+        results["sections"][name] = {
+            "mode": "quick" if args.quick else "full",
+            "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "seconds": round(time.perf_counter() - started, 1),
+            "figures": figures,
+        }
+        print(f"  {name}: {results['sections'][name]['seconds']} s", file=sys.stderr, flush=True)
+    results["sections"] = {s: results["sections"][s] for s in SECTIONS if s in results["sections"]}
+    results["goals"] = goals(results["sections"])
+    show(results)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")

@@ -1,0 +1,83 @@
+"""The benchmark suite measures what it says: its baseline records the same events as the
+application service, its cases have the sizes it reports, and its goals table reads the figures
+it was given."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from benchmarks.commands import Ours, Raw
+from benchmarks.history import drive
+from benchmarks.suite import goals
+from commands.bootstrap import bootstrap
+from schedules.clock import FixedClock
+from tests.conftest import NOW
+
+
+def stored(recorder: Any, aggregate_id: UUID) -> list[tuple[str, set[str]]]:
+    """Each stored event's class name and the names of the fields it carries."""
+    return [
+        (e.topic.rsplit(".", 1)[-1], set(json.loads(e.state)))
+        for e in recorder.select_events(aggregate_id)
+    ]
+
+
+def test_the_baseline_records_the_same_events_with_the_same_fields(tmp_path: Path) -> None:
+    ours, raw = Ours(f"sqlite:///{tmp_path / 'ours.db'}"), Raw(f"sqlite:///{tmp_path / 'raw.db'}")
+    try:
+        logs = []
+        for side, recorder in ((ours, ours.system.log.recorder), (raw, raw.app.recorder)):
+            case_id = side.apply(7)
+            side.start_inspection(case_id)
+            side.record_visit(case_id, "走访辅导")
+            logs.append(stored(recorder, case_id))
+    finally:
+        ours.close()
+        raw.close()
+    ours_events, raw_events = logs
+    assert [name for name, _ in ours_events] == [
+        "ApplicationReceived",
+        "InspectionStarted",
+        "SiteVisitRecorded",
+    ]
+    assert ours_events == raw_events
+
+
+@pytest.mark.parametrize("size", [20, 200])
+def test_history_cases_have_the_size_the_benchmark_reports(tmp_path: Path, size: int) -> None:
+    system = bootstrap(f"sqlite:///{tmp_path / 'h.db'}", clock=FixedClock(NOW))
+    try:
+        case_id, middle = drive(system.service, 3, size)
+        events: list[Any] = list(system.log.events.get(case_id))
+    finally:
+        system.close_all()
+    assert size - 3 <= len(events) <= size
+    assert events[0].on < middle < events[-1].on
+
+
+def test_the_goals_table_says_which_goals_hold() -> None:
+    run = {
+        "create_ratio_to_raw": 0.95,
+        "create_ours_per_s": 900,
+        "visit_ratio_to_raw": 0.7,
+        "visit_ours_per_s": 600,
+    }
+    rows = goals(
+        {
+            "commands": {
+                "figures": [{"backend": "sqlite", **run}, {"backend": "postgresql", **run}]
+            },
+            "startup": {"figures": {"help_median_s": 0.45}},
+        }
+    )
+    by_figure = {row["figure"]: row for row in rows}
+    assert by_figure["create: ours ÷ raw library"]["met"] is True
+    assert by_figure["load + 1 event: ours ÷ raw library"]["met"] is False
+    assert by_figure["load + 1 event: ours ÷ raw library"]["sqlite"] == 0.7
+    assert by_figure["`incubator --help` start-up (median)"]["met"] is False
+    assert not any(row["section"] == "history" for row in rows)  # not measured: not shown
