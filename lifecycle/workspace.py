@@ -28,6 +28,7 @@ class Workspace(Aggregate):
     holder: UUID | None
     holder_name: str | None
     held_since: date | None
+    released_on: date | None  # when the last holder left: the next may enter from that day
 
     class Registered(Aggregate.Created):
         site: str
@@ -35,7 +36,7 @@ class Workspace(Aggregate):
 
         def apply(self, ws: Workspace) -> None:
             ws.site, ws.code = self.site, self.code
-            ws.holder = ws.holder_name = ws.held_since = None
+            ws.holder = ws.holder_name = ws.held_since = ws.released_on = None
 
     class Allocated(Aggregate.Event):
         case_id: UUID
@@ -53,6 +54,7 @@ class Workspace(Aggregate):
 
         def apply(self, ws: Workspace) -> None:
             ws.holder = ws.holder_name = ws.held_since = None
+            ws.released_on = self.on
 
     def __init__(self) -> None:
         pass
@@ -76,6 +78,11 @@ class Workspace(Aggregate):
             raise WorkspaceTaken(
                 f"workspace '{self.code}' at site '{self.site}' is held by {self.holder_name} "
                 f"({self.holder}) since {self.held_since}; choose a free workspace"
+            )
+        if self.holder is None and self.released_on is not None and step.on < self.released_on:
+            raise WorkspaceTaken(
+                f"workspace '{self.code}' at site '{self.site}' was held until "
+                f"{self.released_on}; it can be taken from that day on, not on {step.on}"
             )
         self.trigger_event(
             self.Allocated,

@@ -294,6 +294,24 @@ def test_a_held_workspace_is_refused_and_nothing_is_recorded(given: Given) -> No
     assert ws.pending_events == [] and ws.holder == holder.id
 
 
+def test_a_workspace_is_free_from_the_day_its_holder_left_not_before(given: Given) -> None:
+    """An entry dated before the last holder left would make their stays overlap."""
+    given.follow_up()  # held M-01 from 2014-02-10, left on 2014-12-10
+    ws = given.workspace
+    ws.collect_events()
+    then_refused(
+        Given().entry_review(),
+        lambda c: c.evaluate_entry(step("2014-12-09"), PASS, RULES, ws),
+        "workspace 'M-01' at site 'main' was held until 2014-12-10; it can be taken from that "
+        "day on, not on 2014-12-09",
+        WorkspaceTaken,
+    )
+    assert ws.pending_events == [] and ws.holder is None
+    newcomer = Given().entry_review()
+    newcomer.evaluate_entry(step("2014-12-10"), PASS, RULES, ws)
+    assert ws.holder == newcomer.id and ws.held_since == date(2014, 12, 10)
+
+
 def test_the_configured_pass_mark_and_panel_size_apply(given: Given) -> None:
     strict = Rules(pass_mark=Decimal(80), min_experts=2)
     panel = Panel.parse(["a=79", "b=80"])

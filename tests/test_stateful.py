@@ -319,6 +319,7 @@ class IncubatorMachine(RuleBasedStateMachine):
                 self.inc.park.workspace(site, code)  # every code of the pool exists
         self.cases: dict[str, ModelCase] = {}  # by label: c1, c2, ...
         self.holders: dict[tuple[str, str], str] = {}  # (site, code) -> label of the holder
+        self.released: dict[tuple[str, str], date] = {}  # (site, code) -> when last left
         self.command = ""
         self.forced: ModelCase | None = None  # the case the next _pick returns (see advance)
         self.checked_at = -1  # the log position at the last check of the invariants
@@ -406,18 +407,22 @@ class IncubatorMachine(RuleBasedStateMachine):
         case.workspace = code
         self.holders[(case.site, code)] = self._label(case)
 
-    def _release(self, case: ModelCase) -> None:
+    def _release(self, case: ModelCase, on: date) -> None:
         if case.workspace is not None:
             del self.holders[(case.site, case.workspace)]
+            self.released[(case.site, case.workspace)] = on
             case.workspace = None
 
     def _label(self, case: ModelCase) -> str:
         return next(label for label, c in self.cases.items() if c is case)
 
-    def _workspace_outcome(self, case: ModelCase, code: str) -> Outcome | None:
+    def _workspace_outcome(self, case: ModelCase, code: str, on: date) -> Outcome | None:
         holder = self.holders.get((case.site, code))
         if holder is not None and self.cases[holder] is not case:
             return "taken"
+        released = self.released.get((case.site, code))
+        if holder is None and released is not None and on < released:
+            return "taken"  # the last holder left after that day
         return None
 
     def _who(self, on: date, reason: str | None = None) -> Who:
@@ -440,7 +445,7 @@ class IncubatorMachine(RuleBasedStateMachine):
             expect = "ok" if has_text(reason) else "refused"
         if self._run(case, expect, lambda: call(case.id, self._who(on, reason))):
             case.stage, case.last_on = stage, on
-            self._release(case)
+            self._release(case, on)
 
     # ---- applying ------------------------------------------------------------------------------
 
@@ -544,7 +549,7 @@ class IncubatorMachine(RuleBasedStateMachine):
             if expect is None and panel.size < MIN_EXPERTS:
                 expect = "refused"
             if expect is None and panel.passes():
-                expect = "refused" if code is None else self._workspace_outcome(case, code)
+                expect = "refused" if code is None else self._workspace_outcome(case, code, on)
             expect = expect or "ok"
         if not self._run(
             case,
@@ -645,7 +650,7 @@ class IncubatorMachine(RuleBasedStateMachine):
             return
         case.stage = "follow_up" if panel.passes() else "exited"
         case.exit_on = case.last_on = on
-        self._release(case)
+        self._release(case, on)
 
     @command_rule("record_follow_up")
     def record_follow_up(self, data: st.DataObject, delta: int, service: str) -> None:
@@ -720,7 +725,7 @@ class IncubatorMachine(RuleBasedStateMachine):
         )
         expect: Outcome | None = "guard"
         if code in POOL[case.site]:
-            expect = case.at_the_stage("admit", on) or self._workspace_outcome(case, code)
+            expect = case.at_the_stage("admit", on) or self._workspace_outcome(case, code, on)
         if self._run(
             case, expect or "ok", lambda: self.inc.service.admit(case.id, self._who(on), code)
         ):
