@@ -26,79 +26,22 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import JSONTranscoder
-
-from benchmarks.common import BACKENDS, POSTGRES_URL, database, machine
+from benchmarks.baseline import APPLICATION, RawCase, new_raw_case, open_raw_log
+from benchmarks.common import BACKENDS, database, machine
 from commands.bootstrap import Incubator, bootstrap
-from commands.database import parse_database_url
-from commands.log import DateAsISO
 from commands.service import Who
 
 ACTOR = "李娜"
-APPLICATION: dict[str, Any] = {
-    "field": "charity",
-    "legal_status": "registered",
-    "track": "incubation",
-    "site": "main",
-    "contact": "负责人 13800000000",
-    "party_members": 2,
-}
-
-
-class RawCase(Aggregate):
-    """The baseline's aggregate: the same event names and fields as an organization case's, no
-    rules."""
-
-    @event("ApplicationReceived")
-    def __init__(
-        self,
-        on: date,
-        actor: str,
-        reason: str | None,
-        name: str,
-        field: str,
-        legal_status: str,
-        track: str,
-        site: str,
-        contact: str | None,
-        party_members: int | None,
-    ) -> None:
-        self.name, self.stage, self.last_on = name, "applied", on
-        self.field, self.legal_status, self.track, self.site = field, legal_status, track, site
-        self.contact, self.party_members = contact, party_members
-
-    @event("InspectionStarted")
-    def start_inspection(self, on: date, actor: str, reason: str | None, stage: str) -> None:
-        self.stage, self.last_on = stage, on
-
-    @event("SiteVisitRecorded")
-    def record_visit(self, on: date, actor: str, reason: str | None, note: str) -> None:
-        self.last_on = on
-
-
-class RawLog(Application[UUID]):
-    name = "RawLog"
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
 
 
 class Raw:
     """The baseline: the library's application, repository and save, nothing of ours."""
 
     def __init__(self, url: str) -> None:
-        env = dict(parse_database_url(url).event_store_env)
-        if env["PERSISTENCE_MODULE"] == "eventsourcing.postgres":
-            _create_schema(env["POSTGRES_SCHEMA"])
-        self.app = RawLog(env=env)
+        self.app = open_raw_log(url)
 
     def apply(self, number: int) -> UUID:
-        case = RawCase(
-            on=date.today(), actor=ACTOR, reason=None, name=f"社会组织{number:06d}", **APPLICATION
-        )
+        case = new_raw_case(f"社会组织{number:06d}", ACTOR, date.today())
         self.app.save(case)
         return UUID(str(case.id))
 
@@ -135,13 +78,6 @@ class Ours:
 
     def close(self) -> None:
         self.system.close_all()
-
-
-def _create_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
 
 Side = Ours | Raw

@@ -93,12 +93,13 @@ def _run_of(section: Any, backend: str) -> Any:
 
 
 def _processes(processes: int, workload: str) -> Callable[[Any], float | None]:
-    """Ours ÷ raw with `processes` writers on `workload`."""
+    """Ours ÷ raw with `processes` writers on `workload`: the median of the rounds' ratios (each
+    round's two sides ran seconds apart)."""
 
     def value(section: Any) -> float | None:
         for row in section["summary"]:
             if (row["processes"], row["workload"]) == (processes, workload):
-                return float(row[f"{workload}_ratio_to_raw"])
+                return float(row[f"{workload}_ratio_to_raw_median_of_rounds"])
         return None
 
     return value
