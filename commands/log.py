@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.utils import Environment, EnvType
 
 from commands.database import Database, DatabaseError
 
@@ -27,6 +28,13 @@ class EventLog(Application[UUID]):
     """Append-only: aggregates are saved through it, never changed in place."""
 
     name = "Incubator"
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the settings the database URL gave (commands/database.py). The library would
+        merge in the whole process environment, where INCUBATOR_<KEY> even overrides them: a
+        stray INCUBATOR_PERSISTENCE_MODULE would move the log into memory, a COMPRESSOR_TOPIC
+        change how events are stored."""
+        return Environment(name, dict(env or {}))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

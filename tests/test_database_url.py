@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from commands.bootstrap import bootstrap
 from commands.database import DatabaseError, parse_database_url
+from schedules.clock import FixedClock
+from tests.builders import new_case
+from tests.conftest import NOW
 
 
 def test_postgres_url_selects_the_library_module_and_a_schema() -> None:
@@ -31,3 +37,26 @@ def test_postgres_url_selects_the_library_module_and_a_schema() -> None:
 def test_a_bad_url_is_a_clear_error(url: str, match: str) -> None:
     with pytest.raises(DatabaseError, match=match):
         parse_database_url(url)
+
+
+def test_only_the_url_configures_the_event_log_not_stray_environment_variables(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library would read its settings from the process environment too, INCUBATOR_<KEY>
+    first: an in-memory log, compressed events or another pool behind the URL's back."""
+    monkeypatch.setenv("INCUBATOR_PERSISTENCE_MODULE", "eventsourcing.popo")
+    monkeypatch.setenv("COMPRESSOR_TOPIC", "eventsourcing.compressor:ZlibCompressor")
+    monkeypatch.setenv("INCUBATOR_SQLITE_DBNAME", ":memory:")
+    system = bootstrap(sqlite_url, clock=FixedClock(NOW))
+    try:
+        case_id = new_case(system.service)
+        [stored] = system.log.recorder.select_events(case_id)
+        assert json.loads(stored.state)["name"] == "爱心志愿者协会"  # plain JSON, not zlib
+    finally:
+        system.close_all()
+    monkeypatch.delenv("INCUBATOR_PERSISTENCE_MODULE")
+    again = bootstrap(sqlite_url, clock=FixedClock(NOW))
+    try:
+        assert again.service.case(case_id).name == "爱心志愿者协会"  # it was in the file
+    finally:
+        again.close_all()
