@@ -98,11 +98,24 @@ class ReadModels:
         )
 
     def follow(self, stop: threading.Event, interval: float = 1.0) -> None:
-        """Keep every read model current until `stop` is set (polling the log)."""
+        """Keep every read model current until `stop` is set (polling the log). A catch-up that
+        fails (the database restarting, say) is logged and tried again, waiting longer after
+        each failure in a row, up to a minute; a batch never half-applies, so nothing is lost."""
+        failures = 0
         while not stop.is_set():
-            read = self.catch_up()
+            try:
+                read = self.catch_up()
+            except Exception:  # the driver's and the library's own errors vary by backend
+                failures += 1
+                wait = min(interval * 2**failures, 60.0)
+                log.exception(
+                    "catch-up failed (%d in a row); trying again in %.0f s", failures, wait
+                )
+                stop.wait(wait)
+                continue
             if read:
                 log.info("applied %d events", read)
+            failures = 0
             stop.wait(interval)
 
     def status(self) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect, select
+from sqlalchemy.exc import OperationalError
 
 from benchmarks.cohorts import fill, lifecycles
 from cli.demo import Cohort, drive_cohort
@@ -22,6 +24,7 @@ from commands.bootstrap import Incubator, bootstrap
 from projections.read_models import PROJECTIONS
 from projections.runner import catch_up, serving_tables
 from schedules.clock import FixedClock
+from tests.builders import new_case
 from tests.conftest import NOW
 
 BIN = Path(sys.executable).parent / "incubator"
@@ -271,3 +274,26 @@ def test_two_rebuilds_at_once_both_finish_and_agree(database_url: str) -> None:
         assert snapshot(system) == before
     finally:
         system.close_all()
+
+
+def test_the_follower_outlives_a_failed_catch_up(
+    incubator: Incubator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`projections run` keeps going when the database is away for a moment."""
+    read_models, stop = incubator.read_models, threading.Event()
+    calls: list[int] = []
+    real_catch_up = read_models.catch_up
+
+    def flaky() -> int:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        if len(calls) == 3:
+            stop.set()
+        return real_catch_up()
+
+    monkeypatch.setattr(read_models, "catch_up", flaky)
+    case_id = new_case(incubator.service)
+    read_models.follow(stop, interval=0.01)
+    assert len(calls) == 3
+    assert [row["id"] for row in read_models.caseload()] == [str(case_id)]
