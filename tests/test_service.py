@@ -162,8 +162,9 @@ def test_a_declined_entry_naming_a_workspace_records_nothing_of_it(incubator: In
 def test_a_released_workspace_can_be_taken_again(any_incubator: Incubator) -> None:
     service = any_incubator.service
     first, second = new_case(service), new_case(service, name="第二家")
-    drive(service, first, "follow_up")  # exit released M-01
-    drive(service, second, "incubating", workspace="M-01")
+    drive(service, first, "follow_up")  # exit released M-01 on 2014-12-10
+    drive(service, second, "entry_review")
+    service.evaluate_entry(second, who("2014-12-10"), PANEL_PASS, "M-01")
     workspace: Any = any_incubator.log.repository.get(Workspace.id_for("main", "M-01"))
     assert workspace.holder == second
 

@@ -275,6 +275,7 @@ class PartyMachine(RuleBasedStateMachine):
         self.orgs: dict[str, Org] = {}  # by label: o1, o2, ...
         self.joints: dict[tuple[str, str], Joint] = {}  # by (site, name)
         self.held: set[tuple[str, str]] = set()  # (site, code) of the workspaces held
+        self.released: dict[tuple[str, str], date] = {}  # (site, code) -> when last left
         self.checked_at = -1
         self.checks = 0
         self.coverage_checked_at = -1
@@ -317,8 +318,13 @@ class PartyMachine(RuleBasedStateMachine):
     def _party_fits(self, command: str) -> bool:
         return any(org.party_allows(command) for org in self.orgs.values())
 
-    def _free(self, site: str) -> list[str]:
-        return [code for code in POOL[site] if (site, code) not in self.held]
+    def _free(self, site: str, on: date) -> list[str]:
+        """The workspaces nobody holds and whose last holder had left by `on`."""
+        return [
+            code
+            for code in POOL[site]
+            if (site, code) not in self.held and self.released.get((site, code), on) <= on
+        ]
 
     def _run(self, what: str, expect: Outcome, call: Callable[[], object]) -> bool:
         """Issue a command; check it was accepted or refused as the model expects, and that a
@@ -387,6 +393,7 @@ class PartyMachine(RuleBasedStateMachine):
         """The workspace is released; if the case has ended, its party track closes."""
         if org.workspace is not None:
             self.held.discard((org.site, org.workspace))
+            self.released[(org.site, org.workspace)] = on
             org.workspace = None
         party = org.party
         if not org.is_open and party is not None and party.is_open:
@@ -477,7 +484,7 @@ class PartyMachine(RuleBasedStateMachine):
         self._evaluate_entry(data, org, self._on(data), passes)
 
     def _evaluate_entry(self, data: st.DataObject, org: Org, on: date, passes: bool) -> None:
-        free = self._free(org.site)
+        free = self._free(org.site, on)
         passes = passes and bool(free)
         code = data.draw(st.sampled_from(free), label="workspace") if passes else None
         expect = self._org_expect(org, "evaluate_entry", on) or "ok"
@@ -511,7 +518,7 @@ class PartyMachine(RuleBasedStateMachine):
         self._admit(data, org, self._on(data))
 
     def _admit(self, data: st.DataObject, org: Org, on: date) -> None:
-        free = self._free(org.site)
+        free = self._free(org.site, on)
         if not free:
             event("admit: no free workspace")
             return
