@@ -142,17 +142,24 @@ def _entries(
 
 
 def _fields(aggregate: Any) -> dict[str, Any]:
-    """The aggregate's own fields, not the library's (`_id`, `_version`...)."""
-    return {k: v for k, v in vars(aggregate).items() if k[0] != "_"}
+    """The aggregate's fields, the library's own (`_id`, `_version`...) among them: `_changed`
+    leaves those out."""
+    return dict(vars(aggregate))
+
+
+_UNSET = object()
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The fields an event changed, before and after (a new aggregate: the ones it set)."""
-    return {
-        name: {"before": before.get(name), "after": value}
-        for name, value in after.items()
-        if (name in before and before[name] != value) or (name not in before and value is not None)
-    }
+    changed = {}
+    for name, value in after.items():
+        old = before.get(name, _UNSET)
+        if old is value or name[0] == "_":  # most fields: untouched, the very same object
+            continue
+        if (old is _UNSET and value is not None) or (old is not _UNSET and old != value):
+            changed[name] = {"before": None if old is _UNSET else old, "after": value}
+    return changed
 
 
 def _written_order(entry: dict[str, Any]) -> tuple[str, str, str, int]:
