@@ -52,9 +52,11 @@ def build(
     targets: Sequence[Generation],
     context: Any = None,
     progress: Progress | None = None,
-    batch_size: int = 5000,
+    batch_size: int = 10_000,
 ) -> None:
-    """Apply the log to the generations being built, batch after batch, up to its end."""
+    """Apply the log to the generations being built, batch after batch, up to its end. A batch
+    of 10,000 events holds the write lock for well under a second; fewer, bigger batches
+    would hold up commands longer, and more, smaller ones pay a commit each."""
     while True:
         with _writing(engine) as conn:
             read = apply_batch(conn, log, targets, batch_size, context)

