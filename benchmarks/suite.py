@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
     results: dict[str, Any] = {"machine": machine(), "sections": {}}
-    if args.out and args.out.exists() and args.only:
+    if args.out and args.out.exists() and args.only:  # the sections not run again stay
         results["sections"] = json.loads(args.out.read_text(encoding="utf-8"))["sections"]
     for name in chosen:
         print(f"… {name}", file=sys.stderr, flush=True)
@@ -307,9 +307,20 @@ def main(argv: list[str] | None = None) -> None:
             "figures": figures,
         }
         print(f"  {name}: {results['sections'][name]['seconds']} s", file=sys.stderr, flush=True)
-    results["sections"] = {s: results["sections"][s] for s in SECTIONS if s in results["sections"]}
+        if args.out:  # after each section: an hour's run that fails late keeps what it measured
+            _write(args.out, results)
+    show(_write(args.out, results) if args.out else _with_goals(results))
+
+
+def _with_goals(results: dict[str, Any]) -> dict[str, Any]:
+    sections = results["sections"]
+    results["sections"] = {s: sections[s] for s in SECTIONS if s in sections}
     results["goals"] = goals(results["sections"])
-    show(results)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    return results
+
+
+def _write(out: Path, results: dict[str, Any]) -> dict[str, Any]:
+    results = _with_goals(results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    return results
