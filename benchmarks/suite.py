@@ -2,7 +2,7 @@
 as JSON and printed as a table next to its goal.
 
     .venv/bin/python -m benchmarks --quick                 # a few minutes, small sizes
-    .venv/bin/python -m benchmarks --out benchmarks/results/suite.json    # the full run, ~1 h
+    .venv/bin/python -m benchmarks --out benchmarks/results/suite.json    # the full run, ~30 min
     .venv/bin/python -m benchmarks --only history,startup --out benchmarks/results/suite.json
 
 `--only` runs some sections and keeps the others of an existing `--out` file, so a section can be
@@ -62,7 +62,7 @@ def run_section(name: str, quick: bool) -> Any:
         "history": lambda b: history.run(b, *((10, 1000, 300) if quick else (50, 20_000, 2000))),
         "scan": lambda b: scan.run(b, *((5000, 11) if quick else (100_000, 21))),
         # a million events where the goals are held (SQLite: rebuild rate and flat memory); a
-        # quarter of that elsewhere keeps the full run near an hour on two cores
+        # quarter of that elsewhere keeps the full run to half an hour on two cores
         "rebuild": lambda b: rebuild.run(
             b, 30_000 if quick else 1_000_000 if b == "sqlite" else 250_000, 1
         ),
