@@ -14,7 +14,6 @@ point. Every verify must come back ok, every event sealed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import tempfile
@@ -23,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cohorts import fill_up_to
-from benchmarks.common import BACKENDS, database, incubator, machine, measured, raw_read_and_decode
+from benchmarks.common import (
+    database,
+    incubator,
+    measured,
+    raw_read_and_decode,
+    run_backends,
+    section_arguments,
+)
 from commands.audit import Verdict, seal, verify
 from commands.bootstrap import Incubator, bootstrap
 
@@ -125,20 +131,14 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = section_arguments(__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="about 60,000 events, one round")
-    parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     events, rounds = (60_000, 1) if args.quick else (args.events, args.rounds)
-    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
-    results: dict[str, Any] = {
-        "machine": machine(),
-        "runs": [run(b, events, rounds) for b in backends],
-    }
-    for r in results["runs"]:
+    runs = run_backends(args, lambda b: run(b, events, rounds))
+    for r in runs:
         print(
             f"{r['backend']:<10} {r['events']:>9,} events of {r['aggregates']:,} aggregates | "
             f"seal {r['seal_events_per_s']:>7,}/s | verify {r['verify_events_per_s']:>7,}/s "
@@ -149,8 +149,6 @@ def main() -> None:
             f"{r['small_log_events']:,} events, {r['peak_rss_mib_verify_full_log']} MiB at "
             f"{r['events']:,}"
         )
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -173,11 +173,11 @@ def _save(
     return count
 
 
-def fill_up_to(
-    log: EventLog, events: int, seed: int = 2014, first: int = 0, block: int = 1000
-) -> tuple[int, int]:
-    """Lifecycles, `block` cases at a time (each block from a seed of its own), until the log
-    has gained at least `events` events; returns the events written and the cases."""
+def fill_up_to(log: EventLog, events: int, seed: int = 2014, first: int = 0) -> tuple[int, int]:
+    """Lifecycles, a block of cases at a time (each block from a seed of its own), until the
+    log has gained at least `events` events; returns the events written and the cases. A block
+    writes about a twentieth of `events` (a case writes about 20)."""
+    block = max(10, events // 400)
     written = cases = 0
     while written < events:
         written += fill(log, block, seed=seed * 1_000_003 + cases, first=first + cases)

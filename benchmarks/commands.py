@@ -16,8 +16,6 @@ alternate (ours, raw, ours, raw...), so each ratio compares runs that saw the sa
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -27,7 +25,7 @@ from typing import Any
 from uuid import UUID
 
 from benchmarks.baseline import APPLICATION, RawCase, new_raw_case, open_raw_log
-from benchmarks.common import BACKENDS, database, machine
+from benchmarks.common import database, run_backends, section_arguments
 from commands.bootstrap import Incubator, bootstrap
 from commands.service import Who
 
@@ -137,26 +135,20 @@ def run(backend: str, block: int, rounds: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
+    parser = section_arguments(__doc__)
     parser.add_argument("--block", type=int, default=1000, help="commands per block")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="blocks of 300, 3 rounds")
-    parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     block, rounds = (300, 3) if args.quick else (args.block, args.rounds)
-    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
-    results = {"machine": machine(), "runs": [run(b, block, rounds) for b in backends]}
-    for r in results["runs"]:
-        assert isinstance(r, dict)
+    runs = run_backends(args, lambda b: run(b, block, rounds))
+    for r in runs:
         print(
             f"{r['backend']:<10} create {r['create_ours_per_s']:>6,}/s vs raw "
             f"{r['create_raw_per_s']:>6,}/s ({r['create_ratio_to_raw']}) | load + 1 event "
             f"{r['visit_ours_per_s']:>6,}/s vs raw {r['visit_raw_per_s']:>6,}/s "
             f"({r['visit_ratio_to_raw']})"
         )
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ are the point.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -123,3 +124,20 @@ def percentiles(milliseconds: Sequence[float]) -> dict[str, float]:
         "p99_ms": round(ordered[rank], 3),
         "samples": len(ordered),
     }
+
+
+def section_arguments(doc: str) -> argparse.ArgumentParser:
+    """A section's own command line: --backend and --out; the section adds its sizes."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    return parser
+
+
+def run_backends(args: argparse.Namespace, run: Callable[[str], Any]) -> list[Any]:
+    """`run` on the backends the arguments chose; the runs written to --out, if given."""
+    runs = [run(b) for b in (BACKENDS if args.backend == "both" else [args.backend])]
+    if args.out:
+        results = {"machine": machine(), "runs": runs}
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return runs

@@ -13,8 +13,6 @@ benchmarks.cohorts. Each sample picks a case at random and times what `org histo
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import tempfile
 import time
@@ -25,7 +23,12 @@ from typing import Any
 from uuid import UUID
 
 from benchmarks.cohorts import fill
-from benchmarks.common import BACKENDS, database, machine, percentiles
+from benchmarks.common import (
+    database,
+    percentiles,
+    run_backends,
+    section_arguments,
+)
 from commands.as_of import case_as_of
 from commands.bootstrap import Incubator, bootstrap
 from commands.queries import case_view, history
@@ -132,19 +135,16 @@ def run(backend: str, cases: int, background: int, samples: int) -> dict[str, An
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
+    parser = section_arguments(__doc__)
     parser.add_argument("--cases", type=int, default=50, help="cases of each size")
     parser.add_argument("--background", type=int, default=20_000, help="other cases in the log")
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="10 cases, 2,000 others, 300 samples")
-    parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     cases, background, samples = (
         (10, 2000, 300) if args.quick else (args.cases, args.background, args.samples)
     )
-    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
-    runs = [run(b, cases, background, samples) for b in backends]
+    runs = run_backends(args, lambda b: run(b, cases, background, samples))
     for r in runs:
         for size in SIZES:
             figures = r[f"cases_of_{size}"]
@@ -153,9 +153,6 @@ def main() -> None:
                 f"{figures['history']['p50_ms']} ms, p99 {figures['history']['p99_ms']} ms | "
                 f"as of p50 {figures['as_of']['p50_ms']} ms, p99 {figures['as_of']['p99_ms']} ms"
             )
-    if args.out:
-        results = {"machine": machine(), "runs": runs}
-        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

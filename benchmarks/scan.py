@@ -13,8 +13,6 @@ time has come, so its cost should follow what is due, not how many cases are ope
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import statistics
 import tempfile
@@ -27,7 +25,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from benchmarks.cohorts import CASEWORKERS, EXPERTS, FIELDS, RULES, SITES
-from benchmarks.common import BACKENDS, database, machine
+from benchmarks.common import database, run_backends, section_arguments
 from commands.bootstrap import bootstrap
 from lifecycle.organization import OrganizationCase
 from lifecycle.scores import Panel
@@ -138,20 +136,14 @@ def run(backend: str, cases: int, rounds: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = section_arguments(__doc__)
     parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--backend", choices=[*BACKENDS, "both"], default="both")
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--quick", action="store_true", help="10,000 cases")
-    parser.add_argument("--out", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
     cases = 10_000 if args.quick else args.cases
-    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
-    results: dict[str, Any] = {
-        "machine": machine(),
-        "runs": [run(b, cases, args.rounds) for b in backends],
-    }
-    for r in results["runs"]:
+    runs = run_backends(args, lambda b: run(b, cases, args.rounds))
+    for r in runs:
         print(
             f"{r['backend']:<10} {r['open_cases']:>7,} open cases, {r['pending_deadlines']:,} "
             f"pending deadlines | scan, nothing due: {r['scan_nothing_due_ms_median']} ms "
@@ -159,8 +151,6 @@ def main() -> None:
             f"recorded in {r['three_days_later_scan_ms']} ms, "
             f"rescan {r['three_days_later_rescan_ms_median']} ms"
         )
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
