@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from cli.common import EXIT_REFUSED, EXIT_SETUP, emit_json, fail, open_incubator, refusals, resolve
+from cli.common import (
+    EXIT_REFUSED,
+    EXIT_SETUP,
+    ID,
+    emit_json,
+    fail,
+    open_incubator,
+    resolve,
+    say,
+)
 
 
 @click.group()
@@ -42,7 +51,7 @@ def verify_cmd(ctx: click.Context, kept: Path | None, as_json: bool) -> None:
     if as_json:
         emit_json(verdict.as_json())
     elif verdict.ok:
-        click.echo(
+        say(
             f"ok: {verdict.sealed:,} sealed events of {len(verdict.cases):,} aggregates verify; "
             f"head {verdict.head}"
             + (f"; {verdict.unsealed:,} written since the last seal" if verdict.unsealed else "")
@@ -70,7 +79,7 @@ def seal_cmd(ctx: click.Context) -> None:
 
     system = open_incubator(ctx)
     sealed = chain.seal(system.read_models.engine, system.log)
-    click.echo(f"sealed {sealed:,} events")
+    say(f"sealed {sealed:,} events")
 
 
 @audit.command("keygen")
@@ -85,8 +94,8 @@ def keygen_cmd(out: Path) -> None:
         public = chain.new_signing_key(out)
     except FileExistsError:
         fail(f"{out} exists: a signing key is never overwritten; choose another file")
-    click.echo(f"wrote {out} (keep it private); its public key: {public}")
-    click.echo(f'settings: [audit]\nsigning_key = "{out.resolve()}"')
+    say(f"wrote {out} (keep it private); its public key: {public}")
+    say(f'settings: [audit]\nsigning_key = "{out.resolve()}"')
 
 
 @audit.command("checkpoint")
@@ -112,13 +121,12 @@ def checkpoint_cmd(ctx: click.Context) -> None:
 
 
 @audit.command("export")
-@click.argument("case_ref", metavar="ORG")
+@click.argument("case_ref", metavar="ORG", type=ID)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option(
     "--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path), help="also a CSV"
 )
 @click.pass_context
-@refusals
 def export_cmd(ctx: click.Context, case_ref: str, out: Path, csv_out: Path | None) -> None:
     """Write the organization's dossier: its events, their hashes and the latest checkpoint."""
     from uuid import UUID
@@ -141,7 +149,7 @@ def export_cmd(ctx: click.Context, case_ref: str, out: Path, csv_out: Path | Non
     dossier.write(written, out)
     if csv_out:
         dossier.write_csv(written, csv_out)
-    click.echo(f"wrote {out}: {len(written['events'])} events of {case.name}")
+    say(f"wrote {out}: {len(written['events'])} events of {case.name}")
 
 
 @audit.command("verify-export")
@@ -160,7 +168,7 @@ def verify_export_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
         click.echo(f"incubator: {file} does not verify: {problems[0]}", err=True)
     else:
         signed = " and its checkpoint's signature" if data.get("checkpoint") else ""
-        click.echo(f"ok: {len(data['events'])} events of {data['organization']}{signed} verify")
+        say(f"ok: {len(data['events'])} events of {data['organization']}{signed} verify")
     if problems:
         ctx.exit(EXIT_REFUSED)
 

@@ -1,8 +1,8 @@
-"""What every command of the command line shares: opening the system, refusals, JSON."""
+"""What every command of the command line shares: opening the system, JSON."""
 
 from __future__ import annotations
 
-import functools
+import re
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -11,26 +11,106 @@ from uuid import UUID
 
 import click
 
+from lifecycle import bounds
+from lifecycle.bounds import Invalid
+from lifecycle.errors import Conflict, Refused
+
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXIT_REFUSED, EXIT_CONFLICT, EXIT_SETUP = 1, 3, 4
+EXIT_REFUSED, EXIT_CONFLICT, EXIT_SETUP, EXIT_INTERRUPTED = 1, 3, 4, 130
+DEBUG_ENV = "INCUBATOR_DEBUG"  # set: an unexpected error shows its traceback
 
 
-def iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    """An option's value as a date (YYYY-MM-DD)."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date like 2014-01-08") from None
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[Any, Any]  # generic from click 8.5
+else:
+    _ParamType = click.ParamType
+
+
+class Bounded(_ParamType):
+    """An option's value checked against its bounds (lifecycle/bounds.py) at the door."""
+
+    def __init__(self, check: Callable[[str, str], Any], name: str = "text") -> None:
+        self.check, self.name = check, name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.check(value, _param_name(param))
+        except Invalid as e:
+            self.fail(e.detail, param, ctx)
+
+
+def _param_name(param: click.Parameter | None) -> str:
+    if param is None:
+        return "the value"
+    return param.opts[0] if isinstance(param, click.Option) else (param.human_readable_name)
+
+
+NAME_TEXT = Bounded(bounds.NAME.check)
+NOTE_TEXT = Bounded(bounds.NOTE.check)
+MEMBER_COUNT = Bounded(bounds.MEMBERS.parse, "count")
+STAR_COUNT = Bounded(bounds.STARS.parse, "stars")
+DAY = Bounded(bounds.parse_day, "date")
+ID = Bounded(bounds.id_prefix, "id")
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
-    click.echo(f"incubator: {message}", err=True)
+    click.echo(f"incubator: {bounds.neutral(message, keep_newlines=True)}", err=True)
     sys.exit(code)
+
+
+class Guarded(click.Group):
+    """The top of the command line: whatever fails below it ends in one of the README's exit
+    codes with a one-line message, never in a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Refused as e:
+            fail(str(e), EXIT_REFUSED)
+        except Conflict as e:
+            fail(f"conflict: {e}", EXIT_CONFLICT)
+        except KeyboardInterrupt:
+            fail("interrupted: a command already recorded stays recorded", EXIT_INTERRUPTED)
+        except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
+        except Exception as e:
+            import os
+
+            if os.environ.get(DEBUG_ENV):
+                raise
+            fail(_failure(e), EXIT_SETUP)
+
+
+def _failure(e: Exception) -> str:
+    """What went wrong, in a line: the database's or the file system's words, else a bug."""
+    import sqlite3
+
+    from eventsourcing.persistence import PersistenceError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(e, OSError) and not isinstance(e, ConnectionError):
+        where = f" {e.filename}" if e.filename else ""
+        return f"cannot use{where}: {e.strerror or e}; nothing more was recorded"
+    if isinstance(e, SQLAlchemyError | PersistenceError | sqlite3.Error | ConnectionError) or (
+        type(e).__module__.startswith("psycopg")
+    ):
+        cause = getattr(e, "orig", None) or e.__cause__ or e
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+        return f"the database cannot be used now ({first}); nothing more was recorded"
+    return (
+        f"unexpected error ({type(e).__name__}: {str(e)[:300]}); nothing more was recorded. "
+        f"This is a bug: run it again with {DEBUG_ENV}=1 and report what it prints"
+    )
 
 
 def open_incubator(ctx: click.Context) -> Incubator:
@@ -47,48 +127,40 @@ def open_incubator(ctx: click.Context) -> Incubator:
     return system
 
 
-def refusals(func: F) -> F:
-    """Turn domain refusals and conflicts into a message on stderr and a non-zero exit."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from lifecycle.errors import Conflict, Refused
-
-        try:
-            return func(*args, **kwargs)
-        except Refused as e:
-            fail(str(e), EXIT_REFUSED)
-        except Conflict as e:
-            fail(f"conflict: {e}", EXIT_CONFLICT)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def resolve(system: Incubator, given: str) -> UUID:
+def resolve(system: Incubator, given: str | UUID) -> UUID:
     """A case id: a full UUID, or a unique prefix of one (as `org list` shows)."""
     from lifecycle.errors import NotFound
 
-    try:
-        return UUID(given)
-    except ValueError:
-        pass
-    prefix = given.lower()
-    if len(prefix) < 4 or any(c not in "0123456789abcdef-" for c in prefix):
-        raise NotFound(f"'{given}' is not a case id (a UUID, or at least its first 4 characters)")
+    found = bounds.id_prefix(given, "ORG") if isinstance(given, str) else given
+    if isinstance(found, UUID):
+        return found
     system.read_models.catch_up()
-    matches = system.read_models.caseload(id_prefix=prefix)
+    matches = system.read_models.caseload(id_prefix=found)
     if not matches:
-        raise NotFound(f"no case id starts with '{given}'")
+        raise NotFound(f"no case id starts with '{found}'")
     if len(matches) > 1:
         names = ", ".join(f"{m['id']} {m['name']}" for m in matches[:5])
-        raise NotFound(f"'{given}' matches several cases: {names}; give more of the id")
+        raise NotFound(f"'{found}' matches several cases: {names}; give more of the id")
     return UUID(matches[0]["id"])
+
+
+def say(text: str) -> None:
+    """A line for a person's terminal: whatever the data holds cannot act on the terminal."""
+    click.echo(bounds.neutral(text, keep_newlines=True))
 
 
 def emit_json(value: Any) -> None:
     import json
 
-    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default))
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=_json_default)
+    click.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
+# JSON escapes C0 controls itself; these would still reach a terminal raw (C1 controls, bidi
+# overrides, line separators) or could not be written at all (bytes that were not UTF-8).
+_JSON_UNSAFE = re.compile(
+    r"[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 def _json_default(value: Any) -> Any:
@@ -108,17 +180,20 @@ def step_options(func: F) -> F:
             click.option(
                 "--on",
                 "on",
-                callback=iso_date,
+                type=DAY,
                 metavar="YYYY-MM-DD",
                 help="effective business date (default: today in the park's timezone)",
             ),
             click.option(
                 "--actor",
                 envvar="INCUBATOR_ACTOR",
+                type=NAME_TEXT,
                 metavar="NAME",
                 help="who does this (env INCUBATOR_ACTOR); required",
             ),
-            click.option("--reason", metavar="TEXT", help="why (required by some commands)"),
+            click.option(
+                "--reason", type=NOTE_TEXT, metavar="TEXT", help="why (required by some commands)"
+            ),
             click.option("--json", "as_json", is_flag=True, help="print the case as JSON"),
         ]
     ):
@@ -147,10 +222,9 @@ def case_commands(
         name: str, *params: Callable[[F], F], doc: str
     ) -> Callable[[Callable[..., Any]], None]:
         def declare(call: Callable[..., Any]) -> None:
-            @click.argument("case_ref", metavar="ORG")
+            @click.argument("case_ref", metavar="ORG", type=ID)
             @step_options
             @click.pass_context
-            @refusals
             def command(
                 ctx: click.Context,
                 /,

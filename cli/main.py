@@ -15,15 +15,20 @@ import click
 
 from cli.audit import audit
 from cli.common import (
+    DAY,
+    ID,
+    MEMBER_COUNT,
+    NAME_TEXT,
+    NOTE_TEXT,
+    Guarded,
     by_method,
     case_commands,
     catch_up_after,
     emit_json,
     history_format,
-    iso_date,
     open_incubator,
-    refusals,
     resolve,
+    say,
     show_history,
     step_options,
 )
@@ -38,7 +43,10 @@ if TYPE_CHECKING:
     from lifecycle.organization import OrganizationCase
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=Guarded,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--database",
     envvar="INCUBATOR_DATABASE_URL",
@@ -64,15 +72,14 @@ def cli(ctx: click.Context, database: str | None, settings: str | None) -> None:
 
 @cli.command()
 @click.pass_context
-@refusals
 def init(ctx: click.Context) -> None:
     """Create the tables (done on first use anyway) and show the park in use."""
     system = open_incubator(ctx)
     park = system.park
-    click.echo(f"database: {system.database.url}")
-    click.echo(f"park: {park.name} ({park.timezone})")
+    say(f"database: {system.database.url}")
+    say(f"park: {park.name} ({park.timezone})")
     for site in park.sites.values():
-        click.echo(
+        say(
             f"  site {site.key:<12} {site.name}: {len(site.workspaces)} workspaces "
             f"({site.workspaces[0]} … {site.workspaces[-1]})"
         )
@@ -94,7 +101,7 @@ def report_case(system: Incubator, case: OrganizationCase, as_json: bool) -> Non
         )
     else:
         allowed = ", ".join(case.allowed_commands()) or "none (the case has ended)"
-        click.echo(
+        say(
             f"{case.name} [{str(case.id)[:8]}]: {case.stage} {STAGE_NAMES_ZH[case.stage]}"
             f" — next: {allowed}"
         )
@@ -107,27 +114,33 @@ score_option = click.option(
     "scores",
     multiple=True,
     required=True,
+    type=NAME_TEXT,
     metavar="EXPERT=N",
     help="one expert's score, 0-100; repeat per expert",
 )
 
 
 @org.command("apply")
-@click.option("--name", required=True, help="the organization's or team's name")
+@click.option("--name", required=True, type=NAME_TEXT, help="the organization's or team's name")
 @click.option(
     "--field",
     "field",
     required=True,
+    type=NAME_TEXT,
     help="field, by Chinese name (公益慈善) or English key (charity)",
 )
 @click.option("--legal-status", required=True, type=click.Choice(LEGAL_STATUSES))
 @click.option("--track", required=True, type=click.Choice(TRACKS))
-@click.option("--site", required=True, help="the site: main, branch, community-1 … community-6")
-@click.option("--contact", help="the contact person")
-@click.option("--party-members", type=click.IntRange(min=0), help="formal party members, if known")
+@click.option(
+    "--site",
+    required=True,
+    type=NAME_TEXT,
+    help="the site: main, branch, community-1 … community-6",
+)
+@click.option("--contact", type=NAME_TEXT, help="the contact person")
+@click.option("--party-members", type=MEMBER_COUNT, help="formal party members, if known")
 @step_options
 @click.pass_context
-@refusals
 def apply_cmd(
     ctx: click.Context,
     name: str,
@@ -160,14 +173,14 @@ def apply_cmd(
     if as_json:
         emit_json({"id": str(case.id), "stage": case.stage})
     else:
-        click.echo(str(case.id))
+        say(str(case.id))
     if lag:
         click.echo(lag, err=True)
 
 
 def _declare_lifecycle_commands() -> None:
     lifecycle_command = case_commands(org, lambda system: system.service, report_case)
-    note = click.option("--note", required=True, help="what was seen or done")
+    note = click.option("--note", required=True, type=NOTE_TEXT, help="what was seen or done")
     plain = {
         "start-inspection": ("start_inspection", "applied → inspecting (考察辅导)."),
         "submit-for-entry": ("submit_for_entry", "inspecting → entry_review (入壳评估)."),
@@ -185,7 +198,7 @@ def _declare_lifecycle_commands() -> None:
         lifecycle_command(name, doc=doc)(by_method(method))
     lifecycle_command(
         "assign",
-        click.option("--caseworker", required=True, metavar="NAME"),
+        click.option("--caseworker", required=True, type=NAME_TEXT, metavar="NAME"),
         doc="The caseworker in charge (any open stage).",
     )(by_method("assign"))
     lifecycle_command("record-visit", note, doc="A visit or coaching session; stays inspecting.")(
@@ -194,7 +207,9 @@ def _declare_lifecycle_commands() -> None:
     lifecycle_command(
         "evaluate-entry",
         score_option,
-        click.option("--workspace", metavar="W", help="the workspace it takes if it passes"),
+        click.option(
+            "--workspace", type=NAME_TEXT, metavar="W", help="the workspace it takes if it passes"
+        ),
         doc="Entry evaluation (入壳评估): → incubating if the mean passes, else declined.",
     )(by_method("evaluate_entry"))
     lifecycle_command(
@@ -210,18 +225,23 @@ def _declare_lifecycle_commands() -> None:
     lifecycle_command(
         "record-follow-up",
         click.option(
-            "--service", "service_text", required=True, metavar="T", help="the service given"
+            "--service",
+            "service_text",
+            required=True,
+            type=NOTE_TEXT,
+            metavar="T",
+            help="the service given",
         ),
         doc="A follow-up service (后续服务); stays follow_up.",
     )(lambda s, c, w, service_text: s.record_follow_up(c, w, service_text))
     lifecycle_command(
         "correct-entry-date",
-        click.option("--to", "to", required=True, callback=iso_date, metavar="YYYY-MM-DD"),
+        click.option("--to", "to", required=True, type=DAY, metavar="YYYY-MM-DD"),
         doc="Fix a wrongly recorded entry date (--reason required); the deadlines move.",
     )(by_method("correct_entry_date"))
     lifecycle_command(
         "admit",
-        click.option("--workspace", required=True, metavar="W"),
+        click.option("--workspace", required=True, type=NAME_TEXT, metavar="W"),
         doc="applied → resident, taking a workspace (residency track).",
     )(by_method("admit"))
     lifecycle_command(
@@ -237,7 +257,7 @@ _declare_lifecycle_commands()
 as_of_option = click.option(
     "--as-of",
     "as_of",
-    callback=iso_date,
+    type=DAY,
     metavar="YYYY-MM-DD",
     help="as it stood on this business day (with what is known now)",
 )
@@ -251,12 +271,11 @@ known_on_option = click.option(
 
 
 @org.command("show")
-@click.argument("case_ref", metavar="ORG")
+@click.argument("case_ref", metavar="ORG", type=ID)
 @as_of_option
 @known_on_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@refusals
 def show_cmd(
     ctx: click.Context,
     case_ref: str,
@@ -284,10 +303,9 @@ def show_cmd(
 
 
 @org.command("history")
-@click.argument("case_ref", metavar="ORG")
+@click.argument("case_ref", metavar="ORG", type=ID)
 @history_format
 @click.pass_context
-@refusals
 def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
     """Every event of the case, oldest first, with what it changed; its reminders among them."""
     system = open_incubator(ctx)
@@ -317,12 +335,11 @@ def _view_as_of(
 
 @org.command("list")
 @click.option("--stage", type=click.Choice(ALL_STAGES), help="only cases in this stage")
-@click.option("--site", help="only cases at this site")
+@click.option("--site", type=NAME_TEXT, help="only cases at this site")
 @as_of_option
 @known_on_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@refusals
 def list_cmd(
     ctx: click.Context,
     stage: str | None,
@@ -357,10 +374,9 @@ def list_cmd(
 
 
 @org.command("find")
-@click.argument("text")
+@click.argument("text", type=NAME_TEXT)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@refusals
 def find_cmd(ctx: click.Context, text: str, as_json: bool) -> None:
     """Organizations whose name contains TEXT (any part of a Chinese name)."""
     system = open_incubator(ctx)

@@ -14,16 +14,21 @@ from uuid import UUID
 import click
 
 from cli.common import (
+    DAY,
+    ID,
+    MEMBER_COUNT,
+    NAME_TEXT,
+    NOTE_TEXT,
+    STAR_COUNT,
     F,
     by_method,
     case_commands,
     catch_up_after,
     emit_json,
     history_format,
-    iso_date,
     open_incubator,
-    refusals,
     resolve,
+    say,
     show_history,
 )
 from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
@@ -47,7 +52,7 @@ def report_track(system: Incubator, track: PartyIncubation, as_json: bool) -> No
         emit_json(party_view(track))
     else:
         allowed = ", ".join(track.allowed_commands()) or "none (the track has ended)"
-        click.echo(
+        say(
             f"{track.org_name} party track: {track.stage} {PARTY_STAGE_NAMES_ZH[track.stage]}"
             f" — next: {allowed}"
         )
@@ -56,7 +61,7 @@ def report_track(system: Incubator, track: PartyIncubation, as_json: bool) -> No
 
 
 def _note(required: bool, what: str) -> Callable[[F], F]:
-    return click.option("--note", required=required, metavar="T", help=what)
+    return click.option("--note", required=required, type=NOTE_TEXT, metavar="T", help=what)
 
 
 def _declare_party_commands() -> None:
@@ -71,21 +76,21 @@ def _declare_party_commands() -> None:
         click.option(
             "--formal",
             required=True,
-            type=click.IntRange(min=0),
+            type=MEMBER_COUNT,
             metavar="K",
             help="formal party members (正式党员) among its staff",
         ),
         click.option(
             "--probationary",
             default=0,
-            type=click.IntRange(min=0),
+            type=MEMBER_COUNT,
             metavar="P",
             help="probationary members (预备党员); default 0",
         ),
         click.option(
             "--transferred",
             default=0,
-            type=click.IntRange(min=0),
+            type=MEMBER_COUNT,
             metavar="K",
             help="formal members whose relations were transferred (接转); default 0",
         ),
@@ -97,6 +102,7 @@ def _declare_party_commands() -> None:
         click.option(
             "--instructor",
             required=True,
+            type=NAME_TEXT,
             metavar="NAME",
             help="the party-building instructor or liaison (党建指导员/联络员)",
         ),
@@ -115,7 +121,9 @@ def _declare_party_commands() -> None:
     )(by_method("record_development"))
     party_command(
         "found-branch",
-        click.option("--name", required=True, metavar="N", help="the branch's name"),
+        click.option(
+            "--name", required=True, type=NAME_TEXT, metavar="N", help="the branch's name"
+        ),
         doc="Its own independent branch (独立党支部, 3+ formal members) → follow_up; leaves its "
         "joint branch if it was in one.",
     )(by_method("found_branch"))
@@ -124,6 +132,7 @@ def _declare_party_commands() -> None:
         click.option(
             "--branch",
             required=True,
+            type=NAME_TEXT,
             metavar="ID",
             help="the joint branch's id, or its name at the organization's site",
         ),
@@ -137,7 +146,9 @@ def _declare_party_commands() -> None:
     )(by_method("record_service"))
     party_command(
         "rate",
-        click.option("--stars", required=True, type=int, metavar="N", help="1 to 5 (星级评定)"),
+        click.option(
+            "--stars", required=True, type=STAR_COUNT, metavar="N", help="1 to 5 (星级评定)"
+        ),
         _note(True, "the evidence of the rating"),
         doc="A star rating of the party organization (follow_up).",
     )(by_method("rate"))
@@ -151,10 +162,9 @@ _declare_party_commands()
 
 
 @party.command("show")
-@click.argument("case_ref", metavar="ORG")
+@click.argument("case_ref", metavar="ORG", type=ID)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@refusals
 def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
     """The party track now: stage, members, instructor, branch, stars, services."""
     from commands.queries import party_view
@@ -170,10 +180,9 @@ def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
 
 
 @party.command("history")
-@click.argument("case_ref", metavar="ORG")
+@click.argument("case_ref", metavar="ORG", type=ID)
 @history_format
 @click.pass_context
-@refusals
 def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
     """Every event of the party track, oldest first, with what it changed."""
     system = open_incubator(ctx)
@@ -182,10 +191,9 @@ def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
 
 
 @party.command("coverage")
-@click.option("--site", help="only this site")
+@click.option("--site", type=NAME_TEXT, help="only this site")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@refusals
 def coverage_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
     """入驻一家, 覆盖一家: how many organizations in the park have a party track."""
     system = open_incubator(ctx)
@@ -197,7 +205,7 @@ def coverage_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
         emit_json(figures)
         return
     ratio = "—" if figures["ratio"] is None else f"{figures['ratio']:.0%}"
-    click.echo(
+    say(
         f"{'site ' + site if site else 'all sites'}: {figures['covered']} of "
         f"{figures['organizations']} organizations in the park covered ({ratio}); "
         f"{figures['formal_members']} formal party members; branches: "
@@ -211,14 +219,19 @@ def joint_branch() -> None:
 
 
 @joint_branch.command("create")
-@click.option("--name", required=True, metavar="N")
-@click.option("--site", required=True, metavar="S", help="the site: main, branch, community-1 …")
-@click.option("--on", "on", callback=iso_date, metavar="YYYY-MM-DD")
-@click.option("--actor", envvar="INCUBATOR_ACTOR", metavar="NAME")
-@click.option("--reason", metavar="TEXT")
+@click.option("--name", required=True, type=NAME_TEXT, metavar="N")
+@click.option(
+    "--site",
+    required=True,
+    type=NAME_TEXT,
+    metavar="S",
+    help="the site: main, branch, community-1 …",
+)
+@click.option("--on", "on", type=DAY, metavar="YYYY-MM-DD")
+@click.option("--actor", envvar="INCUBATOR_ACTOR", type=NAME_TEXT, metavar="NAME")
+@click.option("--reason", type=NOTE_TEXT, metavar="TEXT")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@refusals
 def create_branch_cmd(
     ctx: click.Context,
     name: str,
@@ -238,16 +251,15 @@ def create_branch_cmd(
     if as_json:
         emit_json(branch_view(branch))
     else:
-        click.echo(str(branch.id))
+        say(str(branch.id))
     if lag:
         click.echo(lag, err=True)
 
 
 @party.command("branches")
-@click.option("--site", help="only this site")
+@click.option("--site", type=NAME_TEXT, help="only this site")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@refusals
 def branches_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
     """Every party branch in the park: independent ones and joint ones, with their members."""
     system = open_incubator(ctx)
@@ -264,11 +276,10 @@ def branches_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
 
 
 @joint_branch.command("show")
-@click.argument("branch_ref", metavar="BRANCH")
-@click.option("--site", metavar="S", help="the site, when BRANCH is a name")
+@click.argument("branch_ref", metavar="BRANCH", type=NAME_TEXT)
+@click.option("--site", type=NAME_TEXT, metavar="S", help="the site, when BRANCH is a name")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-@refusals
 def show_branch_cmd(ctx: click.Context, branch_ref: str, site: str | None, as_json: bool) -> None:
     """A joint branch: its member organizations and their formal members."""
     from commands.queries import branch_view
@@ -285,9 +296,9 @@ def show_branch_cmd(ctx: click.Context, branch_ref: str, site: str | None, as_js
         if view["constituted_on"]
         else ("not constituted (its members need 3 formal members together)")
     )
-    click.echo(
+    say(
         f"{view['name']} [{view['id']}] at {view['site']}: {view['formal_members']} formal "
         f"members, {state}"
     )
     for m in view["members"]:
-        click.echo(f"  {m['case_id'][:8]} {m['organization']}: {m['formal_members']}")
+        say(f"  {m['case_id'][:8]} {m['organization']}: {m['formal_members']}")

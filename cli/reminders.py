@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from cli.common import emit_json, open_incubator, refusals
+from cli.common import NAME_TEXT, Bounded, emit_json, open_incubator, say
+from lifecycle.bounds import Count, Seconds, shown
 
 json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 
@@ -19,11 +20,13 @@ def local_time(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not a local time like 2026-11-30T08:00") from None
+        raise click.BadParameter(
+            f"{shown(value)} is not a local time like 2026-11-30T08:00"
+        ) from None
     if moment.tzinfo is not None:
-        raise click.BadParameter(f"'{value}': give the park's local time, without a zone")
+        raise click.BadParameter(f"{shown(value)}: give the park's local time, without a zone")
     if not 2000 <= moment.year <= 2100:
-        raise click.BadParameter(f"'{value}': the year must be from 2000 to 2100")
+        raise click.BadParameter(f"{shown(value)}: the year must be from 2000 to 2100")
     return moment
 
 
@@ -41,7 +44,6 @@ def reminders() -> None:
 )
 @json_option
 @click.pass_context
-@refusals
 def scan_cmd(ctx: click.Context, now: datetime | None, as_json: bool) -> None:
     """Record every reminder and escalation whose time has come, once; mail them if SMTP is set."""
     system = open_incubator(ctx)
@@ -52,19 +54,19 @@ def scan_cmd(ctx: click.Context, now: datetime | None, as_json: bool) -> None:
         return
     for r in recorded:
         what = "escalated" if r["type"] == "DeadlineEscalated" else "reminded"
-        click.echo(
+        say(
             f"{what:<9} {r['organization']}  {r['kind']} due {r['due_on']}  {r['step']}  "
             f"to {r['to']}"
         )
     for d in delivered:
-        click.echo(f"mail {d.outcome:<9} {d.to or '-'}  {d.reminder_id}  {d.detail or ''}".rstrip())
-    click.echo(f"{len(recorded)} recorded, {len(delivered)} mail outcome(s)")
+        say(f"mail {d.outcome:<9} {d.to or '-'}  {d.reminder_id}  {d.detail or ''}".rstrip())
+    say(f"{len(recorded)} recorded, {len(delivered)} mail outcome(s)")
 
 
 @reminders.command("preview")
 @click.option(
     "--days",
-    type=click.IntRange(min=0, max=366),
+    type=Bounded(Count(0, 366).parse, "days"),
     default=7,
     show_default=True,
     help="how many days ahead",
@@ -72,7 +74,6 @@ def scan_cmd(ctx: click.Context, now: datetime | None, as_json: bool) -> None:
 @click.option("--now", callback=local_time, metavar="YYYY-MM-DDTHH:MM", help="from this local time")
 @json_option
 @click.pass_context
-@refusals
 def preview_cmd(ctx: click.Context, days: int, now: datetime | None, as_json: bool) -> None:
     """What would go out in the coming days; records nothing."""
     system = open_incubator(ctx)
@@ -99,10 +100,15 @@ def preview_cmd(ctx: click.Context, days: int, now: datetime | None, as_json: bo
 
 
 @click.command("inbox")
-@click.option("--for", "person", metavar="NAME", help="one person's inbox (default: everyone's)")
+@click.option(
+    "--for",
+    "person",
+    type=NAME_TEXT,
+    metavar="NAME",
+    help="one person's inbox (default: everyone's)",
+)
 @json_option
 @click.pass_context
-@refusals
 def inbox_cmd(ctx: click.Context, person: str | None, as_json: bool) -> None:
     """What is due, overdue and escalated, per person, soonest first."""
     system = open_incubator(ctx)
@@ -135,7 +141,7 @@ def inbox_line(item: dict[str, Any]) -> dict[str, Any]:
 @click.command("scheduler")
 @click.option(
     "--interval",
-    type=click.FloatRange(min=1),
+    type=Bounded(Seconds(1, 86_400).parse, "seconds"),
     metavar="SECONDS",
     help="seconds between scans (default: reminders.scan_interval_seconds of the settings)",
 )

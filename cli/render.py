@@ -7,12 +7,19 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from lifecycle.bounds import neutral
 from lifecycle.stages import PARTY_STAGE_NAMES_ZH, STAGE_NAMES_ZH
 
 # Piped output is not cut to 80 columns.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+def _s(value: Any) -> str:
+    """Data as Rich prints it: neither markup ([bold]) nor control characters act."""
+    return escape(neutral("—" if value is None else str(value)))
 
 
 def _stage(stage: str) -> str:
@@ -20,7 +27,7 @@ def _stage(stage: str) -> str:
 
 
 def render_case(view: dict[str, Any]) -> None:
-    table = Table(box=box.SIMPLE, show_header=False, title=f"{view['name']}  {view['id']}")
+    table = Table(box=box.SIMPLE, show_header=False, title=f"{_s(view['name'])}  {view['id']}")
     table.add_column(style="bold")
     table.add_column()
     rows = [
@@ -37,20 +44,20 @@ def render_case(view: dict[str, Any]) -> None:
         ("entered on", view["entered_on"]),
         ("growth reviews", view["growth_reviews"]),
         ("party track", _party_summary(view["party"])),
-        ("next commands", ", ".join(view["allowed_commands"]) or "none (the case has ended)"),
+        ("next commands", _next(view.get("allowed_commands"), "case")),
     ]
     for key, value in rows:
-        table.add_row(key, "—" if value is None else str(value))
+        table.add_row(key, _s(value))
     console.print(table)
     if view["deadlines"]:
         deadlines = Table("deadline", "due on", "status", "met on", box=box.SIMPLE)
         for d in view["deadlines"]:
             style = {"overdue": "red", "pending": "yellow"}.get(d["status"], "")
             deadlines.add_row(
-                d["kind"],
-                d["due_on"],
+                _s(d["kind"]),
+                _s(d["due_on"]),
                 f"[{style}]{d['status']}[/]" if style else d["status"],
-                d["met_on"] or "—",
+                _s(d["met_on"]),
             )
         console.print(deadlines)
 
@@ -72,7 +79,7 @@ def _party_summary(party: dict[str, Any] | None) -> str | None:
 
 
 def render_party(view: dict[str, Any]) -> None:
-    title = f"{view['organization']}  party track {view['id']}"
+    title = f"{_s(view['organization'])}  party track {view['id']}"
     table = Table(box=box.SIMPLE, show_header=False, title=title)
     table.add_column(style="bold")
     table.add_column()
@@ -97,10 +104,10 @@ def render_party(view: dict[str, Any]) -> None:
             if view["stars"]
             else None,
         ),
-        ("next commands", ", ".join(view["allowed_commands"]) or "none (the track has ended)"),
+        ("next commands", _next(view.get("allowed_commands"), "track")),
     ]
     for key, value in rows:
-        table.add_row(key, "—" if value is None else str(value))
+        table.add_row(key, _s(value))
     console.print(table)
     records = [
         *(("support", r) for r in view["supports"]),
@@ -110,34 +117,34 @@ def render_party(view: dict[str, Any]) -> None:
     if records:
         done = Table("on", "record", "kind", "note", box=box.SIMPLE)
         for what, r in sorted(records, key=lambda pair: pair[1]["on"]):
-            done.add_row(r["on"], what, r.get("kind", "—"), r["note"])
+            done.add_row(_s(r["on"]), what, _s(r.get("kind")), _s(r["note"]))
         console.print(done)
 
 
 def render_history(name: str, events: list[dict[str, Any]]) -> None:
-    console.print(f"[bold]{name}[/]: {len(events)} events, oldest first")
+    console.print(f"[bold]{_s(name)}[/]: {len(events)} events, oldest first")
     for e in events:
         recorded = e["recorded_at"][:19].replace("T", " ")
         # a reminder's events are numbered on the reminder, not on the case
         number = f"#{e['version']:<3}" if "of" not in e else "  ⏰"
         console.print(
-            f"[bold]{number}[/] {e['on'] or ' ' * 10}  [cyan]{e['type']}[/]  "
-            f"by {e['actor']}  [dim](recorded {recorded} UTC)[/]"
+            f"[bold]{number}[/] {e['on'] or ' ' * 10}  [cyan]{_s(e['type'])}[/]  "
+            f"by {_s(e['actor'])}  [dim](recorded {_s(recorded)} UTC)[/]"
         )
         same = ("case_id", "organization", "site") if "of" in e else ()
         details = " · ".join(
             f"{k}: {_value(v)}" for k, v in e["data"].items() if v is not None and k not in same
         )
         if details:
-            console.print(f"     {details}", soft_wrap=True)
+            console.print(f"     {_s(details)}", soft_wrap=True)
         if e["reason"]:
-            console.print(f"     reason: {e['reason']}", soft_wrap=True)
+            console.print(f"     reason: {_s(e['reason'])}", soft_wrap=True)
         if e.get("changed") and e["version"] > 1:
             moved = " · ".join(
                 f"{k}: {_value(c['before'])} → {_value(c['after'])}"
                 for k, c in e["changed"].items()
             )
-            console.print(f"     [dim]changed {moved}[/]", soft_wrap=True)
+            console.print(f"     [dim]changed {_s(moved)}[/]", soft_wrap=True)
 
 
 def _value(value: Any) -> str:
@@ -161,14 +168,14 @@ def render_caseload(rows: list[dict[str, Any]]) -> None:
     )
     for r in rows:
         table.add_row(
-            r["id"][:8],
-            r["name"],
-            r["track"],
-            _stage(r["stage"]),
-            r["site"],
-            r["workspace"] or "—",
-            r["caseworker"] or "—",
-            str(r["entered_on"] or "—"),
+            _s(r["id"][:8]),
+            _s(r["name"]),
+            _s(r["track"]),
+            _s(_stage(r["stage"])),
+            _s(r["site"]),
+            _s(r["workspace"]),
+            _s(r["caseworker"]),
+            _s(r["entered_on"]),
         )
     console.print(table)
 
@@ -176,9 +183,15 @@ def render_caseload(rows: list[dict[str, Any]]) -> None:
 def render_rows(title: str, rows: list[dict[str, Any]]) -> None:
     """Any list of flat records as a table."""
     if not rows:
-        console.print(f"{title}: none")
+        console.print(f"{_s(title)}: none")
         return
-    table = Table(*rows[0].keys(), box=box.SIMPLE, title=f"{title}: {len(rows)}")
+    table = Table(*rows[0].keys(), box=box.SIMPLE, title=f"{_s(title)}: {len(rows)}")
     for row in rows:
-        table.add_row(*("—" if v is None else str(v) for v in row.values()))
+        table.add_row(*(_s(v) for v in row.values()))
     console.print(table)
+
+
+def _next(allowed: list[str] | None, what: str) -> str:
+    if allowed is None:  # a case as of a date: what it could do then is not asked
+        return "—"
+    return ", ".join(allowed) or f"none (the {what} has ended)"

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from cli.common import emit_json, fail, iso_date, open_incubator, refusals
+from cli.common import DAY, NAME_TEXT, Bounded, emit_json, fail, open_incubator, say
+from lifecycle.bounds import Seconds
 
 
 @click.group()
@@ -48,7 +49,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 @projections.command("rebuild")
-@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.argument("names", nargs=-1, type=NAME_TEXT, metavar="[NAME]...")
 @click.pass_context
 def rebuild_cmd(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Rebuild read models beside the serving ones and switch readers over once caught up.
@@ -89,7 +90,7 @@ def rebuild_cmd(ctx: click.Context, names: tuple[str, ...]) -> None:
         built = system.read_models.rebuild([p.name for p in chosen], advance)
         bar.update(task, completed=bar.tasks[task].total)
     for generation in built:
-        click.echo(
+        say(
             f"{generation.projection.name}: now serving generation "
             f"{generation.generation} (version {generation.version})"
         )
@@ -98,7 +99,7 @@ def rebuild_cmd(ctx: click.Context, names: tuple[str, ...]) -> None:
 @projections.command("run")
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0.05),
+    type=Bounded(Seconds(0.05, 3600).parse, "seconds"),
     default=1.0,
     show_default=True,
     help="seconds between polls of the log",
@@ -143,21 +144,19 @@ json_option = click.option("--json", "as_json", is_flag=True, help="machine-read
 
 
 @report.command("due")
-@click.option("--until", callback=iso_date, metavar="YYYY-MM-DD", help="due on or before")
-@click.option("--site")
+@click.option("--until", type=DAY, metavar="YYYY-MM-DD", help="due on or before")
+@click.option("--site", type=NAME_TEXT)
 @json_option
 @click.pass_context
-@refusals
 def due_cmd(ctx: click.Context, until: date | None, site: str | None, as_json: bool) -> None:
     """Every pending deadline of every case, soonest first."""
     _rows(ctx, "pending deadlines", "due", as_json, until=until, site=site)
 
 
 @report.command("occupancy")
-@click.option("--site")
+@click.option("--site", type=NAME_TEXT)
 @json_option
 @click.pass_context
-@refusals
 def occupancy_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
     """Workspaces held, per site, with free and total counts."""
     system = open_incubator(ctx)
@@ -184,20 +183,18 @@ def occupancy_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
 
 
 @report.command("assignments")
-@click.option("--caseworker", metavar="NAME")
+@click.option("--caseworker", type=NAME_TEXT, metavar="NAME")
 @json_option
 @click.pass_context
-@refusals
 def assignments_cmd(ctx: click.Context, caseworker: str | None, as_json: bool) -> None:
     """Open cases by caseworker (unassigned ones last)."""
     _rows(ctx, "open cases by caseworker", "assignments", as_json, caseworker=caseworker)
 
 
 @report.command("stages")
-@click.option("--site")
+@click.option("--site", type=NAME_TEXT)
 @json_option
 @click.pass_context
-@refusals
 def stages_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
     """Cases entering and leaving each stage per site and month, and in it at month's end."""
     _rows(ctx, "stage statistics", "stage_stats", as_json, site=site)
@@ -207,7 +204,6 @@ def stages_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
 @click.option("--track", type=click.Choice(["incubation", "residency"]))
 @json_option
 @click.pass_context
-@refusals
 def time_in_stage_cmd(ctx: click.Context, track: str | None, as_json: bool) -> None:
     """Mean and longest days spent in each stage, per cohort (year of application)."""
     _rows(ctx, "days in stage per cohort", "time_in_stage", as_json, track=track)

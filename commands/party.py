@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from commands.service import Commands, Decision, Who
+from lifecycle.bounds import shown
 from lifecycle.errors import NotFound, Refused
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
@@ -112,9 +113,9 @@ class PartyService(Commands):
             branch_id = UUID(given)
         except ValueError:
             if site is None:
-                raise NotFound(f"'{given}' is not a joint branch id") from None
+                raise NotFound(f"{shown(given)} is not a joint branch id") from None
             branch_id = JointBranch.id_for(site, given)
-            missing = f"site '{site}' has no joint branch named '{given.strip()}'"
+            missing = f"site '{site}' has no joint branch named {shown(given.strip())}"
         else:
             missing = f"no joint branch with id {given}"
         return self._get(branch_id, JointBranch, missing)

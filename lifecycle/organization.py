@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle.bounds import MEMBERS, NAME, NOTE, day
 from lifecycle.errors import Refused
 from lifecycle.joint_branch import JointBranch
 from lifecycle.park import Rules
@@ -242,8 +243,8 @@ class OrganizationCase(Aggregate):
         """A new case in `applied`. Field, site and legal status are checked by the park first."""
         if track not in TRACKS:
             raise Refused(f"unknown track '{track}'; allowed: {', '.join(TRACKS)}")
-        if party_members is not None and party_members < 0:
-            raise Refused(f"--party-members must be 0 or more, got {party_members}")
+        if party_members is not None:
+            MEMBERS.check(party_members, "--party-members")
         return cls._create(
             cls.ApplicationReceived,
             id=case_id or uuid4(),
@@ -256,7 +257,7 @@ class OrganizationCase(Aggregate):
             legal_status=legal_status,
             track=track,
             site=site,
-            contact=(contact or "").strip() or None,
+            contact=NAME.optional(contact, "--contact"),
             party_members=party_members,
         )
 
@@ -271,7 +272,7 @@ class OrganizationCase(Aggregate):
         self._record(self.CaseworkerAssigned, step, caseworker=caseworker)
 
     def record_visit(self, step: Step, note: str) -> None:
-        note = require_text(note, "--note", "record-visit")
+        note = require_text(note, "--note", "record-visit", NOTE)
         self._check("record_visit", step)
         self._record(self.SiteVisitRecorded, step, note=note)
 
@@ -335,6 +336,7 @@ class OrganizationCase(Aggregate):
         self._check("correct_entry_date", step)
         reason = step.require_reason("correct-entry-date", " saying why the date was wrong")
         assert self.entered_on is not None
+        day(to, "--to")
         if to == self.entered_on:
             raise Refused(f"the entry date is already {to}")
         earliest = self.submitted_on or self.applied_on
@@ -404,7 +406,7 @@ class OrganizationCase(Aggregate):
         self._let_go(step, held)
 
     def record_follow_up(self, step: Step, service: str) -> None:
-        service = require_text(service, "--service", "record-follow-up")
+        service = require_text(service, "--service", "record-follow-up", NOTE)
         self._check("record_follow_up", step)
         self._record(self.FollowUpServiceRecorded, step, service=service)
 

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from lifecycle.bounds import shown
 from lifecycle.errors import Refused
 from schedules.calendar import add_months
 from schedules.reminders import ReminderPolicy
@@ -76,14 +77,14 @@ class Park:
 
     def site(self, key: str) -> Site:
         if key not in self.sites:
-            raise Refused(f"unknown site '{key}'; sites: {', '.join(self.sites)}")
+            raise Refused(f"unknown site {shown(key)}; sites: {', '.join(self.sites)}")
         return self.sites[key]
 
     def workspace(self, site_key: str, code: str) -> str:
         site = self.site(site_key)
         if code not in site.workspaces:
             raise Refused(
-                f"workspace '{code}' is not at site '{site_key}'; its workspaces are "
+                f"workspace {shown(code)} is not at site {shown(site_key)}; its workspaces are "
                 f"{_span(site.workspaces)}"
             )
         return code
@@ -96,12 +97,12 @@ class Park:
             if name == given:
                 return key
         options = ", ".join(f"{k} ({n})" for k, n in self.fields.items())
-        raise Refused(f"unknown field '{given}'; fields: {options}")
+        raise Refused(f"unknown field {shown(given)}; fields: {options}")
 
 
 def check_legal_status(given: str) -> str:
     if given not in LEGAL_STATUSES:
-        raise Refused(f"unknown legal status '{given}'; allowed: {', '.join(LEGAL_STATUSES)}")
+        raise Refused(f"unknown legal status {shown(given)}; allowed: {', '.join(LEGAL_STATUSES)}")
     return given
 
 

@@ -17,6 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle.bounds import MEMBERS, NOTE, STARS
 from lifecycle.errors import Refused
 from lifecycle.joint_branch import BRANCH_MINIMUM, JointBranch
 from lifecycle.stages import PARTY_WORKFLOW
@@ -28,7 +29,6 @@ SUPPORT_KINDS = ("space", "instructor", "training", "information", "project", "f
 # With no members the committee's support is its instructor's or liaison's policy advice.
 SUPPORT_KINDS_WITHOUT_MEMBERS = ("instructor", "information")
 SERVICE_KINDS = ("joint_meeting", "model_selection", "project_priority")
-STARS = range(1, 6)
 INDEPENDENT, JOINT = "independent", "joint"
 
 
@@ -230,7 +230,7 @@ class PartyIncubation(Aggregate):
             self.InspectionRecorded,
             "record_inspection",
             step,
-            note=(note or "").strip() or None,
+            note=NOTE.optional(note, "--note"),
         )
 
     def count_members(
@@ -247,8 +247,7 @@ class PartyIncubation(Aggregate):
             ("--probationary", probationary),
             ("--transferred", transferred),
         ):
-            if value < 0:
-                raise Refused(f"{option} must be 0 or more, got {value}")
+            MEMBERS.check(value, option)
         if transferred > formal:
             raise Refused(
                 f"--transferred {transferred} is more than the {formal} formal members: only "
@@ -284,7 +283,7 @@ class PartyIncubation(Aggregate):
         self._record(self.InstructorAssigned, step, instructor=instructor)
 
     def record_support(self, step: Step, kind: str, note: str) -> None:
-        note = require_text(note, "--note", "record-support")
+        note = require_text(note, "--note", "record-support", NOTE)
         self._check("record_support", step)
         if kind not in SUPPORT_KINDS:
             raise Refused(f"unknown support kind '{kind}'; kinds: {', '.join(SUPPORT_KINDS)}")
@@ -299,7 +298,7 @@ class PartyIncubation(Aggregate):
         self._record(self.SupportRecorded, step, kind=kind, note=note)
 
     def record_development(self, step: Step, note: str) -> None:
-        note = require_text(note, "--note", "record-development")
+        note = require_text(note, "--note", "record-development", NOTE)
         self._check("record_development", step)
         if self.formal == 0:
             self._require_instructor("record-development")
@@ -366,17 +365,16 @@ class PartyIncubation(Aggregate):
         )
 
     def record_service(self, step: Step, kind: str, note: str) -> None:
-        note = require_text(note, "--note", "record-service")
+        note = require_text(note, "--note", "record-service", NOTE)
         self._check("record_service", step)
         if kind not in SERVICE_KINDS:
             raise Refused(f"unknown service kind '{kind}'; kinds: {', '.join(SERVICE_KINDS)}")
         self._record(self.ServiceRecorded, step, kind=kind, note=note)
 
     def rate(self, step: Step, stars: int, note: str) -> None:
-        note = require_text(note, "--note", "rate")
+        note = require_text(note, "--note", "rate", NOTE)
         self._check("rate", step)
-        if stars not in STARS:
-            raise Refused(f"--stars must be 1 to 5, got {stars}")
+        STARS.check(stars, "--stars")
         self._record(self.Rated, step, stars=stars, note=note)
 
     def note_evaluation(self, step: Step, evaluation: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from lifecycle.bounds import NAME, Invalid, score
 from lifecycle.errors import Refused
 
 MAX_SCORE = Decimal(100)
@@ -16,15 +17,22 @@ class Panel:
 
     scores: dict[str, Decimal]
 
+    def __post_init__(self) -> None:
+        # Also for panels built in code: every score is one a person could have typed.
+        for expert, value in self.scores.items():
+            NAME.check(expert, "--score (the expert's name)")
+            if not _plain_score(value):
+                raise Invalid(f"the score of '{expert}'", value, "must be 0 to 100")
+
     @classmethod
     def parse(cls, items: list[str] | tuple[str, ...]) -> Panel:
         """From EXPERT=N pairs, as typed on the command line."""
         scores: dict[str, Decimal] = {}
         for item in items:
             expert, sep, value = item.partition("=")
-            expert = expert.strip()
-            if not sep or not expert:
-                raise Refused(f"score '{item}' is not EXPERT=N (for example 王芳=78)")
+            if not sep or not expert.strip():
+                raise Invalid("--score", item, "must be EXPERT=N (for example 王芳=78)")
+            expert = NAME.check(expert, "--score (the expert's name)")
             if expert in scores:
                 raise Refused(f"expert '{expert}' is scored twice; one score per expert")
             scores[expert] = _score(expert, value)
@@ -53,12 +61,14 @@ class Panel:
 
 
 def _score(expert: str, value: str) -> Decimal:
-    try:
-        score = Decimal(value.strip())
-    except ArithmeticError:
-        score = Decimal("NaN")
-    if not score.is_finite() or not Decimal(0) <= score <= MAX_SCORE:
-        raise Refused(f"score of '{expert}' must be a number from 0 to 100, got '{value}'")
-    if score != score.quantize(Decimal("0.01")):
-        raise Refused(f"score of '{expert}' has more than 2 decimals: '{value}'")
-    return score
+    return score(value, f"the score of '{expert}'")
+
+
+def _plain_score(value: object) -> bool:
+    return (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and not value.is_signed()
+        and value <= MAX_SCORE
+        and int(value.as_tuple().exponent) >= -2
+    )

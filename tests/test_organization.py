@@ -137,7 +137,7 @@ def test_apply_opens_a_case_in_applied() -> None:
     [
         ({"name": "  "}, "needs --name"),
         ({"track": "hatchery"}, "unknown track 'hatchery'; allowed: incubation, residency"),
-        ({"party_members": -1}, "party-members must be 0 or more"),
+        ({"party_members": -1}, "--party-members must be a whole number from 0 to 10000"),
     ],
 )
 def test_apply_refuses_bad_input(changes: dict[str, Any], match: str) -> None:
@@ -596,6 +596,6 @@ def test_a_corrected_entry_date_cannot_put_a_recorded_exit_before_its_window(giv
 
 
 def test_scores_have_at_most_two_decimals() -> None:
-    with pytest.raises(Refused, match="more than 2 decimals"):
+    with pytest.raises(Refused, match="at most 2 decimals"):
         Panel.parse(["a=59.999", "b=60", "c=60"])
     assert Panel.parse(["a=59.99"]).scores["a"] == Decimal("59.99")

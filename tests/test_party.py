@@ -256,9 +256,18 @@ def test_later_counts_stay_in_their_stage(given: Given, stage: str) -> None:
 @pytest.mark.parametrize(
     ("counts", "match"),
     [
-        ((-1, 0, 0), "--formal must be 0 or more, got -1"),
-        ((1, -1, 0), "--probationary must be 0 or more, got -1"),
-        ((1, 0, -2), "--transferred must be 0 or more, got -2"),
+        (
+            (-1, 0, 0),
+            "--formal must be a whole number from 0 to 10000 \\(digits 0-9 only\\); got '-1'",
+        ),
+        (
+            (1, -1, 0),
+            "--probationary must be a whole number from 0 to 10000 \\(digits 0-9 only\\); got '-1'",
+        ),
+        (
+            (1, 0, -2),
+            "--transferred must be a whole number from 0 to 10000 \\(digits 0-9 only\\); got '-2'",
+        ),
         ((1, 0, 2), "--transferred 2 is more than the 1 formal members"),
     ],
 )
@@ -807,7 +816,7 @@ def test_stars_outside_one_to_five_are_refused(given: Given, stars: int) -> None
     then_refused(
         given.independent(),
         lambda t: t.rate(step("2014-07-01"), stars, "x"),
-        f"--stars must be 1 to 5, got {stars}",
+        f"--stars must be a whole number from 1 to 5 \\(digits 0-9 only\\); got '{stars}'",
     )
 
 

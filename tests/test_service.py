@@ -121,9 +121,14 @@ def test_a_workspace_must_be_at_the_case_site(incubator: Incubator) -> None:
 @pytest.mark.parametrize(
     ("scores", "match"),
     [
-        (["王芳 78"], "is not EXPERT=N"),
+        (["王芳 78"], "must be EXPERT=N"),
         (["王芳=78", "王芳=80", "x=1"], "scored twice"),
-        (["王芳=101", "a=1", "b=1"], "must be a number from 0 to 100, got '101'"),
+        (["王芳=101", "a=1", "b=1"], "must be a number from 0 to 100 .*; got '101'"),
+        (["王芳=٨٠", "a=1", "b=1"], "digits 0-9 .*; got '٨٠'"),
+        (["王芳=8_0", "a=1", "b=1"], "got '8_0'"),
+        (["王芳=0E+1000000", "a=1", "b=1"], "got '0E\\+1000000'"),
+        (["王芳=-0", "a=1", "b=1"], "got '-0'"),
+        (["王芳=78.125", "a=1", "b=1"], "at most 2 decimals"),
         (["王芳=abc", "a=1", "b=1"], "got 'abc'"),
         (["王芳=NaN", "a=1", "b=1"], "got 'NaN'"),
     ],
