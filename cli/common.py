@@ -306,19 +306,18 @@ def emit_history_csv(events: list[dict[str, Any]]) -> None:
             f"{name}: {_plain(c['before'])} → {_plain(c['after'])}"
             for name, c in e["changed"].items()
         )
-        out.writerow(
-            [
-                e["version"],
-                e.get("of", {}).get("aggregate", ""),
-                e["type"],
-                e["on"] or "",
-                e["recorded_at"],
-                e["actor"],
-                e["reason"] or "",
-                changed,
-                json.dumps(e["data"], ensure_ascii=False, default=_json_default),
-            ]
-        )
+        fields = [
+            e["version"],
+            e.get("of", {}).get("aggregate", ""),
+            e["type"],
+            e["on"] or "",
+            e["recorded_at"],
+            e["actor"],
+            e["reason"] or "",
+            changed,
+            json.dumps(e["data"], ensure_ascii=False, default=_json_default),
+        ]
+        out.writerow([bounds.neutral(str(f), keep_newlines=True) for f in fields])
 
 
 def _plain(value: Any) -> str:

@@ -40,10 +40,12 @@ class Invalid(Refused):
 
 
 def shown(value: object, limit: int = SHOWN) -> str:
-    """A value as a message may repeat it: printable, and cut after `limit` characters."""
-    text = neutral(str(value) if not isinstance(value, str) else value)
-    cut = text[:limit] + f"… ({len(text)} characters)" if len(text) > limit else text
-    return f"'{cut}'"
+    """A value as a message may repeat it: cut after `limit` characters, and every character
+    that is not plainly visible (controls, zero-width ones, bytes not UTF-8) escaped."""
+    text = str(value)
+    cut = text[:limit]
+    more = f"… ({len(text)} characters)" if len(text) > limit else ""
+    return "'" + "".join(c if c.isprintable() else _escaped(c) for c in cut) + more + "'"
 
 
 def neutral(text: str, keep_newlines: bool = False) -> str:
@@ -57,12 +59,16 @@ def neutral(text: str, keep_newlines: bool = False) -> str:
 def _visible(c: str, keep_newlines: bool) -> str:
     if keep_newlines and c == "\n":
         return c
+    if c in _BIDI or unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp"):
+        return _escaped(c)
+    return c
+
+
+def _escaped(c: str) -> str:
     code = ord(c)
     if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
         return f"\\x{code - 0xDC00:02x}"
-    if c in _BIDI or unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp"):
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return c
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 @dataclass(frozen=True)

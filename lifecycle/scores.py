@@ -70,5 +70,5 @@ def _plain_score(value: object) -> bool:
         and value.is_finite()
         and not value.is_signed()
         and value <= MAX_SCORE
-        and int(value.as_tuple().exponent) >= -2
+        and -2 <= int(value.as_tuple().exponent) <= 0
     )
