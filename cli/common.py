@@ -173,34 +173,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def step_options(func: F) -> F:
-    """The options every lifecycle command takes after its arguments."""
-    for option in reversed(
-        [
-            click.option(
-                "--on",
-                "on",
-                type=DAY,
-                metavar="YYYY-MM-DD",
-                help="effective business date (default: today in the park's timezone)",
-            ),
-            click.option(
-                "--actor",
-                envvar="INCUBATOR_ACTOR",
-                type=NAME_TEXT,
-                metavar="NAME",
-                help="who does this (env INCUBATOR_ACTOR); required",
-            ),
-            click.option(
-                "--reason", type=NOTE_TEXT, metavar="TEXT", help="why (required by some commands)"
-            ),
-            click.option("--json", "as_json", is_flag=True, help="print the case as JSON"),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
 def catch_up_after(system: Incubator) -> str | None:
     """Read models catch up before we answer; a failure there does not undo the command."""
     try:
@@ -208,57 +180,6 @@ def catch_up_after(system: Incubator) -> str | None:
     except Exception as e:  # the command is recorded; say so rather than fail it
         return f"incubator: recorded, but the read models could not catch up: {e}"
     return None
-
-
-def case_commands(
-    group: click.Group,
-    service: Callable[[Incubator], Any],
-    report: Callable[[Incubator, Any, bool], None],
-) -> Callable[..., Callable[[Callable[..., Any]], None]]:
-    """A declarer of `incubator GROUP NAME ORG [OPTIONS]` commands: each resolves the case, calls
-    `call(service(system), case_id, who, **options)` and reports the result."""
-
-    def command_for(
-        name: str, *params: Callable[[F], F], doc: str
-    ) -> Callable[[Callable[..., Any]], None]:
-        def declare(call: Callable[..., Any]) -> None:
-            @click.argument("case_ref", metavar="ORG", type=ID)
-            @step_options
-            @click.pass_context
-            def command(
-                ctx: click.Context,
-                /,
-                case_ref: str,
-                on: date | None,
-                actor: str | None,
-                reason: str | None,
-                as_json: bool,
-                **extra: Any,
-            ) -> None:
-                from commands.service import Who
-
-                system = open_incubator(ctx)
-                case_id = resolve(system, case_ref)
-                result = call(service(system), case_id, Who(actor, on, reason), **extra)
-                report(system, result, as_json)
-
-            command.__doc__ = doc
-            for param in reversed(params):
-                command = param(command)
-            group.command(name)(command)
-
-        return declare
-
-    return command_for
-
-
-def by_method(method: str) -> Callable[..., Any]:
-    """A service call by the method's name: `service.method(case_id, who, **options)`."""
-
-    def call(service: Any, case_id: UUID, who: Any, **extra: Any) -> Any:
-        return getattr(service, method)(case_id, who, **extra)
-
-    return call
 
 
 def history_format(func: F) -> F:

@@ -14,29 +14,23 @@ from uuid import UUID
 import click
 
 from cli.audit import audit
+from cli.commands import declare
 from cli.common import (
     DAY,
     ID,
-    MEMBER_COUNT,
     NAME_TEXT,
-    NOTE_TEXT,
     Guarded,
-    by_method,
-    case_commands,
-    catch_up_after,
     emit_json,
     history_format,
     open_incubator,
     resolve,
     say,
     show_history,
-    step_options,
 )
-from cli.party import party
+from cli.party import joint_branch, party
 from cli.reminders import inbox_cmd, local_time, reminders, scheduler_cmd
 from cli.reports import projections, report
-from lifecycle.park import LEGAL_STATUSES
-from lifecycle.stages import ALL_STAGES, TRACKS
+from lifecycle.stages import ALL_STAGES
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
@@ -88,170 +82,6 @@ def init(ctx: click.Context) -> None:
 @cli.group()
 def org() -> None:
     """Organization incubation cases (社会组织孵化)."""
-
-
-def report_case(system: Incubator, case: OrganizationCase, as_json: bool) -> None:
-    from commands.queries import case_view
-    from lifecycle.stages import STAGE_NAMES_ZH
-
-    lag = catch_up_after(system)
-    if as_json:
-        emit_json(
-            case_view(case, system.park, system.service.today(), system.service.party_track(case))
-        )
-    else:
-        allowed = ", ".join(case.allowed_commands()) or "none (the case has ended)"
-        say(
-            f"{case.name} [{str(case.id)[:8]}]: {case.stage} {STAGE_NAMES_ZH[case.stage]}"
-            f" — next: {allowed}"
-        )
-    if lag:
-        click.echo(lag, err=True)
-
-
-score_option = click.option(
-    "--score",
-    "scores",
-    multiple=True,
-    required=True,
-    type=NAME_TEXT,
-    metavar="EXPERT=N",
-    help="one expert's score, 0-100; repeat per expert",
-)
-
-
-@org.command("apply")
-@click.option("--name", required=True, type=NAME_TEXT, help="the organization's or team's name")
-@click.option(
-    "--field",
-    "field",
-    required=True,
-    type=NAME_TEXT,
-    help="field, by Chinese name (公益慈善) or English key (charity)",
-)
-@click.option("--legal-status", required=True, type=click.Choice(LEGAL_STATUSES))
-@click.option("--track", required=True, type=click.Choice(TRACKS))
-@click.option(
-    "--site",
-    required=True,
-    type=NAME_TEXT,
-    help="the site: main, branch, community-1 … community-6",
-)
-@click.option("--contact", type=NAME_TEXT, help="the contact person")
-@click.option("--party-members", type=MEMBER_COUNT, help="formal party members, if known")
-@step_options
-@click.pass_context
-def apply_cmd(
-    ctx: click.Context,
-    name: str,
-    field: str,
-    legal_status: str,
-    track: str,
-    site: str,
-    contact: str | None,
-    party_members: int | None,
-    on: date | None,
-    actor: str | None,
-    reason: str | None,
-    as_json: bool,
-) -> None:
-    """A new case in `applied`; prints its id."""
-    from commands.service import Who
-
-    system = open_incubator(ctx)
-    case = system.service.apply(
-        Who(actor, on, reason),
-        name=name,
-        field=field,
-        legal_status=legal_status,
-        track=track,
-        site=site,
-        contact=contact,
-        party_members=party_members,
-    )
-    lag = catch_up_after(system)
-    if as_json:
-        emit_json({"id": str(case.id), "stage": case.stage})
-    else:
-        say(str(case.id))
-    if lag:
-        click.echo(lag, err=True)
-
-
-def _declare_lifecycle_commands() -> None:
-    lifecycle_command = case_commands(org, lambda system: system.service, report_case)
-    note = click.option("--note", required=True, type=NOTE_TEXT, help="what was seen or done")
-    plain = {
-        "start-inspection": ("start_inspection", "applied → inspecting (考察辅导)."),
-        "submit-for-entry": ("submit_for_entry", "inspecting → entry_review (入壳评估)."),
-        "resume-coaching": ("resume_coaching", "declined → inspecting: coaching again."),
-        "close": (
-            "close_case",
-            "follow_up → closed; before the follow-up year ends, only with --reason.",
-        ),
-        "reject": ("reject", "Reject the application (--reason required)."),
-        "withdraw": ("withdraw", "The organization withdraws (--reason required)."),
-        "terminate": ("terminate", "End the in-shell period early (--reason required)."),
-        "depart": ("depart", "resident → departed: the resident leaves (residency track)."),
-    }
-    for name, (method, doc) in plain.items():
-        lifecycle_command(name, doc=doc)(by_method(method))
-    lifecycle_command(
-        "assign",
-        click.option("--caseworker", required=True, type=NAME_TEXT, metavar="NAME"),
-        doc="The caseworker in charge (any open stage).",
-    )(by_method("assign"))
-    lifecycle_command("record-visit", note, doc="A visit or coaching session; stays inspecting.")(
-        lambda s, c, w, note: s.record_visit(c, w, note)
-    )
-    lifecycle_command(
-        "evaluate-entry",
-        score_option,
-        click.option(
-            "--workspace", type=NAME_TEXT, metavar="W", help="the workspace it takes if it passes"
-        ),
-        doc="Entry evaluation (入壳评估): → incubating if the mean passes, else declined.",
-    )(by_method("evaluate_entry"))
-    lifecycle_command(
-        "record-growth-review",
-        score_option,
-        doc="A growth evaluation (成长评估); stays incubating.",
-    )(by_method("record_growth_review"))
-    lifecycle_command(
-        "evaluate-exit",
-        score_option,
-        doc="Exit evaluation (出壳评估): → follow_up if it passes, else exited.",
-    )(by_method("evaluate_exit"))
-    lifecycle_command(
-        "record-follow-up",
-        click.option(
-            "--service",
-            "service_text",
-            required=True,
-            type=NOTE_TEXT,
-            metavar="T",
-            help="the service given",
-        ),
-        doc="A follow-up service (后续服务); stays follow_up.",
-    )(lambda s, c, w, service_text: s.record_follow_up(c, w, service_text))
-    lifecycle_command(
-        "correct-entry-date",
-        click.option("--to", "to", required=True, type=DAY, metavar="YYYY-MM-DD"),
-        doc="Fix a wrongly recorded entry date (--reason required); the deadlines move.",
-    )(by_method("correct_entry_date"))
-    lifecycle_command(
-        "admit",
-        click.option("--workspace", required=True, type=NAME_TEXT, metavar="W"),
-        doc="applied → resident, taking a workspace (residency track).",
-    )(by_method("admit"))
-    lifecycle_command(
-        "record-service-evaluation",
-        score_option,
-        doc="A service evaluation (服务评估) of a resident.",
-    )(by_method("record_service_evaluation"))
-
-
-_declare_lifecycle_commands()
 
 
 as_of_option = click.option(
@@ -405,6 +235,7 @@ def demo(ctx: click.Context, demo_database: str | None) -> None:
     run_demo(demo_database, ctx.obj["settings"])
 
 
+declare({"org": org, "party": party, "party joint-branch": joint_branch})
 cli.add_command(audit)
 cli.add_command(party)
 cli.add_command(reminders)

@@ -9,9 +9,10 @@ or releases are saved in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -37,6 +38,7 @@ KINDS: dict[type[Aggregate], str] = {
     JointBranch: "a joint branch",
 }
 A = TypeVar("A", bound=Aggregate)
+Scores = Mapping[str, Decimal] | Sequence[str]  # each expert's score, or EXPERT=N as typed
 Decision = Callable[[A, Step], Sequence[Aggregate] | None]
 
 
@@ -190,9 +192,9 @@ class IncubatorService(Commands):
         return self._change(case_id, who, lambda case, step: case.submit_for_entry(step))
 
     def evaluate_entry(
-        self, case_id: UUID, who: Who, scores: Sequence[str], workspace: str | None = None
+        self, case_id: UUID, who: Who, scores: Scores, workspace: str | None = None
     ) -> OrganizationCase:
-        panel = Panel.parse(list(scores))
+        panel = Panel.read(scores)
 
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
             taken = self._workspace(case.site, workspace, step) if workspace else None
@@ -205,10 +207,8 @@ class IncubatorService(Commands):
     def resume_coaching(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.resume_coaching(step))
 
-    def record_growth_review(
-        self, case_id: UUID, who: Who, scores: Sequence[str]
-    ) -> OrganizationCase:
-        panel = Panel.parse(list(scores))
+    def record_growth_review(self, case_id: UUID, who: Who, scores: Scores) -> OrganizationCase:
+        panel = Panel.read(scores)
 
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
             party = self.party_track(case)
@@ -225,8 +225,8 @@ class IncubatorService(Commands):
 
         return self._change(case_id, who, decide)
 
-    def evaluate_exit(self, case_id: UUID, who: Who, scores: Sequence[str]) -> OrganizationCase:
-        panel = Panel.parse(list(scores))
+    def evaluate_exit(self, case_id: UUID, who: Who, scores: Scores) -> OrganizationCase:
+        panel = Panel.read(scores)
         return self._change(
             case_id,
             who,
@@ -267,9 +267,9 @@ class IncubatorService(Commands):
         return self._change(case_id, who, decide)
 
     def record_service_evaluation(
-        self, case_id: UUID, who: Who, scores: Sequence[str]
+        self, case_id: UUID, who: Who, scores: Scores
     ) -> OrganizationCase:
-        panel = Panel.parse(list(scores))
+        panel = Panel.read(scores)
         return self._change(
             case_id, who, lambda case, step: case.record_service_evaluation(step, panel)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,6 +24,13 @@ class Panel:
             NAME.check(expert, "--score (the expert's name)")
             if not _plain_score(value):
                 raise Invalid(f"the score of '{expert}'", value, "must be 0 to 100")
+
+    @classmethod
+    def read(cls, scores: Mapping[str, Decimal] | Sequence[str]) -> Panel:
+        """From each expert's score, or from EXPERT=N pairs as typed."""
+        if isinstance(scores, Mapping):
+            return cls(dict(scores))
+        return cls.parse(list(scores))
 
     @classmethod
     def parse(cls, items: list[str] | tuple[str, ...]) -> Panel:

@@ -164,6 +164,12 @@ class Workflow:
         triggers = self._machine.get_triggers(stage)
         return sorted(cli_name(t) for t in triggers if t not in self.internal)
 
+    def sources(self, trigger: str) -> list[str]:
+        """The stages `trigger` may be given in, in the order the stages are declared."""
+        event = self._machine.events.get(trigger)
+        found = set(event.transitions) if event is not None else set()
+        return [stage for stage in self.stages if stage in found]
+
     def is_final(self, stage: str) -> bool:
         return not self._machine.get_triggers(stage)
 

@@ -1,0 +1,149 @@
+"""The command line's commands, generated from the command messages (commands/messages.py).
+
+Each message becomes `incubator GROUP VERB [ORG] [OPTIONS]`: one option per field, with its
+type, bounds and help in Chinese and English, then --on, --actor, --reason and --json. Running it
+builds the message and gives it to the dispatcher as the actor the command line authenticates
+(--actor or INCUBATOR_ACTOR). Nothing here knows any one command.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from cli.common import ID, NAME_TEXT, Bounded, catch_up_after, emit_json, open_incubator, resolve
+from cli.common import say as say_line
+from commands import messages
+from commands.messages import CASE, Command, Kind, Param
+
+if TYPE_CHECKING:
+    from commands.bootstrap import Incubator
+    from commands.handlers import Actor, Dispatcher, Result
+
+
+def declare(groups: dict[str, click.Group]) -> None:
+    """Every message of the catalogue as a command of its group."""
+    for message in messages.COMMANDS:
+        groups[message.group].add_command(command_for(message))
+
+
+def command_for(message: type[Command]) -> click.Command:
+    own = [(name, spec) for name, spec in messages.params(message) if name not in STEP_FIELDS]
+    params: list[click.Parameter] = [_param(message, name, spec) for name, spec in own]
+    step = dict(messages.params(Command))
+    params += [
+        _option(message, "on", step["on"]),
+        click.Option(
+            ["--actor"],
+            envvar="INCUBATOR_ACTOR",
+            type=NAME_TEXT,
+            metavar="NAME",
+            help="谁在操作(环境变量 INCUBATOR_ACTOR); 必填 — who does this; required",
+        ),
+        _option(message, "reason", step["reason"]),
+        click.Option(["--json", "as_json"], is_flag=True, help="以 JSON 输出 — print as JSON"),
+    ]
+
+    def run(**values: Any) -> None:
+        ctx = click.get_current_context()
+        system = open_incubator(ctx)
+        actor, as_json = values.pop("actor"), values.pop("as_json")
+        given = {k: v for k, v in values.items() if v is not None and v != ()}
+        if "org" in given:
+            given["org"] = resolve(system, given["org"])
+        result = system_dispatcher(system).handle(message(**given), _actor(actor))
+        report(system, message, result, as_json)
+
+    return click.Command(
+        message.verb, params=params, callback=run, help=_help(message), no_args_is_help=False
+    )
+
+
+STEP_FIELDS = ("on", "reason")
+
+
+def _param(message: type[Command], name: str, spec: Param) -> click.Parameter:
+    if spec.kind is CASE:
+        return click.Argument([name], metavar="ORG", type=ID)
+    return _option(message, name, spec)
+
+
+def _option(message: type[Command], name: str, spec: Param) -> click.Option:
+    return click.Option(
+        [messages.flag(name, spec), name],
+        type=_type(spec.kind, spec.many),
+        required=messages.required(message, name),
+        multiple=spec.many,
+        metavar=spec.kind.metavar,
+        help=f"{spec.zh} — {spec.en}",
+    )
+
+
+def _type(kind: Kind, many: bool) -> click.ParamType[Any, Any]:
+    if kind.choices:
+        return click.Choice(kind.choices)
+    if many:  # each item is checked as text here, the whole by the message
+        return NAME_TEXT
+    return Bounded(kind.parse, kind.name)
+
+
+def _help(message: type[Command]) -> str:
+    stages = message.stages()
+    when = f"\n\n阶段 stages: {', '.join(stages)}" if stages else ""
+    return f"{message.zh}\n\n{message.en}{when}"
+
+
+def _actor(name: str | None) -> Actor:
+    from commands.handlers import Actor
+
+    return Actor(name)
+
+
+def system_dispatcher(system: Incubator) -> Dispatcher:
+    from commands.handlers import Dispatcher, Services
+
+    return Dispatcher(Services(system.service, system.party))
+
+
+# ---- what a command prints -----------------------------------------------------------------
+
+
+def report(system: Incubator, message: type[Command], result: Result, as_json: bool) -> None:
+    from commands.queries import branch_view, case_view, party_view
+    from lifecycle.joint_branch import JointBranch
+    from lifecycle.organization import OrganizationCase
+    from lifecycle.stages import PARTY_STAGE_NAMES_ZH, STAGE_NAMES_ZH
+
+    lag = catch_up_after(system)
+    created = not any(spec.kind is CASE for _, spec in messages.params(message))
+    if isinstance(result, JointBranch):
+        if as_json:
+            emit_json(branch_view(result))
+        else:
+            say_line(str(result.id))
+    elif isinstance(result, OrganizationCase):
+        if created:
+            if as_json:
+                emit_json({"id": str(result.id), "stage": result.stage})
+            else:
+                say_line(str(result.id))
+        elif as_json:
+            track = system.service.party_track(result)
+            emit_json(case_view(result, system.park, system.service.today(), track))
+        else:
+            allowed = ", ".join(result.allowed_commands()) or "none (the case has ended)"
+            say_line(
+                f"{result.name} [{str(result.id)[:8]}]: {result.stage} "
+                f"{STAGE_NAMES_ZH[result.stage]} — next: {allowed}"
+            )
+    elif as_json:
+        emit_json(party_view(result))
+    else:
+        allowed = ", ".join(result.allowed_commands()) or "none (the track has ended)"
+        say_line(
+            f"{result.org_name} party track: {result.stage} "
+            f"{PARTY_STAGE_NAMES_ZH[result.stage]} — next: {allowed}"
+        )
+    if lag:
+        click.echo(lag, err=True)

@@ -1,0 +1,223 @@
+"""One handler per command message, and the dispatcher that reaches them.
+
+The whole catalogue is readable in `HANDLERS`. A handler hands its message to the application
+service (load, decide, save: commands/service.py, commands/party.py). Who acts is the caller's
+identity, given to `Dispatcher.handle` by the adapter from whoever is authenticated (the command
+line: --actor or INCUBATOR_ACTOR), never a field of the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from commands import messages as m
+from commands.party import PartyService
+from commands.service import IncubatorService, Who
+from lifecycle.joint_branch import JointBranch
+from lifecycle.organization import OrganizationCase
+from lifecycle.party import PartyIncubation
+
+C = TypeVar("C", bound=m.Command)
+Result = OrganizationCase | PartyIncubation | JointBranch
+
+
+@dataclass(frozen=True)
+class Services:
+    cases: IncubatorService
+    party: PartyService
+
+
+Handler = Callable[[Services, C, Who], Result]
+HANDLERS: dict[type[m.Command], Handler[Any]] = {}
+
+
+def handles(message: type[C]) -> Callable[[Handler[C]], Handler[C]]:
+    """Registers the handler of `message`; mypy checks that it takes that message."""
+
+    def register(handler: Handler[C]) -> Handler[C]:
+        assert message not in HANDLERS, f"{message.__name__} has two handlers"
+        HANDLERS[message] = handler
+        return handler
+
+    return register
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Whoever is authenticated: the one who acts."""
+
+    name: str | None
+    role: str | None = None
+
+
+class Dispatcher:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def handle(self, message: m.Command, actor: Actor) -> Result:
+        handler = HANDLERS[type(message)]
+        return handler(self.services, message, Who(actor.name, message.on, message.reason))
+
+
+# ---- organization incubation ---------------------------------------------------------------
+
+
+@handles(m.Apply)
+def apply(s: Services, c: m.Apply, who: Who) -> OrganizationCase:
+    return s.cases.apply(
+        who,
+        name=c.name,
+        field=c.field,
+        legal_status=c.legal_status,
+        track=c.track,
+        site=c.site,
+        contact=c.contact,
+        party_members=c.party_members,
+    )
+
+
+@handles(m.StartInspection)
+def start_inspection(s: Services, c: m.StartInspection, who: Who) -> OrganizationCase:
+    return s.cases.start_inspection(c.org, who)
+
+
+@handles(m.Assign)
+def assign(s: Services, c: m.Assign, who: Who) -> OrganizationCase:
+    return s.cases.assign(c.org, who, c.caseworker)
+
+
+@handles(m.RecordVisit)
+def record_visit(s: Services, c: m.RecordVisit, who: Who) -> OrganizationCase:
+    return s.cases.record_visit(c.org, who, c.note)
+
+
+@handles(m.SubmitForEntry)
+def submit_for_entry(s: Services, c: m.SubmitForEntry, who: Who) -> OrganizationCase:
+    return s.cases.submit_for_entry(c.org, who)
+
+
+@handles(m.EvaluateEntry)
+def evaluate_entry(s: Services, c: m.EvaluateEntry, who: Who) -> OrganizationCase:
+    return s.cases.evaluate_entry(c.org, who, c.scores, c.workspace)
+
+
+@handles(m.ResumeCoaching)
+def resume_coaching(s: Services, c: m.ResumeCoaching, who: Who) -> OrganizationCase:
+    return s.cases.resume_coaching(c.org, who)
+
+
+@handles(m.RecordGrowthReview)
+def record_growth_review(s: Services, c: m.RecordGrowthReview, who: Who) -> OrganizationCase:
+    return s.cases.record_growth_review(c.org, who, c.scores)
+
+
+@handles(m.CorrectEntryDate)
+def correct_entry_date(s: Services, c: m.CorrectEntryDate, who: Who) -> OrganizationCase:
+    return s.cases.correct_entry_date(c.org, who, c.to)
+
+
+@handles(m.EvaluateExit)
+def evaluate_exit(s: Services, c: m.EvaluateExit, who: Who) -> OrganizationCase:
+    return s.cases.evaluate_exit(c.org, who, c.scores)
+
+
+@handles(m.RecordFollowUp)
+def record_follow_up(s: Services, c: m.RecordFollowUp, who: Who) -> OrganizationCase:
+    return s.cases.record_follow_up(c.org, who, c.service)
+
+
+@handles(m.Close)
+def close(s: Services, c: m.Close, who: Who) -> OrganizationCase:
+    return s.cases.close_case(c.org, who)
+
+
+@handles(m.Reject)
+def reject(s: Services, c: m.Reject, who: Who) -> OrganizationCase:
+    return s.cases.reject(c.org, who)
+
+
+@handles(m.Withdraw)
+def withdraw(s: Services, c: m.Withdraw, who: Who) -> OrganizationCase:
+    return s.cases.withdraw(c.org, who)
+
+
+@handles(m.Terminate)
+def terminate(s: Services, c: m.Terminate, who: Who) -> OrganizationCase:
+    return s.cases.terminate(c.org, who)
+
+
+@handles(m.Admit)
+def admit(s: Services, c: m.Admit, who: Who) -> OrganizationCase:
+    return s.cases.admit(c.org, who, c.workspace)
+
+
+@handles(m.RecordServiceEvaluation)
+def record_service_evaluation(
+    s: Services, c: m.RecordServiceEvaluation, who: Who
+) -> OrganizationCase:
+    return s.cases.record_service_evaluation(c.org, who, c.scores)
+
+
+@handles(m.Depart)
+def depart(s: Services, c: m.Depart, who: Who) -> OrganizationCase:
+    return s.cases.depart(c.org, who)
+
+
+# ---- the party-branch track ----------------------------------------------------------------
+
+
+@handles(m.RecordInspection)
+def record_inspection(s: Services, c: m.RecordInspection, who: Who) -> PartyIncubation:
+    return s.party.record_inspection(c.org, who, c.note)
+
+
+@handles(m.CountMembers)
+def count_members(s: Services, c: m.CountMembers, who: Who) -> PartyIncubation:
+    return s.party.count_members(c.org, who, c.formal, c.probationary, c.transferred)
+
+
+@handles(m.AssignInstructor)
+def assign_instructor(s: Services, c: m.AssignInstructor, who: Who) -> PartyIncubation:
+    return s.party.assign_instructor(c.org, who, c.instructor)
+
+
+@handles(m.RecordSupport)
+def record_support(s: Services, c: m.RecordSupport, who: Who) -> PartyIncubation:
+    return s.party.record_support(c.org, who, c.kind, c.note)
+
+
+@handles(m.RecordDevelopment)
+def record_development(s: Services, c: m.RecordDevelopment, who: Who) -> PartyIncubation:
+    return s.party.record_development(c.org, who, c.note)
+
+
+@handles(m.FoundBranch)
+def found_branch(s: Services, c: m.FoundBranch, who: Who) -> PartyIncubation:
+    return s.party.found_branch(c.org, who, c.name)
+
+
+@handles(m.JoinBranch)
+def join_branch(s: Services, c: m.JoinBranch, who: Who) -> PartyIncubation:
+    return s.party.join_branch(c.org, who, c.branch)
+
+
+@handles(m.RecordService)
+def record_service(s: Services, c: m.RecordService, who: Who) -> PartyIncubation:
+    return s.party.record_service(c.org, who, c.kind, c.note)
+
+
+@handles(m.Rate)
+def rate(s: Services, c: m.Rate, who: Who) -> PartyIncubation:
+    return s.party.rate(c.org, who, c.stars, c.note)
+
+
+@handles(m.StartPartyTrack)
+def start_party_track(s: Services, c: m.StartPartyTrack, who: Who) -> PartyIncubation:
+    return s.party.start_missing(c.org, who)
+
+
+@handles(m.CreateJointBranch)
+def create_joint_branch(s: Services, c: m.CreateJointBranch, who: Who) -> JointBranch:
+    return s.party.create_joint_branch(who, name=c.name, site=c.site)

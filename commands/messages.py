@@ -1,0 +1,469 @@
+"""Every command a person can give, as a message: its parameters with their types, bounds and
+help (Chinese and English), and the stages it applies to.
+
+One frozen dataclass per command, named in the imperative. The command line is generated from
+these declarations (cli/commands.py); the HTTP API and the web forms are to be generated from the
+same ones. Who acts is not a field: the dispatcher takes it from whoever is authenticated. A
+message checks its own bounds when it is made, so no caller can hand a handler what the domain
+would refuse as malformed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+from uuid import UUID
+
+from lifecycle import bounds
+from lifecycle.bounds import Invalid
+from lifecycle.park import LEGAL_STATUSES
+from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
+from lifecycle.stages import PARTY_WORKFLOW, TRACKS, WORKFLOWS, Workflow
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a parameter holds: how to read it as typed (`parse`), how to check a value given
+    already typed (`check`, from JSON or code), and how it is shown in help."""
+
+    name: str
+    parse: Callable[[str, str], Any]
+    check: Callable[[Any, str], Any]
+    metavar: str
+    choices: tuple[str, ...] = ()
+
+
+def _choice(name: str, options: tuple[str, ...]) -> Kind:
+    def check(value: Any, param: str) -> str:
+        if value not in options:
+            raise Invalid(param, value, f"must be one of {', '.join(options)}")
+        return str(value)
+
+    return Kind(name, check, check, "|".join(options), options)
+
+
+def _case_id(value: Any, param: str) -> UUID:
+    if not isinstance(value, UUID):
+        raise Invalid(param, value, "must be a case id (a UUID)")
+    return value
+
+
+def _scores(value: Any, param: str) -> dict[str, Decimal]:
+    """Each expert's score: {"王建国": 82, ...}, or as typed, ["王建国=82", ...]."""
+    from lifecycle.scores import Panel
+
+    if isinstance(value, Mapping):
+        value = [f"{expert}={score}" for expert, score in value.items()]
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise Invalid(param, value, "must be EXPERT=N scores (for example 王芳=78)")
+    return Panel.parse(list(value)).scores
+
+
+NAME = Kind("name", bounds.NAME.check, bounds.NAME.check, "NAME")
+NOTE = Kind("text", bounds.NOTE.check, bounds.NOTE.check, "TEXT")
+MEMBERS = Kind("count", bounds.MEMBERS.parse, bounds.MEMBERS.check, "K")
+STARS = Kind("stars", bounds.STARS.parse, bounds.STARS.check, "N")
+DAY = Kind("date", bounds.parse_day, bounds.day, "YYYY-MM-DD")
+CASE = Kind("case", bounds.id_prefix, _case_id, "ORG")
+SCORES = Kind("scores", _scores, _scores, "EXPERT=N")
+
+
+@dataclass(frozen=True)
+class Param:
+    kind: Kind
+    zh: str
+    en: str
+    option: str | None = None  # the command line's name, when it is not the field's
+    many: bool = False  # given once per item (--score per expert)
+
+
+def param(kind: Kind, zh: str, en: str, *, default: Any = dataclasses.MISSING, **more: Any) -> Any:
+    """A message field with its kind and help; `default` makes it optional."""
+    return field(default=default, metadata={"param": Param(kind, zh, en, **more)})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """What every command carries besides its own parameters."""
+
+    group: ClassVar[str]  # "org", "party", "party joint-branch"
+    verb: ClassVar[str]  # as the command line spells it: "evaluate-entry"
+    zh: ClassVar[str]
+    en: ClassVar[str]
+    # The trigger of its track's workflow, whose declaration says the stages it applies to.
+    trigger: ClassVar[str | None] = None
+
+    on: date | None = param(
+        DAY, "生效的业务日期(默认今天)", "effective business date (default: today)", default=None
+    )
+    reason: str | None = param(
+        NOTE, "原因(部分命令必填)", "why (required by some commands)", default=None
+    )
+
+    def __post_init__(self) -> None:
+        for name, spec in params(type(self)):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, spec.kind.check(value, flag(name, spec)))
+
+    @classmethod
+    def workflows(cls) -> tuple[Workflow, ...]:
+        return ()
+
+    @classmethod
+    def stages(cls) -> list[str]:
+        """The stages this command may be given in, from its workflow's declaration."""
+        if cls.trigger is None:
+            return []
+        found = (w.sources(cls.trigger) for w in cls.workflows())
+        return list(dict.fromkeys(stage for stages in found for stage in stages))
+
+
+def params(message: type[Command]) -> Iterator[tuple[str, Param]]:
+    for f in dataclasses.fields(message):
+        if "param" in f.metadata:
+            yield f.name, f.metadata["param"]
+
+
+def flag(name: str, spec: Param) -> str:
+    """The parameter as the command line names it: --workspace, --score, ORG."""
+    if spec.kind is CASE:
+        return "ORG"
+    return f"--{(spec.option or name).replace('_', '-')}"
+
+
+def required(message: type[Command], name: str) -> bool:
+    f = next(f for f in dataclasses.fields(message) if f.name == name)
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+# ---- organization incubation (社会组织孵化) ------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseCommand(Command):
+    group = "org"
+    org: UUID = param(
+        CASE, "机构案卷的编号(或其前 4 位以上)", "the case id (or its first 4+ characters)"
+    )
+
+    @classmethod
+    def workflows(cls) -> tuple[Workflow, ...]:
+        return tuple(WORKFLOWS.values())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Apply(Command):
+    group, verb, trigger = "org", "apply", None
+    zh = "项目申请: 新的孵化案卷, 阶段 applied; 打印其编号。"
+    en = "A new case in `applied`; prints its id."
+    name: str = param(NAME, "机构或团队的名称", "the organization's or team's name")
+    field: str = param(
+        NAME, "领域: 中文名(公益慈善)或英文键(charity)", "field, by Chinese name or English key"
+    )
+    legal_status: str = param(
+        _choice("legal status", LEGAL_STATUSES), "登记状态", "legal status (登记/备案)"
+    )
+    track: str = param(_choice("track", TRACKS), "孵化方式: 孵化或入驻", "incubation or residency")
+    site: str = param(NAME, "园区场地: main, branch, community-1 …", "the site")
+    contact: str | None = param(NAME, "联系人", "the contact person", default=None)
+    party_members: int | None = param(
+        MEMBERS, "已知的正式党员人数", "formal party members, if known", default=None
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartInspection(CaseCommand):
+    verb, trigger = "start-inspection", "start_inspection"
+    zh = "开始考察辅导: applied → inspecting。"
+    en = "applied → inspecting (考察辅导)."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Assign(CaseCommand):
+    verb, trigger = "assign", "assign"
+    zh = "指定负责的社工(任何未结束的阶段)。"
+    en = "The caseworker in charge (any open stage)."
+    caseworker: str = param(NAME, "负责的社工", "the caseworker")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordVisit(CaseCommand):
+    verb, trigger = "record-visit", "record_visit"
+    zh = "一次走访或辅导; 阶段不变(inspecting)。"
+    en = "A visit or coaching session; stays inspecting."
+    note: str = param(NOTE, "看到或做了什么", "what was seen or done")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitForEntry(CaseCommand):
+    verb, trigger = "submit-for-entry", "submit_for_entry"
+    zh = "提交入壳评估: inspecting → entry_review。"
+    en = "inspecting → entry_review (入壳评估)."
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateEntry(CaseCommand):
+    verb, trigger = "evaluate-entry", "evaluate_entry"
+    zh = "入壳评估: 专家平均分及格 → incubating(占用工位), 否则 → declined。"
+    en = "Entry evaluation: → incubating if the mean passes (taking the workspace), else declined."
+    scores: dict[str, Decimal] = param(
+        SCORES,
+        "一位专家的评分, 0-100; 每位专家一次",
+        "one expert's score, 0-100; repeat per expert",
+        option="score",
+        many=True,
+    )
+    workspace: str | None = param(
+        NAME, "通过时占用的工位", "the workspace it takes if it passes", default=None
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResumeCoaching(CaseCommand):
+    verb, trigger = "resume-coaching", "resume_coaching"
+    zh = "评估未通过后重新辅导: declined → inspecting。"
+    en = "declined → inspecting: coaching again."
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordGrowthReview(CaseCommand):
+    verb, trigger = "record-growth-review", "record_growth_review"
+    zh = "成长评估; 阶段不变(incubating)。"
+    en = "A growth evaluation (成长评估); stays incubating."
+    scores: dict[str, Decimal] = param(
+        SCORES, "一位专家的评分, 0-100", "one expert's score, 0-100", option="score", many=True
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectEntryDate(CaseCommand):
+    verb, trigger = "correct-entry-date", "correct_entry_date"
+    zh = "更正记错的入壳日期(须 --reason); 期限随之移动。"
+    en = "Fix a wrongly recorded entry date (--reason required); the deadlines move."
+    to: date = param(DAY, "正确的入壳日期", "the right entry date")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateExit(CaseCommand):
+    verb, trigger = "evaluate-exit", "evaluate_exit"
+    zh = "出壳评估: 及格 → follow_up, 否则 → exited; 释放工位。"
+    en = "Exit evaluation (出壳评估): → follow_up if it passes, else exited."
+    scores: dict[str, Decimal] = param(
+        SCORES, "一位专家的评分, 0-100", "one expert's score, 0-100", option="score", many=True
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordFollowUp(CaseCommand):
+    verb, trigger = "record-follow-up", "record_follow_up"
+    zh = "一次后续服务; 阶段不变(follow_up)。"
+    en = "A follow-up service (后续服务); stays follow_up."
+    service: str = param(NOTE, "提供的服务", "the service given")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Close(CaseCommand):
+    verb, trigger = "close", "close"
+    zh = "结案: follow_up → closed; 后续服务年未满时须 --reason。"
+    en = "follow_up → closed; before the follow-up year ends, only with --reason."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reject(CaseCommand):
+    verb, trigger = "reject", "reject"
+    zh = "不予孵化(须 --reason)。"
+    en = "Reject the application (--reason required)."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Withdraw(CaseCommand):
+    verb, trigger = "withdraw", "withdraw"
+    zh = "机构主动退出(须 --reason)。"
+    en = "The organization withdraws (--reason required)."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Terminate(CaseCommand):
+    verb, trigger = "terminate", "terminate"
+    zh = "提前终止壳内孵化(须 --reason)。"
+    en = "End the in-shell period early (--reason required)."
+
+
+@dataclass(frozen=True, kw_only=True)
+class Admit(CaseCommand):
+    verb, trigger = "admit", "admit"
+    zh = "入驻: applied → resident, 占用工位(入驻方式)。"
+    en = "applied → resident, taking a workspace (residency track)."
+    workspace: str = param(NAME, "占用的工位", "the workspace it takes")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordServiceEvaluation(CaseCommand):
+    verb, trigger = "record-service-evaluation", "record_service_evaluation"
+    zh = "入驻机构的服务评估。"
+    en = "A service evaluation (服务评估) of a resident."
+    scores: dict[str, Decimal] = param(
+        SCORES, "一位专家的评分, 0-100", "one expert's score, 0-100", option="score", many=True
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Depart(CaseCommand):
+    verb, trigger = "depart", "depart"
+    zh = "迁出: resident → departed(入驻方式)。"
+    en = "resident → departed: the resident leaves (residency track)."
+
+
+# ---- the party-branch track (社会组织党组织孵化) -------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartyCommand(CaseCommand):
+    group = "party"
+
+    @classmethod
+    def workflows(cls) -> tuple[Workflow, ...]:
+        return (PARTY_WORKFLOW,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordInspection(PartyCommand):
+    verb, trigger = "record-inspection", "record_inspection"
+    zh = "入壳考察: entry_inspection → member_discovery。"
+    en = "Entry inspection (入壳考察): entry_inspection → member_discovery."
+    note: str | None = param(NOTE, "考察的发现", "what the entry inspection found", default=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CountMembers(PartyCommand):
+    verb, trigger = "count-members", "count_members"
+    zh = "发现党员: 党员人数; 第一次 → support; 人数变化时再记。"
+    en = "Member discovery (发现党员): the count; the first one → support. Again when it changes."
+    formal: int = param(MEMBERS, "正式党员人数", "formal party members (正式党员)")
+    probationary: int = param(
+        MEMBERS, "预备党员人数, 默认 0", "probationary members (预备党员); default 0", default=0
+    )
+    transferred: int = param(
+        MEMBERS,
+        "已接转组织关系的正式党员, 默认 0",
+        "formal members whose relations were transferred (接转); default 0",
+        default=0,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignInstructor(PartyCommand):
+    verb, trigger = "assign-instructor", "assign_instructor"
+    zh = "党建指导员或联络员; 没有党员时, 支持帮扶之前必须指定。"
+    en = "The instructor or liaison; required before support when there are no members."
+    instructor: str = param(NAME, "党建指导员或联络员", "the party-building instructor or liaison")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSupport(PartyCommand):
+    verb, trigger = "record-support", "record_support"
+    zh = "支持帮扶; 阶段不变。没有党员时: instructor 或 information。"
+    en = "Support (支持帮扶) given; stays support. With no members: instructor or information."
+    kind: str = param(_choice("support kind", SUPPORT_KINDS), "支持的种类", "the kind of support")
+    note: str = param(NOTE, "给了什么", "what was given")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordDevelopment(PartyCommand):
+    verb, trigger = "record-development", "record_development"
+    zh = "发展党员: → formation。"
+    en = "Developing members (发展党员): → formation."
+    note: str = param(NOTE, "发展党员的工作", "the member development work")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FoundBranch(PartyCommand):
+    verb, trigger = "found-branch", "found_branch"
+    zh = "成立独立党支部(3 名以上正式党员) → follow_up; 如在联合党支部则退出。"
+    en = "Its own independent branch (3+ formal members) → follow_up; leaves its joint branch."
+    name: str = param(NAME, "支部的名称", "the branch's name")
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinBranch(PartyCommand):
+    verb, trigger = "join-branch", "join_branch"
+    zh = "加入本场地的联合党支部(1-2 名正式党员) → follow_up。"
+    en = "Join a joint branch of its site (联合党支部, 1–2 formal members) → follow_up."
+    branch: str = param(
+        NAME,
+        "联合党支部的编号, 或其在本场地的名称",
+        "the joint branch's id, or its name at the site",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordService(PartyCommand):
+    verb, trigger = "record-service", "record_service"
+    zh = "一次后续服务(联席会议, 示范评选, 项目优先); 阶段不变。"
+    en = "A follow-up service (联席会议, 示范评选, 项目优先); stays follow_up."
+    kind: str = param(_choice("service kind", SERVICE_KINDS), "服务的种类", "the kind of service")
+    note: str = param(NOTE, "提供的服务", "the service given")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rate(PartyCommand):
+    verb, trigger = "rate", "rate"
+    zh = "党组织星级评定(follow_up), 1-5 星, 附依据。"
+    en = "A star rating of the party organization (follow_up), 1 to 5, with its evidence."
+    stars: int = param(STARS, "星级, 1 到 5", "1 to 5 (星级评定)")
+    note: str = param(NOTE, "评定的依据", "the evidence of the rating")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartPartyTrack(CaseCommand):
+    group, verb, trigger = "party", "start", "start_party_track"
+    zh = "为自动开始之前入壳的机构开始党建孵化(一次)。"
+    en = "Start the party track of a case that entered before tracks started automatically."
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateJointBranch(Command):
+    group, verb = "party joint-branch", "create"
+    zh = "在一个场地新建联合党支部; 打印其编号。"
+    en = "A new joint branch at a site; prints its id."
+    name: str = param(NAME, "支部的名称", "the branch's name")
+    site: str = param(NAME, "场地: main, branch, community-1 …", "the site")
+
+
+# The whole catalogue, in the order the command line lists it.
+COMMANDS: tuple[type[Command], ...] = (
+    Apply,
+    StartInspection,
+    Assign,
+    RecordVisit,
+    SubmitForEntry,
+    EvaluateEntry,
+    ResumeCoaching,
+    RecordGrowthReview,
+    CorrectEntryDate,
+    EvaluateExit,
+    RecordFollowUp,
+    Close,
+    Reject,
+    Withdraw,
+    Terminate,
+    Admit,
+    RecordServiceEvaluation,
+    Depart,
+    RecordInspection,
+    CountMembers,
+    AssignInstructor,
+    RecordSupport,
+    RecordDevelopment,
+    FoundBranch,
+    JoinBranch,
+    RecordService,
+    Rate,
+    StartPartyTrack,
+    CreateJointBranch,
+)
