@@ -15,7 +15,8 @@ from decimal import Decimal
 from eventsourcing.domain import Aggregate
 
 from commands.log import EventLog
-from lifecycle.organization import Holdings, OrganizationCase
+from lifecycle.holdings import Holdings, evaluation_noted, let_go, move_in
+from lifecycle.organization import OrganizationCase
 from lifecycle.park import Rules
 from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
@@ -80,11 +81,14 @@ class Lifecycle:
     def held(self, workspace: Workspace) -> Holdings:
         return Holdings(workspace, self.party)
 
+    def _stars(self) -> int | None:
+        return self.party.stars if self.party else None
+
     def _party_track(self, party: PartyIncubation, members: int) -> None:
         """Inspection, member discovery and some support: the party track's common path."""
         self.party = party
         party.record_inspection(self.step((0, 5)), "入壳考察")
-        party.count_members(self.step((1, 30)), members, self.rng.randint(0, 1), members, None)
+        party.count_members(self.step((1, 30)), members, self.rng.randint(0, 1), members)
         if members == 0:
             party.assign_instructor(self.step((0, 5)), self.rng.choice(CASEWORKERS))
         for _ in range(self.rng.randint(0, 2)):
@@ -94,11 +98,15 @@ class Lifecycle:
         if self.rng.random() < 0.1:
             case.reject(self.step(reason="不符合入驻条件"))
             return
-        self._party_track(case.admit(self.step(), workspace), case.party_members or 0)
+        step = self.step()
+        case.admit(step, workspace.code)
+        self._party_track(move_in(case, workspace, step), case.party_members or 0)
         for _ in range(self.rng.randint(1, 4)):
             case.record_service_evaluation(self.step((60, 120)), self.panel(60, 95, 2))
         if self.rng.random() < 0.7:
-            case.depart(self.step((30, 90), reason="入驻期满"), self.held(workspace))
+            step = self.step((30, 90), reason="入驻期满")
+            case.depart(step)
+            let_go(case, step, self.held(workspace))
 
     def _incubation(self, case: OrganizationCase, workspace: Workspace) -> None:
         rng = self.rng
@@ -113,26 +121,39 @@ class Lifecycle:
             case.evaluate_entry(self.step(), self.panel(30, 59), RULES, None)
             case.resume_coaching(self.step())
             case.submit_for_entry(self.step())
-        party = case.evaluate_entry(self.step(), self.panel(60, 95), RULES, workspace)
-        assert case.entered_on is not None and party is not None
-        self._party_track(party, case.party_members or 0)
+        step = self.step()
+        assert case.evaluate_entry(step, self.panel(60, 95), RULES, workspace.code)
+        assert case.entered_on is not None
+        self._party_track(move_in(case, workspace, step), case.party_members or 0)
         earlier = case.entered_on - timedelta(days=1)
         if rng.random() < 0.1 and case.submitted_on is not None and earlier >= case.submitted_on:
-            case.correct_entry_date(self.step(reason="协议日期有误"), earlier, RULES, self.party)
+            step = self.step(reason="协议日期有误")
+            case.correct_entry_date(step, earlier, RULES)
+            if self.party is not None:
+                self.party.correct_start(step, earlier)
         for _ in range(rng.randint(1, 3)):
-            case.record_growth_review(self.step((60, 90)), self.panel(55, 95, 2), self.party)
+            step = self.step((60, 90))
+            case.record_growth_review(step, self.panel(55, 95, 2), self._stars())
+            evaluation_noted(self.party, step, "growth_review")
         if rng.random() < 0.08:
-            case.terminate(self.step(reason="提前终止"), self.held(workspace))
+            step = self.step(reason="提前终止")
+            case.terminate(step)
+            let_go(case, step, self.held(workspace))
             return
         self.on = max(self.on, RULES.exit_opens(case.entered_on))
-        case.evaluate_exit(self.step((0, 40)), self.panel(45, 95), RULES, self.held(workspace))
+        step = self.step((0, 40))
+        case.evaluate_exit(step, self.panel(45, 95), RULES, self.party)
+        evaluation_noted(self.party, step, "exit_evaluation")
+        let_go(case, step, self.held(workspace))
         if case.stage != "follow_up":
             return
         for _ in range(rng.randint(0, 3)):
             case.record_follow_up(self.step((30, 100)), "协助竞标政府购买服务")
         assert case.exit_on is not None
         self.on = max(self.on, RULES.follow_up_end(case.exit_on))
-        case.close_case(self.step((0, 10)), RULES, self.held(workspace))
+        step = self.step((0, 10))
+        case.close_case(step, RULES)
+        let_go(case, step, self.held(workspace))
 
 
 def lifecycles(count: int, seed: int = 2014, first: int = 0) -> Iterator[list[Aggregate]]:

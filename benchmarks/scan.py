@@ -27,6 +27,7 @@ from eventsourcing.domain import Aggregate
 from benchmarks.cohorts import CASEWORKERS, EXPERTS, FIELDS, RULES, SITES
 from benchmarks.common import database, run_backends, section_arguments
 from commands.bootstrap import bootstrap
+from lifecycle.holdings import move_in
 from lifecycle.organization import OrganizationCase
 from lifecycle.scores import Panel
 from lifecycle.step import Step
@@ -67,9 +68,12 @@ def open_case(rng: random.Random, number: int) -> list[Aggregate]:
     workspace = Workspace.register(site, f"W{number:06d}", step(submitted))
     panel = Panel({e: Decimal(rng.randint(60, 95)) for e in rng.sample(EXPERTS, 3)})
     entered = submitted + timedelta(days=rng.randint(0, (TODAY - submitted).days))
-    party = case.evaluate_entry(step(entered), panel, RULES, workspace)
-    assert party is not None
-    return [case, workspace, party]  # member discovery's remind-7 is 23 days after entry
+    assert case.evaluate_entry(step(entered), panel, RULES, workspace.code)
+    return [
+        case,
+        workspace,
+        move_in(case, workspace, step(entered)),
+    ]  # member discovery's remind-7 is 23 days after entry
 
 
 def fill(system: Any, cases: int, seed: int, chunk: int = 300) -> int:

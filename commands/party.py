@@ -34,8 +34,11 @@ class PartyService(Commands):
     ) -> PartyIncubation:
         def decide(track: PartyIncubation, step: Step) -> list[Aggregate]:
             branch = self.joint_branch_of(track)
-            track.count_members(step, formal, probationary, transferred, branch)
-            return [branch] if branch is not None and branch.pending_events else []
+            track.count_members(step, formal, probationary, transferred)
+            if branch is None:
+                return []
+            branch.recount(track.case_id, formal, step)
+            return [branch]
 
         return self._change(case_id, who, decide)
 
@@ -55,8 +58,11 @@ class PartyService(Commands):
     def found_branch(self, case_id: UUID, who: Who, name: str) -> PartyIncubation:
         def decide(track: PartyIncubation, step: Step) -> list[Aggregate]:
             leaving = self.joint_branch_of(track)
-            track.found_branch(step, name, leaving)
-            return [leaving] if leaving is not None and leaving.pending_events else []
+            track.found_branch(step, name)
+            if leaving is None:
+                return []
+            leaving.leave(track.case_id, step, "founded its own branch")
+            return [leaving]
 
         return self._change(case_id, who, decide)
 
@@ -64,6 +70,8 @@ class PartyService(Commands):
         def decide(track: PartyIncubation, step: Step) -> list[Aggregate]:
             joined = self.joint_branch(branch, track.site)
             track.join_branch(step, joined)
+            assert track.formal is not None
+            joined.admit(track.case_id, track.org_name, track.formal, step)
             return [joined]
 
         return self._change(case_id, who, decide)
@@ -82,7 +90,10 @@ class PartyService(Commands):
         started: list[PartyIncubation] = []
 
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
-            started[:] = [case.start_missing_party_track(step, self.party_track(case))]
+            case_id = UUID(str(case.id))
+            track_id = PartyIncubation.id_for(case_id)
+            case.record_party_track_started(step, track_id, self.party_track(case))
+            started[:] = [PartyIncubation.start(case_id, case.name, case.site, step)]
             return [*started]
 
         self._retrying(lambda: self.case(case_id), who, decide)

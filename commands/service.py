@@ -22,8 +22,9 @@ from eventsourcing.persistence import IntegrityError
 
 from commands.log import EventLog
 from lifecycle.errors import Conflict, NotFound, Refused
+from lifecycle.holdings import Holdings, evaluation_noted, let_go, move_in
 from lifecycle.joint_branch import JointBranch
-from lifecycle.organization import Holdings, OrganizationCase
+from lifecycle.organization import OrganizationCase
 from lifecycle.park import Park, check_legal_status
 from lifecycle.party import JOINT, PartyIncubation
 from lifecycle.scores import Panel
@@ -197,10 +198,13 @@ class IncubatorService(Commands):
         panel = Panel.read(scores)
 
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
-            taken = self._workspace(case.site, workspace, step) if workspace else None
-            party = case.evaluate_entry(step, panel, self.park.rules, taken)
-            # a declined entry takes nothing: not even a first registration of the workspace
-            return [taken, party] if taken is not None and party is not None else []
+            if workspace is not None:
+                self.park.workspace(case.site, workspace)
+            if not case.evaluate_entry(step, panel, self.park.rules, workspace):
+                return []  # a declined entry takes nothing, not even a first registration
+            assert workspace is not None
+            taken = self._workspace(case.site, workspace, step)
+            return [taken, move_in(case, taken, step)]
 
         return self._change(case_id, who, decide)
 
@@ -212,28 +216,32 @@ class IncubatorService(Commands):
 
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
             party = self.party_track(case)
-            case.record_growth_review(step, panel, party)
-            return [party] if party is not None and party.pending_events else []
+            case.record_growth_review(step, panel, party.stars if party else None)
+            return evaluation_noted(party, step, "growth_review")
 
         return self._change(case_id, who, decide)
 
     def correct_entry_date(self, case_id: UUID, who: Who, to: date) -> OrganizationCase:
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
             party = self.party_track(case)
-            case.correct_entry_date(step, to, self.park.rules, party)
-            return [party] if party is not None and party.pending_events else []
+            case.correct_entry_date(step, to, self.park.rules)
+            if party is None:
+                return []
+            party.correct_start(step, to)  # the track started when the organization entered
+            return [party]
 
         return self._change(case_id, who, decide)
 
     def evaluate_exit(self, case_id: UUID, who: Who, scores: Scores) -> OrganizationCase:
         panel = Panel.read(scores)
-        return self._change(
-            case_id,
-            who,
-            self._letting_go(
-                lambda case, step, held: case.evaluate_exit(step, panel, self.park.rules, held)
-            ),
-        )
+
+        def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
+            held = self.holdings(case)
+            case.evaluate_exit(step, panel, self.park.rules, held.party)
+            noted = evaluation_noted(held.party, step, "exit_evaluation")
+            return [*noted, *let_go(case, step, held)]
+
+        return self._change(case_id, who, decide)
 
     def record_follow_up(self, case_id: UUID, who: Who, service: str) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.record_follow_up(step, service))
@@ -242,27 +250,24 @@ class IncubatorService(Commands):
         return self._change(
             case_id,
             who,
-            self._letting_go(lambda case, step, held: case.close_case(step, self.park.rules, held)),
+            self._letting_go(lambda case, step: case.close_case(step, self.park.rules)),
         )
 
     def reject(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.reject(step))
 
     def withdraw(self, case_id: UUID, who: Who) -> OrganizationCase:
-        return self._change(
-            case_id, who, self._letting_go(lambda case, step, held: case.withdraw(step, held))
-        )
+        return self._change(case_id, who, self._letting_go(lambda case, step: case.withdraw(step)))
 
     def terminate(self, case_id: UUID, who: Who) -> OrganizationCase:
-        return self._change(
-            case_id, who, self._letting_go(lambda case, step, held: case.terminate(step, held))
-        )
+        return self._change(case_id, who, self._letting_go(lambda case, step: case.terminate(step)))
 
     def admit(self, case_id: UUID, who: Who, workspace: str) -> OrganizationCase:
         def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
+            self.park.workspace(case.site, workspace)
+            case.admit(step, workspace)
             taken = self._workspace(case.site, workspace, step)
-            party = case.admit(step, taken)
-            return [taken, party]
+            return [taken, move_in(case, taken, step)]
 
         return self._change(case_id, who, decide)
 
@@ -275,9 +280,7 @@ class IncubatorService(Commands):
         )
 
     def depart(self, case_id: UUID, who: Who) -> OrganizationCase:
-        return self._change(
-            case_id, who, self._letting_go(lambda case, step, held: case.depart(step, held))
-        )
+        return self._change(case_id, who, self._letting_go(lambda case, step: case.depart(step)))
 
     # ---- load, decide, save -------------------------------------------------------------------
 
@@ -287,15 +290,15 @@ class IncubatorService(Commands):
         return self._retrying(lambda: self.case(case_id), who, decide)
 
     def _letting_go(
-        self, decide: Callable[[OrganizationCase, Step, Holdings], None]
+        self, decide: Callable[[OrganizationCase, Step], None]
     ) -> Decision[OrganizationCase]:
         """A decision that may end the case's hold on its workspace, or end the case and with it
-        its party track: what it changes there is saved with the case, in one transaction."""
+        its party track: what they record is saved with the case, in one transaction."""
 
         def decision(case: OrganizationCase, step: Step) -> list[Aggregate]:
             held = self.holdings(case)
-            decide(case, step, held)
-            return held.changed()
+            decide(case, step)
+            return let_go(case, step, held)
 
         return decision
 

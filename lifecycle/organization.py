@@ -7,7 +7,6 @@ written into the event, so replay assigns it without asking any machine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -17,30 +16,14 @@ from eventsourcing.domain import Aggregate
 
 from lifecycle.bounds import MEMBERS, NAME, NOTE, day
 from lifecycle.errors import Refused
-from lifecycle.joint_branch import JointBranch
 from lifecycle.park import Rules
 from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.stages import INCUBATION, TRACKS, WORKFLOWS
 from lifecycle.step import Step, require_text
-from lifecycle.workspace import Workspace
 
 # Fields every event carries besides its own data (see history in commands/queries.py).
 STEP_FIELDS = ("on", "actor", "reason")
-
-
-@dataclass
-class Holdings:
-    """What a case holds outside itself, changed in the same transaction when the case ends:
-    its workspace, its party track and the joint branch that track belongs to."""
-
-    workspace: Workspace | None = None
-    party: PartyIncubation | None = None
-    branch: JointBranch | None = None
-
-    def changed(self) -> list[Aggregate]:
-        held: list[Aggregate | None] = [self.workspace, self.party, self.branch]
-        return [a for a in held if a is not None and a.pending_events]
 
 
 class OrganizationCase(Aggregate):
@@ -279,10 +262,9 @@ class OrganizationCase(Aggregate):
     def submit_for_entry(self, step: Step) -> None:
         self._move(self.SubmittedForEntry, "submit_for_entry", step)
 
-    def evaluate_entry(
-        self, step: Step, panel: Panel, rules: Rules, workspace: Workspace | None
-    ) -> PartyIncubation | None:
-        """Declined, or entered: then it holds `workspace` and its party track starts."""
+    def evaluate_entry(self, step: Step, panel: Panel, rules: Rules, workspace: str | None) -> bool:
+        """Declined, or entered (True): then it holds `workspace`, which the workspace itself
+        must allow, and its party track starts (the handler asks each)."""
         self._check("evaluate_entry", step)
         panel.check_size(rules.min_experts, "the entry evaluation")
         passed = panel.passes(rules.pass_mark)
@@ -296,27 +278,22 @@ class OrganizationCase(Aggregate):
                 reason=step.reason or _failure(panel, rules),
                 **grades,
             )
-            return None
+            return False
         if workspace is None:
             raise Refused(
                 f"the entry evaluation passes (mean {panel.mean} ≥ {rules.pass_mark}): "
                 f"name a free workspace at site '{self.site}' with --workspace"
             )
-        workspace.allocate(self.id, self.name, step)
         self._move(
-            self.EntryApproved,
-            "evaluate_entry",
-            step,
-            passed=True,
-            workspace=workspace.code,
-            **grades,
+            self.EntryApproved, "evaluate_entry", step, passed=True, workspace=workspace, **grades
         )
-        return self._start_party_track(step)
+        return True
 
     def resume_coaching(self, step: Step) -> None:
         self._move(self.CoachingResumed, "resume_coaching", step)
 
-    def record_growth_review(self, step: Step, panel: Panel, party: PartyIncubation | None) -> None:
+    def record_growth_review(self, step: Step, panel: Panel, party_stars: int | None) -> None:
+        """With the party organization's current star rating beside it (四个同步)."""
         self._check("record_growth_review", step)
         panel.check_size(1, "a growth review")
         self._record(
@@ -324,15 +301,12 @@ class OrganizationCase(Aggregate):
             step,
             scores=panel.scores,
             mean=panel.mean,
-            party_stars=party.stars if party else None,
+            party_stars=party_stars,
         )
-        if party is not None:
-            party.note_evaluation(step, "growth_review")
 
-    def correct_entry_date(
-        self, step: Step, to: date, rules: Rules, party: PartyIncubation | None
-    ) -> None:
-        """Moves the entry date, every deadline that hangs on it, and the party track's start."""
+    def correct_entry_date(self, step: Step, to: date, rules: Rules) -> None:
+        """Moves the entry date and every deadline that hangs on it (the party track's start
+        moves with it: the handler asks the track too)."""
         self._check("correct_entry_date", step)
         reason = step.require_reason("correct-entry-date", " saying why the date was wrong")
         assert self.entered_on is not None
@@ -352,13 +326,14 @@ class OrganizationCase(Aggregate):
                 f"with entry on {to} the exit evaluation window would open on "
                 f"{rules.exit_opens(to)}, after the exit evaluation recorded on {self.exit_on}"
             )
-        if party is not None:
-            party.correct_start(step, to)
         self._record(
             self.EntryDateCorrected, step, reason=reason, entered_on=to, previous=self.entered_on
         )
 
-    def evaluate_exit(self, step: Step, panel: Panel, rules: Rules, held: Holdings) -> None:
+    def evaluate_exit(
+        self, step: Step, panel: Panel, rules: Rules, party: PartyIncubation | None
+    ) -> None:
+        """`party`, the case's party track, is read (its rating goes with the exit), not changed."""
         self._check("evaluate_exit", step)
         assert self.entered_on is not None
         if not self.growth_reviews:
@@ -372,7 +347,6 @@ class OrganizationCase(Aggregate):
                 f"in-shell period ends on {due}; {step.on} is too early "
                 f"(to end early, terminate or withdraw with a reason)"
             )
-        party = held.party
         last_review = self.growth_reviews[-1]
         if (
             party is not None
@@ -401,16 +375,13 @@ class OrganizationCase(Aggregate):
             party_stars=party.stars if party else None,
             **grades,
         )
-        if party is not None:
-            party.note_evaluation(step, "exit_evaluation")
-        self._let_go(step, held)
 
     def record_follow_up(self, step: Step, service: str) -> None:
         service = require_text(service, "--service", "record-follow-up", NOTE)
         self._check("record_follow_up", step)
         self._record(self.FollowUpServiceRecorded, step, service=service)
 
-    def close_case(self, step: Step, rules: Rules, held: Holdings) -> None:
+    def close_case(self, step: Step, rules: Rules) -> None:
         self._check("close", step)
         assert self.exit_on is not None
         ends = rules.follow_up_end(self.exit_on)
@@ -420,35 +391,34 @@ class OrganizationCase(Aggregate):
                 "close", f" explaining the early close: the follow-up year ends on {ends}"
             )
         self._move(self.CaseClosed, "close", step, early=early)
-        self._let_go(step, held)
 
     def reject(self, step: Step) -> None:
-        self._end(self.ApplicationRejected, "reject", step, Holdings())
+        self._end(self.ApplicationRejected, "reject", step)
 
-    def withdraw(self, step: Step, held: Holdings) -> None:
-        self._end(self.Withdrawn, "withdraw", step, held)
+    def withdraw(self, step: Step) -> None:
+        self._end(self.Withdrawn, "withdraw", step)
 
-    def terminate(self, step: Step, held: Holdings) -> None:
-        self._end(self.Terminated, "terminate", step, held)
+    def terminate(self, step: Step) -> None:
+        self._end(self.Terminated, "terminate", step)
 
-    def admit(self, step: Step, workspace: Workspace) -> PartyIncubation:
-        """A resident holds `workspace` and its party track starts."""
-        self._check("admit", step)
-        workspace.allocate(self.id, self.name, step)
-        self._move(self.ResidentAdmitted, "admit", step, workspace=workspace.code)
-        return self._start_party_track(step)
+    def admit(self, step: Step, workspace: str) -> None:
+        """A resident holds `workspace` (which the workspace itself must allow) and its party
+        track starts (the handler asks each)."""
+        self._move(self.ResidentAdmitted, "admit", step, workspace=workspace)
 
     def record_service_evaluation(self, step: Step, panel: Panel) -> None:
         self._check("record_service_evaluation", step)
         panel.check_size(1, "a service evaluation")
         self._record(self.ServiceEvaluationRecorded, step, scores=panel.scores, mean=panel.mean)
 
-    def depart(self, step: Step, held: Holdings) -> None:
-        self._end(self.Departed, "depart", step, held)
+    def depart(self, step: Step) -> None:
+        self._end(self.Departed, "depart", step)
 
-    def start_missing_party_track(
-        self, step: Step, existing: PartyIncubation | None
-    ) -> PartyIncubation:
+    def record_party_track_started(
+        self, step: Step, track_id: UUID, existing: PartyIncubation | None
+    ) -> None:
+        """The party track `track_id` of a case that entered before tracks started by
+        themselves starts now (the handler starts it); `existing` is the one it has, if any."""
         if self.entered_on is None or not self.is_open:
             raise Refused(
                 f"{self.name} is in stage '{self.stage}': a party track starts when an "
@@ -458,9 +428,7 @@ class OrganizationCase(Aggregate):
             raise Refused(f"{self.name} already has its party track (it starts once)")
         if step.on < self.entered_on:
             raise Refused(f"the party track cannot start before the entry on {self.entered_on}")
-        track = self._start_party_track(step)
-        self._record(self.PartyTrackStarted, step, party_track=track.id)
-        return track
+        self._record(self.PartyTrackStarted, step, party_track=track_id)
 
     # ---- what the case knows ------------------------------------------------------------------
 
@@ -497,23 +465,10 @@ class OrganizationCase(Aggregate):
         stage = self._check(command, step, passed=passed)
         self._record(event, step, stage=stage, **data)
 
-    def _end(self, event: type[Ended], command: str, step: Step, held: Holdings) -> None:
+    def _end(self, event: type[Ended], command: str, step: Step) -> None:
         self._check(command, step)
         reason = step.require_reason(command, " saying why")
         self._move(event, command, step, reason=reason)
-        self._let_go(step, held)
-
-    def _let_go(self, step: Step, held: Holdings) -> None:
-        """After a step that ends the in-shell period or the case: the workspace is released;
-        when the case has ended, its party track closes (leaving its joint branch)."""
-        if self.workspace is None and held.workspace is not None:
-            held.workspace.release(self.id, step)
-        if not self.is_open and held.party is not None and held.party.is_open:
-            held.party.close(step, self.stage, held.branch)
-
-    def _start_party_track(self, step: Step) -> PartyIncubation:
-        """入驻一家, 覆盖一家: every organization that moves in gets its party track."""
-        return PartyIncubation.start(self.id, self.name, self.site, step)
 
 
 def _grades(panel: Panel, rules: Rules) -> dict[str, Any]:

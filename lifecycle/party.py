@@ -239,8 +239,8 @@ class PartyIncubation(Aggregate):
         formal: int,
         probationary: int,
         transferred: int,
-        branch: JointBranch | None,
     ) -> None:
+        """A joint branch it belongs to is recounted too (the handler asks the branch)."""
         self._check("count_members", step)
         for option, value in (
             ("--formal", formal),
@@ -263,9 +263,6 @@ class PartyIncubation(Aggregate):
                 f"the count is already {formal} formal, {probationary} probationary, "
                 f"{transferred} transferred; record it again when it changes"
             )
-        if branch is not None:
-            self._check_own(branch)
-            branch.recount(self.case_id, formal, step)
         self._move(
             self.MembersCounted,
             "count_members",
@@ -304,9 +301,8 @@ class PartyIncubation(Aggregate):
             self._require_instructor("record-development")
         self._move(self.DevelopmentRecorded, "record_development", step, note=note)
 
-    def found_branch(
-        self, step: Step, name: str, leaving: JointBranch | None, branch_id: UUID | None = None
-    ) -> None:
+    def found_branch(self, step: Step, name: str, branch_id: UUID | None = None) -> None:
+        """Its own branch; it leaves the joint branch it was in (the handler tells the branch)."""
         name = require_text(name, "--name", "found-branch")
         self._check("found_branch", step)
         if self.branch_kind == INDEPENDENT:
@@ -326,12 +322,7 @@ class PartyIncubation(Aggregate):
                 f"an independent party branch needs at least {BRANCH_MINIMUM} formal members; "
                 f"this organization has {self.formal}: {advice}"
             )
-        left = None
-        if self.branch_kind == JOINT:
-            assert leaving is not None
-            self._check_own(leaving)
-            leaving.leave(self.case_id, step, why="founded its own branch")
-            left = leaving.id
+        left = self.branch_id if self.branch_kind == JOINT else None
         self._move(
             self.BranchFounded,
             "found_branch",
@@ -342,6 +333,7 @@ class PartyIncubation(Aggregate):
         )
 
     def join_branch(self, step: Step, branch: JointBranch) -> None:
+        """`branch` is read (its site and name), not changed: the handler asks it to admit."""
         self._check("join_branch", step)
         assert self.formal is not None
         if not 1 <= self.formal < BRANCH_MINIMUM:
@@ -359,7 +351,6 @@ class PartyIncubation(Aggregate):
                 f"joint branch '{branch.name}' is at site '{branch.site}'; this organization is "
                 f"at '{self.site}' and joins a joint branch of its own site"
             )
-        branch.admit(self.case_id, self.org_name, self.formal, step)
         self._move(
             self.JointBranchJoined, "join_branch", step, branch_id=branch.id, name=branch.name
         )
@@ -406,14 +397,12 @@ class PartyIncubation(Aggregate):
             previous=self.started_on,
         )
 
-    def close(self, step: Step, org_stage: str, branch: JointBranch | None) -> None:
-        """The organization's case ended: so does its party track (and its joint membership)."""
+    def close(self, step: Step, org_stage: str) -> None:
+        """The organization's case ended: so does its party track (the handler tells its joint
+        branch)."""
         stage = PARTY_WORKFLOW.advance(self.stage, "close")
         # never before a step the party track already has
         step = replace(step, on=max(step.on, self.last_on))
-        if branch is not None:
-            self._check_own(branch)
-            branch.leave(self.case_id, step, why=f"the organization's case ended ({org_stage})")
         self.trigger_event(
             self.Closed,
             timestamp=step.recorded_at,

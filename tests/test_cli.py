@@ -262,7 +262,10 @@ def test_refusals_exit_non_zero_say_why_and_record_nothing(sqlite_url: str, tmp_
         "'applied': assign, reject, start-inspection, withdraw"
     ) in error
     assert "needs --reason" in sh.refused("org", "reject", org, "--on", "2014-03-02")
-    assert "in the future" in sh.refused("org", "start-inspection", org, "--on", "2999-01-01")
+    assert "in the future" in sh.refused("org", "start-inspection", org, "--on", "2099-01-01")
+    assert "must be a date from 2000-01-01 to 2100-12-31" in sh.refused(
+        "org", "start-inspection", org, "--on", "2999-01-01", code=2
+    )
     assert "before this case's last recorded step" in sh.refused(
         "org", "start-inspection", org, "--on", "2014-02-01"
     )

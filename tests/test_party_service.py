@@ -109,8 +109,9 @@ def test_a_case_that_entered_before_automatic_starts_gets_its_track_once(
     case = incubator.service.case(case_id)
     step = Step("王芳", NOW.date(), NOW)
     ws = Workspace.register("main", "M-01", step)
-    case.evaluate_entry(step, Panel.parse(PANEL_PASS), incubator.park.rules, ws)
-    incubator.log.save(case, ws)  # the track it returned is dropped, as old code did
+    case.evaluate_entry(step, Panel.parse(PANEL_PASS), incubator.park.rules, ws.code)
+    ws.allocate(case_id, case.name, step)
+    incubator.log.save(case, ws)  # no party track started, as old code did
     with pytest.raises(NotFound, match="before party tracks were started automatically"):
         incubator.party.track(case_id)
 
