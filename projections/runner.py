@@ -10,11 +10,20 @@ BEGIN IMMEDIATE), so two runners never apply an event twice and a process that d
 leaves neither rows nor position behind. Events are applied in batches: each event is decoded
 once for all the read models, handlers change plain dicts in a `Batch`, and the batch writes them
 back at its end in a few statements (projections/statements.py).
+
+An event a read model cannot apply in full does not stop it: a handler that raises leaves what it
+had done, and a value the database could not store in its column (an integer out of the column's
+range, a text too long or holding NUL on PostgreSQL) is left empty when it is set, so it never
+reaches the flush. Either is an *anomaly* of that read model's generation, recorded with the
+event's position, case and type in `projection_anomalies`, in the batch's transaction: a rebuild
+records the same anomalies as the catch-ups did, whatever its batches, and switches them with
+its rows.
 """
 
 from __future__ import annotations
 
 import gc
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,13 +39,17 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     and_,
     delete,
+    exists,
     or_,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.types import SmallInteger
 
 from commands.log import EventLog
 from projections.statements import TableStatements
@@ -62,6 +75,23 @@ positions = Table(
     Column("generation", Integer, primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
+# What a generation could not apply in full: one row per anomaly, in the order they arose.
+anomalies = Table(
+    "projection_anomalies",
+    registry_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("generation", Integer, primary_key=True),
+    Column("position", BigInteger, primary_key=True),  # the event's notification id
+    Column("seq", Integer, primary_key=True),  # several for one event: 0, 1, ...
+    Column("originator_id", Text, nullable=False),
+    Column("case_id", Text, nullable=False),  # the case the event names, else its originator
+    Column("topic", Text, nullable=False),
+    Column("table_name", Text),  # a value that did not fit: where it was to go
+    Column("column_name", Text),
+    Column("error", Text, nullable=False),
+)
+# Errors that are not the event's doing: the batch stops and rolls back, as before.
+PASSED_ON: tuple[type[BaseException], ...] = (SQLAlchemyError, MemoryError)
 
 
 @dataclass(frozen=True)
@@ -89,6 +119,85 @@ class TableShape:
         return tuple(row[name] for name in self.pk)
 
 
+class IntegerFit:
+    """The whole numbers an integer column holds: SQLite's are 64-bit whatever their declared
+    type; PostgreSQL's SMALLINT, INTEGER and BIGINT 16, 32 and 64."""
+
+    __slots__ = ("high", "low", "nullable", "type_name")
+
+    def __init__(self, type_name: str, bits: int, nullable: bool) -> None:
+        self.type_name, self.nullable = type_name, nullable
+        self.low, self.high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def problem(self, value: Any) -> str | None:
+        """None if the column can store `value`, else why not."""
+        if type(value) is int:
+            if self.low <= value <= self.high:
+                return None
+        elif value is None:
+            return None if self.nullable else "no value for a column that needs one"
+        elif not isinstance(value, int):
+            return f"{_shown(value)} is not a whole number ({self.type_name})"
+        elif self.low <= value <= self.high:
+            return None  # a bool, an IntEnum
+        return (
+            f"{_shown(value)} is out of the range of {self.type_name} ({self.low} to {self.high})"
+        )
+
+
+class TextFit:
+    """What PostgreSQL refuses in a text column: more characters than VARCHAR(n) has room
+    for, and NUL, which no text value may hold."""
+
+    __slots__ = ("length", "nullable", "type_name")
+
+    def __init__(self, type_name: str, length: int | None, nullable: bool) -> None:
+        self.type_name, self.length, self.nullable = type_name, length, nullable
+
+    def problem(self, value: Any) -> str | None:
+        if isinstance(value, str):
+            if (self.length is None or len(value) <= self.length) and "\x00" not in value:
+                return None
+            if "\x00" in value:
+                return f"{_shown(value)} holds a NUL character, which {self.type_name} cannot store"
+            return f"{_shown(value)} is longer than {self.type_name} allows"
+        if value is None:
+            return None if self.nullable else "no value for a column that needs one"
+        return None  # not text: left to the database
+
+
+Fit = IntegerFit | TextFit
+
+
+def fit_of(column: Column[Any], dialect: Dialect) -> Fit | None:
+    """What is checked of the values put into `column`, when they are set: only what the
+    database would refuse and a value can have, by the column's type (None: nothing)."""
+    type_name = f"{column.type.compile(dialect)} on {dialect.name}"
+    nullable = bool(column.nullable)
+    if isinstance(column.type, Integer):
+        if dialect.name == "postgresql":
+            bits = 64 if isinstance(column.type, BigInteger) else 32
+            bits = 16 if isinstance(column.type, SmallInteger) else bits
+        else:
+            bits = 64
+        return IntegerFit(type_name, bits, nullable)
+    if isinstance(column.type, String) and dialect.name == "postgresql":
+        return TextFit(type_name, column.type.length, nullable)
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A value in an anomaly's text: short whatever its size, without its text (which could be
+    anything, and is in the log)."""
+    if isinstance(value, str):
+        return f"a text of {len(value)} characters"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 200:
+            return f"an integer of {value.bit_length()} bits"
+        return str(value)
+    return f"a {type(value).__name__}"
+
+
 class Projection:
     """A read model: its tables, and one small function per event type it cares about."""
 
@@ -99,6 +208,7 @@ class Projection:
         self._generations: dict[int, dict[str, Table]] = {}
         self._shapes: dict[int, dict[str, TableShape]] = {}
         self._statements: dict[tuple[int, str, str], dict[str, TableStatements]] = {}
+        self._fits: dict[tuple[int, str], dict[str, dict[str, Fit]]] = {}
         self._by_topic: dict[str, list[Handler]] = {}
 
     def table(
@@ -133,6 +243,21 @@ class Projection:
             }
         return self._statements[known]
 
+    def fits(self, generation: int, dialect: Dialect) -> dict[str, dict[str, Fit]]:
+        """Per table, the columns whose values are checked when a handler sets them (keys are
+        not: they come from ids), and how. A table without any costs its rows nothing."""
+        known = (generation, dialect.name)
+        if known not in self._fits:
+            self._fits[known] = {
+                name: {
+                    c.name: fit
+                    for c in table.columns
+                    if not c.primary_key and (fit := fit_of(c, dialect)) is not None
+                }
+                for name, table in self.tables(generation).items()
+            }
+        return self._fits[known]
+
     def tables(self, generation: int) -> dict[str, Table]:
         if generation not in self._generations:
             metadata = MetaData()
@@ -163,10 +288,16 @@ class Batch:
         ids: dict[int, str] | None = None,
     ) -> None:
         self.conn, self.projection, self.context = conn, projection, context
+        self.generation = generation
         self._ids = ids if ids is not None else {}
         self.tables = projection.tables(generation)
         self.shapes = projection.shapes(generation)
         self.statements = projection.statements(generation, conn.dialect)
+        self.fits = projection.fits(generation, conn.dialect)
+        # The event being applied (set before its handlers run), for the anomalies it causes.
+        self.notification: Notification | None = None
+        self.event: Any = None
+        self.anomalies: list[Row] = []
         self._rows: dict[str, dict[Key, Row | None]] = defaultdict(dict)
         self._dirty: dict[str, set[Key]] = defaultdict(set)
         self._deleted: dict[str, set[Key]] = defaultdict(set)
@@ -207,8 +338,16 @@ class Batch:
         return rows[key]
 
     def put(self, table_name: str, *key: Any, **values: Any) -> Row:
-        """Create the row if it is missing, then set `values`."""
+        """Create the row if it is missing, then set `values`. A value its column cannot hold
+        is an anomaly: left empty (a column that needs a value keeps the one it had; a new row
+        that would lack one is not stored, and what is returned is not kept)."""
         row = self.get(table_name, *key)
+        fits = self.fits[table_name]
+        if fits and not self._fitted(table_name, fits, values, row):
+            lost = dict.fromkeys(self.shapes[table_name].columns)
+            lost.update(zip(self.shapes[table_name].pk, key, strict=True))
+            lost.update(values)
+            return lost
         if row is None:
             shape = self.shapes[table_name]
             row = self._rows[table_name][key] = dict.fromkeys(shape.columns)
@@ -219,12 +358,61 @@ class Batch:
         return row
 
     def update(self, table_name: str, *key: Any, **values: Any) -> Row | None:
-        """Set `values` on the row if it exists."""
+        """Set `values` on the row if it exists (a value its column cannot hold: as `put`)."""
         row = self.get(table_name, *key)
         if row is not None:
+            fits = self.fits[table_name]
+            if fits:
+                self._fitted(table_name, fits, values, row)
             row.update(values)
             self._dirty[table_name].add(key)
         return row
+
+    def _fitted(
+        self, table_name: str, fits: dict[str, Fit], values: dict[str, Any], row: Row | None
+    ) -> bool:
+        """Check the values that go into columns with a `Fit`, and take out those that do not
+        fit (each an anomaly); False: the row is new and cannot be stored."""
+        misfits = None
+        for name, value in values.items():
+            fit = fits.get(name)
+            if fit is not None and (problem := fit.problem(value)) is not None:
+                misfits = [*(misfits or ()), (name, fit, problem)]
+        if misfits is None:
+            return True
+        stored = row is not None or all(fit.nullable for _, fit, _ in misfits)
+        for name, fit, problem in misfits:
+            if not stored:
+                outcome = "the row was not stored"
+            elif fit.nullable:
+                values[name], outcome = None, "left empty"
+            else:
+                del values[name]
+                outcome = "the value it had was kept"
+            self.anomaly(f"{table_name}.{name}: {problem}; {outcome}", table_name, name)
+        return stored
+
+    def anomaly(self, error: str, table_name: str | None = None, column: str | None = None) -> None:
+        """Note that the event being applied could not be applied in full; recorded with the
+        batch's rows."""
+        n = self.notification
+        if n is None:
+            raise RuntimeError(f"{self.projection.name}: an anomaly outside an event: {error}")
+        originator = str(n.originator_id)
+        case = getattr(self.event, "case_id", None)
+        self.anomalies.append(
+            {
+                "name": self.projection.name,
+                "generation": self.generation,
+                "position": n.id,
+                "originator_id": originator,
+                "case_id": _storable(str(case), 100) if case is not None else originator,
+                "topic": _storable(n.topic, 300),
+                "table_name": table_name,
+                "column_name": column,
+                "error": _storable(error, 1000),
+            }
+        )
 
     def delete(self, table_name: str, *key: Any) -> None:
         if self._known_absent(table_name, key):
@@ -262,6 +450,12 @@ class Batch:
                 self.statements[name].upsert.executemany(self.conn, changed)
         for name, counts in self._counts.items():
             self._flush_counts(name, counts)
+        if self.anomalies:
+            seq, last = 0, None
+            for found in self.anomalies:  # in the order they arose, several for one event
+                seq = seq + 1 if found["position"] == last else 0
+                found["seq"], last = seq, found["position"]
+            self.conn.execute(anomalies.insert(), self.anomalies)
 
     def _flush_counts(self, table_name: str, counts: dict[Key, dict[str, int]]) -> None:
         pk = self.shapes[table_name].pk
@@ -314,10 +508,65 @@ def serving_tables(conn: Connection, projection: Projection) -> dict[str, Table]
     return projection.tables(serving(conn, projection).generation)
 
 
+def serving_flagged(conn: Connection, projection: Projection) -> tuple[Generation, bool]:
+    """The serving generation, and whether it has anomalies (in the same statement)."""
+    flagged = exists().where(
+        anomalies.c.name == registry.c.name, anomalies.c.generation == registry.c.serving
+    )
+    row = conn.execute(
+        select(registry.c.serving, registry.c.serving_version, flagged.label("flagged")).where(
+            registry.c.name == projection.name
+        )
+    ).one()
+    return Generation(projection, row.serving, row.serving_version), bool(row.flagged)
+
+
+def serving_anomalies(conn: Connection, names: Sequence[str] | None = None) -> list[Row]:
+    """The anomalies of the serving generations (of the read models `names`), in log order."""
+    query = (
+        select(anomalies)
+        .join(
+            registry,
+            and_(registry.c.name == anomalies.c.name, registry.c.serving == anomalies.c.generation),
+        )
+        .order_by(anomalies.c.position, anomalies.c.name, anomalies.c.seq)
+    )
+    if names is not None:
+        query = query.where(anomalies.c.name.in_(list(names)))
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def forget_dropped_anomalies(engine: Engine) -> None:
+    """Remove the anomalies of generations that neither serve nor are being built (a rebuild
+    dropped them)."""
+    kept = exists().where(
+        registry.c.name == anomalies.c.name,
+        or_(
+            registry.c.serving == anomalies.c.generation,
+            registry.c.building == anomalies.c.generation,
+        ),
+    )
+    with engine.connect() as conn:
+        if conn.execute(select(anomalies.c.name).where(~kept).limit(1)).first() is None:
+            return  # nothing to do: no write lock
+    with _writing(engine) as conn:
+        conn.execute(delete(anomalies).where(~kept))
+
+
 def _create_generation(conn: Connection, projection: Projection, generation: int) -> None:
     for table in projection.tables(generation).values():
         table.drop(conn, checkfirst=True)  # leftovers of an abandoned build
         table.create(conn)
+    # The new generation's anomalies start empty, and those of dropped ones go: only the
+    # serving generation's stay.
+    conn.execute(
+        delete(anomalies).where(
+            anomalies.c.name == projection.name,
+            anomalies.c.generation.not_in(
+                select(registry.c.serving).where(registry.c.name == projection.name)
+            ),
+        )
+    )
     conn.execute(
         delete(positions).where(
             positions.c.name == projection.name, positions.c.generation == generation
@@ -378,12 +627,7 @@ def _apply(
     batches = [Batch(conn, t.projection, t.generation, context, ids) for t in targets]
     for batch, handled in zip(batches, seen, strict=True):
         batch.prefetch(batch.key(n) for n in handled)
-    # Each event is decoded once, handed to every read model that wants it, then let go.
-    for n, mine in wanted:
-        event = decode(n)
-        for i, handlers in mine:
-            for handler in handlers:
-                handler(batches[i], event)
+    _hand_out(decode, wanted, batches)
     for target, batch, position in zip(targets, batches, froms, strict=True):
         batch.flush()
         conn.execute(
@@ -394,6 +638,53 @@ def _apply(
             )
             .values(position=max(position, notifications[-1].id))
         )
+
+
+def _hand_out(
+    decode: Callable[[Notification], Any],
+    wanted: list[tuple[Notification, list[tuple[int, list[Handler]]]]],
+    batches: list[Batch],
+) -> None:
+    """Each event is decoded once, handed to every read model that wants it, then let go. An
+    event a read model cannot apply is an anomaly of that read model; the others go on."""
+    for n, mine in wanted:
+        try:
+            event = decode(n)
+        except PASSED_ON:
+            raise
+        except Exception as error:
+            for i, _ in mine:
+                batches[i].notification, batches[i].event = n, None
+                batches[i].anomaly(f"the event cannot be read: {said(error)}")
+            continue
+        for i, handlers in mine:
+            batch = batches[i]
+            batch.notification, batch.event = n, event
+            for handler in handlers:
+                try:
+                    handler(batch, event)
+                except PASSED_ON:
+                    raise
+                except Exception as error:
+                    batch.anomaly(f"{handler.__module__}.{handler.__qualname__}: {said(error)}")
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def said(error: BaseException) -> str:
+    """An exception in words that do not change from run to run (no memory addresses)."""
+    try:
+        text = _ADDRESS.sub("", str(error)).strip()
+    except Exception:  # an exception whose text cannot be had
+        text = ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _storable(text: str, limit: int) -> str:
+    """Text any database stores: no NUL, no lone surrogate, at most `limit` characters."""
+    text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @contextmanager
@@ -411,12 +702,16 @@ def _cycle_collector_paused() -> Iterator[None]:
 
 
 def _route(targets: Sequence[Generation], topic: str) -> list[tuple[int, list[Handler]]]:
-    """Which of `targets` (by index) handle events of `topic`, and with what."""
-    return [
-        (i, handlers)
-        for i, target in enumerate(targets)
-        if (handlers := target.projection.handlers_for(topic))
-    ]
+    """Which of `targets` (by index) handle events of `topic`, and with what. A topic no class
+    answers to goes to all of them, with no handler: decoding it fails, an anomaly of each."""
+    try:
+        return [
+            (i, handlers)
+            for i, target in enumerate(targets)
+            if (handlers := target.projection.handlers_for(topic))
+        ]
+    except Exception:
+        return [(i, []) for i in range(len(targets))]
 
 
 def _lock_positions(conn: Connection, targets: Sequence[Generation]) -> dict[tuple[int, str], int]:
