@@ -35,6 +35,8 @@ class RawCase(Aggregate):
         on: date,
         actor: str,
         reason: str | None,
+        role: str | None,
+        rehearsal: bool,
         name: str,
         field: str,
         legal_status: str,
@@ -48,16 +50,34 @@ class RawCase(Aggregate):
         self.contact, self.party_members = contact, party_members
 
     @event("InspectionStarted")
-    def start_inspection(self, on: date, actor: str, reason: str | None, stage: str) -> None:
+    def start_inspection(
+        self,
+        on: date,
+        actor: str,
+        reason: str | None,
+        stage: str,
+        role: str | None = None,
+        rehearsal: bool = False,
+    ) -> None:
         self.stage, self.last_on = stage, on
 
     @event("SiteVisitRecorded")
-    def record_visit(self, on: date, actor: str, reason: str | None, note: str) -> None:
+    def record_visit(
+        self,
+        on: date,
+        actor: str,
+        reason: str | None,
+        note: str,
+        role: str | None = None,
+        rehearsal: bool = False,
+    ) -> None:
         self.last_on = on
 
 
 def new_raw_case(name: str, actor: str, on: date) -> RawCase:
-    return RawCase(on=on, actor=actor, reason=None, name=name, **APPLICATION)
+    return RawCase(
+        on=on, actor=actor, reason=None, role=None, rehearsal=False, name=name, **APPLICATION
+    )
 
 
 class RawLog(Application[UUID]):

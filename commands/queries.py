@@ -178,6 +178,7 @@ def _entry(event: Any, aggregate: str | None = None) -> dict[str, Any]:
         "on": event.on.isoformat() if hasattr(event, "on") else None,
         "recorded_at": event.timestamp.isoformat(),
         "actor": getattr(event, "actor", SYSTEM_ACTOR),
+        "role": getattr(event, "role", None),
         "reason": getattr(event, "reason", None),
         "data": event_data(event, skip=STEP_FIELDS),
     }

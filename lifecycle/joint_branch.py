@@ -12,7 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from lifecycle.errors import Refused
-from lifecycle.step import Step, require_text
+from lifecycle.step import Stamped, Step, require_text
 
 BRANCH_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:joint-branch")
 BRANCH_MINIMUM = 3  # formal members a branch of any kind needs
@@ -28,7 +28,7 @@ class JointBranch(Aggregate):
     member_names: dict[str, str]
     constituted_on: date | None
 
-    class Created(Aggregate.Created):
+    class Created(Aggregate.Created, Stamped):
         site: str
         name: str
         on: date
@@ -39,7 +39,7 @@ class JointBranch(Aggregate):
             branch.site, branch.name, branch.opened_on = self.site, self.name, self.on
             branch.members, branch.member_names, branch.constituted_on = {}, {}, None
 
-    class MemberJoined(Aggregate.Event):
+    class MemberJoined(Aggregate.Event, Stamped):
         case_id: UUID
         org_name: str
         formal: int
@@ -51,7 +51,7 @@ class JointBranch(Aggregate):
             branch.members = {**branch.members, key: self.formal}
             branch.member_names = {**branch.member_names, key: self.org_name}
 
-    class MemberRecounted(Aggregate.Event):
+    class MemberRecounted(Aggregate.Event, Stamped):
         case_id: UUID
         formal: int
         on: date
@@ -60,7 +60,7 @@ class JointBranch(Aggregate):
         def apply(self, branch: JointBranch) -> None:
             branch.members = {**branch.members, str(self.case_id): self.formal}
 
-    class MemberLeft(Aggregate.Event):
+    class MemberLeft(Aggregate.Event, Stamped):
         case_id: UUID
         on: date
         actor: str
@@ -102,12 +102,9 @@ class JointBranch(Aggregate):
         return cls._create(
             cls.Created,
             id=cls.id_for(site, name),
-            timestamp=step.recorded_at,
+            **step.stamp(reason=step.reason),
             site=site,
             name=name,
-            on=step.on,
-            actor=step.actor,
-            reason=step.reason,
         )
 
     @property
@@ -138,7 +135,7 @@ class JointBranch(Aggregate):
 
     def _at(self, step: Step, event: type[Aggregate.Event], **data: Any) -> None:
         before = self.formal_total
-        self.trigger_event(event, timestamp=step.recorded_at, on=step.on, actor=step.actor, **data)
+        self.trigger_event(event, **step.stamp(**data))
         after = self.formal_total
         if before < BRANCH_MINIMUM <= after:
             self.trigger_event(

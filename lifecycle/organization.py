@@ -20,10 +20,10 @@ from lifecycle.park import Rules
 from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.stages import INCUBATION, TRACKS, WORKFLOWS
-from lifecycle.step import Step, require_text
+from lifecycle.step import Stamped, Step, require_text
 
 # Fields every event carries besides its own data (see history in commands/queries.py).
-STEP_FIELDS = ("on", "actor", "reason")
+STEP_FIELDS = ("on", "actor", "reason", "role", "rehearsal")
 
 
 class OrganizationCase(Aggregate):
@@ -49,7 +49,7 @@ class OrganizationCase(Aggregate):
 
     # ---- events -------------------------------------------------------------------------------
 
-    class ApplicationReceived(Aggregate.Created):
+    class ApplicationReceived(Aggregate.Created, Stamped):
         on: date
         actor: str
         reason: str | None
@@ -70,7 +70,7 @@ class OrganizationCase(Aggregate):
             case.caseworker = case.workspace = case.entered_on = None
             case.growth_reviews, case.exit_on, case.ended_on = [], None, None
 
-    class CaseEvent(Aggregate.Event):
+    class CaseEvent(Aggregate.Event, Stamped):
         on: date
         actor: str
         reason: str | None
@@ -231,10 +231,7 @@ class OrganizationCase(Aggregate):
         return cls._create(
             cls.ApplicationReceived,
             id=case_id or uuid4(),
-            timestamp=step.recorded_at,
-            on=step.on,
-            actor=step.actor,
-            reason=step.reason,
+            **step.stamp(reason=step.reason),
             name=require_text(name, "--name", "apply"),
             field=field,
             legal_status=legal_status,
@@ -457,7 +454,7 @@ class OrganizationCase(Aggregate):
 
     def _record(self, event: type[CaseEvent], step: Step, **data: Any) -> None:
         data.setdefault("reason", step.reason)
-        self.trigger_event(event, timestamp=step.recorded_at, on=step.on, actor=step.actor, **data)
+        self.trigger_event(event, **step.stamp(**data))
 
     def _move(
         self, event: type[Moved], command: str, step: Step, *, passed: bool = False, **data: Any

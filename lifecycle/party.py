@@ -21,7 +21,7 @@ from lifecycle.bounds import MEMBERS, NOTE, STARS
 from lifecycle.errors import Refused
 from lifecycle.joint_branch import BRANCH_MINIMUM, JointBranch
 from lifecycle.stages import PARTY_WORKFLOW
-from lifecycle.step import Step, require_text
+from lifecycle.step import Stamped, Step, require_text
 
 PARTY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:party-track")
 
@@ -59,7 +59,7 @@ class PartyIncubation(Aggregate):
 
     # ---- events -------------------------------------------------------------------------------
 
-    class Started(Aggregate.Created):
+    class Started(Aggregate.Created, Stamped):
         on: date
         actor: str
         reason: str | None
@@ -78,7 +78,7 @@ class PartyIncubation(Aggregate):
             track.supports, track.developments, track.services = [], [], []
             track.ended_on = track.first_step_on = None
 
-    class PartyEvent(Aggregate.Event):
+    class PartyEvent(Aggregate.Event, Stamped):
         on: date
         actor: str
         reason: str | None
@@ -183,7 +183,7 @@ class PartyIncubation(Aggregate):
         def apply(self, track: PartyIncubation) -> None:  # not a step of the track's own
             track.last_on, track.started_on = self.on, self.started_on
 
-    class EvaluationNoted(Aggregate.Event):
+    class EvaluationNoted(Aggregate.Event, Stamped):
         """The organization's growth review or exit evaluation, with this track's stars beside it
         (四个同步). Saved with the case: a party step recorded at the same moment makes one of
         the two decide again on the fresh state, so the exit rule cannot be raced past."""
@@ -216,10 +216,7 @@ class PartyIncubation(Aggregate):
         return cls._create(
             cls.Started,
             id=cls.id_for(case_id),
-            timestamp=step.recorded_at,
-            on=step.on,
-            actor=step.actor,
-            reason=step.reason,
+            **step.stamp(reason=step.reason),
             case_id=case_id,
             org_name=org_name,
             site=site,
@@ -372,9 +369,7 @@ class PartyIncubation(Aggregate):
         if self.is_open:
             self.trigger_event(
                 self.EvaluationNoted,
-                timestamp=step.recorded_at,
-                on=step.on,
-                actor=step.actor,
+                **step.stamp(),
                 evaluation=evaluation,
                 stars=self.stars,
             )
@@ -389,10 +384,7 @@ class PartyIncubation(Aggregate):
             )
         self.trigger_event(
             self.StartCorrected,
-            timestamp=step.recorded_at,
-            on=max(step.on, self.last_on),
-            actor=step.actor,
-            reason=step.reason,
+            **step.stamp(on=max(step.on, self.last_on), reason=step.reason),
             started_on=to,
             previous=self.started_on,
         )
@@ -405,10 +397,7 @@ class PartyIncubation(Aggregate):
         step = replace(step, on=max(step.on, self.last_on))
         self.trigger_event(
             self.Closed,
-            timestamp=step.recorded_at,
-            on=step.on,
-            actor=step.actor,
-            reason=step.reason,
+            **step.stamp(reason=step.reason),
             stage=stage,
             org_stage=org_stage,
         )
@@ -449,7 +438,7 @@ class PartyIncubation(Aggregate):
 
     def _record(self, event: type[PartyEvent], step: Step, **data: Any) -> None:
         data.setdefault("reason", step.reason)
-        self.trigger_event(event, timestamp=step.recorded_at, on=step.on, actor=step.actor, **data)
+        self.trigger_event(event, **step.stamp(**data))
 
     def _move(self, event: type[Moved], command: str, step: Step, **data: Any) -> None:
         stage = self._check(command, step)

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from lifecycle.bounds import NAME, NOTE, Text, day
 from lifecycle.errors import Refused
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stamped:
+    """What every event of a person's step carries besides its date, actor and reason: the role
+    the actor acted in (None: a command line without accounts, or a log older than roles), and
+    whether the clock stood still (a rehearsal on a database marked for it)."""
+
+    role: str | None = None
+    rehearsal: bool = False
 
 
 @dataclass(frozen=True)
@@ -15,6 +26,8 @@ class Step:
     on: date  # the effective business date (--on)
     recorded_at: datetime  # when the event is written, from the injected clock
     reason: str | None = None
+    role: str | None = None  # the role the actor is authenticated in
+    rehearsal: bool = False  # the clock is fixed (INCUBATOR_NOW on a rehearsal database)
 
     def __post_init__(self) -> None:
         # The bounds hold for every caller, not only the command line's.
@@ -22,6 +35,17 @@ class Step:
         day(self.on, "--on")
         if self.reason is not None:
             NOTE.check(self.reason, "--reason")
+
+    def stamp(self, **data: Any) -> dict[str, Any]:
+        """The keyword arguments of an event of this step (`data` may move its date)."""
+        stamped = {
+            "timestamp": self.recorded_at,
+            "on": self.on,
+            "actor": self.actor,
+            "role": self.role,
+            "rehearsal": self.rehearsal,
+        }
+        return stamped | data
 
     def require_reason(self, command: str, why: str = "") -> str:
         if not self.reason or not self.reason.strip():

@@ -13,7 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from lifecycle.errors import Refused
-from lifecycle.step import Step
+from lifecycle.step import Stamped, Step
 
 WORKSPACE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:workspace")
 
@@ -38,7 +38,7 @@ class Workspace(Aggregate):
             ws.site, ws.code = self.site, self.code
             ws.holder = ws.holder_name = ws.held_since = ws.released_on = None
 
-    class Allocated(Aggregate.Event):
+    class Allocated(Aggregate.Event, Stamped):
         case_id: UUID
         case_name: str
         on: date
@@ -47,7 +47,7 @@ class Workspace(Aggregate):
         def apply(self, ws: Workspace) -> None:
             ws.holder, ws.holder_name, ws.held_since = self.case_id, self.case_name, self.on
 
-    class Released(Aggregate.Event):
+    class Released(Aggregate.Event, Stamped):
         case_id: UUID
         on: date
         actor: str
@@ -86,11 +86,9 @@ class Workspace(Aggregate):
             )
         self.trigger_event(
             self.Allocated,
-            timestamp=step.recorded_at,
+            **step.stamp(),
             case_id=case_id,
             case_name=case_name,
-            on=step.on,
-            actor=step.actor,
         )
 
     def release(self, case_id: UUID, step: Step) -> None:
@@ -98,8 +96,6 @@ class Workspace(Aggregate):
             return  # not ours to release (already released)
         self.trigger_event(
             self.Released,
-            timestamp=step.recorded_at,
+            **step.stamp(),
             case_id=case_id,
-            on=step.on,
-            actor=step.actor,
         )
