@@ -30,8 +30,8 @@ from benchmarks.common import (
     run_backends,
     section_arguments,
 )
-from commands.audit import Verdict, seal, verify
 from commands.bootstrap import Incubator, bootstrap
+from store.audit import Verdict, seal, verify
 
 
 def timed_seal(system: Incubator) -> tuple[int, float]:

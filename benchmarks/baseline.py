@@ -13,8 +13,8 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import JSONTranscoder
 
 from benchmarks.common import POSTGRES_URL
-from commands.database import parse_database_url
-from commands.log import DateAsISO
+from store.database import parse_database_url
+from store.log import DateAsISO
 
 APPLICATION: dict[str, Any] = {
     "field": "charity",

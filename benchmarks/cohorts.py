@@ -14,7 +14,6 @@ from decimal import Decimal
 
 from eventsourcing.domain import Aggregate
 
-from commands.log import EventLog
 from lifecycle.holdings import Holdings, evaluation_noted, let_go, move_in
 from lifecycle.organization import OrganizationCase
 from lifecycle.park import Rules
@@ -22,6 +21,7 @@ from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
+from store.log import EventLog
 
 SITES = ["main", "branch", *(f"community-{n}" for n in range(1, 7))]
 FIELDS = [

@@ -50,13 +50,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
-from commands.audit import events_table
 from commands.bootstrap import Incubator, bootstrap
 from commands.service import Who
 from lifecycle.errors import Conflict, Refused
 from lifecycle.joint_branch import BRANCH_MINIMUM
 from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS, SUPPORT_KINDS_WITHOUT_MEMBERS
 from schedules.clock import FixedClock
+from store.audit import events_table
 
 START = date(2019, 1, 1)
 SCAN_AT = clock_time(8, 30)  # the scheduler's scan after the day's reminders are due (08:00)

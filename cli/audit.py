@@ -37,37 +37,30 @@ def audit() -> None:
 def verify_cmd(ctx: click.Context, kept: Path | None, as_json: bool) -> None:
     """Walk the whole log against its hash chain and its signed checkpoints; exit 1 naming the
     first event that was changed, removed, inserted or reordered."""
-    from commands import audit as chain
+    from commands.audit import Audit
 
-    system = open_incubator(ctx)
-    engine = system.read_models.engine
-    verdict = chain.verify(engine, system.log)
-    held = [chain.latest_checkpoint(engine)] if kept is None else [_read_json(kept)]
-    for checkpoint in (c for c in held if c):
-        problem = chain.check_checkpoint(engine, checkpoint)
-        if problem and verdict.ok:
-            verdict.ok = False
-            verdict.problem = {"kind": "checkpoint", "detail": problem}
+    verdict = Audit(open_incubator(ctx)).verify(None if kept is None else _read_json(kept))
     if as_json:
-        emit_json(verdict.as_json())
-    elif verdict.ok:
+        emit_json(verdict)
+    elif verdict["ok"]:
+        unsealed = verdict["unsealed_tail"]
         say(
-            f"ok: {verdict.sealed:,} sealed events of {len(verdict.cases):,} aggregates verify; "
-            f"head {verdict.head}"
-            + (f"; {verdict.unsealed:,} written since the last seal" if verdict.unsealed else "")
+            f"ok: {verdict['sealed']:,} sealed events of {verdict['cases']:,} aggregates verify; "
+            f"head {verdict['head']}"
+            + (f"; {unsealed:,} written since the last seal" if unsealed else "")
         )
     else:
-        p = verdict.problem or {}
+        p = verdict["problem"] or {}
         if p.get("position"):
             where = (
                 f"event {p.get('kind')} at position {p.get('position')} (case "
                 f"{p.get('case_id')}, version {p.get('version')}): {p.get('detail')}; "
-                f"{verdict.sealed:,} events before it verify"
+                f"{verdict['sealed']:,} events before it verify"
             )
         else:
             where = f"{p.get('kind')}: {p.get('detail')}"
         click.echo(f"incubator: the log does not verify: {where}", err=True)
-    if not verdict.ok:
+    if not verdict["ok"]:
         ctx.exit(EXIT_REFUSED)
 
 
@@ -75,10 +68,9 @@ def verify_cmd(ctx: click.Context, kept: Path | None, as_json: bool) -> None:
 @click.pass_context
 def seal_cmd(ctx: click.Context) -> None:
     """Chain the events written since the last seal (every command seals too)."""
-    from commands import audit as chain
+    from commands.audit import Audit
 
-    system = open_incubator(ctx)
-    sealed = chain.seal(system.read_models.engine, system.log)
+    sealed = Audit(open_incubator(ctx)).seal()
     say(f"sealed {sealed:,} events")
 
 
@@ -88,12 +80,9 @@ def seal_cmd(ctx: click.Context) -> None:
 )
 def keygen_cmd(out: Path) -> None:
     """Write a new Ed25519 signing key for checkpoints; name it in the settings' [audit]."""
-    from commands import audit as chain
+    from commands.audit import new_signing_key
 
-    try:
-        public = chain.new_signing_key(out)
-    except FileExistsError:
-        fail(f"{out} exists: a signing key is never overwritten; choose another file")
+    public = new_signing_key(out)
     say(f"wrote {out} (keep it private); its public key: {public}")
     say(f'settings: [audit]\nsigning_key = "{out.resolve()}"')
 
@@ -103,20 +92,12 @@ def keygen_cmd(out: Path) -> None:
 def checkpoint_cmd(ctx: click.Context) -> None:
     """Sign the head of the log with the settings' key and record it; prints the checkpoint as
     JSON for an auditor to keep outside the system."""
-    from commands import audit as chain
+    from commands.audit import Audit, NoSigningKey
 
-    system = open_incubator(ctx)
-    if system.park.signing_key is None:
-        fail(
-            "no signing key: write one with `incubator audit keygen --out FILE` and name it "
-            "under [audit] signing_key in the settings file",
-            EXIT_SETUP,
-        )
     try:
-        key = chain.load_signing_key(system.park.signing_key)
-        kept = chain.checkpoint(system.read_models.engine, system.log, key, system.clock.now())
-    except chain.AuditError as e:
-        fail(str(e))
+        kept = Audit(open_incubator(ctx)).checkpoint()
+    except NoSigningKey as e:
+        fail(str(e), EXIT_SETUP)
     emit_json(kept)
 
 
@@ -129,27 +110,15 @@ def checkpoint_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def export_cmd(ctx: click.Context, case_ref: str, out: Path, csv_out: Path | None) -> None:
     """Write the organization's dossier: its events, their hashes and the latest checkpoint."""
-    from uuid import UUID
-
-    from commands import audit as chain
     from commands import dossier
-    from lifecycle.party import PartyIncubation
+    from commands.audit import Audit
 
     system = open_incubator(ctx)
-    case = system.service.case(resolve(system, case_ref))
-    system.read_models.catch_up()  # seals what was written, and knows the case's reminders
-    case_id = UUID(str(case.id))
-    aggregates = [case_id, PartyIncubation.id_for(case_id)] + [
-        UUID(r["reminder_id"]) for r in system.read_models.reminders_of(str(case_id))
-    ]
-    chain.seal(system.read_models.engine, system.log)
-    written = dossier.export(
-        system.read_models.engine, system.log, case_id, case.name, aggregates, system.clock.now()
-    )
+    written = Audit(system).dossier(resolve(system, case_ref))
     dossier.write(written, out)
     if csv_out:
         dossier.write_csv(written, csv_out)
-    say(f"wrote {out}: {len(written['events'])} events of {case.name}")
+    say(f"wrote {out}: {len(written['events'])} events of {written['organization']}")
 
 
 @audit.command("verify-export")
@@ -158,10 +127,10 @@ def export_cmd(ctx: click.Context, case_ref: str, out: Path, csv_out: Path | Non
 @click.pass_context
 def verify_export_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Check a dossier offline (no database): exit 1 naming what does not hold."""
-    from commands import dossier
+    from commands.audit import verify_dossier
 
     data = _read_json(file)
-    problems = dossier.verify_dossier(data)
+    problems = verify_dossier(data)
     if as_json:
         emit_json({"ok": not problems, "events": len(data.get("events", [])), "problems": problems})
     elif problems:

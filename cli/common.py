@@ -114,14 +114,11 @@ def _failure(e: Exception) -> str:
 
 
 def open_incubator(ctx: click.Context) -> Incubator:
-    from commands.bootstrap import bootstrap
-    from commands.database import DatabaseError
-    from commands.settings import SettingsError
-    from schedules.mail import MailError
+    from commands.bootstrap import SETUP_ERRORS, bootstrap
 
     try:
         system = bootstrap(ctx.obj["database"], ctx.obj["settings"])
-    except (SettingsError, DatabaseError, MailError) as e:
+    except SETUP_ERRORS as e:
         fail(str(e), EXIT_SETUP)
     ctx.call_on_close(system.close_all)
     return system

@@ -23,7 +23,7 @@ from cli.render import (
     render_party,
     render_rows,
 )
-from commands import audit
+from commands.audit import Audit
 from commands.bootstrap import bootstrap
 from commands.party import PartyService
 from commands.queries import case_view, history, party_view
@@ -157,10 +157,10 @@ def run_demo(database: str | None, settings: str | None) -> None:
         render_rows("inboxes", [inbox_line(i) for i in system.read_models.inbox(today)])
         case = system.service.case(first)
         render_history(case.name, history(system.log, first))
-        verdict = audit.verify(system.read_models.engine, system.log)
+        verdict = Audit(system).verify()
         console.print(
             f"\naudit verify (`incubator audit verify`): "
-            f"{'ok' if verdict.ok else 'FAILED'}, {verdict.sealed} events in the hash chain"
+            f"{'ok' if verdict['ok'] else 'FAILED'}, {verdict['sealed']} events in the hash chain"
         )
         console.print(
             f"\nExplore it: INCUBATOR_DATABASE_URL=sqlite:///{path.resolve()} incubator org list"

@@ -20,9 +20,9 @@ from uuid import UUID
 from eventsourcing.domain import CanMutateProtocol
 from eventsourcing.utils import get_topic
 
-from commands.log import EventLog
 from lifecycle.organization import OrganizationCase as Case
 from lifecycle.party import PartyIncubation as Track
+from store.log import EventLog
 
 # The events that start a period, and the corrections that move where it starts.
 ENTRY_EVENTS = (Case.EntryApproved, Case.ResidentAdmitted, Track.Started)

@@ -13,8 +13,16 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from commands import audit
-from commands.database import (
+from commands.party import PartyService
+from commands.reminders import ReminderService
+from commands.service import IncubatorService
+from commands.settings import SettingsError, load_settings
+from lifecycle.park import Park
+from projections.read_models import ReadModels
+from schedules.clock import Clock, FixedClock, SystemClock
+from schedules.mail import SMTP_ENV, Mailer, MailError, SmtpMailer
+from store import audit
+from store.database import (
     DATABASE_ENV,
     Database,
     DatabaseError,
@@ -23,20 +31,14 @@ from commands.database import (
     schema_lock,
     take_turns,
 )
-from commands.log import EventLog, open_log
-from commands.party import PartyService
-from commands.reminders import ReminderService
-from commands.service import IncubatorService
-from commands.settings import SettingsError, load_settings
-from lifecycle.park import Park
-from projections.read_models import ReadModels
-from schedules.clock import Clock, FixedClock, SystemClock
-from schedules.mail import SMTP_ENV, Mailer, SmtpMailer
+from store.log import EventLog, open_log
 
 SETTINGS_ENV = "INCUBATOR_SETTINGS"
 # Freezes the clock at one moment (rehearsals, end-to-end tests): every command runs as if it
 # were then, and its events record that moment as when they were written.
 NOW_ENV = "INCUBATOR_NOW"
+# What makes a system impossible to open: the settings, the database or the mail URL.
+SETUP_ERRORS = (SettingsError, DatabaseError, MailError)
 
 
 @dataclass

@@ -22,8 +22,8 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from commands.audit import GENESIS, chain, digest, latest_checkpoint, link, signature_problem
-from commands.log import EventLog
+from store.audit import GENESIS, chain, digest, latest_checkpoint, link, signature_problem
+from store.log import EventLog
 
 FORMAT = "incubator-dossier/1"
 

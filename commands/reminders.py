@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from commands.log import EventLog
 from lifecycle.errors import Refused
 from lifecycle.organization import OrganizationCase
 from lifecycle.park import Park
@@ -31,6 +30,7 @@ from schedules.clock import Clock
 from schedules.deadlines import Deadline, pending_deadline
 from schedules.mail import Mailer, compose
 from schedules.reminders import INSTRUCTOR, PARTY_KINDS, Step, due_steps
+from store.log import EventLog
 
 log = logging.getLogger("incubator.reminders")
 MAIL_PAGE = 200  # reminders a sender takes up at a time

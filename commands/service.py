@@ -20,7 +20,6 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from commands.log import EventLog
 from lifecycle.errors import Conflict, NotFound, Refused
 from lifecycle.holdings import Holdings, evaluation_noted, let_go, move_in
 from lifecycle.joint_branch import JointBranch
@@ -31,6 +30,7 @@ from lifecycle.scores import Panel
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
 from schedules.clock import Clock, local_today
+from store.log import EventLog
 
 ATTEMPTS = 3
 KINDS: dict[type[Aggregate], str] = {

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from commands.log import EventLog
 from lifecycle.park import Park
 from projections import (
     assignments,
@@ -35,6 +34,7 @@ from projections.runner import (
     registry,
     serving_tables,
 )
+from store.log import EventLog
 
 PROJECTIONS: tuple[Projection, ...] = (
     caseload.projection,

@@ -13,16 +13,16 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from commands.log import EventLog
 from projections.runner import (
     Generation,
     Projection,
     _create_generation,
-    _writing,
     apply_batch,
     positions,
     registry,
 )
+from store.database import writing
+from store.log import EventLog
 
 Progress = Callable[[int], None]
 
@@ -30,7 +30,7 @@ Progress = Callable[[int], None]
 def start(engine: Engine, projection: Projection, *, fresh: bool = False) -> Generation:
     """The generation to build: the one a previous rebuild of this version left (resumed), or a
     new one beside the serving generation."""
-    with _writing(engine) as conn:
+    with writing(engine) as conn:
         row = _registry_row(conn, projection.name, lock=True)
         if row.building is not None and row.building_version == projection.version and not fresh:
             return Generation(projection, row.building, projection.version)
@@ -58,7 +58,7 @@ def build(
     of 10,000 events holds the write lock for well under a second; fewer, bigger batches
     would hold up commands longer, and more, smaller ones pay a commit each."""
     while True:
-        with _writing(engine) as conn:
+        with writing(engine) as conn:
             read = apply_batch(conn, log, targets, batch_size, context)
         if not read:
             return
@@ -72,7 +72,7 @@ def switch(
     """Readers move to the new generations in one transaction, which first applies whatever
     the log gained meanwhile; the old generations are then dropped."""
     old: list[tuple[Projection, int]] = []
-    with _writing(engine) as conn:
+    with writing(engine) as conn:
         # One statement, in name order as catch-ups take them: no deadlock between the two.
         query = (
             select(registry)
@@ -105,7 +105,7 @@ def switch(
                     building_version=None,
                 )
             )
-    with _writing(engine) as conn:
+    with writing(engine) as conn:
         for projection, generation in old:
             _drop(conn, projection, generation)
 

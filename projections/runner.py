@@ -51,8 +51,9 @@ from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import SmallInteger
 
-from commands.log import EventLog
 from projections.statements import TableStatements
+from store.database import writing
+from store.log import EventLog
 
 Key = tuple[Any, ...]
 Row = dict[str, Any]
@@ -476,7 +477,7 @@ def install(engine: Engine, projections: Sequence[Projection]) -> None:
         known = {r.name for r in conn.execute(select(registry.c.name))}
     if all(p.name in known for p in projections):
         return
-    with _writing(engine) as conn:
+    with writing(engine) as conn:
         known = {r.name for r in conn.execute(select(registry.c.name))}
         for projection in projections:
             if projection.name not in known:
@@ -549,7 +550,7 @@ def forget_dropped_anomalies(engine: Engine) -> None:
     with engine.connect() as conn:
         if conn.execute(select(anomalies.c.name).where(~kept).limit(1)).first() is None:
             return  # nothing to do: no write lock
-    with _writing(engine) as conn:
+    with writing(engine) as conn:
         conn.execute(delete(anomalies).where(~kept))
 
 
@@ -573,13 +574,6 @@ def _create_generation(conn: Connection, projection: Projection, generation: int
         )
     )
     conn.execute(positions.insert().values(name=projection.name, generation=generation, position=0))
-
-
-@contextmanager
-def _writing(engine: Engine) -> Iterator[Connection]:
-    """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
-    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
-        yield conn
 
 
 # ---- applying the log ------------------------------------------------------------------------
@@ -766,7 +760,7 @@ def catch_up(
             targets = [serving(peek, p) for p in projections]
             if lowest_position(peek, targets) >= (log.recorder.max_notification_id() or 0):
                 return read
-        with _writing(engine) as conn:
+        with writing(engine) as conn:
             targets = _serving_locked(conn, projections)
             done = apply_batch(conn, log, targets, batch_size, context)
         if not done:

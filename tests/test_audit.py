@@ -30,11 +30,10 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from sqlalchemy.engine import Connection, Engine
 
-from commands import audit
 from commands.bootstrap import Incubator, bootstrap
-from commands.database import Database, parse_database_url
-from projections.runner import _writing
 from schedules.clock import FixedClock
+from store import audit
+from store.database import Database, parse_database_url, writing
 from tests.builders import drive, new_case
 from tests.conftest import NOW, POSTGRES_URL, who
 from tests.processes import at_once
@@ -567,7 +566,7 @@ def seal_at_once(url: str, barrier: Barrier, results: Queue[tuple[str, int, str]
 
     @contextmanager
     def pausing(engine: Engine) -> Iterator[Connection]:
-        with _writing(engine) as conn:
+        with writing(engine) as conn:
             yield conn
         time.sleep(RACE_PAUSE)
 
@@ -575,7 +574,7 @@ def seal_at_once(url: str, barrier: Barrier, results: Queue[tuple[str, int, str]
         system = bootstrap(url, clock=FixedClock(NOW))
         try:
             audit.BATCH = RACE_BATCH  # many short transactions, interleaved with the other's
-            vars(audit)["_writing"] = pausing  # what seal() calls for each batch
+            vars(audit)["writing"] = pausing  # what seal() calls for each batch
             barrier.wait(BARRIER_TIMEOUT)
             results.put(("ok", audit.seal(system.read_models.engine, system.log), ""))
         finally:

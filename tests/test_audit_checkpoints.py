@@ -34,11 +34,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from eventsourcing.persistence import Notification
 from sqlalchemy import func, select
 
-from commands import audit, dossier
+from commands import dossier
 from commands.bootstrap import Incubator, bootstrap
-from commands.database import parse_database_url
 from lifecycle.party import PartyIncubation
 from schedules.clock import FixedClock
+from store import audit
+from store.database import parse_database_url
 from tests.builders import drive, new_case
 from tests.conftest import NOW, who
 from tests.test_audit import ACTOR, FORGED_ACTOR, Intruder, notifications, write_cohort

@@ -286,7 +286,7 @@ def test_refusals_exit_non_zero_say_why_and_record_nothing(sqlite_url: str, tmp_
         "--site",
         "main",
     )
-    assert "'2014-13-01' is not a date" in sh.refused(
+    assert "'--on': must be a date like 2014-01-08 (YYYY-MM-DD); got '2014-13-01'" in sh.refused(
         "org", "start-inspection", org, "--on", "2014-13-01", code=2
     )
     assert "Missing option '--caseworker'" in sh.refused("org", "assign", org, code=2)

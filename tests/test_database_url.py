@@ -7,8 +7,8 @@ import json
 import pytest
 
 from commands.bootstrap import bootstrap
-from commands.database import DatabaseError, parse_database_url
 from schedules.clock import FixedClock
+from store.database import DatabaseError, parse_database_url
 from tests.builders import new_case
 from tests.conftest import NOW
 

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from benchmarks.generate import Summary, generate, main
-from commands import audit
 from commands.bootstrap import Incubator, bootstrap
-from commands.log import event_data
 from commands.settings import load_settings
 from schedules.clock import FixedClock
+from store import audit
+from store.log import event_data
 from tests.conftest import NOW
 from tests.test_projections import snapshot
 

@@ -132,7 +132,9 @@ def test_three_organizations_with_0_2_and_3_members(database_url: str) -> None:
         "party", "record-service", two, "--kind", "joint_meeting", "--note", "联席会议",
         "--on", "2014-04-01",
     )  # fmt: skip
-    assert "1 to 5" in sh.refused("party", "rate", two, "--stars", "6", "--note", "x")
+    assert "must be a whole number from 1 to 5 (digits 0-9 only); got '6'" in sh.refused(
+        "party", "rate", two, "--stars", "6", "--note", "x", code=2
+    )
     sh.run("party", "rate", two, "--stars", "3", "--note", "支部活动记录", "--on", "2014-05-01")
 
     assert sh.json("party", "coverage") == {

@@ -19,10 +19,10 @@ import psycopg
 import pytest
 from psycopg.errors import InsufficientPrivilege
 
-from commands import audit
 from commands.bootstrap import bootstrap
-from commands.database import DatabaseError
 from schedules.clock import FixedClock
+from store import audit
+from store.database import DatabaseError
 from tests.builders import drive, new_case
 from tests.conftest import IN_CI, NOW, POSTGRES_URL, postgres_available
 from tests.test_cli import Shell

@@ -10,7 +10,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 from eventsourcing.utils import Environment, EnvType
 
-from commands.database import Database, DatabaseError
+from store.database import Database, DatabaseError
 
 
 class DateAsISO(Transcoding):
