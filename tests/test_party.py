@@ -1,13 +1,14 @@
-"""Given a party track in some stage, when a command, then these events (or this refusal and none).
+"""Given a party track in some stage, when a command message, then these events (or this refusal
+and nothing recorded).
 
-Domain tests on the party-branch incubation track (社会组织党组织孵化), the joint party branches
-(联合党支部) and how the organization case starts, synchronizes and ends the track. No database,
-no service.
+The party-branch incubation track (社会组织党组织孵化), the joint party branches (联合党支部) and
+how the organization case starts, synchronizes and ends the track, through the real dispatcher on
+an in-memory log (tests/given.py); a few tests of one aggregate's own arithmetic stay with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
@@ -15,23 +16,20 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.domain import Aggregate
 
+from commands import messages as m
 from lifecycle.errors import Refused, WrongStage
+from lifecycle.holdings import move_in
 from lifecycle.joint_branch import JointBranch
-from lifecycle.organization import Holdings, OrganizationCase
-from lifecycle.park import Rules
+from lifecycle.organization import OrganizationCase
 from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
-from lifecycle.step import Step
 from lifecycle.workspace import Workspace
 from tests.conftest import NOW
+from tests.given import FAIL, ORG, PASS, Recorded, Scenario, refused_alone, step
 
-RULES = Rules()
-PASS = Panel.parse(["王芳=78", "李强=82", "张敏=70"])
-FAIL = Panel.parse(["王芳=50", "李强=55", "张敏=40"])
-REVIEW = Panel.parse(["王芳=75"])
-ORG = "爱心志愿者协会"
 BRANCH = "园区第一联合党支部"
-Act = Callable[[PartyIncubation], Any]
+OTHER = "社区服务中心"
+REVIEW = ["王芳=75"]
 
 # The track's calendar in these tests: started 02-10, inspected 02-20, counted 03-01,
 # developed 03-10, in a branch 04-01; follow-up steps from 05-01.
@@ -44,165 +42,113 @@ STARTED, INSPECTED, COUNTED, DEVELOPED, BRANCHED = (
 )
 
 
-def step(on: str, reason: str | None = None) -> Step:
-    return Step(actor="王芳", on=date.fromisoformat(on), recorded_at=NOW, reason=reason)
+class Tracks(Scenario):
+    """Party tracks in each stage, reached through command messages; each builder returns the
+    case id, which later messages are about."""
 
+    def started(self, name: str = ORG, site: str = "main") -> UUID:
+        return self.case_at("incubating", name, site=site)  # entered on STARTED
 
-def recorded(aggregate: Aggregate) -> list[Any]:
-    """The events `aggregate` has pending, taken from it."""
-    return list(aggregate.collect_events())
+    def member_discovery(self, name: str = ORG, site: str = "main") -> UUID:
+        org = self.started(name, site)
+        self.given(m.RecordInspection, on=INSPECTED, note="走访党建情况")
+        return org
 
+    def support(self, formal: int, name: str = ORG, site: str = "main") -> UUID:
+        org = self.member_discovery(name, site)
+        self.given(m.CountMembers, on=COUNTED, formal=formal)
+        return org
 
-def names(events: Sequence[Any]) -> list[str]:
-    return [type(e).__name__ for e in events]
-
-
-def joint_branch(site: str = "main", name: str = BRANCH, on: str = "2014-01-15") -> JointBranch:
-    branch = JointBranch.create(site, name, step(on))
-    recorded(branch)
-    return branch
-
-
-class Given:
-    """Party tracks in each stage, reached through the track's own commands."""
-
-    def started(self, site: str = "main", name: str = ORG) -> PartyIncubation:
-        return PartyIncubation.start(uuid4(), name, site, step(STARTED))
-
-    def member_discovery(self, site: str = "main", name: str = ORG) -> PartyIncubation:
-        track = self.started(site, name)
-        track.record_inspection(step(INSPECTED), "走访党建情况")
-        return track
-
-    def support(self, formal: int, site: str = "main", name: str = ORG) -> PartyIncubation:
-        track = self.member_discovery(site, name)
-        track.count_members(step(COUNTED), formal, 0, 0, None)
-        return track
-
-    def formation(self, formal: int) -> PartyIncubation:
-        track = self.support(formal)
+    def formation(self, formal: int) -> UUID:
+        org = self.support(formal)
         if formal == 0:
-            track.assign_instructor(step(COUNTED), "刘建国")
-        track.record_development(step(DEVELOPED), "确定入党积极分子")
-        return track
+            self.given(m.AssignInstructor, on=COUNTED, instructor="刘建国")
+        self.given(m.RecordDevelopment, on=DEVELOPED, note="确定入党积极分子")
+        return org
 
-    def independent(self) -> PartyIncubation:
-        track = self.support(3)
-        track.found_branch(step(BRANCHED), "爱心志愿者协会党支部", None)
-        return track
+    def independent(self) -> UUID:
+        org = self.support(3)
+        self.given(m.FoundBranch, on=BRANCHED, name="爱心志愿者协会党支部")
+        return org
 
-    def joint(self, branch: JointBranch, formal: int = 2, name: str = ORG) -> PartyIncubation:
-        track = self.support(formal, branch.site, name)
-        track.join_branch(step(BRANCHED), branch)
-        return track
+    def joint_branch(
+        self, site: str = "main", name: str = BRANCH, on: str = "2014-01-15"
+    ) -> JointBranch:
+        branch = self.given(m.CreateJointBranch, on=on, name=name, site=site)
+        assert isinstance(branch, JointBranch)
+        return branch
 
-    def closed(self) -> PartyIncubation:
-        track = self.support(1)
-        track.close(step("2014-05-01", "团队解散"), "withdrawn", None)
-        return track
+    def joint(self, formal: int = 2, name: str = ORG) -> UUID:
+        """In the joint branch BRANCH at main, which must exist."""
+        org = self.support(formal, name)
+        self.given(m.JoinBranch, on=BRANCHED, branch=BRANCH)
+        return org
 
+    def closed(self) -> UUID:
+        org = self.support(1)
+        self.given(m.Withdraw, on="2014-05-01", reason="团队解散")
+        return org
 
-@pytest.fixture
-def given() -> Given:
-    return Given()
-
-
-def then_events(track: PartyIncubation, act: Act, *also: Aggregate) -> list[Any]:
-    """The events `act` records on the track (after what it already had); the pending events of
-    the other aggregates it touches (`also`) start empty too."""
-    for aggregate in (track, *also):
-        recorded(aggregate)
-    act(track)
-    return recorded(track)
-
-
-def then_refused(
-    track: PartyIncubation,
-    act: Act,
-    match: str,
-    error: type[Refused] = Refused,
-    *also: JointBranch,
-) -> Refused:
-    """`act` is refused with `match`, and neither the track nor any branch records anything."""
-    for aggregate in (track, *also):
-        recorded(aggregate)
-    before = (track.version, track.stage, track.last_on, track.formal, track.branch_id)
-    branches = [(b.version, dict(b.members), b.constituted_on) for b in also]
-    with pytest.raises(error, match=match) as refusal:
-        act(track)
-    assert track.pending_events == []
-    assert all(b.pending_events == [] for b in also)
-    assert (track.version, track.stage, track.last_on, track.formal, track.branch_id) == before
-    assert [(b.version, dict(b.members), b.constituted_on) for b in also] == branches
-    return refusal.value
+    def in_stage(self, stage: str) -> UUID:
+        """By the name the parametrized tests use."""
+        if stage == "joint":
+            self.joint_branch()
+            return self.joint()
+        builders: dict[str, Any] = {
+            "entry_inspection": self.started,
+            "member_discovery": self.member_discovery,
+            "support": lambda: self.support(1),
+            "support_without_members": lambda: self.support(0),
+            "formation": lambda: self.formation(2),
+            "follow_up": self.independent,
+            "closed": self.closed,
+        }
+        org: UUID = builders[stage]()
+        return org
 
 
 # ---- the organization case starts the track ------------------------------------------------
 
 
-def applied(track: str = "incubation") -> OrganizationCase:
-    return OrganizationCase.apply_for(
-        step("2014-01-02"),
-        name=ORG,
-        field="charity",
-        legal_status="registered",
-        track=track,
-        site="main",
-    )
-
-
-def workspace(code: str = "M-01") -> Workspace:
-    return Workspace.register("main", code, step("2014-01-01"))
-
-
-def entry_review() -> OrganizationCase:
-    case = applied()
-    case.start_inspection(step("2014-01-08"))
-    case.submit_for_entry(step("2014-01-20"))
-    return case
-
-
-def entered() -> tuple[OrganizationCase, PartyIncubation, Workspace]:
-    """An incubating case (entered 2014-02-10) and the party track its entry started."""
-    case, ws = entry_review(), workspace()
-    track = case.evaluate_entry(step(STARTED), PASS, RULES, ws)
-    assert track is not None
-    return case, track, ws
-
-
 def test_a_passed_entry_starts_the_party_track_in_entry_inspection() -> None:
-    case, ws = entry_review(), workspace()
-    track = case.evaluate_entry(step(STARTED), PASS, RULES, ws)
-    assert track is not None
-    [started] = recorded(track)
-    assert type(started).__name__ == "Started"
+    s = Tracks()
+    case_id = s.case_at("entry_review")
+    events = s.when(m.EvaluateEntry, on=STARTED, scores=PASS, workspace="M-01")
+    started = events.one("Started")
     assert (started.case_id, started.site, started.org_name, started.on) == (
-        case.id,
+        case_id,
         "main",
         ORG,
         date(2014, 2, 10),
     )
+    track = s.track()
     assert (track.id, track.stage, track.is_open) == (
-        PartyIncubation.id_for(case.id),
+        PartyIncubation.id_for(case_id),
         "entry_inspection",
         True,
     )
+    assert events.of(track.id).names == ["Started"]
     assert started.timestamp == NOW
 
 
 def test_a_residents_admission_starts_its_party_track() -> None:
-    case = applied("residency")
-    track = case.admit(step("2014-02-01"), workspace())
-    assert names(recorded(track)) == ["Started"]
+    s = Tracks()
+    case_id = s.applied(track="residency")
+    events = s.when(m.Admit, on="2014-02-01", workspace="M-01")
+    track = s.track()
+    assert events.of(track.id).names == ["Started"]
     assert (track.id, track.case_id, track.stage) == (
-        PartyIncubation.id_for(case.id),
-        case.id,
+        PartyIncubation.id_for(case_id),
+        case_id,
         "entry_inspection",
     )
 
 
 def test_a_declined_entry_starts_no_party_track() -> None:
-    assert entry_review().evaluate_entry(step(STARTED), FAIL, RULES, None) is None
+    s = Tracks()
+    case_id = s.case_at("entry_review")
+    assert s.when(m.EvaluateEntry, on=STARTED, scores=FAIL).names == ["EntryDeclined"]
+    assert s.history(PartyIncubation.id_for(case_id)) == []
 
 
 def test_the_track_id_is_one_per_case_so_a_second_start_is_the_same_aggregate() -> None:
@@ -218,38 +164,50 @@ def test_the_track_id_is_one_per_case_so_a_second_start_is_the_same_aggregate() 
 # ---- inspection and member discovery --------------------------------------------------------
 
 
-def test_record_inspection_moves_to_member_discovery(given: Given) -> None:
-    track = given.started()
-    [event] = then_events(track, lambda t: t.record_inspection(step(INSPECTED), "  走访  "))
+def test_record_inspection_moves_to_member_discovery() -> None:
+    s = Tracks()
+    s.started()
+    [event] = s.when(m.RecordInspection, on=INSPECTED, note="  走访  ")
     assert (type(event).__name__, event.stage, event.note) == (
         "InspectionRecorded",
         "member_discovery",
         "走访",
     )
+    track = s.track()
     assert (track.inspected, track.last_on) == (True, date(2014, 2, 20))
 
 
-def test_an_inspection_note_is_optional(given: Given) -> None:
-    [event] = then_events(given.started(), lambda t: t.record_inspection(step(INSPECTED), "  "))
+def test_an_inspection_note_is_optional() -> None:
+    s = Tracks()
+    s.started()
+    track = s.track()
+    [event] = s.when(m.RecordInspection, on=INSPECTED)
     assert event.note is None
+    # a blank note is none to the track itself (a message refuses blank text at the door)
+    track.record_inspection(step(INSPECTED), "  ")
+    [blank] = Recorded(track.collect_events())
+    assert blank.note is None
 
 
-def test_the_first_count_moves_to_support(given: Given) -> None:
-    track = given.member_discovery()
-    [event] = then_events(track, lambda t: t.count_members(step(COUNTED), 2, 1, 1, None))
+def test_the_first_count_moves_to_support() -> None:
+    s = Tracks()
+    s.member_discovery()
+    [event] = s.when(m.CountMembers, on=COUNTED, formal=2, probationary=1, transferred=1)
     assert (type(event).__name__, event.stage) == ("MembersCounted", "support")
     assert (event.formal, event.probationary, event.transferred) == (2, 1, 1)
+    track = s.track()
     assert (track.formal, track.probationary, track.transferred) == (2, 1, 1)
 
 
 @pytest.mark.parametrize("stage", ["support", "formation", "follow_up"])
-def test_later_counts_stay_in_their_stage(given: Given, stage: str) -> None:
-    track = {
-        "support": lambda: given.support(3),
-        "formation": lambda: given.formation(3),
-        "follow_up": given.independent,
-    }[stage]()
-    [event] = then_events(track, lambda t: t.count_members(step("2014-06-01"), 5, 2, 3, None))
+def test_later_counts_stay_in_their_stage(stage: str) -> None:
+    s = Tracks()
+    if stage == "follow_up":
+        s.independent()
+    else:
+        (s.formation if stage == "formation" else s.support)(3)
+    [event] = s.when(m.CountMembers, on="2014-06-01", formal=5, probationary=2, transferred=3)
+    track = s.track()
     assert (event.stage, track.stage, track.formal) == (stage, stage, 5)
 
 
@@ -271,50 +229,63 @@ def test_later_counts_stay_in_their_stage(given: Given, stage: str) -> None:
         ((1, 0, 2), "--transferred 2 is more than the 1 formal members"),
     ],
 )
-def test_impossible_counts_are_refused(
-    given: Given, counts: tuple[int, int, int], match: str
-) -> None:
+def test_impossible_counts_are_refused(counts: tuple[int, int, int], match: str) -> None:
     formal, probationary, transferred = counts
-    then_refused(
-        given.member_discovery(),
-        lambda t: t.count_members(step(COUNTED), formal, probationary, transferred, None),
+    s = Tracks()
+    s.member_discovery()
+    s.refuses(
+        m.CountMembers,
         match,
+        on=COUNTED,
+        formal=formal,
+        probationary=probationary,
+        transferred=transferred,
     )
+    # the track itself refuses them too, for a caller that does not come through a message
+    refused_alone(s.track(), lambda t: t.count_members(step(COUNTED), *counts), match)
 
 
-def test_a_recount_that_changes_nothing_is_refused(given: Given) -> None:
-    track = given.member_discovery()
-    track.count_members(step(COUNTED), 2, 1, 0, None)
-    then_refused(
-        track,
-        lambda t: t.count_members(step("2014-03-02"), 2, 1, 0, None),
+def test_a_recount_that_changes_nothing_is_refused() -> None:
+    s = Tracks()
+    s.member_discovery()
+    s.given(m.CountMembers, on=COUNTED, formal=2, probationary=1)
+    s.refuses(
+        m.CountMembers,
         "the count is already 2 formal, 1 probationary, 0 transferred; record it again when",
+        on="2014-03-02",
+        formal=2,
+        probationary=1,
+        transferred=0,
     )
-    [event] = then_events(track, lambda t: t.count_members(step("2014-03-02"), 2, 2, 0, None))
+    [event] = s.when(m.CountMembers, on="2014-03-02", formal=2, probationary=2)
     assert event.probationary == 2  # any change of the three is a new count
 
 
-def test_party_steps_are_recorded_in_date_order(given: Given) -> None:
-    then_refused(
-        given.member_discovery(),
-        lambda t: t.count_members(step("2014-02-19"), 1, 0, 0, None),
+def test_party_steps_are_recorded_in_date_order() -> None:
+    s = Tracks()
+    s.member_discovery()
+    s.refuses(
+        m.CountMembers,
         "the date 2014-02-19 is before the party track's last recorded step on 2014-02-20",
+        on="2014-02-19",
+        formal=1,
     )
-    [event] = then_events(
-        given.member_discovery(), lambda t: t.count_members(step(INSPECTED), 1, 0, 0, None)
-    )
+    [event] = s.when(m.CountMembers, on=INSPECTED, formal=1)
     assert event.on == date(2014, 2, 20)  # the same day is in order
 
 
-def test_a_wrong_stage_names_the_party_track_and_its_allowed_commands(given: Given) -> None:
-    refusal = then_refused(
-        given.started(),
-        lambda t: t.count_members(step(COUNTED), 1, 0, 0, None),
+def test_a_wrong_stage_names_the_party_track_and_its_allowed_commands() -> None:
+    s = Tracks()
+    s.started()
+    refusal = s.refuses(
+        m.CountMembers,
         "cannot count-members: the party track is in stage 'entry_inspection'; "
         "commands allowed from 'entry_inspection': assign-instructor, record-inspection$",
         WrongStage,
+        on=COUNTED,
+        formal=1,
     )
-    assert refusal.allowed == ["assign-instructor", "record-inspection"]  # type: ignore[attr-defined]
+    assert refusal.allowed == ["assign-instructor", "record-inspection"]
 
 
 @pytest.mark.parametrize(
@@ -340,50 +311,64 @@ def test_a_wrong_stage_names_the_party_track_and_its_allowed_commands(given: Giv
         ("closed", []),
     ],
 )
-def test_close_is_never_offered_as_a_command(given: Given, stage: str, allowed: list[str]) -> None:
-    track = {
-        "entry_inspection": given.started,
-        "member_discovery": given.member_discovery,
-        "support": lambda: given.support(1),
-        "follow_up": given.independent,
-        "closed": given.closed,
-    }[stage]()
+def test_close_is_never_offered_as_a_command(stage: str, allowed: list[str]) -> None:
+    s = Tracks()
+    s.in_stage(stage)
+    track = s.track()
     assert track.stage == stage
     assert track.allowed_commands() == allowed
     assert "close" not in track.allowed_commands()
 
 
-def test_formation_offers_the_same_commands_as_support(given: Given) -> None:
-    assert given.formation(1).allowed_commands() == given.support(1).allowed_commands()
+def test_formation_offers_the_same_commands_as_support() -> None:
+    formation, support = Tracks(), Tracks()
+    formation.formation(1)
+    support.support(1)
+    assert formation.track().stage == "formation"
+    assert formation.track().allowed_commands() == support.track().allowed_commands()
 
 
 # ---- instructor ----------------------------------------------------------------------------
 
 
-def test_an_instructor_is_assigned_in_any_open_stage_but_not_twice(given: Given) -> None:
-    branch = joint_branch()
-    for track in (
-        given.started(),
-        given.member_discovery(),
-        given.support(0),
-        given.formation(2),
-        given.independent(),
-        given.joint(branch),
-    ):
-        stage = track.stage
-        [event] = then_events(track, lambda t: t.assign_instructor(step("2014-06-01"), " 李娜 "))
-        assert (type(event).__name__, event.instructor) == ("InstructorAssigned", "李娜")
-        assert (track.instructor, track.stage) == ("李娜", stage)
-        then_refused(
-            track,
-            lambda t: t.assign_instructor(step("2014-06-02"), "李娜"),
-            "李娜 is already the party-building instructor of this track",
-        )
+@pytest.mark.parametrize(
+    "stage",
+    [
+        "entry_inspection",
+        "member_discovery",
+        "support_without_members",
+        "formation",
+        "follow_up",
+        "joint",
+    ],
+)
+def test_an_instructor_is_assigned_in_any_open_stage_but_not_twice(stage: str) -> None:
+    s = Tracks()
+    s.in_stage(stage)
+    before = s.track().stage
+    [event] = s.when(m.AssignInstructor, on="2014-06-01", instructor=" 李娜 ")
+    assert (type(event).__name__, event.instructor) == ("InstructorAssigned", "李娜")
+    track = s.track()
+    assert (track.instructor, track.stage) == ("李娜", before)
+    s.refuses(
+        m.AssignInstructor,
+        "李娜 is already the party-building instructor of this track",
+        on="2014-06-02",
+        instructor="李娜",
+    )
 
 
-def test_assign_instructor_needs_a_name(given: Given) -> None:
-    then_refused(
-        given.started(),
+def test_assign_instructor_needs_a_name() -> None:
+    s = Tracks()
+    s.started()
+    s.refuses(
+        m.AssignInstructor,
+        "--instructor must be text on one line .* not empty",
+        on=INSPECTED,
+        instructor="  ",
+    )
+    refused_alone(
+        s.track(),
         lambda t: t.assign_instructor(step(INSPECTED), "  "),
         "assign-instructor needs --instructor with some text",
     )
@@ -395,105 +380,139 @@ def test_assign_instructor_needs_a_name(given: Given) -> None:
 @pytest.mark.parametrize(
     "kind", ["space", "instructor", "training", "information", "project", "funds"]
 )
-def test_each_support_kind_is_recorded_for_an_organization_with_members(
-    given: Given, kind: str
-) -> None:
-    track = given.support(1)
-    [event] = then_events(track, lambda t: t.record_support(step("2014-03-05"), kind, "帮扶"))
+def test_each_support_kind_is_recorded_for_an_organization_with_members(kind: str) -> None:
+    s = Tracks()
+    s.support(1)
+    [event] = s.when(m.RecordSupport, on="2014-03-05", kind=kind, note="帮扶")
     assert (type(event).__name__, event.kind, event.note) == ("SupportRecorded", kind, "帮扶")
+    track = s.track()
     assert (track.stage, track.supports) == (
         "support",
         [{"kind": kind, "on": date(2014, 3, 5), "note": "帮扶"}],
     )
 
 
-def test_support_needs_a_known_kind_a_note_and_the_support_or_formation_stage(
-    given: Given,
-) -> None:
-    then_refused(
-        given.support(1),
+def test_support_needs_a_known_kind_a_note_and_the_support_or_formation_stage() -> None:
+    s = Tracks()
+    s.support(1)
+    s.refuses(
+        m.RecordSupport,
+        "--kind must be one of space, instructor, training, information, project, funds; "
+        "got 'money'",
+        on="2014-03-05",
+        kind="money",
+        note="x",
+    )
+    refused_alone(
+        s.track(),
         lambda t: t.record_support(step("2014-03-05"), "money", "x"),
         "unknown support kind 'money'; kinds: space, instructor, training, information, "
         "project, funds",
     )
-    then_refused(
-        given.support(1),
+    s.refuses(
+        m.RecordSupport,
+        "--note must be text .* not empty",
+        on="2014-03-05",
+        kind="space",
+        note=" ",
+    )
+    refused_alone(
+        s.track(),
         lambda t: t.record_support(step("2014-03-05"), "space", " "),
         "record-support needs --note",
     )
-    then_refused(
-        given.member_discovery(),
-        lambda t: t.record_support(step("2014-03-05"), "space", "x"),
+    discovering = Tracks()
+    discovering.member_discovery()
+    discovering.refuses(
+        m.RecordSupport,
         "cannot record-support: the party track is in stage 'member_discovery'",
         WrongStage,
+        on="2014-03-05",
+        kind="space",
+        note="x",
     )
-    [event] = then_events(
-        given.formation(1), lambda t: t.record_support(step("2014-03-15"), "training", "培训")
-    )
+    forming = Tracks()
+    forming.formation(1)
+    [event] = forming.when(m.RecordSupport, on="2014-03-15", kind="training", note="培训")
     assert event.kind == "training"
 
 
 @pytest.mark.parametrize("kind", ["space", "training", "project", "funds"])
-def test_without_formal_members_only_advice_is_support(given: Given, kind: str) -> None:
-    track = given.support(0)
-    track.assign_instructor(step(COUNTED), "刘建国")
-    then_refused(
-        track,
-        lambda t: t.record_support(step("2014-03-05"), kind, "x"),
+def test_without_formal_members_only_advice_is_support(kind: str) -> None:
+    s = Tracks()
+    s.support(0)
+    s.given(m.AssignInstructor, on=COUNTED, instructor="刘建国")
+    s.refuses(
+        m.RecordSupport,
         f"with no formal party members .* kind instructor or information, not '{kind}'",
+        on="2014-03-05",
+        kind=kind,
+        note="x",
     )
 
 
 @pytest.mark.parametrize("kind", ["instructor", "information"])
-def test_without_formal_members_advice_needs_an_instructor_first(given: Given, kind: str) -> None:
-    track = given.support(0)
-    then_refused(
-        track,
-        lambda t: t.record_support(step("2014-03-05"), kind, "政策宣讲"),
+def test_without_formal_members_advice_needs_an_instructor_first(kind: str) -> None:
+    s = Tracks()
+    s.support(0)
+    s.refuses(
+        m.RecordSupport,
         r"record-support: with no formal party members a party-building instructor or liaison "
         r"\(党建指导员/联络员\) must be assigned first \(assign-instructor\)",
+        on="2014-03-05",
+        kind=kind,
+        note="政策宣讲",
     )
-    track.assign_instructor(step("2014-03-05"), "刘建国")
-    [event] = then_events(track, lambda t: t.record_support(step("2014-03-05"), kind, "政策宣讲"))
+    s.given(m.AssignInstructor, on="2014-03-05", instructor="刘建国")
+    [event] = s.when(m.RecordSupport, on="2014-03-05", kind=kind, note="政策宣讲")
     assert event.kind == kind
 
 
-def test_development_moves_to_formation_and_stays_there(given: Given) -> None:
-    track = given.support(1)
-    [event] = then_events(track, lambda t: t.record_development(step(DEVELOPED), "积极分子"))
+def test_development_moves_to_formation_and_stays_there() -> None:
+    s = Tracks()
+    s.support(1)
+    [event] = s.when(m.RecordDevelopment, on=DEVELOPED, note="积极分子")
     assert (type(event).__name__, event.stage, event.note) == (
         "DevelopmentRecorded",
         "formation",
         "积极分子",
     )
-    [again] = then_events(track, lambda t: t.record_development(step("2014-03-20"), "发展对象"))
+    [again] = s.when(m.RecordDevelopment, on="2014-03-20", note="发展对象")
     assert again.stage == "formation"
-    assert [d["note"] for d in track.developments] == ["积极分子", "发展对象"]
+    assert [d["note"] for d in s.track().developments] == ["积极分子", "发展对象"]
 
 
-def test_development_without_members_needs_an_instructor(given: Given) -> None:
-    then_refused(
-        given.support(0),
-        lambda t: t.record_development(step(DEVELOPED), "x"),
+def test_development_without_members_needs_an_instructor() -> None:
+    s = Tracks()
+    s.support(0)
+    s.refuses(
+        m.RecordDevelopment,
         "record-development: with no formal party members .* must be assigned first",
+        on=DEVELOPED,
+        note="x",
     )
-    track = given.support(0)
-    track.assign_instructor(step(COUNTED), "刘建国")
-    [event] = then_events(track, lambda t: t.record_development(step(DEVELOPED), "联络员辅导"))
-    assert (event.stage, track.stage) == ("formation", "formation")
+    s.given(m.AssignInstructor, on=COUNTED, instructor="刘建国")
+    [event] = s.when(m.RecordDevelopment, on=DEVELOPED, note="联络员辅导")
+    assert (event.stage, s.track().stage) == ("formation", "formation")
 
 
-def test_development_needs_a_note_and_the_support_or_formation_stage(given: Given) -> None:
-    then_refused(
-        given.support(1),
+def test_development_needs_a_note_and_the_support_or_formation_stage() -> None:
+    s = Tracks()
+    s.support(1)
+    s.refuses(m.RecordDevelopment, "--note must be text .* not empty", on=DEVELOPED, note="")
+    refused_alone(
+        s.track(),
         lambda t: t.record_development(step(DEVELOPED), ""),
         "record-development needs --note",
     )
-    then_refused(
-        given.independent(),
-        lambda t: t.record_development(step("2014-05-01"), "x"),
+    founded = Tracks()
+    founded.independent()
+    founded.refuses(
+        m.RecordDevelopment,
         "cannot record-development: the party track is in stage 'follow_up'",
         WrongStage,
+        on="2014-05-01",
+        note="x",
     )
 
 
@@ -501,21 +520,21 @@ def test_development_needs_a_note_and_the_support_or_formation_stage(given: Give
 
 
 @pytest.mark.parametrize("stage", ["support", "formation"])
-def test_three_formal_members_found_their_own_branch(given: Given, stage: str) -> None:
-    track = given.support(3) if stage == "support" else given.formation(3)
-    branch_id = uuid4()
-    [event] = then_events(
-        track, lambda t: t.found_branch(step(BRANCHED), " 协会党支部 ", None, branch_id)
-    )
+def test_three_formal_members_found_their_own_branch(stage: str) -> None:
+    s = Tracks()
+    (s.formation if stage == "formation" else s.support)(3)
+    [event] = s.when(m.FoundBranch, on=BRANCHED, name=" 协会党支部 ")
     assert (type(event).__name__, event.stage, event.name, event.left_joint) == (
         "BranchFounded",
         "follow_up",
         "协会党支部",
         None,
     )
+    track = s.track()
+    assert isinstance(event.branch_id, UUID)
     assert (track.branch_kind, track.branch_id, track.branch_name) == (
         "independent",
-        branch_id,
+        event.branch_id,
         "协会党支部",
     )
 
@@ -528,50 +547,55 @@ def test_three_formal_members_found_their_own_branch(given: Given, stage: str) -
         (2, r"join a joint branch \(join-branch\)"),
     ],
 )
-def test_founding_a_branch_needs_three_formal_members(
-    given: Given, formal: int, advice: str
-) -> None:
-    then_refused(
-        given.support(formal),
-        lambda t: t.found_branch(step(BRANCHED), "党支部", None),
+def test_founding_a_branch_needs_three_formal_members(formal: int, advice: str) -> None:
+    s = Tracks()
+    s.support(formal)
+    s.refuses(
+        m.FoundBranch,
         f"an independent party branch needs at least 3 formal members; this organization has "
         f"{formal}: {advice}",
+        on=BRANCHED,
+        name="党支部",
     )
 
 
-def test_founding_needs_a_name(given: Given) -> None:
-    then_refused(
-        given.support(3),
-        lambda t: t.found_branch(step(BRANCHED), " ", None),
-        "found-branch needs --name",
+def test_founding_needs_a_name() -> None:
+    s = Tracks()
+    s.support(3)
+    s.refuses(m.FoundBranch, "--name must be text .* not empty", on=BRANCHED, name=" ")
+    refused_alone(
+        s.track(), lambda t: t.found_branch(step(BRANCHED), " "), "found-branch needs --name"
     )
 
 
-def test_an_organization_with_its_own_branch_cannot_found_another(given: Given) -> None:
-    track = given.independent()
-    track.count_members(step("2014-05-01"), 4, 0, 0, None)
-    then_refused(
-        track,
-        lambda t: t.found_branch(step("2014-05-02"), "第二党支部", None),
+def test_an_organization_with_its_own_branch_cannot_found_another() -> None:
+    s = Tracks()
+    s.independent()
+    s.given(m.CountMembers, on="2014-05-01", formal=4)
+    s.refuses(
+        m.FoundBranch,
         "this organization already has its own branch '爱心志愿者协会党支部'",
+        on="2014-05-02",
+        name="第二党支部",
     )
 
 
-def test_a_joint_member_that_grew_to_three_founds_its_own_and_leaves(given: Given) -> None:
-    branch = joint_branch()
-    track = given.joint(branch, 2)
-    other = given.joint(branch, 1, "社区服务中心")
-    track.count_members(step("2014-05-01"), 3, 0, 0, branch)
-    events = then_events(
-        track, lambda t: t.found_branch(step("2014-06-01"), "协会党支部", branch), branch
-    )
-    assert names(events) == ["BranchFounded"]
-    assert (events[0].stage, events[0].left_joint) == ("follow_up", branch.id)
+def test_a_joint_member_that_grew_to_three_founds_its_own_and_leaves() -> None:
+    s = Tracks()
+    branch = s.joint_branch()
+    org = s.joint(2)
+    other = s.joint(1, OTHER)
+    s.given(m.CountMembers, org=org, on="2014-05-01", formal=3)
+    events = s.when(m.FoundBranch, org=org, on="2014-06-01", name="协会党支部")
+    track = s.track(org)
+    founded = events.of(track.id)
+    assert founded.names == ["BranchFounded"]
+    assert (founded[0].stage, founded[0].left_joint) == ("follow_up", branch.id)
     assert (track.branch_kind, track.branch_name) == ("independent", "协会党支部")
-    [left, below] = recorded(branch)
+    [left, below] = events.of(branch.id)
     assert (type(left).__name__, left.case_id, left.why, left.on) == (
         "MemberLeft",
-        track.case_id,
+        org,
         "founded its own branch",
         date(2014, 6, 1),
     )
@@ -581,28 +605,34 @@ def test_a_joint_member_that_grew_to_three_founds_its_own_and_leaves(given: Give
         1,
         date(2014, 6, 1),
     )
+    branch = s.branch(BRANCH)
     assert (branch.constituted, branch.constituted_on) == (False, None)
-    assert branch.members == {str(other.case_id): 1}
-    assert branch.member_names == {str(other.case_id): "社区服务中心"}
+    assert branch.members == {str(other): 1}
+    assert branch.member_names == {str(other): OTHER}
 
 
-def test_a_joint_member_with_too_few_members_cannot_found_its_own(given: Given) -> None:
-    branch = joint_branch()
-    then_refused(
-        given.joint(branch, 2),
-        lambda t: t.found_branch(step("2014-06-01"), "协会党支部", branch),
+def test_a_joint_member_with_too_few_members_cannot_found_its_own() -> None:
+    s = Tracks()
+    s.joint_branch()
+    s.joint(2)
+    s.refuses(  # and the branch records nothing either
+        m.FoundBranch,
         "needs at least 3 formal members; this organization has 2",
-        Refused,
-        branch,
+        on="2014-06-01",
+        name="协会党支部",
     )
+    assert s.branch(BRANCH).members == {str(s.org): 2}
 
 
-def test_a_joint_member_refused_founding_is_not_told_to_join_a_branch(given: Given) -> None:
-    branch = joint_branch()
-    refusal = then_refused(
-        given.joint(branch, 2),
-        lambda t: t.found_branch(step("2014-06-01"), "协会党支部", branch),
+def test_a_joint_member_refused_founding_is_not_told_to_join_a_branch() -> None:
+    s = Tracks()
+    s.joint_branch()
+    s.joint(2)
+    refusal = s.refuses(
+        m.FoundBranch,
         "needs at least 3 formal members",
+        on="2014-06-01",
+        name="协会党支部",
     )
     assert "join-branch" not in str(refusal)
 
@@ -611,12 +641,13 @@ def test_a_joint_member_refused_founding_is_not_told_to_join_a_branch(given: Giv
 
 
 @pytest.mark.parametrize("stage", ["support", "formation"])
-def test_one_or_two_formal_members_join_a_joint_branch_of_their_site(
-    given: Given, stage: str
-) -> None:
-    branch = joint_branch()
-    track = given.support(2) if stage == "support" else given.formation(2)
-    [event] = then_events(track, lambda t: t.join_branch(step(BRANCHED), branch), branch)
+def test_one_or_two_formal_members_join_a_joint_branch_of_their_site(stage: str) -> None:
+    s = Tracks()
+    branch = s.joint_branch()
+    org = s.support(2) if stage == "support" else s.formation(2)
+    events = s.when(m.JoinBranch, on=BRANCHED, branch=BRANCH)
+    track = s.track()
+    [event] = events.of(track.id)
     assert (type(event).__name__, event.stage, event.branch_id, event.name) == (
         "JointBranchJoined",
         "follow_up",
@@ -624,14 +655,15 @@ def test_one_or_two_formal_members_join_a_joint_branch_of_their_site(
         BRANCH,
     )
     assert (track.branch_kind, track.branch_id, track.branch_name) == ("joint", branch.id, BRANCH)
-    [joined] = recorded(branch)  # 2 formal members: not yet constituted
+    [joined] = events.of(branch.id)  # 2 formal members: not yet constituted
     assert (type(joined).__name__, joined.case_id, joined.org_name, joined.formal) == (
         "MemberJoined",
-        track.case_id,
+        org,
         ORG,
         2,
     )
-    assert (branch.members, branch.constituted_on) == ({str(track.case_id): 2}, None)
+    branch = s.branch(BRANCH)
+    assert (branch.members, branch.constituted_on) == ({str(org): 2}, None)
 
 
 @pytest.mark.parametrize(
@@ -642,136 +674,180 @@ def test_one_or_two_formal_members_join_a_joint_branch_of_their_site(
         (4, r"found its own branch \(found-branch\)"),
     ],
 )
-def test_a_joint_branch_is_for_one_or_two_formal_members(
-    given: Given, formal: int, advice: str
-) -> None:
-    branch = joint_branch()
-    then_refused(
-        given.support(formal),
-        lambda t: t.join_branch(step(BRANCHED), branch),
+def test_a_joint_branch_is_for_one_or_two_formal_members(formal: int, advice: str) -> None:
+    s = Tracks()
+    s.joint_branch()
+    s.support(formal)
+    s.refuses(
+        m.JoinBranch,
         f"a joint branch is for organizations with 1 or 2 formal members; this one has "
         f"{formal}: {advice}",
-        Refused,
-        branch,
+        on=BRANCHED,
+        branch=BRANCH,
     )
 
 
-def test_a_joint_branch_of_another_site_is_refused(given: Given) -> None:
-    branch = joint_branch(site="east")
-    then_refused(
-        given.support(1),
-        lambda t: t.join_branch(step(BRANCHED), branch),
-        f"joint branch '{BRANCH}' is at site 'east'; this organization is at 'main' and joins "
+def test_a_joint_branch_of_another_site_is_refused() -> None:
+    s = Tracks()
+    branch = s.joint_branch(site="branch")
+    s.support(1)
+    s.refuses(  # by its id: by name, a branch is looked for at the organization's own site
+        m.JoinBranch,
+        f"joint branch '{BRANCH}' is at site 'branch'; this organization is at 'main' and joins "
         f"a joint branch of its own site",
-        Refused,
-        branch,
+        on=BRANCHED,
+        branch=str(branch.id),
+    )
+    s.refuses(
+        m.JoinBranch,
+        f"site 'main' has no joint branch named '{BRANCH}'",
+        on=BRANCHED,
+        branch=BRANCH,
     )
 
 
-def test_joining_before_the_branch_was_created_is_refused(given: Given) -> None:
-    branch = joint_branch(on="2014-05-01")
-    then_refused(
-        given.support(1),
-        lambda t: t.join_branch(step(BRANCHED), branch),
+def test_joining_before_the_branch_was_created_is_refused() -> None:
+    s = Tracks()
+    s.joint_branch(on="2014-05-01")
+    s.support(1)
+    s.refuses(
+        m.JoinBranch,
         f"joint branch '{BRANCH}' was created on 2014-05-01; 2014-04-01 is before that",
-        Refused,
-        branch,
+        on=BRANCHED,
+        branch=BRANCH,
     )
 
 
-def test_a_track_in_a_branch_cannot_join_again(given: Given) -> None:
-    branch = joint_branch()
-    then_refused(
-        given.joint(branch),
-        lambda t: t.join_branch(step("2014-05-01"), branch),
+def test_a_track_in_a_branch_cannot_join_again() -> None:
+    s = Tracks()
+    s.joint_branch()
+    s.joint()
+    s.refuses(
+        m.JoinBranch,
         "cannot join-branch: the party track is in stage 'follow_up'",
         WrongStage,
-        branch,
+        on="2014-05-01",
+        branch=BRANCH,
     )
 
 
 def test_a_branch_admits_an_organization_once() -> None:
-    branch = joint_branch()
+    """The branch's own rule (a track in a branch cannot join again: see above)."""
+    branch = JointBranch.create("main", BRANCH, step("2014-01-15"))
     case_id = uuid4()
     branch.admit(case_id, ORG, 1, step(BRANCHED))
-    recorded(branch)
-    with pytest.raises(Refused, match=f"{ORG} is already a member of joint branch '{BRANCH}'"):
-        branch.admit(case_id, ORG, 1, step("2014-04-02"))
+    branch.collect_events()
+    refused_alone(
+        branch,
+        lambda b: b.admit(case_id, ORG, 1, step("2014-04-02")),
+        f"{ORG} is already a member of joint branch '{BRANCH}'",
+    )
     assert branch.pending_events == []
 
 
 def test_a_joint_branch_needs_a_name_and_its_id_comes_from_site_and_name() -> None:
+    s = Tracks()
+    s.refuses(
+        m.CreateJointBranch,
+        "--name must be text .* not empty",
+        on="2014-01-15",
+        name=" ",
+        site="main",
+    )
     with pytest.raises(Refused, match="joint-branch create needs --name"):
         JointBranch.create("main", " ", step("2014-01-15"))
-    branch = JointBranch.create("main", f" {BRANCH} ", step("2014-01-15"))
-    assert (branch.name, branch.id) == (BRANCH, JointBranch.id_for("main", BRANCH))
+    [created] = s.when(m.CreateJointBranch, on="2014-01-15", name=f" {BRANCH} ", site="main")
+    branch = s.branch(BRANCH)
+    assert (branch.name, branch.id, created.originator_id) == (
+        BRANCH,
+        JointBranch.id_for("main", BRANCH),
+        branch.id,
+    )
     assert JointBranch.id_for("east", BRANCH) != branch.id
 
 
-def test_a_branch_is_constituted_once_its_members_reach_three(given: Given) -> None:
-    branch = joint_branch()
-    first = given.joint(branch, 2)
-    assert names(recorded(branch)) == ["MemberJoined"]
-    second = given.support(1, name="社区服务中心")
-    then_events(second, lambda t: t.join_branch(step("2014-04-05"), branch), branch)
-    joined, constituted = recorded(branch)
+def test_a_branch_is_constituted_once_its_members_reach_three() -> None:
+    s = Tracks()
+    branch = s.joint_branch()
+    first = s.support(2)
+    assert s.when(m.JoinBranch, on=BRANCHED, branch=BRANCH).of(branch.id).names == ["MemberJoined"]
+    second = s.support(1, OTHER)
+    joined, constituted = s.when(m.JoinBranch, on="2014-04-05", branch=BRANCH).of(branch.id)
     assert (type(joined).__name__, type(constituted).__name__) == ("MemberJoined", "Constituted")
     assert (constituted.formal, constituted.on) == (3, date(2014, 4, 5))
+    branch = s.branch(BRANCH)
     assert branch.formal_total == 3 and branch.constituted_on == date(2014, 4, 5)
-    assert set(branch.members) == {str(first.case_id), str(second.case_id)}
-    given.joint(branch, 2, "第三家")
-    assert names(recorded(branch)) == ["MemberJoined"]  # constituted only once
+    assert set(branch.members) == {str(first), str(second)}
+    s.support(2, "第三家")
+    third = s.when(m.JoinBranch, on=BRANCHED, branch=BRANCH)
+    assert third.of(branch.id).names == ["MemberJoined"]  # constituted only once
 
 
-def test_a_recount_in_follow_up_updates_the_branch_and_may_constitute_it(given: Given) -> None:
-    branch = joint_branch()
-    track = given.joint(branch, 2)
-    [event] = then_events(
-        track, lambda t: t.count_members(step("2014-05-01"), 3, 0, 0, branch), branch
-    )
+def test_a_recount_in_follow_up_updates_the_branch_and_may_constitute_it() -> None:
+    s = Tracks()
+    branch = s.joint_branch()
+    org = s.joint(2)
+    events = s.when(m.CountMembers, on="2014-05-01", formal=3)
+    [event] = events.of(s.track().id)
     assert (event.stage, event.formal) == ("follow_up", 3)
-    recounted, constituted = recorded(branch)
+    recounted, constituted = events.of(branch.id)
     assert (type(recounted).__name__, recounted.case_id, recounted.formal) == (
         "MemberRecounted",
-        track.case_id,
+        org,
         3,
     )
     assert (type(constituted).__name__, constituted.formal) == ("Constituted", 3)
-    assert branch.members == {str(track.case_id): 3}
-    then_events(track, lambda t: t.count_members(step("2014-06-01"), 2, 0, 0, branch), branch)
-    assert names(recorded(branch)) == ["MemberRecounted", "FellBelowMinimum"]
+    assert s.branch(BRANCH).members == {str(org): 3}
+    events = s.when(m.CountMembers, on="2014-06-01", formal=2)
+    assert events.of(branch.id).names == ["MemberRecounted", "FellBelowMinimum"]
+    branch = s.branch(BRANCH)
     assert not branch.constituted
     assert branch.constituted_on is None
 
 
-def test_a_recount_of_only_probationary_members_leaves_the_branch_alone(given: Given) -> None:
-    branch = joint_branch()
-    track = given.joint(branch, 2)
-    [event] = then_events(
-        track, lambda t: t.count_members(step("2014-05-01"), 2, 3, 0, branch), branch
-    )
-    assert event.probationary == 3
-    assert branch.pending_events == []
+def test_a_recount_of_only_probationary_members_leaves_the_branch_alone() -> None:
+    s = Tracks()
+    s.joint_branch()
+    s.joint(2)
+    events = s.when(m.CountMembers, on="2014-05-01", formal=2, probationary=3)
+    assert events.names == ["MembersCounted"]
+    assert events[0].probationary == 3
 
 
-def test_a_refused_recount_leaves_the_branch_alone(given: Given) -> None:
-    branch = joint_branch()
-    then_refused(
-        given.joint(branch, 2),
-        lambda t: t.count_members(step("2014-05-01"), 3, 0, 4, branch),
+def test_a_refused_recount_leaves_the_branch_alone() -> None:
+    s = Tracks()
+    s.joint_branch()
+    s.joint(2)
+    s.refuses(  # the helper checks that no aggregate changed, the branch among them
+        m.CountMembers,
         "--transferred 4 is more than the 3 formal members",
-        Refused,
-        branch,
+        on="2014-05-01",
+        formal=3,
+        transferred=4,
     )
+
+
+def test_a_recount_changes_the_track_s_own_joint_branch_and_no_other() -> None:
+    """A track used to be handed the branch to recount, and refused one not its own; now the
+    handler finds its branch from the track itself."""
+    s = Tracks()
+    mine, other = s.joint_branch(), s.joint_branch(name="另一联合党支部")
+    s.joint(2)
+    events = s.when(m.CountMembers, on="2014-06-01", formal=1, transferred=1)
+    assert events.of(mine.id).names == ["MemberRecounted"]
+    assert events.of(other.id) == []
+    assert s.branch("另一联合党支部").members == {}
 
 
 # ---- follow-up services and rating ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", ["joint_meeting", "model_selection", "project_priority"])
-def test_follow_up_services_are_recorded(given: Given, kind: str) -> None:
-    track = given.independent()
-    [event] = then_events(track, lambda t: t.record_service(step("2014-05-01"), kind, "联席会"))
+def test_follow_up_services_are_recorded(kind: str) -> None:
+    s = Tracks()
+    s.independent()
+    [event] = s.when(m.RecordService, on="2014-05-01", kind=kind, note="联席会")
+    track = s.track()
     assert (type(event).__name__, event.kind, track.stage) == (
         "ServiceRecorded",
         kind,
@@ -780,30 +856,52 @@ def test_follow_up_services_are_recorded(given: Given, kind: str) -> None:
     assert track.services == [{"kind": kind, "on": date(2014, 5, 1), "note": "联席会"}]
 
 
-def test_a_service_needs_a_known_kind_a_note_and_follow_up(given: Given) -> None:
-    then_refused(
-        given.independent(),
+def test_a_service_needs_a_known_kind_a_note_and_follow_up() -> None:
+    s = Tracks()
+    s.independent()
+    s.refuses(
+        m.RecordService,
+        "--kind must be one of joint_meeting, model_selection, project_priority; got 'party'",
+        on="2014-05-01",
+        kind="party",
+        note="x",
+    )
+    refused_alone(
+        s.track(),
         lambda t: t.record_service(step("2014-05-01"), "party", "x"),
         "unknown service kind 'party'; kinds: joint_meeting, model_selection, project_priority",
     )
-    then_refused(
-        given.independent(),
+    s.refuses(
+        m.RecordService,
+        "--note must be text .* not empty",
+        on="2014-05-01",
+        kind="joint_meeting",
+        note=" ",
+    )
+    refused_alone(
+        s.track(),
         lambda t: t.record_service(step("2014-05-01"), "joint_meeting", " "),
         "record-service needs --note",
     )
-    then_refused(
-        given.formation(1),
-        lambda t: t.record_service(step("2014-05-01"), "joint_meeting", "x"),
+    forming = Tracks()
+    forming.formation(1)
+    forming.refuses(
+        m.RecordService,
         "cannot record-service: the party track is in stage 'formation'",
         WrongStage,
+        on="2014-05-01",
+        kind="joint_meeting",
+        note="x",
     )
 
 
 @pytest.mark.parametrize("stars", [1, 5])
-def test_a_track_in_follow_up_is_rated_one_to_five_stars(given: Given, stars: int) -> None:
-    track = given.independent()
-    [event] = then_events(track, lambda t: t.rate(step("2014-07-01"), stars, "组织健全"))
+def test_a_track_in_follow_up_is_rated_one_to_five_stars(stars: int) -> None:
+    s = Tracks()
+    s.independent()
+    [event] = s.when(m.Rate, on="2014-07-01", stars=stars, note="组织健全")
     assert (type(event).__name__, event.stars, event.note) == ("Rated", stars, "组织健全")
+    track = s.track()
     assert (track.stars, track.rated_on, track.rating_note) == (
         stars,
         date(2014, 7, 1),
@@ -812,133 +910,125 @@ def test_a_track_in_follow_up_is_rated_one_to_five_stars(given: Given, stars: in
 
 
 @pytest.mark.parametrize("stars", [0, 6, -1])
-def test_stars_outside_one_to_five_are_refused(given: Given, stars: int) -> None:
-    then_refused(
-        given.independent(),
-        lambda t: t.rate(step("2014-07-01"), stars, "x"),
-        f"--stars must be a whole number from 1 to 5 \\(digits 0-9 only\\); got '{stars}'",
-    )
+def test_stars_outside_one_to_five_are_refused(stars: int) -> None:
+    s = Tracks()
+    s.independent()
+    match = f"--stars must be a whole number from 1 to 5 \\(digits 0-9 only\\); got '{stars}'"
+    s.refuses(m.Rate, match, on="2014-07-01", stars=stars, note="x")
+    refused_alone(s.track(), lambda t: t.rate(step("2014-07-01"), stars, "x"), match)
 
 
-def test_a_rating_needs_a_note_and_follow_up(given: Given) -> None:
-    then_refused(
-        given.independent(), lambda t: t.rate(step("2014-07-01"), 3, ""), "rate needs --note"
-    )
-    then_refused(
-        given.support(3),
-        lambda t: t.rate(step("2014-07-01"), 3, "x"),
+def test_a_rating_needs_a_note_and_follow_up() -> None:
+    s = Tracks()
+    s.independent()
+    s.refuses(m.Rate, "--note must be text .* not empty", on="2014-07-01", stars=3, note="")
+    refused_alone(s.track(), lambda t: t.rate(step("2014-07-01"), 3, ""), "rate needs --note")
+    supported = Tracks()
+    supported.support(3)
+    supported.refuses(
+        m.Rate,
         "cannot rate: the party track is in stage 'support'",
         WrongStage,
+        on="2014-07-01",
+        stars=3,
+        note="x",
     )
 
 
 # ---- the exit evaluation and the star rating go together (四个同步) ------------------------
 
 
-def reviewed_in_follow_up(
-    rated_on: str | None = None, stars: int = 4
-) -> tuple[OrganizationCase, PartyIncubation, Workspace]:
+def reviewed_in_follow_up(rated_on: str | None = None, stars: int = 4) -> Tracks:
     """A case entered 2014-02-10, reviewed 2014-07-10, whose party track founded its own branch
     on 2014-04-01 and, if `rated_on`, was rated then."""
-    case, track, ws = entered()
-    track.record_inspection(step(INSPECTED), None)
-    track.count_members(step(COUNTED), 3, 0, 0, None)
-    track.found_branch(step(BRANCHED), "协会党支部", None)
+    s = Tracks()
+    s.support(3)
+    s.given(m.FoundBranch, on=BRANCHED, name="协会党支部")
+    rating = {"on": rated_on, "stars": stars, "note": "组织健全"}
     if rated_on is not None and rated_on < "2014-07-10":
-        track.rate(step(rated_on), stars, "组织健全")
-    case.record_growth_review(step("2014-07-10"), REVIEW, track)
+        s.given(m.Rate, **rating)
+    s.given(m.RecordGrowthReview, on="2014-07-10", scores=REVIEW)
     if rated_on is not None and rated_on >= "2014-07-10":
-        track.rate(step(rated_on), stars, "组织健全")
-    return case, track, ws
+        s.given(m.Rate, **rating)
+    return s
 
 
 def test_an_exit_is_refused_while_the_party_track_in_follow_up_has_no_rating() -> None:
-    case, track, ws = reviewed_in_follow_up()
-    recorded(case)
-    with pytest.raises(
-        Refused,
-        match=r"\(四个同步\): its party organization is in follow-up and has no star rating "
+    s = reviewed_in_follow_up()
+    s.refuses(
+        m.EvaluateExit,
+        r"\(四个同步\): its party organization is in follow-up and has no star rating "
         r"since the last growth review on 2014-07-10; rate it first",
-    ):
-        case.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(ws, track))
-    assert (case.pending_events, case.stage, case.exit_on) == ([], "incubating", None)
-    assert ws.holder == case.id
+        on="2014-12-10",
+        scores=PASS,
+    )
+    case, ws = s.case(), s.workspace("M-01")
+    assert (case.stage, case.exit_on) == ("incubating", None)
+    assert ws is not None and ws.holder == case.id
 
 
 def test_an_exit_is_refused_when_the_rating_is_older_than_the_last_growth_review() -> None:
-    case, track, ws = reviewed_in_follow_up(rated_on="2014-06-01")
-    recorded(case)
-    with pytest.raises(
-        Refused, match=r"on 2014-07-10 up to 2014-12-10 \(the last was on 2014-06-01\); rate it"
-    ):
-        case.evaluate_exit(step("2014-12-10"), FAIL, RULES, Holdings(ws, track))
-    assert (case.pending_events, case.stage) == ([], "incubating")
+    s = reviewed_in_follow_up(rated_on="2014-06-01")
+    s.refuses(
+        m.EvaluateExit,
+        r"on 2014-07-10 up to 2014-12-10 \(the last was on 2014-06-01\); rate it",
+        on="2014-12-10",
+        scores=FAIL,
+    )
+    assert s.case().stage == "incubating"
 
 
 @pytest.mark.parametrize("rated_on", ["2014-07-10", "2014-11-20"])
 def test_a_rating_on_or_after_the_last_growth_review_lets_the_exit_through(rated_on: str) -> None:
-    case, track, ws = reviewed_in_follow_up(rated_on=rated_on, stars=4)
-    recorded(case)
-    case.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(ws, track))
-    [event] = recorded(case)
+    s = reviewed_in_follow_up(rated_on=rated_on, stars=4)
+    events = s.when(m.EvaluateExit, on="2014-12-10", scores=PASS)
+    [event] = events.of(s.case().id)
     assert (type(event).__name__, event.stage, event.party_stars) == (
         "ExitApproved",
         "follow_up",
         4,
     )
-    assert track.is_open  # the case is still open in follow-up: so is its party track
+    assert s.track().is_open  # the case is still open in follow-up: so is its party track
 
 
 def test_a_rating_dated_after_the_exit_evaluation_does_not_count_for_it() -> None:
-    case, track, ws = reviewed_in_follow_up(rated_on="2014-12-20")
-    recorded(case)
-    with pytest.raises(Refused, match=r"up to 2014-12-10 \(the last was on 2014-12-20\)"):
-        case.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(ws, track))
-    assert case.pending_events == []
-
-
-def test_a_track_refuses_a_joint_branch_that_is_not_its_own() -> None:
-    _, track, _ = entered()
-    mine, other = joint_branch(), joint_branch(name="另一联合党支部")
-    in_joint_branch(track, mine)
-    recorded(track)
-    with pytest.raises(Refused, match="is not this organization's branch"):
-        track.count_members(step("2014-06-01"), 2, 0, 2, other)
-    assert (track.pending_events, other.pending_events) == ([], [])
+    s = reviewed_in_follow_up(rated_on="2014-12-20")
+    s.refuses(
+        m.EvaluateExit,
+        r"up to 2014-12-10 \(the last was on 2014-12-20\)",
+        on="2014-12-10",
+        scores=PASS,
+    )
 
 
 def test_an_exit_needs_no_rating_while_the_party_track_is_not_in_follow_up() -> None:
-    case, track, ws = entered()
-    track.record_inspection(step(INSPECTED), None)
-    track.count_members(step(COUNTED), 1, 0, 0, None)
-    case.record_growth_review(step("2014-07-10"), REVIEW, track)
-    recorded(case)
-    case.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(ws, track))
-    [event] = recorded(case)
-    assert (type(event).__name__, event.party_stars) == ("ExitApproved", None)
+    s = Tracks()
+    s.support(1)
+    s.given(m.RecordGrowthReview, on="2014-07-10", scores=REVIEW)
+    event = s.when(m.EvaluateExit, on="2014-12-10", scores=PASS).one("ExitApproved")
+    assert event.party_stars is None
+
+
+def growth_review(s: Scenario) -> Any:
+    [review] = [e for e in s.history(s.case().id) if type(e).__name__ == "GrowthReviewRecorded"]
+    return review
 
 
 def test_growth_reviews_record_the_party_stars_beside_them() -> None:
-    case, _, _ = reviewed_in_follow_up(rated_on="2014-06-01", stars=3)
-    review = next(e for e in recorded(case) if type(e).__name__ == "GrowthReviewRecorded")
-    assert review.party_stars == 3
-    unrated, _, _ = reviewed_in_follow_up()
-    [*_, event] = recorded(unrated)
-    assert (type(event).__name__, event.party_stars) == ("GrowthReviewRecorded", None)
-    plain, _, _ = entered()
-    plain.record_growth_review(step("2014-07-10"), REVIEW, None)
-    [*_, without] = recorded(plain)
-    assert without.party_stars is None
+    assert growth_review(reviewed_in_follow_up(rated_on="2014-06-01", stars=3)).party_stars == 3
+    assert growth_review(reviewed_in_follow_up()).party_stars is None
+    plain = Tracks()
+    plain.started()
+    plain.given(m.RecordGrowthReview, on="2014-07-10", scores=REVIEW)
+    assert growth_review(plain).party_stars is None
 
 
 def test_a_failed_exit_records_the_stars_and_closes_the_party_track() -> None:
-    case, track, ws = reviewed_in_follow_up(rated_on="2014-08-01", stars=2)
-    recorded(case)
-    recorded(track)
-    case.evaluate_exit(step("2014-12-10"), FAIL, RULES, Holdings(ws, track))
-    [event] = recorded(case)
+    s = reviewed_in_follow_up(rated_on="2014-08-01", stars=2)
+    events = s.when(m.EvaluateExit, on="2014-12-10", scores=FAIL)
+    [event] = events.of(s.case().id)
     assert (type(event).__name__, event.stage, event.party_stars) == ("ExitFailed", "exited", 2)
-    noted, closed = recorded(track)
+    noted, closed = events.of(s.track().id)
     assert (type(noted).__name__, noted.evaluation, noted.stars) == (
         "EvaluationNoted",
         "exit_evaluation",
@@ -950,23 +1040,18 @@ def test_a_failed_exit_records_the_stars_and_closes_the_party_track() -> None:
 # ---- ending the organization case ends the track -------------------------------------------
 
 
-def in_joint_branch(track: PartyIncubation, branch: JointBranch) -> None:
-    track.record_inspection(step(INSPECTED), None)
-    track.count_members(step(COUNTED), 2, 0, 0, None)
-    track.join_branch(step(BRANCHED), branch)
-
-
-@pytest.mark.parametrize("command", ["withdraw", "terminate"])
-def test_ending_the_case_early_closes_the_track_and_leaves_its_joint_branch(command: str) -> None:
-    case, track, ws = entered()
-    branch = joint_branch()
-    in_joint_branch(track, branch)
-    for aggregate in (case, track, branch):
-        recorded(aggregate)
-    end: Callable[[Step, Holdings], None] = getattr(case, command)
-    end(step("2014-05-01", "团队解散"), Holdings(ws, track, branch))
-    [closed] = recorded(track)
-    org_stage = "withdrawn" if command == "withdraw" else "terminated"
+@pytest.mark.parametrize(
+    ("command", "org_stage"), [(m.Withdraw, "withdrawn"), (m.Terminate, "terminated")]
+)
+def test_ending_the_case_early_closes_the_track_and_leaves_its_joint_branch(
+    command: type[m.Command], org_stage: str
+) -> None:
+    s = Tracks()
+    branch = s.joint_branch()
+    org = s.joint(2)
+    events = s.when(command, on="2014-05-01", reason="团队解散")
+    track = s.track()
+    [closed] = events.of(track.id)
     assert (type(closed).__name__, closed.stage, closed.org_stage) == (
         "Closed",
         "closed",
@@ -978,21 +1063,21 @@ def test_ending_the_case_early_closes_the_track_and_leaves_its_joint_branch(comm
         date(2014, 5, 1),
     )
     assert (track.is_open, track.allowed_commands()) == (False, [])
-    [left] = recorded(branch)
+    [left] = events.of(branch.id)
     assert (type(left).__name__, left.case_id, left.why) == (
         "MemberLeft",
-        case.id,
+        org,
         f"the organization's case ended ({org_stage})",
     )
-    assert branch.members == {}
+    assert s.branch(BRANCH).members == {}
 
 
 def test_departing_closes_a_residents_party_track() -> None:
-    case, ws = applied("residency"), workspace()
-    track = case.admit(step("2014-02-01"), ws)
-    recorded(track)
-    case.depart(step("2015-01-31", "期满"), Holdings(ws, track))
-    [closed] = recorded(track)
+    s = Tracks()
+    s.case_at("resident")
+    events = s.when(m.Depart, on="2015-01-31", reason="期满")
+    track = s.track()
+    [closed] = events.of(track.id)
     assert (type(closed).__name__, closed.org_stage, track.stage) == (
         "Closed",
         "departed",
@@ -1001,138 +1086,189 @@ def test_departing_closes_a_residents_party_track() -> None:
 
 
 def test_closing_the_case_after_follow_up_closes_the_track_and_leaves_the_branch() -> None:
-    case, track, ws = entered()
-    branch = joint_branch()
-    in_joint_branch(track, branch)
-    track.rate(step("2014-07-10"), 4, "规范")
-    case.record_growth_review(step("2014-07-10"), REVIEW, track)
-    case.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(ws, track, branch))
-    assert (track.stage, branch.members) == ("follow_up", {str(case.id): 2})
-    recorded(track)
-    recorded(branch)
-    case.close_case(step("2015-12-10"), RULES, Holdings(None, track, branch))
-    [closed] = recorded(track)
+    s = Tracks()
+    branch = s.joint_branch()
+    org = s.joint(2)
+    s.given(m.Rate, on="2014-07-10", stars=4, note="规范")
+    s.given(m.RecordGrowthReview, on="2014-07-10", scores=REVIEW)
+    s.given(m.EvaluateExit, on="2014-12-10", scores=PASS)
+    assert (s.track().stage, s.branch(BRANCH).members) == ("follow_up", {str(org): 2})
+    events = s.when(m.Close, on="2015-12-10")
+    [closed] = events.of(s.track().id)
     assert (closed.org_stage, closed.reason) == ("closed", None)
-    assert names(recorded(branch)) == ["MemberLeft"]
+    assert events.of(branch.id).names == ["MemberLeft"]
 
 
 def test_a_passed_exit_leaves_the_party_track_open() -> None:
-    case, track, ws = reviewed_in_follow_up(rated_on="2014-07-10")
-    recorded(track)
-    case.evaluate_exit(step("2014-12-10"), PASS, RULES, Holdings(ws, track))
+    s = reviewed_in_follow_up(rated_on="2014-07-10")
+    events = s.when(m.EvaluateExit, on="2014-12-10", scores=PASS)
     # noted on the track, saved with the case: a party step at the same moment conflicts
-    assert [type(e).__name__ for e in track.pending_events] == ["EvaluationNoted"]
+    track = s.track()
+    assert events.of(track.id).names == ["EvaluationNoted"]
     assert track.stage == "follow_up"
 
 
 def test_the_track_closes_no_earlier_than_its_last_step() -> None:
-    case, track, ws = entered()
-    track.record_inspection(step(INSPECTED), None)
-    track.count_members(step("2014-04-01"), 1, 0, 0, None)
-    recorded(track)
-    case.withdraw(step("2014-03-01", "退出"), Holdings(ws, track))
-    [closed] = recorded(track)
+    s = Tracks()
+    s.member_discovery()
+    s.given(m.CountMembers, on="2014-04-01", formal=1)
+    events = s.when(m.Withdraw, on="2014-03-01", reason="退出")
+    track = s.track()
+    [closed] = events.of(track.id)
     assert (closed.on, track.ended_on) == (date(2014, 4, 1), date(2014, 4, 1))
 
 
 def test_the_branch_records_the_member_leaving_on_the_day_the_track_closes() -> None:
-    case, track, ws = entered()
-    branch = joint_branch()
-    in_joint_branch(track, branch)  # joined 2014-04-01
-    recorded(track)
-    recorded(branch)
-    case.withdraw(step("2014-03-01", "退出"), Holdings(ws, track, branch))
-    [closed] = recorded(track)
-    [left] = recorded(branch)
+    s = Tracks()
+    branch = s.joint_branch()
+    s.joint(2)  # joined 2014-04-01
+    events = s.when(m.Withdraw, on="2014-03-01", reason="退出")
+    [closed] = events.of(s.track().id)
+    [left] = events.of(branch.id)
     assert left.on == closed.on == date(2014, 4, 1)
 
 
 @pytest.mark.parametrize(
-    "act",
+    ("message", "fields"),
     [
-        pytest.param(lambda t: t.record_inspection(step("2014-06-01"), None), id="inspection"),
-        pytest.param(lambda t: t.count_members(step("2014-06-01"), 2, 0, 0, None), id="count"),
-        pytest.param(lambda t: t.assign_instructor(step("2014-06-01"), "李娜"), id="instructor"),
-        pytest.param(lambda t: t.record_support(step("2014-06-01"), "space", "x"), id="support"),
-        pytest.param(lambda t: t.record_development(step("2014-06-01"), "x"), id="development"),
-        pytest.param(lambda t: t.found_branch(step("2014-06-01"), "x", None), id="found"),
-        pytest.param(lambda t: t.join_branch(step("2014-06-01"), joint_branch()), id="join"),
-        pytest.param(
-            lambda t: t.record_service(step("2014-06-01"), "joint_meeting", "x"), id="service"
-        ),
-        pytest.param(lambda t: t.rate(step("2014-06-01"), 3, "x"), id="rate"),
-        pytest.param(lambda t: t.close(step("2014-06-01"), "closed", None), id="close"),
+        pytest.param(m.RecordInspection, {}, id="inspection"),
+        pytest.param(m.CountMembers, {"formal": 2}, id="count"),
+        pytest.param(m.AssignInstructor, {"instructor": "李娜"}, id="instructor"),
+        pytest.param(m.RecordSupport, {"kind": "space", "note": "x"}, id="support"),
+        pytest.param(m.RecordDevelopment, {"note": "x"}, id="development"),
+        pytest.param(m.FoundBranch, {"name": "x"}, id="found"),
+        pytest.param(m.JoinBranch, {"branch": BRANCH}, id="join"),
+        pytest.param(m.RecordService, {"kind": "joint_meeting", "note": "x"}, id="service"),
+        pytest.param(m.Rate, {"stars": 3, "note": "x"}, id="rate"),
     ],
 )
-def test_a_closed_track_refuses_every_command(given: Given, act: Act) -> None:
-    then_refused(
-        given.closed(),
-        act,
+def test_a_closed_track_refuses_every_command(
+    message: type[m.Command], fields: dict[str, Any]
+) -> None:
+    s = Tracks()
+    s.joint_branch()
+    s.closed()
+    s.refuses(
+        message,
+        "the party track is in stage 'closed'; commands allowed from 'closed': none: "
+        "the party track has ended",
+        WrongStage,
+        on="2014-06-01",
+        **fields,
+    )
+
+
+def test_a_closed_track_is_not_closed_again() -> None:
+    """Closing is no command of a person's (the case's end closes the track): the track alone."""
+    s = Tracks()
+    s.closed()
+    refused_alone(
+        s.track(),
+        lambda t: t.close(step("2014-06-01"), "closed"),
         "the party track is in stage 'closed'; commands allowed from 'closed': none: "
         "the party track has ended",
         WrongStage,
     )
 
 
+def entered_alone(s: Scenario) -> tuple[OrganizationCase, Workspace]:
+    """Given as events: a case entered on 2014-02-10 with its workspace M-01, built by their
+    own methods (its party track is left to the test)."""
+    case = OrganizationCase.apply_for(
+        step("2014-01-02"),
+        name=ORG,
+        field="charity",
+        legal_status="registered",
+        track="incubation",
+        site="main",
+    )
+    case.start_inspection(step("2014-01-08"))
+    case.submit_for_entry(step("2014-01-20"))
+    assert case.evaluate_entry(step(STARTED), Panel.parse(PASS), s.park.rules, "M-01")
+    ws = Workspace.register("main", "M-01", step(STARTED))
+    s.org = UUID(str(case.id))
+    return case, ws
+
+
 def test_a_track_already_closed_is_not_closed_again_when_the_case_ends() -> None:
-    case, track, ws = entered()
-    track.close(step("2014-03-01"), "withdrawn", None)
-    recorded(track)
-    case.terminate(step("2014-05-01", "违规"), Holdings(ws, track))
-    assert (track.pending_events, case.stage) == ([], "terminated")
+    s = Tracks()
+    case, ws = entered_alone(s)
+    track = move_in(case, ws, step(STARTED))
+    track.close(step("2014-03-01"), "withdrawn")
+    s.saved(case, ws, track)
+    events = s.when(m.Terminate, on="2014-05-01", reason="违规")
+    assert events.names == ["Terminated", "Released"]  # and no second Closed
+    assert (s.case().stage, s.track().stage) == ("terminated", "closed")
 
 
 # ---- replay --------------------------------------------------------------------------------
 
 
-def test_replaying_the_events_gives_the_same_track_and_branch(given: Given) -> None:
+def test_replaying_the_events_gives_the_same_track_and_branch() -> None:
+    """Each aggregate alone, as the handlers ask them (the helper also checks, after every
+    message, that the aggregate a handler returns is the one its events replay to)."""
     branch = JointBranch.create("main", BRANCH, step("2014-01-15"))
-    track = given.joint(branch, 2)
-    given.joint(branch, 1, "社区服务中心")
-    track.count_members(step("2014-05-01"), 3, 1, 1, branch)
-    track.found_branch(step("2014-06-01"), "协会党支部", branch, UUID(int=7))
+    tracks = []
+    for name, formal in ((ORG, 2), (OTHER, 1)):
+        track = PartyIncubation.start(uuid4(), name, "main", step(STARTED))
+        track.record_inspection(step(INSPECTED), "走访党建情况")
+        track.count_members(step(COUNTED), formal, 0, 0)
+        track.join_branch(step(BRANCHED), branch)
+        branch.admit(track.case_id, name, formal, step(BRANCHED))
+        tracks.append(track)
+    track = tracks[0]
+    track.count_members(step("2014-05-01"), 3, 1, 1)
+    branch.recount(track.case_id, 3, step("2014-05-01"))
+    track.found_branch(step("2014-06-01"), "协会党支部", UUID(int=7))
+    branch.leave(track.case_id, step("2014-06-01"), "founded its own branch")
     track.rate(step("2014-07-01"), 5, "示范")
+    assert (track.branch_id, branch.members) == (UUID(int=7), {str(tracks[1].case_id): 1})
     for aggregate in (track, branch):
         replayed: Aggregate | None = None
-        for event in recorded(aggregate):
+        for event in aggregate.collect_events():
             replayed = event.mutate(replayed)
         assert replayed is not None
         assert vars(replayed) == vars(aggregate) | {"_pending_events": []}
 
 
 def test_a_corrected_entry_date_moves_the_party_track_s_start() -> None:
-    case, track, _ = entered()  # entered 2014-02-10
-    recorded(track)
-    case.correct_entry_date(step("2014-02-20", "协议日期有误"), date(2014, 2, 5), RULES, track)
-    [moved] = recorded(track)
+    s = Tracks()
+    s.started()  # entered 2014-02-10
+    events = s.when(m.CorrectEntryDate, on="2014-02-20", reason="协议日期有误", to="2014-02-05")
+    track = s.track()
+    [moved] = events.of(track.id)
     assert (type(moved).__name__, moved.started_on, moved.previous) == (
         "StartCorrected",
         date(2014, 2, 5),
         date(2014, 2, 10),
     )
-    assert track.started_on == date(2014, 2, 5) == case.entered_on
+    assert track.started_on == date(2014, 2, 5) == s.case().entered_on
     assert "correct-start" not in track.allowed_commands()
     # a second correction is bounded by the case's steps, not by the first correction
-    case.correct_entry_date(step("2014-03-01", "再次更正"), date(2014, 2, 25), RULES, track)
-    assert track.started_on == date(2014, 2, 25) == case.entered_on
+    s.when(m.CorrectEntryDate, on="2014-03-01", reason="再次更正", to="2014-02-25")
+    assert s.track().started_on == date(2014, 2, 25) == s.case().entered_on
 
 
 def test_an_entry_date_after_the_party_track_s_first_step_is_refused() -> None:
-    case, track, _ = entered()
-    track.record_inspection(step("2014-02-12"), None)
-    recorded(track)
-    recorded(case)
-    with pytest.raises(Refused, match="recorded a step on 2014-02-12; an entry date after it"):
-        case.correct_entry_date(step("2014-02-20", "x"), date(2014, 2, 15), RULES, track)
-    assert (case.pending_events, track.pending_events) == ([], [])
-    assert (case.entered_on, track.started_on) == (date(2014, 2, 10), date(2014, 2, 10))
+    s = Tracks()
+    s.started()
+    s.given(m.RecordInspection, on="2014-02-12")
+    s.refuses(
+        m.CorrectEntryDate,
+        "recorded a step on 2014-02-12; an entry date after it",
+        on="2014-02-20",
+        reason="x",
+        to="2014-02-15",
+    )
+    assert (s.case().entered_on, s.track().started_on) == (date(2014, 2, 10), date(2014, 2, 10))
 
 
 def test_a_growth_review_is_noted_on_the_party_track_with_its_stars() -> None:
-    case, track, _ = entered()
-    recorded(track)
-    case.record_growth_review(step("2014-07-10"), Panel.parse(["王芳=75"]), track)
-    [noted] = recorded(track)
+    s = Tracks()
+    s.started()
+    events = s.when(m.RecordGrowthReview, on="2014-07-10", scores=["王芳=75"])
+    track = s.track()
+    [noted] = events.of(track.id)
     assert (type(noted).__name__, noted.evaluation, noted.stars, noted.on) == (
         "EvaluationNoted",
         "growth_review",
@@ -1143,13 +1279,14 @@ def test_a_growth_review_is_noted_on_the_party_track_with_its_stars() -> None:
 
 
 def test_a_joint_branch_constituted_again_when_its_members_reach_three_again() -> None:
-    branch = joint_branch()
+    branch = JointBranch.create("main", BRANCH, step("2014-01-15"))
+    branch.collect_events()
     a, b = uuid4(), uuid4()
     branch.admit(a, "甲", 2, step("2014-03-01"))
     branch.admit(b, "乙", 1, step("2014-03-02"))
     branch.leave(b, step("2014-04-01"), why="x")
     branch.recount(a, 3, step("2014-05-01"))
-    assert names(recorded(branch)) == [
+    assert Recorded(branch.collect_events()).names == [
         "MemberJoined",
         "MemberJoined",
         "Constituted",
@@ -1162,15 +1299,40 @@ def test_a_joint_branch_constituted_again_when_its_members_reach_three_again() -
 
 
 def test_a_missing_party_track_is_started_on_the_case_and_not_before_its_entry() -> None:
-    case, _, _ = entered()  # as if its track had never been saved
-    with pytest.raises(Refused, match="cannot start before the entry on 2014-02-10"):
-        case.start_missing_party_track(step("2014-02-09"), None)
-    recorded(case)
-    track = case.start_missing_party_track(step("2014-03-01", "补建党建档案"), None)
-    [started] = recorded(track)
-    [noted] = recorded(case)
+    s = Tracks()
+    case, ws = entered_alone(s)  # as if its track had never been saved
+    ws.allocate(UUID(str(case.id)), case.name, step(STARTED))
+    s.saved(case, ws)
+    s.refuses(
+        m.StartPartyTrack,
+        "cannot start before the entry on 2014-02-10",
+        on="2014-02-09",
+    )
+    events = s.when(m.StartPartyTrack, on="2014-03-01", reason="补建党建档案")
+    track = s.track()
+    [noted] = events.of(case.id)
+    [started] = events.of(track.id)
     assert (type(noted).__name__, noted.party_track) == ("PartyTrackStarted", track.id)
-    assert (started.on, started.reason) == (date(2014, 3, 1), "补建党建档案")
-    with pytest.raises(Refused, match="already has its party track"):
-        case.start_missing_party_track(step("2014-03-02"), track)
-    assert "start-party-track" not in case.allowed_commands()
+    assert (type(started).__name__, started.on, started.reason) == (
+        "Started",
+        date(2014, 3, 1),
+        "补建党建档案",
+    )
+    s.refuses(m.StartPartyTrack, "already has its party track", on="2014-03-02")
+    assert "start-party-track" not in s.case().allowed_commands()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug: OrganizationCase.record_party_track_started does not check the date "
+    "order, so PartyTrackStarted moves the case's last step back (lifecycle/organization.py)",
+)
+def test_a_party_track_started_late_keeps_the_case_s_date_order() -> None:
+    s = Tracks()
+    case, ws = entered_alone(s)
+    case.record_growth_review(step("2014-07-10"), Panel.parse(REVIEW), None)
+    ws.allocate(UUID(str(case.id)), case.name, step(STARTED))
+    s.saved(case, ws)
+    with contextlib.suppress(Refused):  # refused, or recorded no earlier than the last step
+        s.when(m.StartPartyTrack, on="2014-03-01")
+    assert s.case().last_on == date(2014, 7, 10)  # else a step dated 2014-04-01 is taken next

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 from uuid import UUID
 
+import pytest
 from eventsourcing.application import AggregateNotFoundError
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
@@ -923,4 +924,5 @@ class IncubatorMachine(RuleBasedStateMachine):
             ), label
 
 
-TestIncubatorStateMachine = IncubatorMachine.TestCase
+# Long: `pytest -m "not slow"` is the fast loop without it (as TestPartyStateMachine).
+TestIncubatorStateMachine = pytest.mark.slow(IncubatorMachine.TestCase)
