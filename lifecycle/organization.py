@@ -425,6 +425,7 @@ class OrganizationCase(Aggregate):
             raise Refused(f"{self.name} already has its party track (it starts once)")
         if step.on < self.entered_on:
             raise Refused(f"the party track cannot start before the entry on {self.entered_on}")
+        self._check("start_party_track", step)  # and never before the case's last step
         self._record(self.PartyTrackStarted, step, party_track=track_id)
 
     # ---- what the case knows ------------------------------------------------------------------

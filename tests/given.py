@@ -30,7 +30,6 @@ from eventsourcing.domain import Aggregate
 
 from commands import messages as m
 from commands.handlers import Actor, Dispatcher, Result, Services
-from commands.log import EventLog
 from commands.party import PartyService
 from commands.service import IncubatorService
 from commands.settings import load_settings
@@ -42,6 +41,7 @@ from lifecycle.party import PartyIncubation
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
 from schedules.clock import FixedClock
+from store.log import EventLog
 from tests.conftest import NOW
 
 ACTOR = "王芳"
