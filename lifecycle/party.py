@@ -413,13 +413,6 @@ class PartyIncubation(Aggregate):
 
     # ---- helpers ------------------------------------------------------------------------------
 
-    def _check_own(self, branch: JointBranch) -> None:
-        if branch.id != self.branch_id:
-            raise Refused(
-                f"joint branch '{branch.name}' is not this organization's branch "
-                f"('{self.branch_name}')"
-            )
-
     def _require_instructor(self, command: str) -> None:
         if self.instructor is None:
             raise Refused(
