@@ -6,6 +6,8 @@ them: keys of [evaluation] and [periods] one by one; [fields] and [sites], when 
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from collections.abc import Collection
 from datetime import time
@@ -24,6 +26,9 @@ from schedules.reminders import (
 from schedules.workdays import WorkingDays
 
 DEFAULTS_FILE = "defaults.toml"
+SETTINGS_LIMIT = (
+    1024 * 1024
+)  # bytes: the defaults are 4 KiB; a park with thousands of workspaces fits
 _SECTIONS = {
     "evaluation": {"pass_mark": (0, 100), "min_experts": (1, 50), "exit_window_days": (0, 366)},
     "periods": {
@@ -88,13 +93,42 @@ def load_settings(path: str | Path | None = None) -> Park:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError(f"settings file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SettingsError(f"settings file {path} cannot be read: {e}") from None
+        return tomllib.loads(_text_of(path))
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"settings file {path} is not valid TOML: {e}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables by recursion
+        raise SettingsError(
+            f"settings file {path} nests arrays or tables too deeply to be a settings file"
+        ) from None
+
+
+def _text_of(path: Path) -> str:
+    """The file's text: only from a regular file (a FIFO would never end, a device like
+    /dev/zero never stop), at most SETTINGS_LIMIT bytes, in UTF-8."""
+    try:
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist") from None
+    except OSError as e:
+        raise SettingsError(f"settings file {path} cannot be read: {e.strerror or e}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SettingsError(f"settings file {path} is not a regular file; name a TOML file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            data = file.read(SETTINGS_LIMIT + 1)
+        except OSError as e:
+            raise SettingsError(f"settings file {path} cannot be read: {e.strerror or e}") from None
+    if len(data) > SETTINGS_LIMIT:
+        raise SettingsError(
+            f"settings file {path} is larger than {SETTINGS_LIMIT // 1024} KiB; "
+            f"a park's settings fit in a few"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SettingsError(f"settings file {path} is not UTF-8 text: {e}") from None
 
 
 def _merge(data: dict[str, Any], user: dict[str, Any]) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from commands.settings import SettingsError, load_settings
+from commands.settings import SETTINGS_LIMIT, SettingsError, load_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -161,3 +162,28 @@ def test_an_escalation_the_day_after_the_due_date_is_the_earliest(tmp_path: Path
     path = write(tmp_path, "[reminders.inspection]\nescalate_after_days = 1\n")
     reminders = load_settings(path).reminders
     assert reminders.of("inspection").escalate_after_days == 1
+
+
+def test_settings_come_only_from_a_regular_file_of_bounded_size(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)  # opened for reading it would wait for a writer for ever
+    big = tmp_path / "big.toml"
+    big.write_text("# " + "x" * SETTINGS_LIMIT + "\n", encoding="utf-8")
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 50_000 + "]" * 50_000 + "\n", encoding="utf-8")
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes('park = "caf\xe9"\n'.encode("latin-1"))
+    cases = {
+        "/dev/zero": "is not a regular file",
+        str(fifo): "is not a regular file",
+        str(tmp_path): "is not a regular file",
+        str(big): f"is larger than {SETTINGS_LIMIT // 1024} KiB",
+        str(deep): "nests arrays or tables too deeply",
+        str(latin): "is not UTF-8 text",
+        str(tmp_path / "missing.toml"): "does not exist",
+    }
+    for path, message in cases.items():
+        with pytest.raises(SettingsError) as refused:
+            load_settings(path)
+        assert str(refused.value).startswith(f"settings file {path} "), refused.value
+        assert message in str(refused.value), (path, refused.value)
