@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from lifecycle.park import Park
 from lifecycle.reminder import Reminder
 from schedules.reminders import KIND_NAMES_ZH
+from store.database import mask_url, why_malformed
 
 SMTP_ENV = "INCUBATOR_SMTP_URL"
 _YES, _NO = ("1", "true", "yes"), ("0", "false", "no")
@@ -41,7 +42,7 @@ class SmtpMailer:
     tls: bool = False  # SMTP over TLS from the start (smtps)
     starttls: bool = False
     user: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout: float = 30.0
 
     @classmethod
@@ -50,24 +51,30 @@ class SmtpMailer:
             parts = urlsplit(url)
             hostname = parts.hostname
         except ValueError as e:  # an unclosed [ of an IPv6 address, say
-            raise MailError(f"{SMTP_ENV} is not a URL ({e}): {_hide_password(url)!r}") from None
+            raise MailError(
+                f"{SMTP_ENV} is not a URL ({why_malformed(e)}): '{mask_url(url)}'"
+            ) from None
         if parts.scheme not in ("smtp", "smtps") or not hostname:
             raise MailError(
                 f"{SMTP_ENV} must look like smtp://user:password@host:587?from=park@example.org "
-                f"(or smtps://...), got {_hide_password(url)!r}"
+                f"(or smtps://...), got '{mask_url(url)}'"
             )
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         unknown = set(query) - {"from", "starttls", "timeout"}
         if unknown:
+            # A name that is no word may be part of a password holding "?": not repeated.
+            named = sorted(
+                n if re.fullmatch(r"[A-Za-z_]{1,30}", n) else "(masked)" for n in unknown
+            )
             raise MailError(
-                f"{SMTP_ENV}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+                f"{SMTP_ENV}: unknown parameter(s) {', '.join(named)}; "
                 f"allowed: from, starttls, timeout"
             )
         try:
             port = parts.port or (465 if parts.scheme == "smtps" else 25)
             timeout = float(query.get("timeout", 30))
-        except ValueError as e:
-            raise MailError(f"{SMTP_ENV}: {e}") from None
+        except ValueError as e:  # its text quotes the port, which could be a password
+            raise MailError(f"{SMTP_ENV}: {why_malformed(e)} in '{mask_url(url)}'") from None
         if timeout <= 0:
             raise MailError(f"{SMTP_ENV}: timeout must be a number of seconds above 0")
         starttls = query.get("starttls", "false").lower()
@@ -105,11 +112,6 @@ class SmtpMailer:
             if self.user:
                 smtp.login(self.user, self.password or "")
             smtp.send_message(message)
-
-
-def _hide_password(url: str) -> str:
-    """The URL with whatever stands between "user:" and "@" masked (also when unparsable)."""
-    return re.sub(r"^([a-z]+://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 def chinese_date(day: date) -> str:

@@ -8,6 +8,7 @@ The event log uses the eventsourcing library's own module for the backend (`even
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import URL, Connection, Engine
 
 DATABASE_ENV = "INCUBATOR_DATABASE_URL"
 EVENTS_TABLE = "incubator_events"  # the library's name on PostgreSQL: the log's, then "_events"
@@ -32,9 +33,16 @@ class Database:
     backend: str  # "sqlite" or "postgresql"
     url: str  # as given, password hidden
     event_store_env: dict[str, str] = field(repr=False)
-    sqlalchemy_url: str = field(repr=False)
+    sqlalchemy_url: str | URL = field(repr=False)  # a URL object: nothing in it is re-parsed
     schema: str | None = None
     path: Path | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def said(self, error: BaseException) -> str:
+        """A driver's error as a message may show it: without the password, should the driver
+        have repeated it (a URL it could not parse, say)."""
+        text = str(error)
+        return text.replace(self.password, "***") if self.password else text
 
     def engine(self) -> Engine:
         from sqlalchemy import create_engine, event
@@ -83,7 +91,7 @@ def schema_lock(database: Database, engine: Engine) -> Iterator[Database]:
     try:
         conn = engine.connect()
     except Exception as e:  # the driver's own errors
-        raise DatabaseError(f"cannot connect to {database.url}: {e}") from e
+        raise DatabaseError(f"cannot connect to {database.url}: {database.said(e)}") from e
     with conn:
         conn.execute(text("SELECT pg_advisory_lock(hashtext('incubator-schema'))"))
         conn.commit()
@@ -142,13 +150,15 @@ def parse_database_url(url: str) -> Database:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
     except ValueError as e:
-        raise DatabaseError(f"malformed database URL '{_hide_password(url)}': {e}") from None
-    if parts.scheme == "sqlite":
+        raise DatabaseError(
+            f"malformed database URL '{mask_url(url)}': {why_malformed(e)}"
+        ) from None
+    if parts.scheme == "sqlite" and url[len("sqlite:") :].startswith("///"):
         return _sqlite(url, parts.path)
-    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg") and parts.netloc:
         return _postgres(url, parts)
     raise DatabaseError(
-        f"unsupported database URL '{_hide_password(url)}'; use sqlite:///PATH or "
+        f"unsupported database URL '{mask_url(url)}'; use sqlite:///PATH or "
         f"postgresql://USER@HOST:PORT/DBNAME"
     )
 
@@ -161,13 +171,10 @@ def _sqlite(url: str, raw_path: str) -> Database:
             "SQLite needs a file: sqlite:///relative/path.db or sqlite:////absolute/path.db"
         )
     path = Path(path_text).expanduser()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DatabaseError(f"cannot create the folder for {path}: {e}") from None
+    _create_private(path)
     return Database(
         backend="sqlite",
-        url=url,
+        url=mask_url(url),
         event_store_env={
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(path),
@@ -178,19 +185,37 @@ def _sqlite(url: str, raw_path: str) -> Database:
     )
 
 
+def _create_private(path: Path) -> None:
+    """The SQLite file and the folders missing above it, created readable by the owner only
+    (the file holds people's names and contacts), whatever the umask: SQLite gives its journal
+    and WAL files the mode of the database file. What exists already is left as it is."""
+    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    try:
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700)  # a umask only takes bits away: 0700 also under umask 000
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass  # another process created it meanwhile, the same way
+    except OSError as e:
+        raise DatabaseError(f"cannot create {e.filename or path}: {e.strerror or e}") from None
+
+
 def _postgres(url: str, parts: SplitResult) -> Database:
     host, port, user, password = parts.hostname, parts.port, parts.username, parts.password
     dbname = unquote(parts.path.lstrip("/"))
     if not dbname:
-        raise DatabaseError(f"the PostgreSQL URL '{_hide_password(url)}' names no database")
+        raise DatabaseError(f"the PostgreSQL URL '{mask_url(url)}' names no database")
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(options) - {"schema"}
     if unknown:
-        raise DatabaseError(f"unknown URL option(s) {', '.join(sorted(unknown))}; allowed: schema")
+        named = sorted(n if re.fullmatch(r"[A-Za-z_]{1,30}", n) else "(masked)" for n in unknown)
+        raise DatabaseError(f"unknown URL option(s) {', '.join(named)}; allowed: schema")
     schema = options.get("schema")
     if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+        shown = schema if re.fullmatch(r"[A-Za-z0-9_]{1,63}", schema) else "(masked)"
         raise DatabaseError(
-            f"schema '{schema}' must be lower-case letters, digits and underscores, "
+            f"schema '{shown}' must be lower-case letters, digits and underscores, "
             f"not starting with a digit"
         )
     user = unquote(user) if user else "postgres"
@@ -219,21 +244,49 @@ def _postgres(url: str, parts: SplitResult) -> Database:
     )
     return Database(
         backend="postgresql",
-        url=_hide_password(url),
+        url=mask_url(url),
         event_store_env=env,
-        sqlalchemy_url=sa_url.render_as_string(hide_password=False),
+        sqlalchemy_url=sa_url,
         schema=schema,
+        password=unquote(password) if password else None,
     )
 
 
-def _hide_password(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # malformed: show only what precedes any credentials
-        return url.split("@", 1)[-1] if "@" in url else url
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:/*")
+# A query parameter whose name says it holds a secret (libpq reads ?password=, say).
+_SECRET_PARAMETER = re.compile(
+    r"(?i)((?:^|[?&;])[^=&;?#]*(?:pass|pwd|secret|token|key)[^=&;?#]*=)[^&;#]*"
+)
+
+
+def mask_url(url: str) -> str:
+    """The URL as a message may show it: whatever could be a password is masked, however
+    malformed the URL (one slash, none, no colon after the scheme, an @ inside the password).
+
+    The credentials are what precedes the last @ before the query; of them only the user,
+    before the first colon, is kept. Without such an @, a "user:secret" whose secret is not a
+    port number is masked up to the last @ (a password may hold ? or #), or to the path. So is
+    every query parameter whose name says it holds a secret."""
+    match = _SCHEME.match(url)
+    head = match.group() if match and match.group().endswith("/") else ""  # "user:pw@" is none
+    rest = url[len(head) :]
+    query = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, query)
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = f"{user}:***{rest[at:]}" if colon else rest
+    else:
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        user, colon, secret = authority.partition(":")
+        if colon and not secret.isdigit():  # "user:secret", not "host:port"
+            at = rest.rfind("@")  # a password holding / ? or # ends at an @, if any
+            rest = f"{user}:***{rest[at:] if at >= 0 else rest[len(authority) :]}"
+    return head + _SECRET_PARAMETER.sub(r"\1***", rest)
+
+
+def why_malformed(error: ValueError) -> str:
+    """What urlsplit found wrong, without the text it quotes (it could be the password)."""
+    return re.sub(r"\s*(as|:)\s*'.*'$", "", str(error)) or "not a URL"
 
 
 @contextmanager
