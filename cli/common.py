@@ -113,13 +113,17 @@ def _failure(e: Exception) -> str:
     )
 
 
-def open_incubator(ctx: click.Context) -> Incubator:
-    from commands.bootstrap import SETUP_ERRORS, bootstrap
+def open_incubator(ctx: click.Context, create_for: str | None = None) -> Incubator:
+    """The system on the database and settings the top options name; `create_for` marks a
+    new database for a rehearsal or a demonstration (store/purpose.py)."""
+    from commands.bootstrap import SETUP_ERRORS, PurposeError, bootstrap
 
     try:
-        system = bootstrap(ctx.obj["database"], ctx.obj["settings"])
+        system = bootstrap(ctx.obj["database"], ctx.obj["settings"], create_for=create_for)
     except SETUP_ERRORS as e:
         fail(str(e), EXIT_SETUP)
+    except PurposeError as e:  # a database with real work cannot become a rehearsal
+        fail(str(e), EXIT_REFUSED)
     ctx.call_on_close(system.close_all)
     return system
 

@@ -132,7 +132,8 @@ def run_demo(database: str | None, settings: str | None) -> None:
     path = Path(database) if database else user_data_path("incubator") / "demo.sqlite3"
     for stale in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         stale.unlink(missing_ok=True)
-    system = bootstrap(f"sqlite:///{path.resolve()}", settings)
+    # A database of its own, marked a demonstration: INCUBATOR_NOW may fix its clock.
+    system = bootstrap(f"sqlite:///{path.resolve()}", settings, create_for="demonstration")
     try:
         console.print(f"[bold]{system.park.name}[/]: a demonstration cohort on {path}\n")
         first, corrected = drive_cohort(Cohort(system.service, system.party))

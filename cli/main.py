@@ -65,12 +65,20 @@ def cli(ctx: click.Context, database: str | None, settings: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--rehearsal",
+    is_flag=True,
+    help="create a new database for rehearsals: INCUBATOR_NOW may then fix its clock "
+    "(refused on a database that holds events)",
+)
 @click.pass_context
-def init(ctx: click.Context) -> None:
+def init(ctx: click.Context, rehearsal: bool) -> None:
     """Create the tables (done on first use anyway) and show the park in use."""
-    system = open_incubator(ctx)
+    system = open_incubator(ctx, create_for="rehearsal" if rehearsal else None)
     park = system.park
     say(f"database: {system.database.url}")
+    if system.purpose is not None:
+        say(f"created for: a {system.purpose} (INCUBATOR_NOW may fix its clock)")
     say(f"park: {park.name} ({park.timezone})")
     for site in park.sites.values():
         say(

@@ -125,11 +125,15 @@ def render_history(name: str, events: list[dict[str, Any]]) -> None:
     console.print(f"[bold]{_s(name)}[/]: {len(events)} events, oldest first")
     for e in events:
         recorded = e["recorded_at"][:19].replace("T", " ")
+        if e.get("rehearsal"):
+            recorded += " UTC, rehearsal clock"  # INCUBATOR_NOW: not when it was really written
+        else:
+            recorded += " UTC"
         # a reminder's events are numbered on the reminder, not on the case
         number = f"#{e['version']:<3}" if "of" not in e else "  ⏰"
         console.print(
             f"[bold]{number}[/] {e['on'] or ' ' * 10}  [cyan]{_s(e['type'])}[/]  "
-            f"by {_s(e['actor'])}  [dim](recorded {_s(recorded)} UTC)[/]"
+            f"by {_s(e['actor'])}  [dim](recorded {_s(recorded)})[/]"
         )
         same = ("case_id", "organization", "site") if "of" in e else ()
         details = " · ".join(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from commands.party import PartyService
@@ -32,13 +33,16 @@ from store.database import (
     take_turns,
 )
 from store.log import EventLog, open_log
+from store.purpose import PURPOSES, PurposeError, mark, purpose_of
 
 SETTINGS_ENV = "INCUBATOR_SETTINGS"
 # Freezes the clock at one moment (rehearsals, end-to-end tests): every command runs as if it
-# were then, and its events record that moment as when they were written.
+# were then, and its events record that moment as when they were written, and say so. Only a
+# database created for a rehearsal or a demonstration allows it (store/purpose.py).
 NOW_ENV = "INCUBATOR_NOW"
 # What makes a system impossible to open: the settings, the database or the mail URL.
 SETUP_ERRORS = (SettingsError, DatabaseError, MailError)
+__all__ = ["SETUP_ERRORS", "Incubator", "PurposeError", "bootstrap"]
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Incubator:
     database: Database
     park: Park
     clock: Clock
+    purpose: str | None  # what the database was created for: None for real work
     log: EventLog
     service: IncubatorService
     read_models: ReadModels
@@ -79,12 +84,19 @@ def bootstrap(
     settings_path: str | Path | None = None,
     clock: Clock | None = None,
     mailer: Mailer | None = None,
+    *,
+    create_for: str | None = None,
 ) -> Incubator:
-    """`mailer` defaults to SMTP at INCUBATOR_SMTP_URL when that is set, else no mail."""
+    """`mailer` defaults to SMTP at INCUBATOR_SMTP_URL when that is set, else no mail.
+    `create_for` (rehearsal, demonstration) marks a new database for that purpose first.
+
+    A `clock` handed in is the caller's (tests, benchmarks); the one INCUBATOR_NOW fixes is
+    honoured only on a database created for a rehearsal or a demonstration."""
     database = parse_database_url(
         database_url or os.environ.get(DATABASE_ENV) or default_database_url()
     )
     park = load_settings(settings_path or os.environ.get(SETTINGS_ENV) or None)
+    from_env = clock is None
     clock = clock or clock_from_env()
     if mailer is None and os.environ.get(SMTP_ENV):
         mailer = SmtpMailer.from_url(os.environ[SMTP_ENV])  # MailError when malformed
@@ -94,21 +106,47 @@ def bootstrap(
             log = open_log(event_store)
             take_turns(database, log.recorder)
             try:
-                audit.install(database, engine)
-                read_models = ReadModels(engine, log, park, lambda: audit.seal(engine, log))
-            except SQLAlchemyError as e:
+                purpose = _purpose(log, create_for, clock if from_env else None)
+                read_models = _read_models(database, engine, log, park)
+            except BaseException:
                 log.close()
-                raise DatabaseError(f"cannot create the read models at {database.url}: {e}") from e
-    except Exception:
+                raise
+    except BaseException:
         engine.dispose()
         raise
     return Incubator(
         database,
         park,
         clock,
+        purpose,
         log,
         IncubatorService(log, park, clock),
         read_models,
         PartyService(log, park, clock),
         ReminderService(log, park, clock, read_models, mailer),
     )
+
+
+def _read_models(database: Database, engine: Engine, log: EventLog, park: Park) -> ReadModels:
+    try:
+        audit.install(database, engine)
+        return ReadModels(engine, log, park, lambda: audit.seal(engine, log))
+    except SQLAlchemyError as e:
+        raise DatabaseError(
+            f"cannot create the read models at {database.url}: {database.said(e)}"
+        ) from e
+
+
+def _purpose(log: EventLog, create_for: str | None, env_clock: Clock | None) -> str | None:
+    """What the database is for (marked first if `create_for`); refused when INCUBATOR_NOW
+    fixed the clock of a database that holds real work."""
+    if create_for is not None:
+        mark(log, create_for, SystemClock().now())
+    purpose = purpose_of(log)
+    if env_clock is not None and env_clock.fixed and purpose not in PURPOSES:
+        raise SettingsError(
+            f"{NOW_ENV} fixes the clock, which only a database created for a rehearsal or a "
+            f"demonstration allows; this one was not: unset {NOW_ENV} (or rehearse on a new "
+            f"database created by `incubator init --rehearsal`, or `incubator demo`)"
+        )
+    return purpose

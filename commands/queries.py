@@ -179,6 +179,7 @@ def _entry(event: Any, aggregate: str | None = None) -> dict[str, Any]:
         "recorded_at": event.timestamp.isoformat(),
         "actor": getattr(event, "actor", SYSTEM_ACTOR),
         "role": getattr(event, "role", None),
+        "rehearsal": bool(getattr(event, "rehearsal", False)),  # written under a fixed clock
         "reason": getattr(event, "reason", None),
         "data": event_data(event, skip=STEP_FIELDS),
     }

@@ -163,6 +163,7 @@ class ReminderService:
             responsible=responsible,
             on=self._local(now).date(),
             recorded_at=self.clock.now(),
+            rehearsal=self.clock.fixed,
         )
 
     def _recipient(self, step: Step, responsible: str | None) -> str:
@@ -197,19 +198,19 @@ class ReminderService:
             return None
         why_not = self._stale(reminder)
         if why_not is not None:
-            reminder.withdraw(why_not, now)
+            reminder.withdraw(why_not, now, self.clock.fixed)
             return self._outcome(reminder, "withdrawn", "")
         address = self.policy.addresses.get(reminder.recipient)
-        reminder.claim(address or "", now)
+        reminder.claim(address or "", now, self.clock.fixed)
         try:
             self.log.save(reminder)  # the claim: a second sender loses here
         except IntegrityError:
             return None
         error = self._send(reminder, address, now)
         if error is None:
-            reminder.delivered(address or "", self.clock.now())
+            reminder.delivered(address or "", self.clock.now(), self.clock.fixed)
             return self._outcome(reminder, "sent", address or "")
-        reminder.failed(error, self.clock.now(), self.policy.retry_minutes)
+        reminder.failed(error, self.clock.now(), self.policy.retry_minutes, self.clock.fixed)
         return self._outcome(reminder, reminder.delivery, address or "", error)
 
     def _send(self, reminder: Reminder, address: str | None, now: datetime) -> str | None:

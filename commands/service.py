@@ -115,7 +115,13 @@ class Commands:
                 f"record a step on or after the day it happens"
             )
         reason = who.reason.strip() if who.reason and who.reason.strip() else None
-        return Step(actor=who.actor.strip(), on=on, recorded_at=self.clock.now(), reason=reason)
+        return Step(
+            actor=who.actor.strip(),
+            on=on,
+            recorded_at=self.clock.now(),
+            reason=reason,
+            rehearsal=self.clock.fixed,
+        )
 
     def _find(self, aggregate_id: UUID) -> Aggregate | None:
         try:

@@ -71,7 +71,7 @@ class JointBranch(Aggregate):
             branch.members = {k: v for k, v in branch.members.items() if k != key}
             branch.member_names = {k: v for k, v in branch.member_names.items() if k != key}
 
-    class Constituted(Aggregate.Event):
+    class Constituted(Aggregate.Event, Stamped):
         """Its member organizations together reached the 3 formal members a branch needs."""
 
         formal: int
@@ -80,7 +80,7 @@ class JointBranch(Aggregate):
         def apply(self, branch: JointBranch) -> None:
             branch.constituted_on = self.on
 
-    class FellBelowMinimum(Aggregate.Event):
+    class FellBelowMinimum(Aggregate.Event, Stamped):
         """A member left or has fewer members: together they no longer make a branch."""
 
         formal: int
@@ -138,10 +138,16 @@ class JointBranch(Aggregate):
         self.trigger_event(event, **step.stamp(**data))
         after = self.formal_total
         if before < BRANCH_MINIMUM <= after:
-            self.trigger_event(
-                self.Constituted, timestamp=step.recorded_at, formal=after, on=step.on
-            )
+            self.trigger_event(self.Constituted, **self._system(step), formal=after)
         elif after < BRANCH_MINIMUM <= before:
-            self.trigger_event(
-                self.FellBelowMinimum, timestamp=step.recorded_at, formal=after, on=step.on
-            )
+            self.trigger_event(self.FellBelowMinimum, **self._system(step), formal=after)
+
+    @staticmethod
+    def _system(step: Step) -> dict[str, Any]:
+        """What an event that follows from a step carries of it (no actor, no reason)."""
+        return {
+            "timestamp": step.recorded_at,
+            "on": step.on,
+            "role": step.role,
+            "rehearsal": step.rehearsal,
+        }

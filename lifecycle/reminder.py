@@ -18,6 +18,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle.step import Stamped
+
 REMINDER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:reminder")
 SYSTEM = "system"
 # Where a reminder's mail stands.
@@ -46,7 +48,7 @@ class Reminder(Aggregate):
     claimed_at: datetime | None
     retry_at: datetime | None
 
-    class Issued(Aggregate.Created):
+    class Issued(Aggregate.Created, Stamped):
         on: date  # the business day it went out
         actor: str
         case_id: UUID
@@ -74,7 +76,7 @@ class Reminder(Aggregate):
     class DeadlineEscalated(Issued):
         pass
 
-    class DeliveryClaimed(Aggregate.Event):
+    class DeliveryClaimed(Aggregate.Event, Stamped):
         attempt: int
         message_id: str
         to: str
@@ -83,7 +85,7 @@ class Reminder(Aggregate):
             reminder.delivery, reminder.attempts = CLAIMED, self.attempt
             reminder.claimed_at = self.timestamp
 
-    class Delivered(Aggregate.Event):
+    class Delivered(Aggregate.Event, Stamped):
         attempt: int
         message_id: str
         to: str
@@ -91,7 +93,7 @@ class Reminder(Aggregate):
         def apply(self, reminder: Reminder) -> None:
             reminder.delivery, reminder.retry_at = SENT, None
 
-    class DeliveryFailed(Aggregate.Event):
+    class DeliveryFailed(Aggregate.Event, Stamped):
         attempt: int
         error: str
         retry_at: datetime | None  # None: given up
@@ -100,7 +102,7 @@ class Reminder(Aggregate):
             reminder.delivery = FAILED if self.retry_at is not None else GIVEN_UP
             reminder.retry_at = self.retry_at
 
-    class DeliveryWithdrawn(Aggregate.Event):
+    class DeliveryWithdrawn(Aggregate.Event, Stamped):
         """Not mailed: its deadline was met, moved or ended before the mail went out."""
 
         why: str
@@ -131,11 +133,13 @@ class Reminder(Aggregate):
         responsible: str | None,
         on: date,
         recorded_at: datetime,
+        rehearsal: bool = False,
     ) -> Reminder:
         return cls._create(
             cls.DeadlineEscalated if level else cls.ReminderIssued,
             id=cls.id_for(case_id, kind, due_on, step),
             timestamp=recorded_at,
+            rehearsal=rehearsal,
             on=on,
             actor=SYSTEM,
             case_id=case_id,
@@ -166,30 +170,39 @@ class Reminder(Aggregate):
             return self.claimed_at is None or self.claimed_at + claim_for <= now
         return False
 
-    def claim(self, to: str, now: datetime) -> None:
+    def claim(self, to: str, now: datetime, rehearsal: bool = False) -> None:
         self.trigger_event(
             self.DeliveryClaimed,
             timestamp=now,
+            rehearsal=rehearsal,
             attempt=self.attempts + 1,
             message_id=self.message_id,
             to=to,
         )
 
-    def delivered(self, to: str, now: datetime) -> None:
+    def delivered(self, to: str, now: datetime, rehearsal: bool = False) -> None:
         self.trigger_event(
-            self.Delivered, timestamp=now, attempt=self.attempts, message_id=self.message_id, to=to
+            self.Delivered,
+            timestamp=now,
+            rehearsal=rehearsal,
+            attempt=self.attempts,
+            message_id=self.message_id,
+            to=to,
         )
 
-    def failed(self, error: str, now: datetime, retry_minutes: tuple[int, ...]) -> None:
+    def failed(
+        self, error: str, now: datetime, retry_minutes: tuple[int, ...], rehearsal: bool = False
+    ) -> None:
         waits = retry_minutes[self.attempts - 1] if self.attempts <= len(retry_minutes) else None
         retry_at = now + timedelta(minutes=waits) if waits is not None else None
         self.trigger_event(
             self.DeliveryFailed,
             timestamp=now,
+            rehearsal=rehearsal,
             attempt=self.attempts,
             error=error,
             retry_at=retry_at,
         )
 
-    def withdraw(self, why: str, now: datetime) -> None:
-        self.trigger_event(self.DeliveryWithdrawn, timestamp=now, why=why)
+    def withdraw(self, why: str, now: datetime, rehearsal: bool = False) -> None:
+        self.trigger_event(self.DeliveryWithdrawn, timestamp=now, rehearsal=rehearsal, why=why)

@@ -30,7 +30,7 @@ class Workspace(Aggregate):
     held_since: date | None
     released_on: date | None  # when the last holder left: the next may enter from that day
 
-    class Registered(Aggregate.Created):
+    class Registered(Aggregate.Created, Stamped):
         site: str
         code: str
 
@@ -69,6 +69,8 @@ class Workspace(Aggregate):
             cls.Registered,
             id=cls.id_for(site, code),
             timestamp=step.recorded_at,
+            role=step.role,
+            rehearsal=step.rehearsal,
             site=site,
             code=code,
         )

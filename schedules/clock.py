@@ -8,18 +8,26 @@ from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
+    # True for a clock that stands still: what it writes is a rehearsal's (events say so).
+    @property
+    def fixed(self) -> bool: ...
+
     def now(self) -> datetime:
         """The current moment, timezone-aware."""
         ...
 
 
 class SystemClock:
+    fixed = False
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
 class FixedClock:
     """A clock for tests and replays: it stands still."""
+
+    fixed = True
 
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:

@@ -110,9 +110,9 @@ def write_json(path: Path, value: Any) -> Path:
 def test_keygen_writes_a_private_key_and_checkpoint_signs_the_head_of_the_log(
     sqlite_url: str, tmp_path: Path
 ) -> None:
+    sh = Shell(sqlite_url, INCUBATOR_NOW=SIGNED_AT)  # a rehearsal's database, for the clock
     with opened(sqlite_url) as system:
         write_cohort(system)  # written through the log, not sealed: checkpoint seals first
-    sh = Shell(sqlite_url, INCUBATOR_NOW=SIGNED_AT)
     conf = tmp_path / "conf"
     conf.mkdir()
     key_file = conf / "audit-key.pem"
@@ -191,9 +191,9 @@ def test_keygen_writes_a_private_key_and_checkpoint_signs_the_head_of_the_log(
 def test_a_kept_checkpoint_catches_an_intruder_who_rebuilt_the_whole_chain(
     database_url: str, tmp_path: Path
 ) -> None:
+    sh = Shell(database_url, INCUBATOR_NOW=SIGNED_AT)  # a rehearsal's database, for the clock
     with opened(database_url) as system:
         write_cohort(system)
-    sh = Shell(database_url, INCUBATOR_NOW=SIGNED_AT)
     sh.run("audit", "keygen", "--out", str(tmp_path / "key.pem"))
     settings = settings_naming(tmp_path, "key.pem")
     kept_file = tmp_path / "kept.json"
