@@ -125,7 +125,41 @@ def open_incubator(ctx: click.Context, create_for: str | None = None) -> Incubat
     except PurposeError as e:  # a database with real work cannot become a rehearsal
         fail(str(e), EXIT_REFUSED)
     ctx.call_on_close(system.close_all)
+    ctx.call_on_close(lambda: warn_anomalies(system))  # first: callbacks run last in, first out
     return system
+
+
+SHOWN_ANOMALIES = 5
+
+
+def warn_anomalies(system: Incubator) -> None:
+    """After the answer, on stderr: the anomalies of the read models it came from (events they
+    could not apply in full), so nobody takes an incomplete row for a whole one."""
+    found = list(system.read_models.noticed.values())
+    for a in found[:SHOWN_ANOMALIES]:
+        click.echo(
+            bounds.neutral(
+                f"incubator: warning: read model {a['read_model']} could not apply event "
+                f"{a['position']} ({a['type']} of {a['case_id']}) in full: {a['error']}"
+            ),
+            err=True,
+        )
+    if found:
+        more = f"{len(found) - SHOWN_ANOMALIES} more, and " if len(found) > SHOWN_ANOMALIES else ""
+        click.echo(
+            f"incubator: warning: what those read models show may be incomplete there; "
+            f"{more}every anomaly: `incubator projections status`",
+            err=True,
+        )
+
+
+def case_anomalies(system: Incubator, case_id: UUID) -> list[dict[str, Any]]:
+    """What the read models could not apply of a case's events and its party track's (a
+    warning follows the answer; `--json` carries them)."""
+    from lifecycle.party import PartyIncubation
+
+    ids = [str(case_id), str(PartyIncubation.id_for(case_id))]
+    return system.read_models.case_anomalies(ids)
 
 
 def resolve(system: Incubator, given: str | UUID) -> UUID:

@@ -20,6 +20,7 @@ from cli.common import (
     ID,
     NAME_TEXT,
     Guarded,
+    case_anomalies,
     emit_json,
     history_format,
     open_incubator,
@@ -132,6 +133,9 @@ def show_cmd(
         )
     else:
         view = _view_as_of(system, case, as_of, known_on)
+    found = case_anomalies(system, UUID(str(case.id)))
+    if found:
+        view["anomalies"] = found
     if as_json:
         emit_json(view)
     else:
@@ -148,6 +152,7 @@ def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
     """Every event of the case, oldest first, with what it changed; its reminders among them."""
     system = open_incubator(ctx)
     case = system.service.case(resolve(system, case_ref))
+    case_anomalies(system, UUID(str(case.id)))
     show_history(system, UUID(str(case.id)), case.name, output, reminders=True)
 
 

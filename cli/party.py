@@ -14,6 +14,7 @@ import click
 from cli.common import (
     ID,
     NAME_TEXT,
+    case_anomalies,
     emit_json,
     history_format,
     open_incubator,
@@ -40,7 +41,11 @@ def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
     from commands.queries import party_view
 
     system = open_incubator(ctx)
-    view = party_view(system.party.track(resolve(system, case_ref)))
+    case_id = resolve(system, case_ref)
+    view = party_view(system.party.track(case_id))
+    found = case_anomalies(system, case_id)
+    if found:
+        view["anomalies"] = found
     if as_json:
         emit_json(view)
     else:
@@ -56,7 +61,9 @@ def show_cmd(ctx: click.Context, case_ref: str, as_json: bool) -> None:
 def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
     """Every event of the party track, oldest first, with what it changed."""
     system = open_incubator(ctx)
-    track = system.party.track(resolve(system, case_ref))
+    case_id = resolve(system, case_ref)
+    track = system.party.track(case_id)
+    case_anomalies(system, case_id)
     show_history(system, UUID(str(track.id)), f"{track.org_name} (party track)", output)
 
 

@@ -172,7 +172,8 @@ def render_caseload(rows: list[dict[str, Any]]) -> None:
     )
     for r in rows:
         table.add_row(
-            _s(r["id"][:8]),
+            # ⚠: the read model could not apply all of this case's events (a warning follows)
+            _s(r["id"][:8]) + (" ⚠" if r.get("anomaly") else ""),
             _s(r["name"]),
             _s(r["track"]),
             _s(_stage(r["stage"])),

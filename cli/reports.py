@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from typing import Any
 
 import click
 
-from cli.common import DAY, NAME_TEXT, Bounded, emit_json, fail, open_incubator, say
+from cli.common import (
+    DAY,
+    EXIT_REFUSED,
+    NAME_TEXT,
+    Bounded,
+    emit_json,
+    fail,
+    open_incubator,
+    say,
+)
 from lifecycle.bounds import Seconds
 
 
@@ -20,16 +30,24 @@ def projections() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Each read model's name, version, position, lag (events behind the log), rebuild."""
+    """Each read model's name, version, position, lag (events behind the log), rebuild, and
+    every event it could not apply in full (an anomaly). Exits 1 while there are anomalies."""
     system = open_incubator(ctx)
     rows = system.read_models.status()
+    found = [a for r in rows for a in r["anomalies"]]
     if as_json:
         emit_json(rows)
-        return
+    else:
+        _render_status(system.read_models.head(), rows, found)
+    if found:
+        sys.exit(EXIT_REFUSED)
+
+
+def _render_status(head: int, rows: list[dict[str, Any]], found: list[dict[str, Any]]) -> None:
     from cli.render import render_rows
 
     render_rows(
-        f"read models (log head: {system.read_models.head()})",
+        f"read models (log head: {head})",
         [
             {
                 "name": r["name"],
@@ -42,10 +60,25 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
                 )
                 if r["rebuilding"]
                 else "no",
+                "anomalies": len(r["anomalies"]),
             }
             for r in rows
         ],
     )
+    if found:
+        render_rows(
+            "anomalies: events a read model could not apply in full (what it could, it did)",
+            [
+                {
+                    "position": a["position"],
+                    "read model": a["read_model"],
+                    "case": a["case_id"],
+                    "event": a["type"],
+                    "error": a["error"],
+                }
+                for a in sorted(found, key=lambda a: (a["position"], a["read_model"], a["seq"]))
+            ],
+        )
 
 
 @projections.command("rebuild")
@@ -93,6 +126,14 @@ def rebuild_cmd(ctx: click.Context, names: tuple[str, ...]) -> None:
         say(
             f"{generation.projection.name}: now serving generation "
             f"{generation.generation} (version {generation.version})"
+        )
+    rebuilt = {g.projection.name for g in built}
+    found = [a for r in system.read_models.status() if r["name"] in rebuilt for a in r["anomalies"]]
+    if found:  # what the log holds that they cannot apply: the rebuild met it again
+        click.echo(
+            f"incubator: warning: {len(found)} event(s) could not be applied in full; "
+            f"`incubator projections status` lists them",
+            err=True,
         )
 
 

@@ -229,6 +229,9 @@ def _case_of(rows: Batch, e: Any) -> str | None:
     return track["case_id"] if track else None
 
 
+projection.case_of = _case_of
+
+
 @projection.on(Track.InstructorAssigned)
 def _instructor(rows: Batch, e: Track.InstructorAssigned) -> None:
     if case_id := _case_of(rows, e):

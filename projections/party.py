@@ -64,6 +64,14 @@ projection.table(
 )
 
 
+def _case_of(rows: Batch, e: Any) -> str | None:
+    track = rows.get("party_tracks", rows.key(e))
+    return track["case_id"] if track else None
+
+
+projection.case_of = _case_of
+
+
 @projection.on(Case.ApplicationReceived)
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
     rows.put("party_orgs", rows.key(e), site=e.site, stage="applied")

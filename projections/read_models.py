@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
@@ -32,7 +33,9 @@ from projections.runner import (
     install,
     positions,
     registry,
-    serving_tables,
+    said,
+    serving_anomalies,
+    serving_flagged,
 )
 from store.log import EventLog
 
@@ -62,6 +65,8 @@ class ReadModels:
         """`sealer` chains the events written since it last ran (commands/audit.py); it runs
         first whenever the read models catch up."""
         self.engine, self.log, self.park, self.sealer = engine, event_log, park, sealer
+        # The anomalies the reads so far have touched (see `read`), for the reader to be told.
+        self.noticed: dict[tuple[str, int, int], dict[str, Any]] = {}
         install(engine, PROJECTIONS)
 
     def named(self, names: Sequence[str] | None) -> list[Projection]:
@@ -105,11 +110,15 @@ class ReadModels:
         while not stop.is_set():
             try:
                 read = self.catch_up()
-            except Exception:  # the driver's and the library's own errors vary by backend
+            except Exception as e:  # the driver's and the library's own errors vary by backend
                 failures += 1
                 wait = min(interval * 2**failures, 60.0)
-                log.exception(
-                    "catch-up failed (%d in a row); trying again in %.0f s", failures, wait
+                log.error(  # one line; the traceback only for a bug report (INCUBATOR_DEBUG)
+                    "catch-up failed (%d in a row: %s); trying again in %.0f s",
+                    failures,
+                    said(e).splitlines()[0][:300],
+                    wait,
+                    exc_info=bool(os.environ.get("INCUBATOR_DEBUG")),
                 )
                 stop.wait(wait)
                 continue
@@ -119,10 +128,13 @@ class ReadModels:
             stop.wait(interval)
 
     def status(self) -> list[dict[str, Any]]:
+        """Each read model's state; `anomalies`: the events its serving generation could not
+        apply in full, in log order."""
         head = self.log.recorder.max_notification_id() or 0
         with self.engine.connect() as conn:
             rows = {r.name: r for r in conn.execute(select(registry))}
             at = {(r.name, r.generation): int(r.position) for r in conn.execute(select(positions))}
+            found = serving_anomalies(conn)
         result = []
         for p in PROJECTIONS:
             row = rows[p.name]
@@ -146,22 +158,50 @@ class ReadModels:
                     "lag": max(0, head - position),
                     "rebuilding": building is not None,
                     "rebuild": building,
+                    "anomalies": [_anomaly(a) for a in found if a["name"] == p.name],
                 }
             )
         return result
+
+    def case_anomalies(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The anomalies of every read model caused by events of these cases (or party
+        tracks, joint branches...); noticed, like those a read touches."""
+        with self._reading() as conn:
+            found = [_anomaly(a) for a in serving_anomalies(conn, cases=ids)]
+        self._notice(found)
+        return found
+
+    def _notice(self, found: list[dict[str, Any]]) -> None:
+        for a in found:
+            self.noticed.setdefault((a["read_model"], a["position"], a["seq"]), a)
 
     def head(self) -> int:
         return self.log.recorder.max_notification_id() or 0
 
     # ---- queries ------------------------------------------------------------------------------
 
-    def read(self, projection: Projection, query: Callable[[Connection, dict[str, Any]], T]) -> T:
+    def read(
+        self,
+        projection: Projection,
+        query: Callable[[Connection, dict[str, Any]], T],
+        mark: bool = False,
+    ) -> T:
         """Run `query` on the serving generation. A rebuild may drop the generation just
-        read from the registry; the query is then asked again of the new one."""
+        read from the registry; the query is then asked again of the new one.
+
+        If that generation has anomalies they are noticed (`noticed`), and with `mark` the
+        answer says so: each row about a case gets `anomaly` (None, or what its case's events
+        could not do), a single record gets `anomalies`."""
         for attempt in (1, 2):
             try:
                 with self._reading() as conn:
-                    return query(conn, serving_tables(conn, projection))
+                    generation, flagged = serving_flagged(conn, projection)
+                    answer = query(conn, projection.tables(generation.generation))
+                    if not flagged:
+                        return answer
+                    found = [_anomaly(a) for a in serving_anomalies(conn, [projection.name])]
+                self._notice(found)
+                return _marked(answer, found) if mark else answer
             except (OperationalError, ProgrammingError) as e:
                 missing = "no such table" in str(e) or "does not exist" in str(e)
                 if attempt == 2 or not missing:
@@ -178,14 +218,18 @@ class ReadModels:
         return conn
 
     def caseload(self, **filters: Any) -> list[dict[str, Any]]:
-        return self.read(caseload.projection, lambda c, t: caseload.list_cases(c, t, **filters))
+        return self.read(
+            caseload.projection, lambda c, t: caseload.list_cases(c, t, **filters), mark=True
+        )
 
     def search(self, text: str) -> list[dict[str, Any]]:
-        return self.read(directory.projection, lambda c, t: directory.search(c, t, text))
+        return self.read(directory.projection, lambda c, t: directory.search(c, t, text), mark=True)
 
     def due(self, until: date | None = None, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(
-            due_dates.projection, lambda c, t: due_dates.pending(c, t, until=until, site=site)
+            due_dates.projection,
+            lambda c, t: due_dates.pending(c, t, until=until, site=site),
+            mark=True,
         )
 
     def coming(self, until: datetime, page: int = 500) -> Iterator[dict[str, Any]]:
@@ -209,6 +253,7 @@ class ReadModels:
         return self.read(
             due_dates.projection,
             lambda c, t: due_dates.inbox(c, t, self.park, today, person),
+            mark=True,
         )
 
     def outbox_ready(self, now: datetime, limit: int = 500) -> list[str]:
@@ -218,21 +263,58 @@ class ReadModels:
         return self.read(outbox.projection, lambda c, t: outbox.of_case(c, t, case_id))
 
     def occupancy(self, site: str | None = None) -> list[dict[str, Any]]:
-        return self.read(occupancy.projection, lambda c, t: occupancy.held(c, t, site))
+        return self.read(occupancy.projection, lambda c, t: occupancy.held(c, t, site), mark=True)
 
     def assignments(self, caseworker: str | None = None) -> list[dict[str, Any]]:
         return self.read(
-            assignments.projection, lambda c, t: assignments.open_cases(c, t, caseworker)
+            assignments.projection,
+            lambda c, t: assignments.open_cases(c, t, caseworker),
+            mark=True,
         )
 
     def stage_stats(self, site: str | None = None) -> list[dict[str, Any]]:
-        return self.read(stage_stats.projection, lambda c, t: stage_stats.by_month(c, t, site))
+        return self.read(
+            stage_stats.projection, lambda c, t: stage_stats.by_month(c, t, site), mark=True
+        )
 
     def party_coverage(self, site: str | None = None) -> dict[str, Any]:
-        return self.read(party.projection, lambda c, t: party.coverage(c, t, site))
+        return self.read(party.projection, lambda c, t: party.coverage(c, t, site), mark=True)
 
     def party_branches(self, site: str | None = None) -> list[dict[str, Any]]:
-        return self.read(party.projection, lambda c, t: party.branches(c, t, site))
+        return self.read(party.projection, lambda c, t: party.branches(c, t, site), mark=True)
 
     def time_in_stage(self, track: str | None = None) -> list[dict[str, Any]]:
-        return self.read(time_in_stage.projection, lambda c, t: time_in_stage.averages(c, t, track))
+        return self.read(
+            time_in_stage.projection, lambda c, t: time_in_stage.averages(c, t, track), mark=True
+        )
+
+
+def _anomaly(row: dict[str, Any]) -> dict[str, Any]:
+    """An anomaly as readers see it."""
+    return {
+        "read_model": row["name"],
+        "position": int(row["position"]),
+        "seq": int(row["seq"]),
+        "case_id": row["case_id"],
+        "type": row["topic"].rpartition(":")[2] or row["topic"],
+        "table": row["table_name"],
+        "column": row["column_name"],
+        "error": row["error"],
+    }
+
+
+def _marked(answer: T, found: list[dict[str, Any]]) -> T:
+    """Rows about a case get `anomaly`: None, or what that case's events could not do here;
+    a single record gets the read model's `anomalies`."""
+    if isinstance(answer, dict):
+        answer["anomalies"] = found
+        return answer
+    if not isinstance(answer, list):
+        return answer
+    by_case: dict[str, list[str]] = {}
+    for a in found:
+        by_case.setdefault(a["case_id"], []).append(f"event {a['position']}: {a['error']}")
+    for row in answer:
+        if isinstance(row, dict) and (case := row.get("id", row.get("case_id"))) is not None:
+            row["anomaly"] = "; ".join(by_case[case]) if case in by_case else None
+    return answer

@@ -17,6 +17,7 @@ from projections.runner import (
     Generation,
     Projection,
     _create_generation,
+    anomalies,
     apply_batch,
     positions,
     registry,
@@ -134,10 +135,10 @@ def _registry_row(conn: Connection, name: str, *, lock: bool) -> Any:
 
 
 def _drop(conn: Connection, projection: Projection, generation: int) -> None:
+    """The generation's tables, position and anomalies go together."""
     for table in projection.tables(generation).values():
         table.drop(conn, checkfirst=True)
-    conn.execute(
-        delete(positions).where(
-            positions.c.name == projection.name, positions.c.generation == generation
+    for kept in (positions, anomalies):
+        conn.execute(
+            delete(kept).where(kept.c.name == projection.name, kept.c.generation == generation)
         )
-    )

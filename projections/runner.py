@@ -211,6 +211,9 @@ class Projection:
         self._statements: dict[tuple[int, str, str], dict[str, TableStatements]] = {}
         self._fits: dict[tuple[int, str], dict[str, dict[str, Fit]]] = {}
         self._by_topic: dict[str, list[Handler]] = {}
+        # The case an event is about when it does not name one (a party track's events): for
+        # its anomalies, so that a read of that case is told of them.
+        self.case_of: Callable[[Batch, Any], str | None] | None = None
 
     def table(
         self, name: str, columns: Callable[[], list[Column[Any]]], by: str | None = None
@@ -400,7 +403,7 @@ class Batch:
         if n is None:
             raise RuntimeError(f"{self.projection.name}: an anomaly outside an event: {error}")
         originator = str(n.originator_id)
-        case = getattr(self.event, "case_id", None)
+        case = self._case(self.event)
         self.anomalies.append(
             {
                 "name": self.projection.name,
@@ -414,6 +417,17 @@ class Batch:
                 "error": _storable(error, 1000),
             }
         )
+
+    def _case(self, event: Any) -> Any:
+        case = getattr(event, "case_id", None)
+        if case is None and event is not None and self.projection.case_of is not None:
+            try:
+                case = self.projection.case_of(self, event)
+            except PASSED_ON:
+                raise
+            except Exception:  # the event is odd already: its originator stands for it
+                case = None
+        return case
 
     def delete(self, table_name: str, *key: Any) -> None:
         if self._known_absent(table_name, key):
@@ -522,8 +536,11 @@ def serving_flagged(conn: Connection, projection: Projection) -> tuple[Generatio
     return Generation(projection, row.serving, row.serving_version), bool(row.flagged)
 
 
-def serving_anomalies(conn: Connection, names: Sequence[str] | None = None) -> list[Row]:
-    """The anomalies of the serving generations (of the read models `names`), in log order."""
+def serving_anomalies(
+    conn: Connection, names: Sequence[str] | None = None, cases: Sequence[str] | None = None
+) -> list[Row]:
+    """The anomalies of the serving generations (of the read models `names`, of the events
+    naming `cases`), in log order."""
     query = (
         select(anomalies)
         .join(
@@ -534,24 +551,9 @@ def serving_anomalies(conn: Connection, names: Sequence[str] | None = None) -> l
     )
     if names is not None:
         query = query.where(anomalies.c.name.in_(list(names)))
+    if cases is not None:
+        query = query.where(anomalies.c.case_id.in_(list(cases)))
     return [dict(row._mapping) for row in conn.execute(query)]
-
-
-def forget_dropped_anomalies(engine: Engine) -> None:
-    """Remove the anomalies of generations that neither serve nor are being built (a rebuild
-    dropped them)."""
-    kept = exists().where(
-        registry.c.name == anomalies.c.name,
-        or_(
-            registry.c.serving == anomalies.c.generation,
-            registry.c.building == anomalies.c.generation,
-        ),
-    )
-    with engine.connect() as conn:
-        if conn.execute(select(anomalies.c.name).where(~kept).limit(1)).first() is None:
-            return  # nothing to do: no write lock
-    with writing(engine) as conn:
-        conn.execute(delete(anomalies).where(~kept))
 
 
 def _create_generation(conn: Connection, projection: Projection, generation: int) -> None:
