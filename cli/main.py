@@ -259,7 +259,16 @@ cli.add_command(report)
 
 
 def main() -> None:
+    import signal
+
+    # SIGTERM interrupts as Ctrl-C does (exit 130, "a command already recorded stays recorded")
+    # rather than killing mid-sentence; the followers replace this with a clean stop.
+    signal.signal(signal.SIGTERM, _interrupted)
     cli(prog_name="incubator")
+
+
+def _interrupted(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":

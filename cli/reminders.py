@@ -149,6 +149,7 @@ def inbox_line(item: dict[str, Any]) -> dict[str, Any]:
 def scheduler_cmd(ctx: click.Context, interval: float | None) -> None:
     """Scan for reminders (and mail them) at an interval, until SIGTERM or Ctrl-C."""
     import logging
+    import os
     import signal
     import threading
     import time
@@ -167,8 +168,13 @@ def scheduler_cmd(ctx: click.Context, interval: float | None) -> None:
         started = time.perf_counter()
         try:
             recorded, delivered = system.reminders.tick()
-        except Exception:  # a database that is away now may be back at the next tick
-            log.exception("scan failed; trying again at the next tick")
+        except Exception as e:  # a database that is away now may be back at the next tick
+            log.error(  # one line; the traceback only for a bug report (INCUBATOR_DEBUG)
+                "scan failed (%s: %s); trying again at the next tick",
+                type(e).__name__,
+                str(e).strip().splitlines()[0][:300] if str(e).strip() else "",
+                exc_info=bool(os.environ.get("INCUBATOR_DEBUG")),
+            )
             return
         sent = sum(d.outcome == "sent" for d in delivered)
         log.info(
