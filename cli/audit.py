@@ -18,6 +18,7 @@ from cli.common import (
     resolve,
     say,
 )
+from lifecycle.bounds import neutral
 
 
 @click.group()
@@ -59,7 +60,7 @@ def verify_cmd(ctx: click.Context, kept: Path | None, as_json: bool) -> None:
             )
         else:
             where = f"{p.get('kind')}: {p.get('detail')}"
-        click.echo(f"incubator: the log does not verify: {where}", err=True)
+        click.echo(neutral(f"incubator: the log does not verify: {where}"), err=True)
     if not verdict["ok"]:
         ctx.exit(EXIT_REFUSED)
 
@@ -134,7 +135,8 @@ def verify_export_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
     if as_json:
         emit_json({"ok": not problems, "events": len(data.get("events", [])), "problems": problems})
     elif problems:
-        click.echo(f"incubator: {file} does not verify: {problems[0]}", err=True)
+        # the file and what it holds are anyone's: nothing in them acts on the terminal
+        click.echo(neutral(f"incubator: {file} does not verify: {problems[0]}"), err=True)
     else:
         signed = " and its checkpoint's signature" if data.get("checkpoint") else ""
         say(f"ok: {len(data['events'])} events of {data['organization']}{signed} verify")

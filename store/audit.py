@@ -361,7 +361,13 @@ def checkpoint_message(position: int, log_hash: str, signed_at: str) -> bytes:
 def load_signing_key(path: str) -> Ed25519PrivateKey:
     """An Ed25519 private key from a PEM file (`incubator audit keygen` writes one)."""
     try:
-        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+        file = Path(path)
+        # a regular file only: a FIFO named in the settings would hang, /dev/zero never end
+        if not file.is_file() or file.stat().st_size > 64 * 1024:
+            raise AuditError(
+                f"the signing key {path} is not a PEM file (a regular file of < 64 KiB)"
+            )
+        key = serialization.load_pem_private_key(file.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as e:
         raise AuditError(f"cannot read the signing key {path}: {e}") from None
     if not isinstance(key, Ed25519PrivateKey):
