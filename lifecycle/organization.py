@@ -14,7 +14,9 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle import deadlines
 from lifecycle.bounds import MEMBERS, NAME, NOTE, day
+from lifecycle.deadlines import Deadline
 from lifecycle.errors import Refused
 from lifecycle.park import Rules
 from lifecycle.party import PartyIncubation
@@ -46,6 +48,7 @@ class OrganizationCase(Aggregate):
     growth_reviews: list[date]
     exit_on: date | None
     ended_on: date | None
+    _clocks: deadlines.Clocks  # its deadlines' clocks, as its events left them
 
     # ---- events -------------------------------------------------------------------------------
 
@@ -69,6 +72,7 @@ class OrganizationCase(Aggregate):
             case.inspected_on = case.submitted_on = case.evaluated_on = None
             case.caseworker = case.workspace = case.entered_on = None
             case.growth_reviews, case.exit_on, case.ended_on = [], None, None
+            case._clocks = deadlines.fold({}, self)
 
     class CaseEvent(Aggregate.Event, Stamped):
         on: date
@@ -78,6 +82,7 @@ class OrganizationCase(Aggregate):
         def apply(self, case: OrganizationCase) -> None:
             case.last_on = self.on
             self.assign(case)
+            case._clocks = deadlines.fold(case._clocks, self)
 
         def assign(self, case: OrganizationCase) -> None:
             """What the event changes besides the date of the last step."""
@@ -440,6 +445,10 @@ class OrganizationCase(Aggregate):
 
     def allowed_commands(self) -> list[str]:
         return WORKFLOWS[self.track].allowed(self.stage)
+
+    def deadlines(self, rules: Rules, today: date) -> list[Deadline]:
+        """Its deadlines and their status on `today` (lifecycle/deadlines.py)."""
+        return deadlines.deadlines(self._clocks, rules, today, ended=not self.is_open)
 
     # ---- helpers ------------------------------------------------------------------------------
 

@@ -17,9 +17,12 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle import deadlines
 from lifecycle.bounds import MEMBERS, NOTE, STARS
+from lifecycle.deadlines import Deadline
 from lifecycle.errors import Refused
 from lifecycle.joint_branch import BRANCH_MINIMUM, JointBranch
+from lifecycle.park import Rules
 from lifecycle.stages import PARTY_WORKFLOW
 from lifecycle.step import Stamped, Step, require_text
 
@@ -56,6 +59,7 @@ class PartyIncubation(Aggregate):
     developments: list[dict[str, Any]]
     services: list[dict[str, Any]]
     ended_on: date | None
+    _clocks: deadlines.Clocks  # its deadline's clock, as its events left it
 
     # ---- events -------------------------------------------------------------------------------
 
@@ -77,6 +81,7 @@ class PartyIncubation(Aggregate):
             track.stars = track.rated_on = track.rating_note = None
             track.supports, track.developments, track.services = [], [], []
             track.ended_on = track.first_step_on = None
+            track._clocks = deadlines.fold({}, self)
 
     class PartyEvent(Aggregate.Event, Stamped):
         on: date
@@ -88,6 +93,7 @@ class PartyIncubation(Aggregate):
             if track.first_step_on is None:
                 track.first_step_on = self.on
             self.assign(track)
+            track._clocks = deadlines.fold(track._clocks, self)
 
         def assign(self, track: PartyIncubation) -> None:
             """What the event changes besides the dates of the first and last steps."""
@@ -182,6 +188,7 @@ class PartyIncubation(Aggregate):
 
         def apply(self, track: PartyIncubation) -> None:  # not a step of the track's own
             track.last_on, track.started_on = self.on, self.started_on
+            track._clocks = deadlines.fold(track._clocks, self)
 
     class EvaluationNoted(Aggregate.Event, Stamped):
         """The organization's growth review or exit evaluation, with this track's stars beside it
@@ -410,6 +417,10 @@ class PartyIncubation(Aggregate):
 
     def allowed_commands(self) -> list[str]:
         return PARTY_WORKFLOW.allowed(self.stage)
+
+    def deadlines(self, rules: Rules, today: date) -> list[Deadline]:
+        """Its member-discovery deadline and its status on `today` (lifecycle/deadlines.py)."""
+        return deadlines.deadlines(self._clocks, rules, today, ended=not self.is_open)
 
     # ---- helpers ------------------------------------------------------------------------------
 
