@@ -95,7 +95,7 @@ class ReminderService:
         """What would go out from `now` through the next `days` days, recording nothing. Steps
         whose time has already come are what the next scan records."""
         if days < 0:
-            raise Refused(f"--days must be 0 or more, got {days}")
+            raise Refused("--days must be 0 or more, got {days}", field="days", days=days)
         now = self._at_most_now(now)
         until = now + timedelta(days=days)
         self.read_models.catch_up()
@@ -289,9 +289,11 @@ class ReminderService:
             now = now.replace(tzinfo=ZoneInfo(self.park.timezone))
         if now > real:
             raise Refused(
-                f"--now {self._local(now):%Y-%m-%dT%H:%M} is in the future (it is "
-                f"{self._local(real):%Y-%m-%dT%H:%M} now): a scan records only what has come due; "
-                f"`incubator reminders preview --days N` shows what is coming"
+                "--now {now} is in the future (it is {real} now): a scan records only what has "
+                "come due; `incubator reminders preview --days N` shows what is coming",
+                field="now",
+                now=f"{self._local(now):%Y-%m-%dT%H:%M}",
+                real=f"{self._local(real):%Y-%m-%dT%H:%M}",
             )
         return now.astimezone(UTC)
 

@@ -33,10 +33,21 @@ _HEX = re.compile(r"[0-9a-f-]+")
 class Invalid(Refused):
     """A parameter's value is outside what it may hold."""
 
-    def __init__(self, param: str, given: object, allowed: str) -> None:
-        self.param, self.allowed = param, allowed
-        self.detail = f"{allowed}; got {shown(given)}"  # without the parameter's name
-        super().__init__(f"{param} {self.detail}")
+    def __init__(self, param: str, given: object, allowed: str, **params: object) -> None:
+        """`allowed` says what the parameter may hold: a template of `params`."""
+        self.param = param
+        values = {**params, "given": shown(given)}
+        self.detail = f"{allowed}; got {{given}}".format(**values)  # without the parameter
+        super().__init__(
+            "{param} " + allowed + "; got {given}", field=field_of(param), param=param, **values
+        )
+
+
+def field_of(param: str) -> str:
+    """The message field a command-line parameter names: --party-members is party_members."""
+    if param == "ORG":
+        return "org"
+    return param.split(" ", maxsplit=1)[0].removeprefix("--").replace("-", "_")
 
 
 def shown(value: object, limit: int = SHOWN) -> str:
@@ -82,7 +93,7 @@ class Text:
     @property
     def allowed(self) -> str:
         kind = "text (lines allowed)" if self.lines else "text on one line"
-        return f"must be {kind} of 1 to {self.length} characters, without control characters"
+        return "must be " + kind + " of 1 to {length} characters, without control characters"
 
     def check(self, value: str, param: str) -> str:
         if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
@@ -94,11 +105,16 @@ class Text:
             if (c != "\n" or not self.lines) and (
                 c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp")
             ):
-                raise Invalid(param, value, self.allowed)
+                raise Invalid(param, value, self.allowed, length=self.length)
         if not any(_seen(c) for c in text):
-            raise Invalid(param, value, f"{self.allowed}, and not empty or only invisible ones")
+            raise Invalid(
+                param,
+                value,
+                self.allowed + ", and not empty or only invisible ones",
+                length=self.length,
+            )
         if len(text) > self.length:
-            raise Invalid(param, value, self.allowed)
+            raise Invalid(param, value, self.allowed, length=self.length)
         return text
 
     def optional(self, value: str | None, param: str) -> str | None:
@@ -124,21 +140,21 @@ class Count:
     low: int = 0
     high: int = MEMBERS_MAX
 
-    @property
-    def allowed(self) -> str:
-        return f"must be a whole number from {self.low} to {self.high} (digits 0-9 only)"
+    allowed = "must be a whole number from {low} to {high} (digits 0-9 only)"
 
     def parse(self, text: str, param: str) -> int:
         plain = text.strip()
         if not _DIGITS.fullmatch(plain) or len(plain) > len(str(self.high)) + 2:
-            raise Invalid(param, text, self.allowed)
+            raise Invalid(param, text, self.allowed, low=self.low, high=self.high)
         return self.check(int(plain), param)
 
     def check(self, value: int, param: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise Invalid(param, value, self.allowed)
-        if not self.low <= value <= self.high:
-            raise Invalid(param, value, self.allowed)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not self.low <= value <= self.high
+        ):
+            raise Invalid(param, value, self.allowed, low=self.low, high=self.high)
         return value
 
 
@@ -151,12 +167,13 @@ class Seconds:
 
     def parse(self, text: str, param: str) -> float:
         plain = text.strip()
-        allowed = f"must be a number of seconds from {self.low:g} to {self.high:g}"
+        allowed = "must be a number of seconds from {low} to {high}"
+        bounds = {"low": f"{self.low:g}", "high": f"{self.high:g}"}
         if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,6})?", plain):
-            raise Invalid(param, text, allowed)
+            raise Invalid(param, text, allowed, **bounds)
         value = float(plain)
         if not self.low <= value <= self.high:
-            raise Invalid(param, text, allowed)
+            raise Invalid(param, text, allowed, **bounds)
         return value
 
 
@@ -185,7 +202,13 @@ def normalized(value: Decimal) -> Decimal:
 
 def day(value: date, param: str) -> date:
     if not FIRST_DAY <= value <= LAST_DAY:
-        raise Invalid(param, value.isoformat(), f"must be a date from {FIRST_DAY} to {LAST_DAY}")
+        raise Invalid(
+            param,
+            value.isoformat(),
+            "must be a date from {first} to {last}",
+            first=FIRST_DAY,
+            last=LAST_DAY,
+        )
     return value
 
 
