@@ -12,9 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from lifecycle.errors import Refused
+from lifecycle.errors import Refused, Term
 
 NAME_LENGTH = 100  # a name: an organization's, a person's, a branch's, a code
 TEXT_LENGTH = 2000  # a note, a reason, a service: lines allowed
@@ -33,14 +34,22 @@ _HEX = re.compile(r"[0-9a-f-]+")
 class Invalid(Refused):
     """A parameter's value is outside what it may hold."""
 
-    def __init__(self, param: str, given: object, allowed: str, **params: object) -> None:
-        """`allowed` says what the parameter may hold: a template of `params`."""
+    def __init__(
+        self, param: str, given: object, allowed: str, *, blank: bool = False, **params: Any
+    ) -> None:
+        """`allowed` says what the parameter may hold: a template of `params` (a Term, so the
+        web can translate it alone); `blank`: what was given has nothing to see."""
         self.param = param
-        values = {**params, "given": shown(given)}
-        self.detail = f"{allowed}; got {{given}}".format(**values)  # without the parameter
+        what = "{allowed}, and not empty or only invisible ones" if blank else "{allowed}"
         super().__init__(
-            "{param} " + allowed + "; got {given}", field=field_of(param), param=param, **values
+            "{param} " + what + "; got {given}",
+            field=field_of(param),
+            param=param,
+            allowed=Term(allowed),
+            given=shown(given),
+            **params,
         )
+        self.detail = str(self).removeprefix(f"{param} ")  # without the parameter
 
 
 def field_of(param: str) -> str:
@@ -92,8 +101,12 @@ class Text:
 
     @property
     def allowed(self) -> str:
-        kind = "text (lines allowed)" if self.lines else "text on one line"
-        return "must be " + kind + " of 1 to {length} characters, without control characters"
+        if self.lines:
+            return (
+                "must be text (lines allowed) of 1 to {length} characters, without control "
+                "characters"
+            )
+        return "must be text on one line of 1 to {length} characters, without control characters"
 
     def check(self, value: str, param: str) -> str:
         if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
@@ -107,12 +120,7 @@ class Text:
             ):
                 raise Invalid(param, value, self.allowed, length=self.length)
         if not any(_seen(c) for c in text):
-            raise Invalid(
-                param,
-                value,
-                self.allowed + ", and not empty or only invisible ones",
-                length=self.length,
-            )
+            raise Invalid(param, value, self.allowed, length=self.length, blank=True)
         if len(text) > self.length:
             raise Invalid(param, value, self.allowed, length=self.length)
         return text
@@ -168,12 +176,12 @@ class Seconds:
     def parse(self, text: str, param: str) -> float:
         plain = text.strip()
         allowed = "must be a number of seconds from {low} to {high}"
-        bounds = {"low": f"{self.low:g}", "high": f"{self.high:g}"}
+        low, high = f"{self.low:g}", f"{self.high:g}"
         if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,6})?", plain):
-            raise Invalid(param, text, allowed, **bounds)
+            raise Invalid(param, text, allowed, low=low, high=high)
         value = float(plain)
         if not self.low <= value <= self.high:
-            raise Invalid(param, text, allowed, **bounds)
+            raise Invalid(param, text, allowed, low=low, high=high)
         return value
 
 

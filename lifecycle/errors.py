@@ -9,6 +9,7 @@ form to show the message beside it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -22,7 +23,17 @@ class Said(Exception):
 
     def __init__(self, template: str, /, *, field: str | None = None, **params: Any) -> None:
         self.template, self.params, self.field = template, params, field
-        super().__init__(template.format(**params) if params else template)
+        super().__init__(said(template, params))
+
+
+def said(template: str, params: dict[str, Any], say: Callable[[str], str] = str) -> str:
+    """`template` filled in with `params`, each Term among them said (by `say`: a translation)
+    and filled in with the same values."""
+    if not params:
+        return say(template)
+    plain = {k: v for k, v in params.items() if not isinstance(v, Term)}
+    values = {k: say(v).format(**plain) if isinstance(v, Term) else v for k, v in params.items()}
+    return say(template).format(**values)
 
 
 class Refused(Said):

@@ -334,26 +334,26 @@ class PartyIncubation(Aggregate):
             )
         assert self.formal is not None
         if self.formal < BRANCH_MINIMUM:
-            needs = (
-                "an independent party branch needs at least {minimum} formal members; "
-                "this organization has {formal}: "
-            )
             if self.branch_kind == JOINT:
                 raise Refused(
-                    needs + "it is in joint branch '{branch}' and may found its own once it "
-                    "has {minimum} (count-members)",
+                    "an independent party branch needs at least {minimum} formal members; "
+                    "this organization has {formal}: it is in joint branch '{branch}' and may "
+                    "found its own once it has {minimum} (count-members)",
                     minimum=BRANCH_MINIMUM,
                     formal=self.formal,
                     branch=self.branch_name,
                 )
             if self.formal:
                 raise Refused(
-                    needs + "join a joint branch (join-branch)",
+                    "an independent party branch needs at least {minimum} formal members; "
+                    "this organization has {formal}: join a joint branch (join-branch)",
                     minimum=BRANCH_MINIMUM,
                     formal=self.formal,
                 )
             raise Refused(
-                needs + "assign an instructor and develop members (record-development)",
+                "an independent party branch needs at least {minimum} formal members; "
+                "this organization has {formal}: assign an instructor and develop members "
+                "(record-development)",
                 minimum=BRANCH_MINIMUM,
                 formal=self.formal,
             )
