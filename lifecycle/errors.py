@@ -48,22 +48,22 @@ class WrongStage(Refused):
     ) -> None:
         self.command, self.stage, self.allowed = command, stage, allowed
         if allowed:
-            super().__init__(
+            template = Term(
                 "cannot {command}: {subject} is in stage '{stage}'; "
-                "commands allowed from '{stage}': {allowed}",
-                command=command,
-                subject=subject,
-                stage=stage,
-                allowed=", ".join(allowed),
+                "commands allowed from '{stage}': {allowed}"
             )
         else:
-            super().__init__(
+            template = Term(
                 "cannot {command}: {subject} is in stage '{stage}'; "
-                "commands allowed from '{stage}': none: {subject} has ended",
-                command=command,
-                subject=subject,
-                stage=stage,
+                "commands allowed from '{stage}': none: {subject} has ended"
             )
+        super().__init__(
+            template,
+            command=command,
+            subject=Term(subject),
+            stage=stage,
+            allowed=", ".join(allowed),
+        )
 
 
 class NotFound(Refused):
