@@ -40,9 +40,10 @@ class Invalid(Refused):
         """`allowed` says what the parameter may hold: a template of `params` (a Term, so the
         web can translate it alone); `blank`: what was given has nothing to see."""
         self.param = param
-        what = "{allowed}, and not empty or only invisible ones" if blank else "{allowed}"
         super().__init__(
-            "{param} " + what + "; got {given}",
+            Term("{param} {allowed}, and not empty or only invisible ones; got {given}")
+            if blank
+            else Term("{param} {allowed}; got {given}"),
             field=field_of(param),
             param=param,
             allowed=Term(allowed),
@@ -102,11 +103,13 @@ class Text:
     @property
     def allowed(self) -> str:
         if self.lines:
-            return (
+            return Term(
                 "must be text (lines allowed) of 1 to {length} characters, without control "
                 "characters"
             )
-        return "must be text on one line of 1 to {length} characters, without control characters"
+        return Term(
+            "must be text on one line of 1 to {length} characters, without control characters"
+        )
 
     def check(self, value: str, param: str) -> str:
         if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
@@ -148,7 +151,7 @@ class Count:
     low: int = 0
     high: int = MEMBERS_MAX
 
-    allowed = "must be a whole number from {low} to {high} (digits 0-9 only)"
+    allowed = Term("must be a whole number from {low} to {high} (digits 0-9 only)")
 
     def parse(self, text: str, param: str) -> int:
         plain = text.strip()
@@ -175,7 +178,7 @@ class Seconds:
 
     def parse(self, text: str, param: str) -> float:
         plain = text.strip()
-        allowed = "must be a number of seconds from {low} to {high}"
+        allowed = Term("must be a number of seconds from {low} to {high}")
         low, high = f"{self.low:g}", f"{self.high:g}"
         if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,6})?", plain):
             raise Invalid(param, text, allowed, low=low, high=high)
@@ -192,7 +195,7 @@ STARS = Count(1, 5)
 def score(text: str, param: str) -> Decimal:
     """An expert's score: 0 to 100 with at most 2 decimals, in plain digits (78, 82.5)."""
     plain = text.strip()
-    allowed = "must be a number from 0 to 100 with at most 2 decimals, digits 0-9 (like 78.5)"
+    allowed = Term("must be a number from 0 to 100 with at most 2 decimals, digits 0-9 (like 78.5)")
     if not _DECIMAL.fullmatch(plain):
         raise Invalid(param, text, allowed)
     value = Decimal(plain)
@@ -235,7 +238,7 @@ def parse_day(text: str, param: str) -> date:
 def id_prefix(text: str, param: str) -> UUID | str:
     """A whole UUID, or the first 4 to 36 characters of one (lower-case hex and dashes)."""
     plain = text.strip()
-    allowed = "must be an id (a UUID, or its first 4 to 36 characters, as `org list` shows)"
+    allowed = Term("must be an id (a UUID, or its first 4 to 36 characters, as `org list` shows)")
     if len(plain) > 45:  # a UUID in any form the standard library reads, and no longer
         raise Invalid(param, text, allowed)
     try:
