@@ -34,9 +34,9 @@ from store.log import EventLog
 
 ATTEMPTS = 3
 KINDS: dict[type[Aggregate], str] = {
-    OrganizationCase: "an organization case",
-    PartyIncubation: "a party track",
-    JointBranch: "a joint branch",
+    OrganizationCase: Term("an organization case"),
+    PartyIncubation: Term("a party track"),
+    JointBranch: Term("a joint branch"),
 }
 A = TypeVar("A", bound=Aggregate)
 Scores = Mapping[str, Decimal] | Sequence[str]  # each expert's score, or EXPERT=N as typed

@@ -44,7 +44,7 @@ class WrongStage(Refused):
     """The command does not apply to the case's current stage."""
 
     def __init__(
-        self, command: str, stage: str, allowed: list[str], subject: str = "the case"
+        self, command: str, stage: str, allowed: list[str], subject: str = Term("the case")
     ) -> None:
         self.command, self.stage, self.allowed = command, stage, allowed
         if allowed:
