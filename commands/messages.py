@@ -40,7 +40,7 @@ class Kind:
 def _choice(name: str, options: tuple[str, ...]) -> Kind:
     def check(value: Any, param: str) -> str:
         if value not in options:
-            raise Invalid(param, value, f"must be one of {', '.join(options)}")
+            raise Invalid(param, value, "must be one of {options}", options=", ".join(options))
         return str(value)
 
     return Kind(name, check, check, "|".join(options), options)

@@ -9,11 +9,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanMutateProtocol
 
+from lifecycle.deadlines import deadlines_of
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import STEP_FIELDS, OrganizationCase
 from lifecycle.park import Park
 from lifecycle.party import PartyIncubation
-from schedules.deadlines import deadlines_of
 from store.log import EventLog, event_data
 
 SYSTEM_ACTOR = "system"  # what the system does by itself (reminders, automatic starts)

@@ -19,17 +19,23 @@ from zoneinfo import ZoneInfo
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
+from commands.mail import compose
+from lifecycle.deadlines import (
+    PARTY_KINDS,
+    Deadline,
+    pending_deadline,
+    reminds_instructor,
+    responsible,
+)
 from lifecycle.errors import Refused
 from lifecycle.organization import OrganizationCase
 from lifecycle.park import Park
 from lifecycle.party import PartyIncubation
 from lifecycle.reminder import Reminder
-from projections.due_dates import responsible_for
 from projections.read_models import ReadModels
 from schedules.clock import Clock
-from schedules.deadlines import Deadline, pending_deadline
-from schedules.mail import Mailer, compose
-from schedules.reminders import INSTRUCTOR, PARTY_KINDS, Step, due_steps
+from schedules.mail import Mailer
+from schedules.reminders import Step, due_steps
 from store.log import EventLog
 
 log = logging.getLogger("incubator.reminders")
@@ -89,7 +95,7 @@ class ReminderService:
         """What would go out from `now` through the next `days` days, recording nothing. Steps
         whose time has already come are what the next scan records."""
         if days < 0:
-            raise Refused(f"--days must be 0 or more, got {days}")
+            raise Refused("--days must be 0 or more, got {days}", field="days", days=days)
         now = self._at_most_now(now)
         until = now + timedelta(days=days)
         self.read_models.catch_up()
@@ -98,9 +104,7 @@ class ReminderService:
             steps = self.policy.steps(row["kind"], row["start_on"], row["due_on"])
             late = due_steps(steps, row["last_rank"], now)
             later = [s for s in steps if s.rank > row["last_rank"] and now < s.at <= until]
-            responsible = responsible_for(
-                self.park, row["kind"], row["caseworker"], row["instructor"]
-            )
+            answers = responsible(row["kind"], self.policy, row["caseworker"], row["instructor"])
             for step in [*late, *later]:
                 coming.append(
                     {
@@ -110,7 +114,7 @@ class ReminderService:
                         "kind": row["kind"],
                         "due_on": row["due_on"].isoformat(),
                         "step": step.name,
-                        "to": self._recipient(step, responsible),
+                        "to": self._recipient(step, answers),
                         "due_now": step.at <= now,  # the next scan records it
                     }
                 )
@@ -134,7 +138,7 @@ class ReminderService:
     def _party_for(self, kind: str, case_id: UUID) -> PartyIncubation | None:
         """The case's party track, when the deadline is its or its instructor is the one
         reminded."""
-        if kind not in PARTY_KINDS and self.policy.of(kind).recipient != INSTRUCTOR:
+        if kind not in PARTY_KINDS and not reminds_instructor(kind, self.policy):
             return None
         track = self._find(PartyIncubation.id_for(case_id))
         return track if isinstance(track, PartyIncubation) else None
@@ -147,8 +151,8 @@ class ReminderService:
         step: Step,
         now: datetime,
     ) -> Reminder:
-        responsible = responsible_for(
-            self.park, deadline.kind, case.caseworker, party.instructor if party else None
+        answers = responsible(
+            deadline.kind, self.policy, case.caseworker, party.instructor if party else None
         )
         return Reminder.issue(
             case_id=UUID(str(case.id)),
@@ -159,8 +163,8 @@ class ReminderService:
             step=step.name,
             level=step.level,
             scheduled_at=step.at,
-            recipient=self._recipient(step, responsible),
-            responsible=responsible,
+            recipient=self._recipient(step, answers),
+            responsible=answers,
             on=self._local(now).date(),
             recorded_at=self.clock.now(),
             rehearsal=self.clock.fixed,
@@ -286,9 +290,11 @@ class ReminderService:
             now = now.replace(tzinfo=ZoneInfo(self.park.timezone))
         if now > real:
             raise Refused(
-                f"--now {self._local(now):%Y-%m-%dT%H:%M} is in the future (it is "
-                f"{self._local(real):%Y-%m-%dT%H:%M} now): a scan records only what has come due; "
-                f"`incubator reminders preview --days N` shows what is coming"
+                "--now {now} is in the future (it is {real} now): a scan records only what has "
+                "come due; `incubator reminders preview --days N` shows what is coming",
+                field="now",
+                now=f"{self._local(now):%Y-%m-%dT%H:%M}",
+                real=f"{self._local(real):%Y-%m-%dT%H:%M}",
             )
         return now.astimezone(UTC)
 

@@ -16,13 +16,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lifecycle.deadlines import ALL_KINDS
 from lifecycle.park import Park, Rules, Site
-from schedules.reminders import (
-    ALL_KINDS,
-    RECIPIENTS,
-    DeadlinePolicy,
-    ReminderPolicy,
-)
+from schedules.reminders import RECIPIENTS, DeadlinePolicy, ReminderPolicy
 from schedules.workdays import WorkingDays
 
 DEFAULTS_FILE = "defaults.toml"
@@ -230,8 +226,8 @@ def _deadline(data: dict[str, Any], where: dict[str, str]) -> DeadlinePolicy:
     def named(key: str) -> str:
         return f"{where[key]}.{key}"
 
-    recipient = data["recipient"]
-    if recipient not in RECIPIENTS:
+    recipient = data.get("recipient")
+    if recipient is not None and recipient not in RECIPIENTS:
         raise SettingsError(
             f"{named('recipient')} must be one of {', '.join(RECIPIENTS)}, got {recipient!r}"
         )

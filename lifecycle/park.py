@@ -77,15 +77,23 @@ class Park:
 
     def site(self, key: str) -> Site:
         if key not in self.sites:
-            raise Refused(f"unknown site {shown(key)}; sites: {', '.join(self.sites)}")
+            raise Refused(
+                "unknown site {site}; sites: {sites}",
+                field="site",
+                site=shown(key),
+                sites=", ".join(self.sites),
+            )
         return self.sites[key]
 
     def workspace(self, site_key: str, code: str) -> str:
         site = self.site(site_key)
         if code not in site.workspaces:
             raise Refused(
-                f"workspace {shown(code)} is not at site {shown(site_key)}; its workspaces are "
-                f"{_span(site.workspaces)}"
+                "workspace {code} is not at site {site}; its workspaces are {workspaces}",
+                field="workspace",
+                code=shown(code),
+                site=shown(site_key),
+                workspaces=_span(site.workspaces),
             )
         return code
 
@@ -97,12 +105,22 @@ class Park:
             if name == given:
                 return key
         options = ", ".join(f"{k} ({n})" for k, n in self.fields.items())
-        raise Refused(f"unknown field {shown(given)}; fields: {options}")
+        raise Refused(
+            "unknown field {given}; fields: {fields}",
+            field="field",
+            given=shown(given),
+            fields=options,
+        )
 
 
 def check_legal_status(given: str) -> str:
     if given not in LEGAL_STATUSES:
-        raise Refused(f"unknown legal status {shown(given)}; allowed: {', '.join(LEGAL_STATUSES)}")
+        raise Refused(
+            "unknown legal status {given}; allowed: {allowed}",
+            field="legal_status",
+            given=shown(given),
+            allowed=", ".join(LEGAL_STATUSES),
+        )
     return given
 
 
