@@ -363,10 +363,10 @@ def load_signing_key(path: str) -> Ed25519PrivateKey:
     try:
         file = Path(path)
         # a regular file only: a FIFO named in the settings would hang, /dev/zero never end
+        if not file.exists():
+            raise FileNotFoundError(2, "No such file or directory")
         if not file.is_file() or file.stat().st_size > 64 * 1024:
-            raise AuditError(
-                f"the signing key {path} is not a PEM file (a regular file of < 64 KiB)"
-            )
+            raise ValueError("not a PEM file: a regular file of less than 64 KiB")
         key = serialization.load_pem_private_key(file.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as e:
         raise AuditError(f"cannot read the signing key {path}: {e}") from None
