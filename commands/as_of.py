@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
+from itertools import takewhile
 from typing import Any, cast
 from uuid import UUID
 
@@ -35,7 +36,11 @@ def replay(
 ) -> Any:
     """A case (or a party track) from its events, oldest first, as of a business day and/or as
     known at a moment; None if it did not exist by then."""
-    known = [e for e in events if known_on is None or e.timestamp <= known_on]
+    # What had been recorded by then: the events up to the first one written later. (Under a
+    # clock that stood still, a rehearsal's, a step may say it was written after the next one.)
+    known = list(events)
+    if known_on is not None:
+        known = list(takewhile(lambda e: e.timestamp <= known_on, known))
     corrected = [getattr(e, CORRECTIONS[type(e)]) for e in known if type(e) in CORRECTIONS]
     aggregate: Any = None
     for event in known:

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from commands.as_of import case_as_of, caseload_as_of
 from commands.bootstrap import bootstrap
 from commands.settings import SettingsError
 from schedules.clock import FixedClock, SystemClock
 from store.purpose import DatabasePurpose, PurposeError, purpose_of
-from tests.builders import new_case
-from tests.conftest import NOW
+from tests.builders import ENTRY_ON, PANEL_PASS, drive, new_case
+from tests.conftest import NOW, who
 from tests.test_cli import Shell
 
 APPLY = [
@@ -107,3 +108,34 @@ def test_a_demonstration_database_takes_a_fixed_clock(
         assert again.purpose == "demonstration"
     finally:
         again.close_all()
+
+
+def test_what_was_known_stops_at_the_first_step_written_later(sqlite_url: str) -> None:
+    """A rehearsal's clock may put a step's writing after the next one's: what was known at a
+    moment is the case up to the first step written later, not a case with a hole in it."""
+    later = FixedClock(datetime(2099, 12, 1, 1, 0, tzinfo=UTC))
+    with_later = bootstrap(sqlite_url, clock=later, create_for="rehearsal")
+    try:
+        case_id = new_case(with_later.service)
+        drive(with_later.service, case_id, "entry_review")
+    finally:
+        with_later.close_all()
+    system = bootstrap(sqlite_url, clock=FixedClock(NOW))
+    try:
+        with_later_entry = bootstrap(
+            sqlite_url, clock=FixedClock(datetime(2099, 12, 2, tzinfo=UTC))
+        )
+        try:
+            with_later_entry.service.evaluate_entry(  # written "in 2099"
+                case_id, who(ENTRY_ON), PANEL_PASS, "M-01"
+            )
+        finally:
+            with_later_entry.close_all()
+        system.service.record_growth_review(case_id, who("2014-07-10"), ["王芳=75"])  # now
+        case, _ = case_as_of(system.log, case_id, None, NOW)
+        assert case is None  # its first step was written "in 2099": nothing known yet
+        case, _ = case_as_of(system.log, case_id, None, datetime(2099, 12, 1, 12, tzinfo=UTC))
+        assert case is not None and case.stage == "entry_review"  # not entered; no hole
+        assert [r["stage"] for r in caseload_as_of(system.log, None, NOW)] == []
+    finally:
+        system.close_all()
