@@ -213,7 +213,10 @@ def catch_up_after(system: Incubator) -> str | None:
     try:
         system.read_models.catch_up()
     except Exception as e:  # the command is recorded; say so rather than fail it
-        return f"incubator: recorded, but the read models could not catch up: {e}"
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]  # not 25 KB of SQL
+        return bounds.neutral(
+            f"incubator: recorded, but the read models could not catch up: {first}"
+        )
     return None
 
 
