@@ -13,6 +13,8 @@ from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import STEP_FIELDS, OrganizationCase
 from lifecycle.park import Park
 from lifecycle.party import PartyIncubation
+from lifecycle.project import Project
+from lifecycle.round import Round
 from schedules.deadlines import deadlines_of
 from store.log import EventLog, event_data
 
@@ -99,6 +101,64 @@ def branch_view(branch: JointBranch) -> dict[str, Any]:
     }
 
 
+def round_view(r: Round, projects: dict[str, int]) -> dict[str, Any]:
+    """A round now; `projects`: how many were submitted, screened in or out, awarded, declined."""
+    return {
+        "id": str(r.id),
+        "name": r.name,
+        "fund": r.fund,
+        "awarded_total": r.awarded_total,
+        "remaining": r.remaining,
+        "projects": projects,
+        "stage": r.stage,
+        "opens_on": r.opens_on.isoformat(),
+        "closes_on": r.closes_on.isoformat(),
+        "max_award": r.max_award,
+        "pass_mark": r.pass_mark,
+        "min_scores": r.min_scores,
+        "site": r.site,
+        "panel": [
+            {
+                "expert": expert,
+                "conflicts": [{"org": org, "name": name} for org, name in declared.items()],
+            }
+            for expert, declared in r.panel.items()
+        ],
+        "allowed_commands": r.allowed_commands(),
+        "version": r.version,
+    }
+
+
+def project_view(p: Project) -> dict[str, Any]:
+    return {
+        "id": str(p.id),
+        "round": str(p.round_id),
+        "org": str(p.org_id),
+        "org_name": p.org_name,
+        "org_site": p.org_site,
+        "title": p.title,
+        "category": p.category,
+        "amount": p.amount,
+        "status": p.stage,
+        "submitted_on": p.submitted_on.isoformat(),
+        "scores": len(p.scores),
+        "mean": p.mean,
+        "score_by_expert": dict(p.scores),
+        "conflicts": list(p.conflicts),
+        "awarded": p.awarded,
+        "awarded_on": _iso(p.awarded_on),
+        "disbursed": p.disbursed,
+        "tranches": p.tranches,
+        "milestones": [
+            {"kind": kind, "due_on": due.isoformat(), "reported_on": _iso(p.reports.get(kind))}
+            for kind, due in p.milestones.items()
+        ],
+        "stopped_on": _iso(p.stopped_on),
+        "allowed_commands": p.allowed_commands(),
+        "version": p.version,
+    }
+
+
 def _branch(track: PartyIncubation) -> dict[str, Any]:
     return {
         "kind": track.branch_kind or "none",
@@ -115,13 +175,16 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def history(log: EventLog, case_id: UUID, reminders: Sequence[UUID] = ()) -> list[dict[str, Any]]:
-    """The events of a case (or of a party track, or a joint branch), oldest first; with the
-    events of the case's `reminders` (issued, escalated, mailed) among them, by time written."""
+def history(
+    log: EventLog, case_id: UUID, reminders: Sequence[UUID] = (), related: str = "reminder"
+) -> list[dict[str, Any]]:
+    """The events of a case (or of a party track, a joint branch, a round), oldest first; with
+    the events of the case's `reminders` (issued, escalated, mailed; or of a round's projects,
+    `related` names which) among them, by time written."""
     own = _entries(log, case_id)
     if not reminders:
         return own
-    others = [entry for r in reminders for entry in _entries(log, r, aggregate="reminder")]
+    others = [entry for r in reminders for entry in _entries(log, r, aggregate=related)]
     return sorted(own + others, key=_written_order)
 
 

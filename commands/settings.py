@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from lifecycle.park import Park, Rules, Site
+from lifecycle.park import Park, Rules, Site, VentureRules
 from schedules.reminders import (
     ALL_KINDS,
     RECIPIENTS,
@@ -35,8 +35,16 @@ _SECTIONS = {
         "member_discovery_days": (1, 366),
     },
 }
+# [venture]: venture-philanthropy rounds' defaults and the reports an award agrees.
+_VENTURE = {
+    "pass_mark": (0, 100),
+    "min_scores": (1, 50),
+    "midterm_report_months": (1, 120),
+    "final_report_months": (1, 120),
+}
 _TOP_LEVEL = {
     "park",
+    "venture",
     "timezone",
     "evaluation",
     "periods",
@@ -106,6 +114,8 @@ def _merge(data: dict[str, Any], user: dict[str, Any]) -> None:
     for key, value in user.items():
         if key in _SECTIONS:
             data[key].update(_only(_table(value, key), _SECTIONS[key], key))
+        elif key == "venture":
+            data[key].update(_only(_table(value, key), _VENTURE, key))
         elif key == "reminders":
             _merge_reminders(data["reminders"], _table(value, key))
         else:
@@ -133,9 +143,27 @@ def _park(data: dict[str, Any], folder: Path) -> Park:
         sites=sites,
         fields=fields,
         rules=rules,
+        venture=_venture(data["venture"]),
         reminders=_reminders(data["reminders"], data.get("people", {}), timezone),
         signing_key=_signing_key(data.get("audit", {}), folder),
     )
+
+
+def _venture(data: dict[str, Any]) -> VentureRules:
+    numbers = {
+        name: _number(data[name], f"venture.{name}", low, high)
+        for name, (low, high) in _VENTURE.items()
+    }
+    venture = VentureRules(
+        pass_mark=Decimal(str(numbers.pop("pass_mark"))),
+        **{name: int(value) for name, value in numbers.items()},
+    )
+    if venture.final_report_months <= venture.midterm_report_months:
+        raise SettingsError(
+            f"venture.final_report_months ({venture.final_report_months}) must be after "
+            f"venture.midterm_report_months ({venture.midterm_report_months})"
+        )
+    return venture
 
 
 def _signing_key(audit: Any, folder: Path) -> str | None:

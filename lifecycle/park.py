@@ -53,6 +53,24 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class VentureRules:
+    """Venture-philanthropy rounds (公益创投): what a round takes when its creator says nothing,
+    and the milestones an award agrees by default (reports due months after the award)."""
+
+    pass_mark: Decimal = Decimal(60)
+    min_scores: int = 3
+    midterm_report_months: int = 6
+    final_report_months: int = 12
+
+    def milestones(self, awarded_on: date) -> dict[str, date]:
+        """The reports an award agrees, each with its due date."""
+        return {
+            "midterm": add_months(awarded_on, self.midterm_report_months),
+            "final": add_months(awarded_on, self.final_report_months),
+        }
+
+
+@dataclass(frozen=True)
 class Site:
     key: str
     name: str
@@ -66,6 +84,7 @@ class Park:
     sites: dict[str, Site]
     fields: dict[str, str]  # English key -> Chinese name
     rules: Rules = field(default_factory=Rules)
+    venture: VentureRules = field(default_factory=VentureRules)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     signing_key: str | None = None  # the file of the key that signs audit checkpoints
 

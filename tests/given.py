@@ -31,6 +31,7 @@ from eventsourcing.domain import Aggregate
 from commands import messages as m
 from commands.handlers import Actor, Dispatcher, Result, Services
 from commands.party import PartyService
+from commands.rounds import RoundService
 from commands.service import IncubatorService
 from commands.settings import load_settings
 from lifecycle.errors import Refused
@@ -93,7 +94,11 @@ class Scenario:
         self.log = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
         clock = FixedClock(NOW)
         self.dispatcher = Dispatcher(
-            Services(IncubatorService(self.log, park, clock), PartyService(self.log, park, clock))
+            Services(
+                IncubatorService(self.log, park, clock),
+                PartyService(self.log, park, clock),
+                RoundService(self.log, park, clock),
+            )
         )
         self.org: UUID | None = None  # the case applied last
         self._taken: dict[str, int] = {}  # workspaces handed out per site by `case_at`
