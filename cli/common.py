@@ -228,7 +228,7 @@ def show_history(
     if reminders:
         system.read_models.catch_up()
         found = [UUID(r["reminder_id"]) for r in system.read_models.reminders_of(str(aggregate_id))]
-    show_related_history(system, aggregate_id, title, output, found, "reminder")
+    show_related_history(system, aggregate_id, title, output, found)
 
 
 def show_related_history(
@@ -236,14 +236,13 @@ def show_related_history(
     aggregate_id: UUID,
     title: str,
     output: str,
-    related: list[UUID],
-    label: str,
+    reminders: list[UUID],
+    projects: list[UUID] | None = None,
 ) -> None:
-    """The events of an aggregate and of `related` ones (its reminders, a round's projects:
-    `label` says which), oldest first."""
+    """The events of an aggregate, its reminders' and a round's projects', oldest first."""
     from commands.queries import history
 
-    events = history(system.log, aggregate_id, related, label)
+    events = history(system.log, aggregate_id, reminders, projects or [])
     if output == "json":
         emit_json(events)
     elif output == "csv":

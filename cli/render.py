@@ -278,9 +278,9 @@ def render_project(view: dict[str, Any]) -> None:
         table.add_row(key, _s(value))
     console.print(table)
     if view["milestones"]:
-        reports = Table("report", "due on", "came in", box=box.SIMPLE)
+        reports = Table("report", "due on", "status", "came in", box=box.SIMPLE)
         for m in view["milestones"]:
-            reports.add_row(_s(m["kind"]), _s(m["due_on"]), _s(m["reported_on"]))
+            reports.add_row(_s(m["kind"]), _s(m["due_on"]), _s(m["status"]), _s(m["reported_on"]))
         console.print(reports)
 
 

@@ -109,7 +109,8 @@ def project_cmd(ctx: click.Context, project_ref: str, as_json: bool) -> None:
     from commands.queries import project_view
 
     system = open_incubator(ctx)
-    view = project_view(system.rounds.project(resolve_project(system, project_ref)))
+    project = system.rounds.project(resolve_project(system, project_ref))
+    view = project_view(project, system.park.rules, system.rounds.today())
     if as_json:
         emit_json(view)
     else:
@@ -123,11 +124,18 @@ def project_cmd(ctx: click.Context, project_ref: str, as_json: bool) -> None:
 @history_format
 @click.pass_context
 def history_cmd(ctx: click.Context, round_ref: str, output: str) -> None:
-    """Every event of the round and of its projects, oldest first."""
+    """Every event of the round and of its projects, with the reminders and escalations of
+    their reports, oldest first."""
     system = open_incubator(ctx)
     r = system.rounds.round(resolve_round(system, round_ref))
     projects = [UUID(p) for p in r.projects.values()]
-    show_related_history(system, UUID(str(r.id)), r.name, output, projects, "project")
+    system.read_models.catch_up()
+    reminders = [
+        UUID(row["reminder_id"])
+        for p in r.projects.values()
+        for row in system.read_models.reminders_of(p)
+    ]
+    show_related_history(system, UUID(str(r.id)), r.name, output, reminders, projects)
 
 
 @round_group.command("list")
@@ -190,7 +198,7 @@ def report_result(system: Incubator, result: Round | Project, as_json: bool) -> 
 
     if isinstance(result, Project):
         if as_json:
-            emit_json(project_view(result))
+            emit_json(project_view(result, system.park.rules, system.rounds.today()))
         elif result.version == 1:
             say(str(result.id))
         else:

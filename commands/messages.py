@@ -49,7 +49,7 @@ class Kind:
 def _choice(name: str, options: tuple[str, ...]) -> Kind:
     def check(value: Any, param: str) -> str:
         if value not in options:
-            raise Invalid(param, value, f"must be one of {', '.join(options)}")
+            raise Invalid(param, value, "must be one of {options}", options=", ".join(options))
         return str(value)
 
     return Kind(name, check, check, "|".join(options), options)
@@ -157,10 +157,14 @@ class Command:
     def __post_init__(self) -> None:
         for name, spec in params(type(self)):
             value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, spec.kind.check(value, flag(name, spec)))
-            elif required(type(self), name):  # None is no answer (--pass/--fail, say)
-                raise Invalid(flag(name, spec), value, "must be given")
+            try:
+                if value is not None:
+                    object.__setattr__(self, name, spec.kind.check(value, flag(name, spec)))
+                elif required(type(self), name):  # None is no answer (--pass/--fail, say)
+                    raise Invalid(flag(name, spec), value, "must be given")
+            except Invalid as refusal:
+                refusal.field = name  # the message's own name for it (ROUND is `round`)
+                raise
 
     @classmethod
     def workflows(cls) -> tuple[Workflow, ...]:

@@ -107,15 +107,11 @@ class PartyService(Commands):
         branch = JointBranch.create(site, name, step)
         existing = self._find(branch.id)
         if existing is not None:
-            raise Refused(
-                f"site '{site}' already has a joint branch named '{branch.name}' ({branch.id})"
-            )
+            raise _exists(site, branch)
         try:
             self.log.save(branch)
         except IntegrityError:  # created by someone else at the same moment
-            raise Refused(
-                f"site '{site}' already has a joint branch named '{branch.name}' ({branch.id})"
-            ) from None
+            raise _exists(site, branch) from None
         return branch
 
     def joint_branch(self, given: str, site: str | None = None) -> JointBranch:
@@ -124,11 +120,18 @@ class PartyService(Commands):
             branch_id = UUID(given)
         except ValueError:
             if site is None:
-                raise NotFound(f"{shown(given)} is not a joint branch id") from None
+                raise NotFound(
+                    "{given} is not a joint branch id", field="branch", given=shown(given)
+                ) from None
             branch_id = JointBranch.id_for(site, given)
-            missing = f"site '{site}' has no joint branch named {shown(given.strip())}"
+            missing = NotFound(
+                "site '{site}' has no joint branch named {given}",
+                field="branch",
+                site=site,
+                given=shown(given.strip()),
+            )
         else:
-            missing = f"no joint branch with id {given}"
+            missing = NotFound("no joint branch with id {id}", field="branch", id=given)
         return self._get(branch_id, JointBranch, missing)
 
     # ---- reading ------------------------------------------------------------------------------
@@ -137,7 +140,7 @@ class PartyService(Commands):
         case = self.case(case_id)
         track = self.party_track(case)
         if track is None:
-            raise NotFound(_no_track(case))
+            raise _no_track(case)
         return track
 
     # ---- load, decide, save -------------------------------------------------------------------
@@ -148,14 +151,28 @@ class PartyService(Commands):
         return self._retrying(lambda: self.track(case_id), who, decide)
 
 
-def _no_track(case: OrganizationCase) -> str:
+def _exists(site: str, branch: JointBranch) -> Refused:
+    return Refused(
+        "site '{site}' already has a joint branch named '{name}' ({id})",
+        field="name",
+        site=site,
+        name=branch.name,
+        id=branch.id,
+    )
+
+
+def _no_track(case: OrganizationCase) -> NotFound:
     if case.entered_on is None:
-        return (
-            f"{case.name} has no party track yet: it starts when the organization enters the "
-            f"shell (evaluate-entry) or is admitted as a resident (admit); the case is in stage "
-            f"'{case.stage}'"
+        return NotFound(
+            "{name} has no party track yet: it starts when the organization enters the "
+            "shell (evaluate-entry) or is admitted as a resident (admit); the case is in stage "
+            "'{stage}'",
+            name=case.name,
+            stage=case.stage,
         )
-    return (
-        f"{case.name} has no party track: it entered on {case.entered_on}, before party tracks "
-        f"were started automatically; start it once with: incubator party start ORG"
+    return NotFound(
+        "{name} has no party track: it entered on {entered_on}, before party tracks "
+        "were started automatically; start it once with: incubator party start ORG",
+        name=case.name,
+        entered_on=case.entered_on,
     )

@@ -9,13 +9,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanMutateProtocol
 
+from lifecycle.deadlines import deadlines_of
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import STEP_FIELDS, OrganizationCase
-from lifecycle.park import Park
+from lifecycle.park import Park, Rules
 from lifecycle.party import PartyIncubation
-from lifecycle.project import Project
+from lifecycle.project import REPORT_CLOCKS, Project
 from lifecycle.round import Round
-from schedules.deadlines import deadlines_of
 from store.log import EventLog, event_data
 
 SYSTEM_ACTOR = "system"  # what the system does by itself (reminders, automatic starts)
@@ -129,7 +129,9 @@ def round_view(r: Round, projects: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def project_view(p: Project) -> dict[str, Any]:
+def project_view(p: Project, rules: Rules, today: date) -> dict[str, Any]:
+    """A project now; its reports' deadlines as of `today`."""
+    due = {d.kind: d for d in p.deadlines(rules, today)}
     return {
         "id": str(p.id),
         "round": str(p.round_id),
@@ -150,8 +152,14 @@ def project_view(p: Project) -> dict[str, Any]:
         "disbursed": p.disbursed,
         "tranches": p.tranches,
         "milestones": [
-            {"kind": kind, "due_on": due.isoformat(), "reported_on": _iso(p.reports.get(kind))}
-            for kind, due in p.milestones.items()
+            {
+                "kind": kind,
+                "due_on": due[clock].due_on.isoformat(),
+                "status": due[clock].status,
+                "reported_on": _iso(p.reports.get(kind)),
+            }
+            for kind, clock in REPORT_CLOCKS.items()
+            if clock in due
         ],
         "stopped_on": _iso(p.stopped_on),
         "allowed_commands": p.allowed_commands(),
@@ -176,15 +184,16 @@ def _iso(day: date | None) -> str | None:
 
 
 def history(
-    log: EventLog, case_id: UUID, reminders: Sequence[UUID] = (), related: str = "reminder"
+    log: EventLog, case_id: UUID, reminders: Sequence[UUID] = (), projects: Sequence[UUID] = ()
 ) -> list[dict[str, Any]]:
     """The events of a case (or of a party track, a joint branch, a round), oldest first; with
-    the events of the case's `reminders` (issued, escalated, mailed; or of a round's projects,
-    `related` names which) among them, by time written."""
+    the events of its `reminders` (issued, escalated, mailed) and of a round's `projects` among
+    them, by time written."""
     own = _entries(log, case_id)
-    if not reminders:
+    others = [entry for r in reminders for entry in _entries(log, r, aggregate="reminder")]
+    others += [entry for p in projects for entry in _entries(log, p, aggregate="project")]
+    if not others:
         return own
-    others = [entry for r in reminders for entry in _entries(log, r, aggregate=related)]
     return sorted(own + others, key=_written_order)
 
 

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from commands.service import Commands, Decision, Who
+from lifecycle.errors import NotFound
 from lifecycle.project import Project
 from lifecycle.round import Round
 from lifecycle.step import Step
@@ -121,7 +122,7 @@ class RoundService(Commands):
     def award(self, project_id: UUID, who: Who, amount: Decimal) -> Project:
         def decide(p: Project, step: Step) -> list[Aggregate]:
             r = self.round(p.round_id)
-            p.award(step, r, amount, self.park.venture.milestones(step.on))
+            p.award(step, r, amount)
             r.record_award(step, UUID(str(p.id)), amount)
             return [r]
 
@@ -136,7 +137,9 @@ class RoundService(Commands):
         return self._change(project_id, who, lambda p, step: p.disburse(step, amount))
 
     def report(self, project_id: UUID, who: Who, kind: str, note: str) -> Project:
-        return self._change(project_id, who, lambda p, step: p.report(step, kind, note))
+        return self._change(
+            project_id, who, lambda p, step: p.report(step, kind, note, self.park.rules)
+        )
 
     def stop(self, project_id: UUID, who: Who) -> Project:
         return self._change(project_id, who, lambda p, step: p.stop(step))
@@ -144,10 +147,12 @@ class RoundService(Commands):
     # ---- reading ------------------------------------------------------------------------------
 
     def round(self, round_id: UUID) -> Round:
-        return self._get(round_id, Round, f"no venture-philanthropy round with id {round_id}")
+        missing = NotFound("no venture-philanthropy round with id {id}", field="round", id=round_id)
+        return self._get(round_id, Round, missing)
 
     def project(self, project_id: UUID) -> Project:
-        return self._get(project_id, Project, f"no project with id {project_id}")
+        missing = NotFound("no project with id {id}", field="project", id=project_id)
+        return self._get(project_id, Project, missing)
 
     def projects(self, r: Round) -> list[Project]:
         """The round's projects, in the order they were submitted."""

@@ -20,7 +20,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from lifecycle.errors import Conflict, NotFound, Refused
+from lifecycle.errors import Conflict, NotFound, Refused, Term
 from lifecycle.holdings import Holdings, evaluation_noted, let_go, move_in
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
@@ -36,11 +36,11 @@ from store.log import EventLog
 
 ATTEMPTS = 3
 KINDS: dict[type[Aggregate], str] = {
-    OrganizationCase: "an organization case",
-    PartyIncubation: "a party track",
-    JointBranch: "a joint branch",
-    Round: "a venture-philanthropy round",
-    Project: "a project of a round",
+    OrganizationCase: Term("an organization case"),
+    PartyIncubation: Term("a party track"),
+    JointBranch: Term("a joint branch"),
+    Round: Term("a venture-philanthropy round"),
+    Project: Term("a project of a round"),
 }
 A = TypeVar("A", bound=Aggregate)
 Scores = Mapping[str, Decimal] | Sequence[str]  # each expert's score, or EXPERT=N as typed
@@ -66,7 +66,9 @@ class Commands:
         return local_today(self.clock, self.park.timezone)
 
     def case(self, case_id: UUID) -> OrganizationCase:
-        return self._get(case_id, OrganizationCase, f"no organization case with id {case_id}")
+        return self._get(
+            case_id, OrganizationCase, NotFound("no organization case with id {id}", id=case_id)
+        )
 
     def party_track(self, case: OrganizationCase) -> PartyIncubation | None:
         track = self._find(PartyIncubation.id_for(UUID(str(case.id))))
@@ -82,14 +84,15 @@ class Commands:
         """The joint branch the party track belongs to, if any."""
         if track.branch_kind != JOINT or track.branch_id is None:
             return None
-        return self._get(track.branch_id, JointBranch, f"no joint branch {track.branch_id}")
+        missing = NotFound("no joint branch {id}", id=track.branch_id)
+        return self._get(track.branch_id, JointBranch, missing)
 
     def _retrying(
         self,
         load: Callable[[], A],
         who: Who,
         decide: Decision[A],
-        subject: str = "the case, its party track or a joint branch",
+        subject: str = Term("the case, its party track or a joint branch"),
     ) -> A:
         lost_to: list[str] = []
         for _ in range(ATTEMPTS):
@@ -99,7 +102,7 @@ class Commands:
                 others = decide(aggregate, step) or []
             except Refused as refusal:
                 if lost_to:
-                    raise Conflict(_lost_race(lost_to, refusal)) from refusal
+                    raise _lost_race(lost_to, refusal) from refusal
                 raise
             saved: list[Aggregate] = [aggregate, *others]
             loaded = {a.id: a.version - len(a.pending_events) for a in saved}
@@ -110,19 +113,26 @@ class Commands:
                 continue
             return aggregate
         raise Conflict(
-            f"{subject} kept changing while this command was decided "
-            f"({'; '.join(lost_to)}); nothing was recorded, try again"
+            "{subject} kept changing while this command was decided ({recorded}); nothing was "
+            "recorded, try again",
+            subject=Term(subject),
+            recorded="; ".join(lost_to),
         )
 
     def _step(self, who: Who) -> Step:
         if who.actor is None or not who.actor.strip():
-            raise Refused("who is acting? give --actor NAME (or set INCUBATOR_ACTOR)")
+            raise Refused(
+                "who is acting? give --actor NAME (or set INCUBATOR_ACTOR)", field="actor"
+            )
         today = self.today()
         on = who.on or today
         if on > today:
             raise Refused(
-                f"the date {on} is in the future (today is {today}); "
-                f"record a step on or after the day it happens"
+                "the date {on} is in the future (today is {today}); "
+                "record a step on or after the day it happens",
+                field="on",
+                on=on,
+                today=today,
             )
         reason = who.reason.strip() if who.reason and who.reason.strip() else None
         return Step(actor=who.actor.strip(), on=on, recorded_at=self.clock.now(), reason=reason)
@@ -134,12 +144,14 @@ class Commands:
             return None
         return found
 
-    def _get(self, aggregate_id: UUID, kind: type[A], missing: str) -> A:
+    def _get(self, aggregate_id: UUID, kind: type[A], missing: NotFound) -> A:
         found = self._find(aggregate_id)
         if found is None:
-            raise NotFound(missing)
+            raise missing
         if not isinstance(found, kind):
-            raise NotFound(f"{aggregate_id} is not {KINDS.get(kind, kind.__name__)}")
+            raise NotFound(
+                "{id} is not {kind}", id=aggregate_id, kind=Term(KINDS.get(kind, kind.__name__))
+            )
         return found
 
     def _held(self, case: OrganizationCase) -> Workspace | None:
@@ -323,8 +335,10 @@ class IncubatorService(Commands):
         return workspace
 
 
-def _lost_race(lost_to: list[str], refusal: Refused) -> str:
-    return (
-        f"another command was recorded at the same moment ({'; '.join(lost_to)}); "
-        f"yours was not recorded: {refusal}"
+def _lost_race(lost_to: list[str], refusal: Refused) -> Conflict:
+    return Conflict(
+        "another command was recorded at the same moment ({recorded}); "
+        "yours was not recorded: {refusal}",
+        recorded="; ".join(lost_to),
+        refusal=refusal,
     )

@@ -14,13 +14,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lifecycle.deadlines import ALL_KINDS
 from lifecycle.park import Park, Rules, Site, VentureRules
-from schedules.reminders import (
-    ALL_KINDS,
-    RECIPIENTS,
-    DeadlinePolicy,
-    ReminderPolicy,
-)
+from schedules.reminders import RECIPIENTS, DeadlinePolicy, ReminderPolicy
 from schedules.workdays import WorkingDays
 
 DEFAULTS_FILE = "defaults.toml"
@@ -33,15 +29,12 @@ _SECTIONS = {
         "inspection_days": (1, 366),
         "entry_evaluation_days": (1, 366),
         "member_discovery_days": (1, 366),
+        "midterm_report_months": (1, 120),
+        "final_report_months": (1, 120),
     },
 }
 # [venture]: venture-philanthropy rounds' defaults and the reports an award agrees.
-_VENTURE = {
-    "pass_mark": (0, 100),
-    "min_scores": (1, 50),
-    "midterm_report_months": (1, 120),
-    "final_report_months": (1, 120),
-}
+_VENTURE = {"pass_mark": (0, 100), "min_scores": (1, 50)}
 _TOP_LEVEL = {
     "park",
     "venture",
@@ -132,6 +125,11 @@ def _park(data: dict[str, Any], folder: Path) -> Park:
         pass_mark=Decimal(str(numbers.pop("pass_mark"))),
         **{name: int(value) for name, value in numbers.items()},
     )
+    if rules.final_report_months <= rules.midterm_report_months:
+        raise SettingsError(
+            f"periods.final_report_months ({rules.final_report_months}) must be after "
+            f"periods.midterm_report_months ({rules.midterm_report_months})"
+        )
     fields = _fields(data["fields"])
     timezone = _timezone(data["timezone"])
     sites = {key: _site(key, value) for key, value in _table(data["sites"], "sites").items()}
@@ -154,16 +152,9 @@ def _venture(data: dict[str, Any]) -> VentureRules:
         name: _number(data[name], f"venture.{name}", low, high)
         for name, (low, high) in _VENTURE.items()
     }
-    venture = VentureRules(
-        pass_mark=Decimal(str(numbers.pop("pass_mark"))),
-        **{name: int(value) for name, value in numbers.items()},
+    return VentureRules(
+        pass_mark=Decimal(str(numbers["pass_mark"])), min_scores=int(numbers["min_scores"])
     )
-    if venture.final_report_months <= venture.midterm_report_months:
-        raise SettingsError(
-            f"venture.final_report_months ({venture.final_report_months}) must be after "
-            f"venture.midterm_report_months ({venture.midterm_report_months})"
-        )
-    return venture
 
 
 def _signing_key(audit: Any, folder: Path) -> str | None:
@@ -224,8 +215,8 @@ def _deadline(data: dict[str, Any], where: dict[str, str]) -> DeadlinePolicy:
     def named(key: str) -> str:
         return f"{where[key]}.{key}"
 
-    recipient = data["recipient"]
-    if recipient not in RECIPIENTS:
+    recipient = data.get("recipient")
+    if recipient is not None and recipient not in RECIPIENTS:
         raise SettingsError(
             f"{named('recipient')} must be one of {', '.join(RECIPIENTS)}, got {recipient!r}"
         )

@@ -12,9 +12,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from lifecycle.errors import Refused
+from lifecycle.errors import Refused, Term
 
 NAME_LENGTH = 100  # a name: an organization's, a person's, a branch's, a code
 TEXT_LENGTH = 2000  # a note, a reason, a service: lines allowed
@@ -38,10 +39,30 @@ _MONEY = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
 class Invalid(Refused):
     """A parameter's value is outside what it may hold."""
 
-    def __init__(self, param: str, given: object, allowed: str) -> None:
-        self.param, self.allowed = param, allowed
-        self.detail = f"{allowed}; got {shown(given)}"  # without the parameter's name
-        super().__init__(f"{param} {self.detail}")
+    def __init__(
+        self, param: str, given: object, allowed: str, *, blank: bool = False, **params: Any
+    ) -> None:
+        """`allowed` says what the parameter may hold: a template of `params` (a Term, so the
+        web can translate it alone); `blank`: what was given has nothing to see."""
+        self.param = param
+        super().__init__(
+            Term("{param} {allowed}, and not empty or only invisible ones; got {given}")
+            if blank
+            else Term("{param} {allowed}; got {given}"),
+            field=field_of(param),
+            param=param,
+            allowed=Term(allowed),
+            given=shown(given),
+            **params,
+        )
+        self.detail = str(self).removeprefix(f"{param} ")  # without the parameter
+
+
+def field_of(param: str) -> str:
+    """The message field a command-line parameter names: --party-members is party_members."""
+    if param == "ORG":
+        return "org"
+    return param.split(" ", maxsplit=1)[0].removeprefix("--").replace("-", "_")
 
 
 def shown(value: object, limit: int = SHOWN) -> str:
@@ -86,8 +107,14 @@ class Text:
 
     @property
     def allowed(self) -> str:
-        kind = "text (lines allowed)" if self.lines else "text on one line"
-        return f"must be {kind} of 1 to {self.length} characters, without control characters"
+        if self.lines:
+            return Term(
+                "must be text (lines allowed) of 1 to {length} characters, without control "
+                "characters"
+            )
+        return Term(
+            "must be text on one line of 1 to {length} characters, without control characters"
+        )
 
     def check(self, value: str, param: str) -> str:
         if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
@@ -99,11 +126,11 @@ class Text:
             if (c != "\n" or not self.lines) and (
                 c in _BIDI or unicodedata.category(c) in ("Cc", "Zl", "Zp")
             ):
-                raise Invalid(param, value, self.allowed)
+                raise Invalid(param, value, self.allowed, length=self.length)
         if not any(_seen(c) for c in text):
-            raise Invalid(param, value, f"{self.allowed}, and not empty or only invisible ones")
+            raise Invalid(param, value, self.allowed, length=self.length, blank=True)
         if len(text) > self.length:
-            raise Invalid(param, value, self.allowed)
+            raise Invalid(param, value, self.allowed, length=self.length)
         return text
 
     def optional(self, value: str | None, param: str) -> str | None:
@@ -129,21 +156,21 @@ class Count:
     low: int = 0
     high: int = MEMBERS_MAX
 
-    @property
-    def allowed(self) -> str:
-        return f"must be a whole number from {self.low} to {self.high} (digits 0-9 only)"
+    allowed = Term("must be a whole number from {low} to {high} (digits 0-9 only)")
 
     def parse(self, text: str, param: str) -> int:
         plain = text.strip()
         if not _DIGITS.fullmatch(plain) or len(plain) > len(str(self.high)) + 2:
-            raise Invalid(param, text, self.allowed)
+            raise Invalid(param, text, self.allowed, low=self.low, high=self.high)
         return self.check(int(plain), param)
 
     def check(self, value: int, param: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise Invalid(param, value, self.allowed)
-        if not self.low <= value <= self.high:
-            raise Invalid(param, value, self.allowed)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not self.low <= value <= self.high
+        ):
+            raise Invalid(param, value, self.allowed, low=self.low, high=self.high)
         return value
 
 
@@ -156,12 +183,13 @@ class Seconds:
 
     def parse(self, text: str, param: str) -> float:
         plain = text.strip()
-        allowed = f"must be a number of seconds from {self.low:g} to {self.high:g}"
+        allowed = Term("must be a number of seconds from {low} to {high}")
+        low, high = f"{self.low:g}", f"{self.high:g}"
         if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,6})?", plain):
-            raise Invalid(param, text, allowed)
+            raise Invalid(param, text, allowed, low=low, high=high)
         value = float(plain)
         if not self.low <= value <= self.high:
-            raise Invalid(param, text, allowed)
+            raise Invalid(param, text, allowed, low=low, high=high)
         return value
 
 
@@ -214,7 +242,7 @@ MONEY = Money()
 def score(text: str, param: str) -> Decimal:
     """An expert's score: 0 to 100 with at most 2 decimals, in plain digits (78, 82.5)."""
     plain = text.strip()
-    allowed = "must be a number from 0 to 100 with at most 2 decimals, digits 0-9 (like 78.5)"
+    allowed = Term("must be a number from 0 to 100 with at most 2 decimals, digits 0-9 (like 78.5)")
     if not _DECIMAL.fullmatch(plain):
         raise Invalid(param, text, allowed)
     value = Decimal(plain)
@@ -232,7 +260,13 @@ def normalized(value: Decimal) -> Decimal:
 
 def day(value: date, param: str) -> date:
     if not FIRST_DAY <= value <= LAST_DAY:
-        raise Invalid(param, value.isoformat(), f"must be a date from {FIRST_DAY} to {LAST_DAY}")
+        raise Invalid(
+            param,
+            value.isoformat(),
+            "must be a date from {first} to {last}",
+            first=FIRST_DAY,
+            last=LAST_DAY,
+        )
     return value
 
 
@@ -251,7 +285,7 @@ def parse_day(text: str, param: str) -> date:
 def id_prefix(text: str, param: str) -> UUID | str:
     """A whole UUID, or the first 4 to 36 characters of one (lower-case hex and dashes)."""
     plain = text.strip()
-    allowed = "must be an id (a UUID, or its first 4 to 36 characters, as the lists show)"
+    allowed = Term("must be an id (a UUID, or its first 4 to 36 characters, as `org list` shows)")
     if len(plain) > 45:  # a UUID in any form the standard library reads, and no longer
         raise Invalid(param, text, allowed)
     try:

@@ -117,11 +117,19 @@ class JointBranch(Aggregate):
 
     def admit(self, case_id: UUID, org_name: str, formal: int, step: Step) -> None:
         if str(case_id) in self.members:
-            raise Refused(f"{org_name} is already a member of joint branch '{self.name}'")
+            raise Refused(
+                "{org} is already a member of joint branch '{branch}'",
+                field="branch",
+                org=org_name,
+                branch=self.name,
+            )
         if step.on < self.opened_on:
             raise Refused(
-                f"joint branch '{self.name}' was created on {self.opened_on}; "
-                f"{step.on} is before that"
+                "joint branch '{branch}' was created on {opened_on}; {on} is before that",
+                field="on",
+                branch=self.name,
+                opened_on=self.opened_on,
+                on=step.on,
             )
         self._at(step, self.MemberJoined, case_id=case_id, org_name=org_name, formal=formal)
 

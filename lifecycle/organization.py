@@ -14,8 +14,10 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle import deadlines
 from lifecycle.bounds import MEMBERS, NAME, NOTE, day
-from lifecycle.errors import Refused
+from lifecycle.deadlines import Deadline
+from lifecycle.errors import Refused, Term
 from lifecycle.park import Rules
 from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
@@ -46,6 +48,7 @@ class OrganizationCase(Aggregate):
     growth_reviews: list[date]
     exit_on: date | None
     ended_on: date | None
+    _clocks: deadlines.Clocks  # its deadlines' clocks, as its events left them
 
     # ---- events -------------------------------------------------------------------------------
 
@@ -69,6 +72,7 @@ class OrganizationCase(Aggregate):
             case.inspected_on = case.submitted_on = case.evaluated_on = None
             case.caseworker = case.workspace = case.entered_on = None
             case.growth_reviews, case.exit_on, case.ended_on = [], None, None
+            case._clocks = deadlines.fold({}, self)
 
     class CaseEvent(Aggregate.Event, Stamped):
         on: date
@@ -78,6 +82,7 @@ class OrganizationCase(Aggregate):
         def apply(self, case: OrganizationCase) -> None:
             case.last_on = self.on
             self.assign(case)
+            case._clocks = deadlines.fold(case._clocks, self)
 
         def assign(self, case: OrganizationCase) -> None:
             """What the event changes besides the date of the last step."""
@@ -225,7 +230,12 @@ class OrganizationCase(Aggregate):
     ) -> OrganizationCase:
         """A new case in `applied`. Field, site and legal status are checked by the park first."""
         if track not in TRACKS:
-            raise Refused(f"unknown track '{track}'; allowed: {', '.join(TRACKS)}")
+            raise Refused(
+                "unknown track '{track}'; allowed: {allowed}",
+                field="track",
+                track=track,
+                allowed=", ".join(TRACKS),
+            )
         if party_members is not None:
             MEMBERS.check(party_members, "--party-members")
         return cls._create(
@@ -248,7 +258,11 @@ class OrganizationCase(Aggregate):
         caseworker = require_text(caseworker, "--caseworker", "assign")
         self._check("assign", step)
         if caseworker == self.caseworker:
-            raise Refused(f"{caseworker} is already the caseworker of this case")
+            raise Refused(
+                "{caseworker} is already the caseworker of this case",
+                field="caseworker",
+                caseworker=caseworker,
+            )
         self._record(self.CaseworkerAssigned, step, caseworker=caseworker)
 
     def record_visit(self, step: Step, note: str) -> None:
@@ -263,7 +277,7 @@ class OrganizationCase(Aggregate):
         """Declined, or entered (True): then it holds `workspace`, which the workspace itself
         must allow, and its party track starts (the handler asks each)."""
         self._check("evaluate_entry", step)
-        panel.check_size(rules.min_experts, "the entry evaluation")
+        panel.check_size(rules.min_experts, Term("the entry evaluation"))
         passed = panel.passes(rules.pass_mark)
         grades = _grades(panel, rules)
         if not passed:
@@ -278,8 +292,12 @@ class OrganizationCase(Aggregate):
             return False
         if workspace is None:
             raise Refused(
-                f"the entry evaluation passes (mean {panel.mean} ≥ {rules.pass_mark}): "
-                f"name a free workspace at site '{self.site}' with --workspace"
+                "the entry evaluation passes (mean {mean} ≥ {pass_mark}): "
+                "name a free workspace at site '{site}' with --workspace",
+                field="workspace",
+                mean=panel.mean,
+                pass_mark=rules.pass_mark,
+                site=self.site,
             )
         self._move(
             self.EntryApproved, "evaluate_entry", step, passed=True, workspace=workspace, **grades
@@ -292,7 +310,7 @@ class OrganizationCase(Aggregate):
     def record_growth_review(self, step: Step, panel: Panel, party_stars: int | None) -> None:
         """With the party organization's current star rating beside it (四个同步)."""
         self._check("record_growth_review", step)
-        panel.check_size(1, "a growth review")
+        panel.check_size(1, Term("a growth review"))
         self._record(
             self.GrowthReviewRecorded,
             step,
@@ -305,23 +323,33 @@ class OrganizationCase(Aggregate):
         """Moves the entry date and every deadline that hangs on it (the party track's start
         moves with it: the handler asks the track too)."""
         self._check("correct_entry_date", step)
-        reason = step.require_reason("correct-entry-date", " saying why the date was wrong")
+        reason = step.require_reason(
+            "correct-entry-date needs --reason saying why the date was wrong"
+        )
         assert self.entered_on is not None
         day(to, "--to")
         if to == self.entered_on:
-            raise Refused(f"the entry date is already {to}")
+            raise Refused("the entry date is already {to}", field="to", to=to)
         earliest = self.submitted_on or self.applied_on
         latest = min([*self.growth_reviews, *([self.exit_on] if self.exit_on else []), step.on])
         if not earliest <= to <= latest:
             raise Refused(
-                f"the entry date must lie between {earliest} (when the case was submitted for "
-                f"entry, or applied) and {latest} (the first step recorded after entry, or "
-                f"today's step); got {to}"
+                "the entry date must lie between {earliest} (when the case was submitted for "
+                "entry, or applied) and {latest} (the first step recorded after entry, or "
+                "today's step); got {to}",
+                field="to",
+                earliest=earliest,
+                latest=latest,
+                to=to,
             )
         if self.exit_on is not None and self.exit_on < rules.exit_opens(to):
             raise Refused(
-                f"with entry on {to} the exit evaluation window would open on "
-                f"{rules.exit_opens(to)}, after the exit evaluation recorded on {self.exit_on}"
+                "with entry on {to} the exit evaluation window would open on "
+                "{opens}, after the exit evaluation recorded on {exit_on}",
+                field="to",
+                to=to,
+                opens=rules.exit_opens(to),
+                exit_on=self.exit_on,
             )
         self._record(
             self.EntryDateCorrected, step, reason=reason, entered_on=to, previous=self.entered_on
@@ -340,9 +368,14 @@ class OrganizationCase(Aggregate):
         opens, due = rules.exit_opens(self.entered_on), rules.exit_due(self.entered_on)
         if step.on < opens:
             raise Refused(
-                f"the exit evaluation opens on {opens}, {rules.exit_window_days} days before the "
-                f"in-shell period ends on {due}; {step.on} is too early "
-                f"(to end early, terminate or withdraw with a reason)"
+                "the exit evaluation opens on {opens}, {days} days before the "
+                "in-shell period ends on {due}; {on} is too early "
+                "(to end early, terminate or withdraw with a reason)",
+                field="on",
+                opens=opens,
+                days=rules.exit_window_days,
+                due=due,
+                on=step.on,
             )
         last_review = self.growth_reviews[-1]
         if (
@@ -350,14 +383,24 @@ class OrganizationCase(Aggregate):
             and party.stage == "follow_up"
             and (party.rated_on is None or not last_review <= party.rated_on <= step.on)
         ):
+            if party.rated_on:
+                raise Refused(
+                    "the exit evaluation and the party organization's star rating go together "
+                    "(四个同步): its party organization is in follow-up and has no star rating "
+                    "since the last growth review on {review} up to {on} (the last was on "
+                    "{rated_on}); rate it first: incubator party rate ORG --stars N --note T",
+                    review=last_review,
+                    on=step.on,
+                    rated_on=party.rated_on,
+                )
             raise Refused(
-                f"the exit evaluation and the party organization's star rating go together "
-                f"(四个同步): its party organization is in follow-up and has no star rating since "
-                f"the last growth review on {last_review}"
-                + (f" up to {step.on} (the last was on {party.rated_on})" if party.rated_on else "")
-                + "; rate it first: incubator party rate ORG --stars N --note T"
+                "the exit evaluation and the party organization's star rating go together "
+                "(四个同步): its party organization is in follow-up and has no star rating "
+                "since the last growth review on {review}; rate it first: "
+                "incubator party rate ORG --stars N --note T",
+                review=last_review,
             )
-        panel.check_size(rules.min_experts, "the exit evaluation")
+        panel.check_size(rules.min_experts, Term("the exit evaluation"))
         passed = panel.passes(rules.pass_mark)
         grades = _grades(panel, rules)
         event = self.ExitApproved if passed else self.ExitFailed
@@ -385,7 +428,9 @@ class OrganizationCase(Aggregate):
         early = step.on < ends
         if early:
             step.require_reason(
-                "close", f" explaining the early close: the follow-up year ends on {ends}"
+                "close needs --reason explaining the early close: the follow-up year ends on "
+                "{ends}",
+                ends=ends,
             )
         self._move(self.CaseClosed, "close", step, early=early)
 
@@ -405,7 +450,7 @@ class OrganizationCase(Aggregate):
 
     def record_service_evaluation(self, step: Step, panel: Panel) -> None:
         self._check("record_service_evaluation", step)
-        panel.check_size(1, "a service evaluation")
+        panel.check_size(1, Term("a service evaluation"))
         self._record(self.ServiceEvaluationRecorded, step, scores=panel.scores, mean=panel.mean)
 
     def depart(self, step: Step) -> None:
@@ -418,13 +463,19 @@ class OrganizationCase(Aggregate):
         themselves starts now (the handler starts it); `existing` is the one it has, if any."""
         if self.entered_on is None or not self.is_open:
             raise Refused(
-                f"{self.name} is in stage '{self.stage}': a party track starts when an "
-                f"organization enters the shell or is admitted, and only while its case is open"
+                "{name} is in stage '{stage}': a party track starts when an "
+                "organization enters the shell or is admitted, and only while its case is open",
+                name=self.name,
+                stage=self.stage,
             )
         if existing is not None:
-            raise Refused(f"{self.name} already has its party track (it starts once)")
+            raise Refused("{name} already has its party track (it starts once)", name=self.name)
         if step.on < self.entered_on:
-            raise Refused(f"the party track cannot start before the entry on {self.entered_on}")
+            raise Refused(
+                "the party track cannot start before the entry on {entered_on}",
+                field="on",
+                entered_on=self.entered_on,
+            )
         self._check("start_party_track", step)  # and never before the case's last step
         self._record(self.PartyTrackStarted, step, party_track=track_id)
 
@@ -441,6 +492,10 @@ class OrganizationCase(Aggregate):
     def allowed_commands(self) -> list[str]:
         return WORKFLOWS[self.track].allowed(self.stage)
 
+    def deadlines(self, rules: Rules, today: date) -> list[Deadline]:
+        """Its deadlines and their status on `today` (lifecycle/deadlines.py)."""
+        return deadlines.deadlines(self._clocks, rules, today, ended=not self.is_open)
+
     # ---- helpers ------------------------------------------------------------------------------
 
     def _check(self, command: str, step: Step, *, passed: bool = False) -> str:
@@ -448,8 +503,11 @@ class OrganizationCase(Aggregate):
         stage = WORKFLOWS[self.track].advance(self.stage, command, passed=passed)
         if step.on < self.last_on:
             raise Refused(
-                f"the date {step.on} is before this case's last recorded step on "
-                f"{self.last_on}; steps are recorded in date order"
+                "the date {on} is before this case's last recorded step on "
+                "{last_on}; steps are recorded in date order",
+                field="on",
+                on=step.on,
+                last_on=self.last_on,
             )
         return stage
 
@@ -465,7 +523,7 @@ class OrganizationCase(Aggregate):
 
     def _end(self, event: type[Ended], command: str, step: Step) -> None:
         self._check(command, step)
-        reason = step.require_reason(command, " saying why")
+        reason = step.require_reason("{command} needs --reason saying why", command=command)
         self._move(event, command, step, reason=reason)
 
 

@@ -29,6 +29,8 @@ class Rules:
     inspection_days: int = 14  # service level: inspection started after the application
     entry_evaluation_days: int = 30  # service level: entry evaluation after the submission
     member_discovery_days: int = 30  # party members counted after the party track starts
+    midterm_report_months: int = 6  # a venture-philanthropy project's reports, after its award
+    final_report_months: int = 12
 
     def growth_review_due(self, entered_on: date) -> date:
         return add_months(entered_on, self.growth_review_months)
@@ -51,23 +53,20 @@ class Rules:
     def member_discovery_due(self, started_on: date) -> date:
         return started_on + timedelta(days=self.member_discovery_days)
 
+    def midterm_report_due(self, awarded_on: date) -> date:
+        return add_months(awarded_on, self.midterm_report_months)
+
+    def final_report_due(self, awarded_on: date) -> date:
+        return add_months(awarded_on, self.final_report_months)
+
 
 @dataclass(frozen=True)
 class VentureRules:
-    """Venture-philanthropy rounds (公益创投): what a round takes when its creator says nothing,
-    and the milestones an award agrees by default (reports due months after the award)."""
+    """Venture-philanthropy rounds (公益创投): what a round takes when its creator says nothing.
+    (The reports an award agrees are clocks like the others: `Rules`, lifecycle/deadlines.py.)"""
 
     pass_mark: Decimal = Decimal(60)
     min_scores: int = 3
-    midterm_report_months: int = 6
-    final_report_months: int = 12
-
-    def milestones(self, awarded_on: date) -> dict[str, date]:
-        """The reports an award agrees, each with its due date."""
-        return {
-            "midterm": add_months(awarded_on, self.midterm_report_months),
-            "final": add_months(awarded_on, self.final_report_months),
-        }
 
 
 @dataclass(frozen=True)
@@ -96,15 +95,23 @@ class Park:
 
     def site(self, key: str) -> Site:
         if key not in self.sites:
-            raise Refused(f"unknown site {shown(key)}; sites: {', '.join(self.sites)}")
+            raise Refused(
+                "unknown site {site}; sites: {sites}",
+                field="site",
+                site=shown(key),
+                sites=", ".join(self.sites),
+            )
         return self.sites[key]
 
     def workspace(self, site_key: str, code: str) -> str:
         site = self.site(site_key)
         if code not in site.workspaces:
             raise Refused(
-                f"workspace {shown(code)} is not at site {shown(site_key)}; its workspaces are "
-                f"{_span(site.workspaces)}"
+                "workspace {code} is not at site {site}; its workspaces are {workspaces}",
+                field="workspace",
+                code=shown(code),
+                site=shown(site_key),
+                workspaces=_span(site.workspaces),
             )
         return code
 
@@ -116,12 +123,22 @@ class Park:
             if name == given:
                 return key
         options = ", ".join(f"{k} ({n})" for k, n in self.fields.items())
-        raise Refused(f"unknown field {shown(given)}; fields: {options}")
+        raise Refused(
+            "unknown field {given}; fields: {fields}",
+            field="field",
+            given=shown(given),
+            fields=options,
+        )
 
 
 def check_legal_status(given: str) -> str:
     if given not in LEGAL_STATUSES:
-        raise Refused(f"unknown legal status {shown(given)}; allowed: {', '.join(LEGAL_STATUSES)}")
+        raise Refused(
+            "unknown legal status {given}; allowed: {allowed}",
+            field="legal_status",
+            given=shown(given),
+            allowed=", ".join(LEGAL_STATUSES),
+        )
     return given
 
 

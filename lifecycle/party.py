@@ -17,9 +17,12 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle import deadlines
 from lifecycle.bounds import MEMBERS, NOTE, STARS
+from lifecycle.deadlines import Deadline
 from lifecycle.errors import Refused
 from lifecycle.joint_branch import BRANCH_MINIMUM, JointBranch
+from lifecycle.park import Rules
 from lifecycle.stages import PARTY_WORKFLOW
 from lifecycle.step import Stamped, Step, require_text
 
@@ -56,6 +59,7 @@ class PartyIncubation(Aggregate):
     developments: list[dict[str, Any]]
     services: list[dict[str, Any]]
     ended_on: date | None
+    _clocks: deadlines.Clocks  # its deadline's clock, as its events left it
 
     # ---- events -------------------------------------------------------------------------------
 
@@ -77,6 +81,7 @@ class PartyIncubation(Aggregate):
             track.stars = track.rated_on = track.rating_note = None
             track.supports, track.developments, track.services = [], [], []
             track.ended_on = track.first_step_on = None
+            track._clocks = deadlines.fold({}, self)
 
     class PartyEvent(Aggregate.Event, Stamped):
         on: date
@@ -88,6 +93,7 @@ class PartyIncubation(Aggregate):
             if track.first_step_on is None:
                 track.first_step_on = self.on
             self.assign(track)
+            track._clocks = deadlines.fold(track._clocks, self)
 
         def assign(self, track: PartyIncubation) -> None:
             """What the event changes besides the dates of the first and last steps."""
@@ -182,6 +188,7 @@ class PartyIncubation(Aggregate):
 
         def apply(self, track: PartyIncubation) -> None:  # not a step of the track's own
             track.last_on, track.started_on = self.on, self.started_on
+            track._clocks = deadlines.fold(track._clocks, self)
 
     class EvaluationNoted(Aggregate.Event, Stamped):
         """The organization's growth review or exit evaluation, with this track's stars beside it
@@ -247,8 +254,11 @@ class PartyIncubation(Aggregate):
             MEMBERS.check(value, option)
         if transferred > formal:
             raise Refused(
-                f"--transferred {transferred} is more than the {formal} formal members: only "
-                f"formal members' relations are transferred (接转组织关系)"
+                "--transferred {transferred} is more than the {formal} formal members: only "
+                "formal members' relations are transferred (接转组织关系)",
+                field="transferred",
+                transferred=transferred,
+                formal=formal,
             )
         counted = (formal, probationary, transferred)
         if self.formal is not None and counted == (
@@ -257,8 +267,12 @@ class PartyIncubation(Aggregate):
             self.transferred,
         ):
             raise Refused(
-                f"the count is already {formal} formal, {probationary} probationary, "
-                f"{transferred} transferred; record it again when it changes"
+                "the count is already {formal} formal, {probationary} probationary, "
+                "{transferred} transferred; record it again when it changes",
+                field="formal",
+                formal=formal,
+                probationary=probationary,
+                transferred=transferred,
             )
         self._move(
             self.MembersCounted,
@@ -273,20 +287,32 @@ class PartyIncubation(Aggregate):
         instructor = require_text(instructor, "--instructor", "assign-instructor")
         self._check("assign_instructor", step)
         if instructor == self.instructor:
-            raise Refused(f"{instructor} is already the party-building instructor of this track")
+            raise Refused(
+                "{instructor} is already the party-building instructor of this track",
+                field="instructor",
+                instructor=instructor,
+            )
         self._record(self.InstructorAssigned, step, instructor=instructor)
 
     def record_support(self, step: Step, kind: str, note: str) -> None:
         note = require_text(note, "--note", "record-support", NOTE)
         self._check("record_support", step)
         if kind not in SUPPORT_KINDS:
-            raise Refused(f"unknown support kind '{kind}'; kinds: {', '.join(SUPPORT_KINDS)}")
+            raise Refused(
+                "unknown support kind '{kind}'; kinds: {kinds}",
+                field="kind",
+                kind=kind,
+                kinds=", ".join(SUPPORT_KINDS),
+            )
         if self.formal == 0:
             if kind not in SUPPORT_KINDS_WITHOUT_MEMBERS:
                 raise Refused(
-                    f"with no formal party members the support is the instructor's or liaison's "
-                    f"policy advice: kind {' or '.join(SUPPORT_KINDS_WITHOUT_MEMBERS)}, "
-                    f"not '{kind}' (space, training, projects and funds need members)"
+                    "with no formal party members the support is the instructor's or liaison's "
+                    "policy advice: kind {kinds}, "
+                    "not '{kind}' (space, training, projects and funds need members)",
+                    field="kind",
+                    kinds=" or ".join(SUPPORT_KINDS_WITHOUT_MEMBERS),
+                    kind=kind,
                 )
             self._require_instructor("record-support")
         self._record(self.SupportRecorded, step, kind=kind, note=note)
@@ -303,21 +329,33 @@ class PartyIncubation(Aggregate):
         name = require_text(name, "--name", "found-branch")
         self._check("found_branch", step)
         if self.branch_kind == INDEPENDENT:
-            raise Refused(f"this organization already has its own branch '{self.branch_name}'")
+            raise Refused(
+                "this organization already has its own branch '{branch}'", branch=self.branch_name
+            )
         assert self.formal is not None
         if self.formal < BRANCH_MINIMUM:
             if self.branch_kind == JOINT:
-                advice = (
-                    f"it is in joint branch '{self.branch_name}' and may found its own once it "
-                    f"has {BRANCH_MINIMUM} (count-members)"
+                raise Refused(
+                    "an independent party branch needs at least {minimum} formal members; "
+                    "this organization has {formal}: it is in joint branch '{branch}' and may "
+                    "found its own once it has {minimum} (count-members)",
+                    minimum=BRANCH_MINIMUM,
+                    formal=self.formal,
+                    branch=self.branch_name,
                 )
-            elif self.formal:
-                advice = "join a joint branch (join-branch)"
-            else:
-                advice = "assign an instructor and develop members (record-development)"
+            if self.formal:
+                raise Refused(
+                    "an independent party branch needs at least {minimum} formal members; "
+                    "this organization has {formal}: join a joint branch (join-branch)",
+                    minimum=BRANCH_MINIMUM,
+                    formal=self.formal,
+                )
             raise Refused(
-                f"an independent party branch needs at least {BRANCH_MINIMUM} formal members; "
-                f"this organization has {self.formal}: {advice}"
+                "an independent party branch needs at least {minimum} formal members; "
+                "this organization has {formal}: assign an instructor and develop members "
+                "(record-development)",
+                minimum=BRANCH_MINIMUM,
+                formal=self.formal,
             )
         left = self.branch_id if self.branch_kind == JOINT else None
         self._move(
@@ -334,19 +372,25 @@ class PartyIncubation(Aggregate):
         self._check("join_branch", step)
         assert self.formal is not None
         if not 1 <= self.formal < BRANCH_MINIMUM:
-            raise Refused(
-                f"a joint branch is for organizations with 1 or 2 formal members; this one has "
-                f"{self.formal}: "
-                + (
-                    "found its own branch (found-branch)"
-                    if self.formal
-                    else "assign an instructor and develop members (record-development)"
+            if self.formal:
+                raise Refused(
+                    "a joint branch is for organizations with 1 or 2 formal members; this one "
+                    "has {formal}: found its own branch (found-branch)",
+                    formal=self.formal,
                 )
+            raise Refused(
+                "a joint branch is for organizations with 1 or 2 formal members; this one has "
+                "{formal}: assign an instructor and develop members (record-development)",
+                formal=self.formal,
             )
         if branch.site != self.site:
             raise Refused(
-                f"joint branch '{branch.name}' is at site '{branch.site}'; this organization is "
-                f"at '{self.site}' and joins a joint branch of its own site"
+                "joint branch '{branch}' is at site '{branch_site}'; this organization is "
+                "at '{site}' and joins a joint branch of its own site",
+                field="branch",
+                branch=branch.name,
+                branch_site=branch.site,
+                site=self.site,
             )
         self._move(
             self.JointBranchJoined, "join_branch", step, branch_id=branch.id, name=branch.name
@@ -356,7 +400,12 @@ class PartyIncubation(Aggregate):
         note = require_text(note, "--note", "record-service", NOTE)
         self._check("record_service", step)
         if kind not in SERVICE_KINDS:
-            raise Refused(f"unknown service kind '{kind}'; kinds: {', '.join(SERVICE_KINDS)}")
+            raise Refused(
+                "unknown service kind '{kind}'; kinds: {kinds}",
+                field="kind",
+                kind=kind,
+                kinds=", ".join(SERVICE_KINDS),
+            )
         self._record(self.ServiceRecorded, step, kind=kind, note=note)
 
     def rate(self, step: Step, stars: int, note: str) -> None:
@@ -379,8 +428,11 @@ class PartyIncubation(Aggregate):
         PARTY_WORKFLOW.advance(self.stage, "correct_start")
         if self.first_step_on is not None and to > self.first_step_on:
             raise Refused(
-                f"the party track recorded a step on {self.first_step_on}; an entry date after "
-                f"it ({to}) would put that step before the track started"
+                "the party track recorded a step on {first}; an entry date after "
+                "it ({to}) would put that step before the track started",
+                field="to",
+                first=self.first_step_on,
+                to=to,
             )
         self.trigger_event(
             self.StartCorrected,
@@ -411,21 +463,29 @@ class PartyIncubation(Aggregate):
     def allowed_commands(self) -> list[str]:
         return PARTY_WORKFLOW.allowed(self.stage)
 
+    def deadlines(self, rules: Rules, today: date) -> list[Deadline]:
+        """Its member-discovery deadline and its status on `today` (lifecycle/deadlines.py)."""
+        return deadlines.deadlines(self._clocks, rules, today, ended=not self.is_open)
+
     # ---- helpers ------------------------------------------------------------------------------
 
     def _require_instructor(self, command: str) -> None:
         if self.instructor is None:
             raise Refused(
-                f"{command}: with no formal party members a party-building instructor or liaison "
-                f"(党建指导员/联络员) must be assigned first (assign-instructor)"
+                "{command}: with no formal party members a party-building instructor or liaison "
+                "(党建指导员/联络员) must be assigned first (assign-instructor)",
+                command=command,
             )
 
     def _check(self, command: str, step: Step) -> str:
         stage = PARTY_WORKFLOW.advance(self.stage, command)
         if step.on < self.last_on:
             raise Refused(
-                f"the date {step.on} is before the party track's last recorded step on "
-                f"{self.last_on}; steps are recorded in date order"
+                "the date {on} is before the party track's last recorded step on "
+                "{last_on}; steps are recorded in date order",
+                field="on",
+                on=step.on,
+                last_on=self.last_on,
             )
         return stage
 

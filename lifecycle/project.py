@@ -16,16 +16,20 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle import deadlines
 from lifecycle.bounds import MONEY, NAME, NOTE, shown
+from lifecycle.deadlines import FINAL_REPORT, MIDTERM_REPORT, Deadline
 from lifecycle.errors import Refused
 from lifecycle.organization import OrganizationCase
-from lifecycle.round import ZERO, Round, yuan
+from lifecycle.park import Rules
+from lifecycle.round import ZERO, Round
 from lifecycle.scores import Panel
 from lifecycle.stages import PROJECT_WORKFLOW
 from lifecycle.step import Stamped, Step, require_text
 
-REPORT_KINDS = ("midterm", "final")
-REPORT_NAMES_ZH = {"midterm": "中期报告", "final": "结项报告"}
+# The reports an award agrees, and the clock of each (lifecycle/deadlines.py).
+REPORT_CLOCKS = {"midterm": MIDTERM_REPORT, "final": FINAL_REPORT}
+REPORT_KINDS = tuple(REPORT_CLOCKS)
 
 
 class Project(Aggregate):
@@ -43,11 +47,11 @@ class Project(Aggregate):
     conflicts: list[str]  # experts whose conflict with the organization was noted here
     awarded: Decimal | None
     awarded_on: date | None
-    milestones: dict[str, date]  # report kind -> due date, agreed with the award
     reports: dict[str, date]  # report kind -> when it came in
     disbursed: Decimal
     tranches: int
     stopped_on: date | None
+    _clocks: deadlines.Clocks  # its reports' clocks, as its events left them
 
     # ---- events -------------------------------------------------------------------------------
 
@@ -70,7 +74,8 @@ class Project(Aggregate):
             p.submitted_on = p.last_on = self.on
             p.scores, p.conflicts = {}, []
             p.awarded = p.awarded_on = p.stopped_on = None
-            p.milestones, p.reports, p.disbursed, p.tranches = {}, {}, ZERO, 0
+            p.reports, p.disbursed, p.tranches = {}, ZERO, 0
+            p._clocks = deadlines.fold({}, self)
 
     class ProjectEvent(Aggregate.Event, Stamped):
         on: date
@@ -80,6 +85,7 @@ class Project(Aggregate):
         def apply(self, p: Project) -> None:
             p.last_on = max(p.last_on, self.on)
             self.assign(p)
+            p._clocks = deadlines.fold(p._clocks, self)
 
         def assign(self, p: Project) -> None:
             """What the event changes besides the date of the last step."""
@@ -130,10 +136,9 @@ class Project(Aggregate):
         scores: dict[str, Decimal]  # the current scores it was decided on
         mean: Decimal
         pass_mark: Decimal
-        milestones: dict[str, date]  # the reports agreed, each with its due date
 
         def assign(self, p: Project) -> None:
-            p.awarded, p.awarded_on, p.milestones = self.amount, self.on, dict(self.milestones)
+            p.awarded, p.awarded_on = self.amount, self.on
 
     class Declined(Moved):
         pass
@@ -185,8 +190,12 @@ class Project(Aggregate):
         amount = MONEY.check(amount, "--amount")
         if r.max_award is not None and amount > r.max_award:
             raise Refused(
-                f"{r.name} gives at most {yuan(r.max_award)} to a project; "
-                f"--amount {yuan(amount)} is more"
+                "{round} gives at most {most:,} yuan to a project; "
+                "--amount {amount:,} yuan is more",
+                field="amount",
+                round=r.name,
+                most=r.max_award,
+                amount=amount,
             )
         return cls._create(
             cls.Submitted,
@@ -208,7 +217,9 @@ class Project(Aggregate):
         if passed:
             self._move(self.ScreenedIn, "screen", step, passed=True)
             return
-        reason = step.require_reason("round screen --fail", " saying why the project is out")
+        reason = step.require_reason(
+            "round screen --fail needs --reason saying why the project is out"
+        )
         self._move(self.ScreenedOut, "screen", step, passed=False, reason=reason)
 
     def score(self, step: Step, r: Round, expert: str, value: Decimal) -> None:
@@ -220,25 +231,34 @@ class Project(Aggregate):
         r.check_on_panel(expert)
         if r.conflicted(expert, self.org_id) or expert in self.conflicts:
             raise Refused(
-                f"{expert} has declared a conflict with {self.org_name} (关联回避) and cannot "
-                f"score its project"
+                "{expert} has declared a conflict with {org} (关联回避) and cannot score its "
+                "project",
+                field="expert",
+                expert=expert,
+                org=self.org_name,
             )
         previous = self.scores.get(expert)
         if previous is None:
             self._record(self.Scored, step, expert=expert, score=value)
             return
         if value == previous:
-            raise Refused(f"{expert}'s score of this project is already {previous}")
+            raise Refused(
+                "{expert}'s score of this project is already {score}",
+                field="score",
+                expert=expert,
+                score=previous,
+            )
         reason = step.require_reason(
-            "round score",
-            f" to correct {expert}'s score of {previous} (an expert scores a project once; "
-            f"a correction says why)",
+            "round score needs --reason to correct {expert}'s score of {score} (an expert scores "
+            "a project once; a correction says why)",
+            expert=expert,
+            score=previous,
         )
         self._record(
             self.ScoreCorrected, step, reason=reason, expert=expert, score=value, previous=previous
         )
 
-    def award(self, step: Step, r: Round, amount: Decimal, milestones: dict[str, date]) -> None:
+    def award(self, step: Step, r: Round, amount: Decimal) -> None:
         """At least the round's minimum of current scores, their mean at or above its pass mark,
         and no more than asked (the fund is the round's to check)."""
         amount = MONEY.check(amount, "--amount")
@@ -246,18 +266,24 @@ class Project(Aggregate):
         self._check("award", step)
         if len(self.scores) < r.min_scores:
             raise Refused(
-                f"an award needs scores from at least {r.min_scores} expert(s); this project has "
-                f"{len(self.scores)}"
+                "an award needs scores from at least {minimum} expert(s); this project has {got}",
+                minimum=r.min_scores,
+                got=len(self.scores),
             )
         panel = Panel(dict(self.scores))
         if not panel.passes(r.pass_mark):
             raise Refused(
-                f"the mean of the current scores, {self.mean_shown}, is below the round's pass "
-                f"mark {r.pass_mark}; decline it instead (with a reason)"
+                "the mean of the current scores, {mean}, is below the round's pass mark "
+                "{pass_mark}; decline it instead (with a reason)",
+                mean=self.mean_shown,
+                pass_mark=r.pass_mark,
             )
         if amount > self.amount:
             raise Refused(
-                f"the award of {yuan(amount)} is more than the project asked, {yuan(self.amount)}"
+                "the award of {amount:,} yuan is more than the project asked, {asked:,} yuan",
+                field="amount",
+                amount=amount,
+                asked=self.amount,
             )
         self._move(
             self.Awarded,
@@ -267,13 +293,14 @@ class Project(Aggregate):
             scores=dict(self.scores),
             mean=panel.mean,
             pass_mark=r.pass_mark,
-            milestones=milestones,
         )
 
     def decline(self, step: Step, r: Round) -> None:
         r.check_open("decline")
         self._check("decline", step)
-        reason = step.require_reason("round decline", " saying why the project is not funded")
+        reason = step.require_reason(
+            "round decline needs --reason saying why the project is not funded"
+        )
         self._move(self.Declined, "decline", step, reason=reason)
 
     def disburse(self, step: Step, amount: Decimal) -> None:
@@ -284,22 +311,38 @@ class Project(Aggregate):
         total = self.disbursed + amount
         if total > self.awarded:
             raise Refused(
-                f"a tranche of {yuan(amount)} would take what was paid to {yuan(total)}, above "
-                f"the award of {yuan(self.awarded)}: {yuan(self.awarded - self.disbursed)} remain"
+                "a tranche of {amount:,} yuan would take what was paid to {total:,} yuan, above "
+                "the award of {awarded:,} yuan: {remaining:,} yuan remain",
+                field="amount",
+                amount=amount,
+                total=total,
+                awarded=self.awarded,
+                remaining=self.awarded - self.disbursed,
             )
         self._record(
             self.Disbursed, step, amount=amount, tranche=self.tranches + 1, disbursed=total
         )
 
-    def report(self, step: Step, kind: str, note: str) -> None:
-        """A report agreed with the award (mid-term, final), once each."""
+    def report(self, step: Step, kind: str, note: str, rules: Rules) -> None:
+        """A report agreed with the award (mid-term, final), once each; late after its due
+        date (`rules` give the lengths of its clock)."""
         if kind not in REPORT_KINDS:
-            raise Refused(f"unknown report kind {shown(kind)}; allowed: {', '.join(REPORT_KINDS)}")
+            raise Refused(
+                "unknown report kind {kind}; allowed: {allowed}",
+                field="kind",
+                kind=shown(kind),
+                allowed=", ".join(REPORT_KINDS),
+            )
         note = require_text(note, "--note", "round report", NOTE)
         self._check("report", step)
         if kind in self.reports:
-            raise Refused(f"the {kind} report of this project came in on {self.reports[kind]}")
-        due = self.milestones[kind]
+            raise Refused(
+                "the {kind} report of this project came in on {on}",
+                field="kind",
+                kind=kind,
+                on=self.reports[kind],
+            )
+        due = self.report_due(kind, rules)
         self._record(
             self.ReportReceived, step, kind=kind, note=note, due_on=due, late=step.on > due
         )
@@ -307,7 +350,9 @@ class Project(Aggregate):
     def stop(self, step: Step) -> None:
         """The mid-term check stops further tranches, with a reason."""
         self._check("stop", step)
-        reason = step.require_reason("round stop", " saying why no further tranches are paid")
+        reason = step.require_reason(
+            "round stop needs --reason saying why no further tranches are paid"
+        )
         self._move(self.Stopped, "stop", step, reason=reason)
 
     def note_conflict(self, step: Step, expert: str) -> bool:
@@ -340,6 +385,19 @@ class Project(Aggregate):
         rounded = exact.quantize(Decimal("0.01"))
         return str(rounded if rounded == exact else exact.quantize(Decimal("0.0001")))
 
+    def deadlines(self, rules: Rules, today: date) -> list[Deadline]:
+        """Its reports' deadlines and their status on `today` (lifecycle/deadlines.py)."""
+        return deadlines.deadlines(self._clocks, rules, today, ended=False)
+
+    def report_due(self, kind: str, rules: Rules) -> date:
+        """When the report of `kind` (midterm, final) is due: the award started its clock."""
+        start, _ = self._clocks[REPORT_CLOCKS[kind]]
+        return deadlines.BY_KIND[REPORT_CLOCKS[kind]].due(rules, start)
+
+    @property
+    def label(self) -> str:
+        return project_label(self.org_name, self.title)
+
     @property
     def is_determined(self) -> bool:
         return self.stage not in ("submitted", "screened_in")
@@ -354,8 +412,11 @@ class Project(Aggregate):
         stage = PROJECT_WORKFLOW.advance(self.stage, command, passed=passed)
         if step.on < self.last_on:
             raise Refused(
-                f"the date {step.on} is before this project's last recorded step on "
-                f"{self.last_on}; steps are recorded in date order"
+                "the date {on} is before this project's last recorded step on {last_on}; "
+                "steps are recorded in date order",
+                field="on",
+                on=step.on,
+                last_on=self.last_on,
             )
         return stage
 
@@ -374,6 +435,15 @@ def check_organization_open(case: OrganizationCase) -> None:
     """Only an organization the park knows, whose case has not ended, submits a project."""
     if not case.is_open:
         raise Refused(
-            f"{case.name}'s case has ended (stage '{case.stage}' since {case.ended_on}); "
-            f"only an organization whose case is open submits a project"
+            "{org}'s case has ended (stage '{stage}' since {on}); only an organization whose "
+            "case is open submits a project",
+            field="org",
+            org=case.name,
+            stage=case.stage,
+            on=case.ended_on,
         )
+
+
+def project_label(org_name: str, title: str) -> str:
+    """How a project is named where its organization's name alone would not say which."""
+    return f"{org_name}「{title}」"

@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from lifecycle.bounds import MIN_SCORES, MONEY, NAME, Invalid, day, score
-from lifecycle.errors import Refused
+from lifecycle.errors import Refused, Term
 from lifecycle.stages import ROUND_WORKFLOW
 from lifecycle.step import Stamped, Step, require_text
 
@@ -140,15 +140,21 @@ class Round(Aggregate):
             max_award = MONEY.check(max_award, "--max-award")
             if max_award > fund:
                 raise Refused(
-                    f"--max-award {yuan(max_award)} is more than the fund {yuan(fund)}; "
-                    f"no project could be given it"
+                    "--max-award {max_award:,} yuan is more than the fund {fund:,} yuan; "
+                    "no project could be given it",
+                    field="max_award",
+                    max_award=max_award,
+                    fund=fund,
                 )
         day(opens_on, "--opens")
         day(closes_on, "--closes")
         if closes_on < opens_on:
             raise Refused(
-                f"the round cannot close ({closes_on}) before it opens ({opens_on}); "
-                f"--closes must be on or after --opens"
+                "the round cannot close ({closes}) before it opens ({opens}); "
+                "--closes must be on or after --opens",
+                field="closes",
+                closes=closes_on,
+                opens=opens_on,
             )
         return cls._create(
             cls.Announced,
@@ -171,8 +177,11 @@ class Round(Aggregate):
         self._check("add_expert")
         if expert in self.panel:
             raise Refused(
-                f"{expert} is already on the panel of {self.name}; to declare another conflict: "
-                f"incubator round declare-conflict ROUND --expert NAME --org ORG"
+                "{expert} is already on the panel of {round}; to declare another conflict: "
+                "incubator round declare-conflict ROUND --expert NAME --org ORG",
+                field="expert",
+                expert=expert,
+                round=self.name,
             )
         self._record(
             self.ExpertAdded,
@@ -185,7 +194,12 @@ class Round(Aggregate):
         self._check("declare_conflict")
         self.check_on_panel(expert)
         if self.conflicted(expert, org_id):
-            raise Refused(f"{expert} has already declared a conflict with {org_name}")
+            raise Refused(
+                "{expert} has already declared a conflict with {org}",
+                field="org",
+                expert=expert,
+                org=org_name,
+            )
         self._record(self.ConflictDeclared, step, expert=expert, org_id=org_id, org_name=org_name)
 
     def record_submission(self, step: Step, project_id: UUID, org_id: UUID, org_name: str) -> None:
@@ -193,14 +207,22 @@ class Round(Aggregate):
         self._check("submit")
         if not self.opens_on <= step.on <= self.closes_on:
             raise Refused(
-                f"{self.name} takes projects from {self.opens_on} to {self.closes_on}; "
-                f"{step.on} is outside"
+                "{round} takes projects from {opens} to {closes}; {on} is outside",
+                field="on",
+                round=self.name,
+                opens=self.opens_on,
+                closes=self.closes_on,
+                on=step.on,
             )
         earlier = self.projects.get(str(org_id))
         if earlier is not None:
             raise Refused(
-                f"{org_name} has already submitted a project to {self.name} ({earlier}); "
-                f"one project per organization per round"
+                "{org} has already submitted a project to {round} ({project}); "
+                "one project per organization per round",
+                field="org",
+                org=org_name,
+                round=self.name,
+                project=earlier,
             )
         self._record(
             self.ProjectSubmitted, step, project_id=project_id, org_id=org_id, org_name=org_name
@@ -212,9 +234,14 @@ class Round(Aggregate):
         total = self.awarded_total + amount
         if total > self.fund:
             raise Refused(
-                f"the award of {yuan(amount)} would take the awards of {self.name} to "
-                f"{yuan(total)}, above its fund of {yuan(self.fund)}: "
-                f"{yuan(self.remaining)} remain"
+                "the award of {amount:,} yuan would take the awards of {round} to {total:,} "
+                "yuan, above its fund of {fund:,} yuan: {remaining:,} yuan remain",
+                field="amount",
+                amount=amount,
+                round=self.name,
+                total=total,
+                fund=self.fund,
+                remaining=self.remaining,
             )
         self._record(
             self.AwardRecorded, step, project_id=project_id, amount=amount, awarded_total=total
@@ -225,10 +252,12 @@ class Round(Aggregate):
         `undetermined` names those that are not."""
         self._check("close")
         if undetermined:
-            shown = ", ".join(undetermined[:5]) + (" …" if len(undetermined) > 5 else "")
             raise Refused(
-                f"{len(undetermined)} project(s) of {self.name} are not determined yet "
-                f"({shown}); screen them out, award or decline them first"
+                "{count} project(s) of {round} are not determined yet ({projects}); "
+                "screen them out, award or decline them first",
+                count=len(undetermined),
+                round=self.name,
+                projects=", ".join(undetermined[:5]) + (" …" if len(undetermined) > 5 else ""),
             )
         self._record(self.Closed, step, stage=ROUND_WORKFLOW.advance(self.stage, "close"))
 
@@ -240,10 +269,13 @@ class Round(Aggregate):
 
     def check_on_panel(self, expert: str) -> None:
         if expert not in self.panel:
-            panel = ", ".join(self.panel) or "nobody yet"
             raise Refused(
-                f"{expert} is not on the panel of {self.name} (the panel: {panel}); "
-                f"add them first: incubator round add-expert ROUND --expert NAME"
+                "{expert} is not on the panel of {round} (the panel: {panel}); "
+                "add them first: incubator round add-expert ROUND --expert NAME",
+                field="expert",
+                expert=expert,
+                round=self.name,
+                panel=", ".join(self.panel) or Term("nobody yet"),
             )
 
     def conflicted(self, expert: str, org_id: UUID) -> bool:
@@ -270,8 +302,3 @@ def _pass_mark(value: Decimal) -> Decimal:
     if not isinstance(value, Decimal):
         raise Invalid("--pass-mark", value, "must be a number from 0 to 100")
     return score(str(value), "--pass-mark")
-
-
-def yuan(amount: Decimal) -> str:
-    """An amount as people read it: 440,000.00 yuan."""
-    return f"{amount:,.2f} yuan"

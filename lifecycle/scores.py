@@ -23,7 +23,7 @@ class Panel:
         for expert, value in self.scores.items():
             NAME.check(expert, "--score (the expert's name)")
             if not _plain_score(value):
-                raise Invalid(f"the score of '{expert}'", value, "must be 0 to 100")
+                raise Invalid("--score", value, "{expert}'s score must be 0 to 100", expert=expert)
 
     @classmethod
     def read(cls, scores: Mapping[str, Decimal] | Sequence[str]) -> Panel:
@@ -42,7 +42,11 @@ class Panel:
                 raise Invalid("--score", item, "must be EXPERT=N (for example 王芳=78)")
             expert = NAME.check(expert, "--score (the expert's name)")
             if expert in scores:
-                raise Refused(f"expert '{expert}' is scored twice; one score per expert")
+                raise Refused(
+                    "expert '{expert}' is scored twice; one score per expert",
+                    field="scores",
+                    expert=expert,
+                )
             scores[expert] = _score(expert, value)
         return cls(scores)
 
@@ -57,7 +61,11 @@ class Panel:
     def check_size(self, minimum: int, what: str) -> None:
         if len(self.scores) < minimum:
             raise Refused(
-                f"{what} needs scores from at least {minimum} expert(s), got {len(self.scores)}"
+                "{what} needs scores from at least {minimum} expert(s), got {got}",
+                field="scores",
+                what=what,
+                minimum=minimum,
+                got=len(self.scores),
             )
 
     def passes(self, pass_mark: Decimal) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from transitions import Machine, MachineError
 
-from lifecycle.errors import WrongStage
+from lifecycle.errors import Term, WrongStage
 
 INCUBATION = "incubation"
 RESIDENCY = "residency"
@@ -168,7 +168,7 @@ class Workflow:
         track: str,
         stages: list[str],
         transitions: list[dict[str, object]],
-        subject: str = "the case",
+        subject: str = Term("the case"),
         internal: tuple[str, ...] = (),
     ):
         """`internal` triggers are the system's own (a party track closes with its case): they
@@ -226,7 +226,7 @@ PARTY_WORKFLOW = Workflow(
     PARTY,
     PARTY_STAGES,
     PARTY_TRANSITIONS,
-    subject="the party track",
+    subject=Term("the party track"),
     internal=("correct_start", "close"),
 )
 ROUND_WORKFLOW = Workflow(ROUND, ROUND_STAGES, ROUND_TRANSITIONS, subject="the round")

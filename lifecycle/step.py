@@ -47,13 +47,19 @@ class Step:
         }
         return stamped | data
 
-    def require_reason(self, command: str, why: str = "") -> str:
+    def require_reason(self, refusal: str, **params: Any) -> str:
+        """The reason, or `Refused(refusal, **params)` (which says what the reason is for)."""
         if not self.reason or not self.reason.strip():
-            raise Refused(f"{command} needs --reason{why}")
+            raise Refused(refusal, field="reason", **params)
         return self.reason.strip()
 
 
 def require_text(value: str | None, option: str, command: str, bound: Text = NAME) -> str:
     if value is None or not value.strip():
-        raise Refused(f"{command} needs {option} with some text")
+        raise Refused(
+            "{command} needs {option} with some text",
+            field=option.removeprefix("--").replace("-", "_"),
+            command=command,
+            option=option,
+        )
     return bound.check(value, option)

@@ -76,13 +76,24 @@ class Workspace(Aggregate):
     def allocate(self, case_id: UUID, case_name: str, step: Step) -> None:
         if self.holder is not None and self.holder != case_id:
             raise WorkspaceTaken(
-                f"workspace '{self.code}' at site '{self.site}' is held by {self.holder_name} "
-                f"({self.holder}) since {self.held_since}; choose a free workspace"
+                "workspace '{code}' at site '{site}' is held by {holder} "
+                "({holder_id}) since {since}; choose a free workspace",
+                field="workspace",
+                code=self.code,
+                site=self.site,
+                holder=self.holder_name,
+                holder_id=self.holder,
+                since=self.held_since,
             )
         if self.holder is None and self.released_on is not None and step.on < self.released_on:
             raise WorkspaceTaken(
-                f"workspace '{self.code}' at site '{self.site}' was held until "
-                f"{self.released_on}; it can be taken from that day on, not on {step.on}"
+                "workspace '{code}' at site '{site}' was held until "
+                "{released_on}; it can be taken from that day on, not on {on}",
+                field="workspace",
+                code=self.code,
+                site=self.site,
+                released_on=self.released_on,
+                on=step.on,
             )
         self.trigger_event(
             self.Allocated,

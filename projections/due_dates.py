@@ -1,5 +1,6 @@
-"""Due dates: every pending deadline of every case and party track, with the time its next
-reminder or escalation goes out (what reminder scans read), and the inbox of what went out.
+"""Due dates: every pending deadline of every case, party track and venture-philanthropy
+project (its reports), with the time its next reminder or escalation goes out (what reminder
+scans read), and the inbox of what went out.
 
 A deadline's row exists while it is pending; meeting it or ending the case deletes it, and a
 corrected date moves it (its reminders start over: the moved date has reminders of its own). The
@@ -27,30 +28,27 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from lifecycle.deadlines import (
+    ALL_KINDS,
+    BY_KIND,
+    PARTY_KINDS,
+    effects,
+    handled,
+    overdue,
+    responsible,
+)
 from lifecycle.organization import OrganizationCase as Case
 from lifecycle.park import Park
 from lifecycle.party import PartyIncubation as Track
+from lifecycle.project import Project, project_label
 from lifecycle.reminder import Reminder
 from projections.runner import Batch, Projection
-from schedules.reminders import (
-    ALL_KINDS,
-    ENTRY_EVALUATION,
-    EXIT_EVALUATION,
-    FOLLOW_UP_END,
-    GROWTH_REVIEW,
-    INSPECTION,
-    INSTRUCTOR,
-    MEMBER_DISCOVERY,
-    next_step,
-    rank_of,
-)
+from schedules.reminders import next_step, rank_of
 from schedules.workdays import calendar_release
-
-KINDS = ALL_KINDS
 
 # The stored reminder times follow the holiday calendar: a chinese-calendar release that knows more
 # years is a new version of this read model, which then rebuilds itself.
-CODE_VERSION = 5
+CODE_VERSION = 7  # 6: the clocks from lifecycle/deadlines.py; 7: a round's project reports
 projection = Projection(
     "due_dates", version=CODE_VERSION * 1000 + zlib.crc32(calendar_release().encode()) % 1000
 )
@@ -149,15 +147,12 @@ def _stop(rows: Batch, case_id: str, *kinds: str) -> None:
         rows.delete("due_dates", case_id, kind)
 
 
-# ---- the organization's clocks ---------------------------------------------------------------
+# ---- where each case is and who is in charge ------------------------------------------------
 
 
 @projection.on(Case.ApplicationReceived)
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
-    case_id = rows.key(e)
-    rows.put("due_date_cases", case_id, site=e.site, track=e.track, name=e.name)
-    if e.track == "incubation":
-        _clock(rows, case_id, INSPECTION, e.on, _park(rows).rules.inspection_due(e.on))
+    rows.put("due_date_cases", rows.key(e), site=e.site, track=e.track, name=e.name)
 
 
 @projection.on(Case.CaseworkerAssigned)
@@ -165,68 +160,24 @@ def _assigned(rows: Batch, e: Case.CaseworkerAssigned) -> None:
     rows.update("due_date_cases", rows.key(e), caseworker=e.caseworker)
 
 
-@projection.on(Case.InspectionStarted)
-def _inspecting(rows: Batch, e: Case.InspectionStarted) -> None:
-    _stop(rows, rows.key(e), INSPECTION)
-
-
-@projection.on(Case.SubmittedForEntry)
-def _submitted(rows: Batch, e: Case.SubmittedForEntry) -> None:
-    due = _park(rows).rules.entry_evaluation_due(e.on)
-    _clock(rows, rows.key(e), ENTRY_EVALUATION, e.on, due)
-
-
-@projection.on(Case.EntryDeclined)
-def _declined(rows: Batch, e: Case.EntryDeclined) -> None:
-    _stop(rows, rows.key(e), ENTRY_EVALUATION)
-
-
-@projection.on(Case.EntryApproved)
-def _entered(rows: Batch, e: Case.EntryApproved) -> None:
-    case_id, rules = rows.key(e), _park(rows).rules
-    _stop(rows, case_id, ENTRY_EVALUATION)
-    _clock(rows, case_id, GROWTH_REVIEW, e.on, rules.growth_review_due(e.on))
-    _clock(rows, case_id, EXIT_EVALUATION, e.on, rules.exit_due(e.on))
-
-
-@projection.on(Case.EntryDateCorrected)
-def _entry_corrected(rows: Batch, e: Case.EntryDateCorrected) -> None:
-    case_id, rules, on = rows.key(e), _park(rows).rules, e.entered_on
-    _move(rows, case_id, GROWTH_REVIEW, on, rules.growth_review_due(on))
-    _move(rows, case_id, EXIT_EVALUATION, on, rules.exit_due(on))
-
-
-@projection.on(Case.GrowthReviewRecorded)
-def _reviewed(rows: Batch, e: Case.GrowthReviewRecorded) -> None:
-    _stop(rows, rows.key(e), GROWTH_REVIEW)
-
-
-@projection.on(Case.ExitApproved)
-def _exit_approved(rows: Batch, e: Case.ExitApproved) -> None:
-    case_id = rows.key(e)
-    _stop(rows, case_id, EXIT_EVALUATION)
-    _clock(rows, case_id, FOLLOW_UP_END, e.on, _park(rows).rules.follow_up_end(e.on))
-
-
-@projection.on(Case.Ended)
-def _ended(rows: Batch, e: Case.Ended) -> None:
-    _stop(rows, rows.key(e), *KINDS)
-
-
-# ---- the party track's clock -----------------------------------------------------------------
+@projection.on(Project.Submitted)
+def _project(rows: Batch, e: Project.Submitted) -> None:
+    """A venture-philanthropy project: its reports are answered for by its organization's
+    caseworker (the one assigned when it was submitted)."""
+    org = rows.get("due_date_cases", str(e.org_id))
+    rows.put(
+        "due_date_cases",
+        rows.key(e),
+        site=e.org_site,
+        track="project",
+        name=project_label(e.org_name, e.title),
+        caseworker=org["caseworker"] if org else None,
+    )
 
 
 @projection.on(Track.Started)
 def _track_started(rows: Batch, e: Track.Started) -> None:
-    case_id = str(e.case_id)
-    rows.put("due_date_tracks", rows.key(e), case_id=case_id)
-    due = _park(rows).rules.member_discovery_due(e.on)
-    _clock(rows, case_id, MEMBER_DISCOVERY, e.on, due)
-
-
-def _case_of(rows: Batch, e: Any) -> str | None:
-    track = rows.get("due_date_tracks", rows.key(e))
-    return track["case_id"] if track else None
+    rows.put("due_date_tracks", rows.key(e), case_id=str(e.case_id))
 
 
 @projection.on(Track.InstructorAssigned)
@@ -235,17 +186,36 @@ def _instructor(rows: Batch, e: Track.InstructorAssigned) -> None:
         rows.update("due_date_cases", case_id, instructor=e.instructor)
 
 
-@projection.on(Track.MembersCounted, Track.Closed)
-def _members_counted(rows: Batch, e: Any) -> None:
-    if case_id := _case_of(rows, e):
-        _stop(rows, case_id, MEMBER_DISCOVERY)
+def _case_of(rows: Batch, e: Any) -> str | None:
+    if isinstance(e, Track.Event):
+        track = rows.get("due_date_tracks", rows.key(e))
+        return track["case_id"] if track else None
+    return rows.key(e)
 
 
-@projection.on(Track.StartCorrected)
-def _track_start_corrected(rows: Batch, e: Track.StartCorrected) -> None:
-    if case_id := _case_of(rows, e):
-        due = _park(rows).rules.member_discovery_due(e.started_on)
-        _move(rows, case_id, MEMBER_DISCOVERY, e.started_on, due)
+# ---- the clocks, as lifecycle/deadlines.py declares them -------------------------------------
+
+
+@projection.on(*handled())
+def _clocks(rows: Batch, e: Any) -> None:
+    """What the event does to the clocks: the same effects the aggregates fold."""
+    case_id = _case_of(rows, e)
+    if case_id is None:
+        return
+    rules = _park(rows).rules
+    for effect in effects(e):
+        if effect.what == "start":
+            assert effect.kind is not None
+            start = effect.day(e)
+            _clock(rows, case_id, effect.kind, start, BY_KIND[effect.kind].due(rules, start))
+        elif effect.what == "move":
+            assert effect.kind is not None
+            start = effect.day(e)
+            _move(rows, case_id, effect.kind, start, BY_KIND[effect.kind].due(rules, start))
+        elif effect.what == "meet":
+            _stop(rows, case_id, effect.kind)  # type: ignore[arg-type]
+        else:  # the end of the case stops every clock; of the party track, its own
+            _stop(rows, case_id, *(PARTY_KINDS if isinstance(e, Track.Event) else ALL_KINDS))
 
 
 # ---- what went out ---------------------------------------------------------------------------
@@ -340,9 +310,11 @@ def inbox(
     director = park.reminders.director
     items = []
     for row in conn.execute(query):
-        responsible = responsible_for(park, row.kind, row.caseworker, row.instructor)
-        status = "escalated" if row.escalation else "overdue" if today > row.due_on else "due"
-        people = [responsible or director] + ([director] if row.escalation else [])
+        answers = responsible(row.kind, park.reminders, row.caseworker, row.instructor)
+        status = (
+            "escalated" if row.escalation else "overdue" if overdue(row.due_on, today) else "due"
+        )
+        people = [answers or director] + ([director] if row.escalation else [])
         for who in dict.fromkeys(people):
             if person is None or who == person:
                 items.append(
@@ -358,16 +330,7 @@ def inbox(
                         "escalation": row.escalation,
                         "reminded": row.reminded,
                         "reminded_on": row.reminded_on,
-                        "responsible": responsible,
+                        "responsible": answers,
                     }
                 )
     return items
-
-
-def responsible_for(
-    park: Park, kind: str, caseworker: str | None, instructor: str | None
-) -> str | None:
-    """Who receives a deadline's reminders: its policy's recipient, else the caseworker."""
-    if park.reminders.of(kind).recipient == INSTRUCTOR and instructor:
-        return instructor
-    return caseworker

@@ -62,8 +62,6 @@ projection.table(
         Column("awarded", Text),
         Column("awarded_on", Date),
         Column("disbursed", Text, nullable=False),
-        Column("midterm_due", Date),
-        Column("final_due", Date),
     ],
     by="id",
 )
@@ -172,14 +170,7 @@ def _conflict(rows: Batch, e: Project.ConflictNoted) -> None:
 
 @projection.on(Project.Awarded)
 def _awarded(rows: Batch, e: Project.Awarded) -> None:
-    rows.update(
-        "round_projects",
-        rows.key(e),
-        awarded=str(e.amount),
-        awarded_on=e.on,
-        midterm_due=e.milestones.get("midterm"),
-        final_due=e.milestones.get("final"),
-    )
+    rows.update("round_projects", rows.key(e), awarded=str(e.amount), awarded_on=e.on)
 
 
 @projection.on(Project.Disbursed)

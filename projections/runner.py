@@ -205,7 +205,7 @@ class Projection:
     def __init__(self, name: str, version: int) -> None:
         self.name, self.version = name, version
         self.specs: dict[str, TableSpec] = {}
-        self.handlers: dict[type, Handler] = {}
+        self.handlers: dict[type, list[Handler]] = {}  # several: in the order registered
         self._generations: dict[int, dict[str, Table]] = {}
         self._shapes: dict[int, dict[str, TableShape]] = {}
         self._statements: dict[tuple[int, str, str], dict[str, TableStatements]] = {}
@@ -220,7 +220,7 @@ class Projection:
     def on(self, *event_types: type) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             for event_type in event_types:
-                self.handlers[event_type] = handler
+                self.handlers.setdefault(event_type, []).append(handler)
             return handler
 
         return register
@@ -272,7 +272,7 @@ class Projection:
         """The handlers for an event's class and its bases, base first (decided once per topic)."""
         if topic not in self._by_topic:
             mro = reversed(resolve_topic(topic).__mro__)
-            found = [self.handlers[c] for c in mro if c in self.handlers]
+            found = [h for c in mro for h in self.handlers.get(c, ())]
             self._by_topic[topic] = list(dict.fromkeys(found))
         return self._by_topic[topic]
 

@@ -20,20 +20,6 @@ from zoneinfo import ZoneInfo
 
 from schedules.workdays import WorkingDays
 
-INSPECTION, ENTRY_EVALUATION = "inspection", "entry_evaluation"
-GROWTH_REVIEW, EXIT_EVALUATION, FOLLOW_UP_END = "growth_review", "exit_evaluation", "follow_up_end"
-MEMBER_DISCOVERY = "member_discovery"
-KINDS = (INSPECTION, ENTRY_EVALUATION, GROWTH_REVIEW, EXIT_EVALUATION, FOLLOW_UP_END)
-PARTY_KINDS = (MEMBER_DISCOVERY,)
-ALL_KINDS = KINDS + PARTY_KINDS
-KIND_NAMES_ZH = {
-    INSPECTION: "考察启动",
-    ENTRY_EVALUATION: "入壳评估",
-    GROWTH_REVIEW: "成长评估",
-    EXIT_EVALUATION: "出壳评估",
-    FOLLOW_UP_END: "后续服务期满结案",
-    MEMBER_DISCOVERY: "发现党员(党员人数摸排)",
-}
 CASEWORKER, INSTRUCTOR = "caseworker", "instructor"
 RECIPIENTS = (CASEWORKER, INSTRUCTOR)
 
@@ -41,10 +27,13 @@ RECIPIENTS = (CASEWORKER, INSTRUCTOR)
 @dataclass(frozen=True)
 class DeadlinePolicy:
     remind_days_before: tuple[int, ...] = (30, 7, 1)
-    recipient: str = CASEWORKER  # the party-building instructor for party clocks
+    recipient: str | None = None  # None: who answers for the clock (lifecycle/deadlines.py)
     escalate_after_days: int = 1
     escalate_every_days: int = 7
     escalation_steps: int = 4
+
+
+DEFAULT_POLICY = DeadlinePolicy()
 
 
 @dataclass(frozen=True)
@@ -73,12 +62,7 @@ class ReminderPolicy:
     scan_interval_seconds: int = 300
     retry_minutes: tuple[int, ...] = (1, 5, 30, 120, 360)  # then the mail is given up
     claim_minutes: int = 10  # a sender that said nothing for this long is taken to have died
-    deadlines: dict[str, DeadlinePolicy] = field(
-        default_factory=lambda: {
-            kind: DeadlinePolicy(recipient=INSTRUCTOR if kind in PARTY_KINDS else CASEWORKER)
-            for kind in ALL_KINDS
-        }
-    )
+    deadlines: dict[str, DeadlinePolicy] = field(default_factory=dict)  # by deadline kind
     addresses: dict[str, str] = field(default_factory=dict)  # person -> mail address
     days: WorkingDays = field(default_factory=WorkingDays, compare=False, repr=False)
     _known: dict[tuple[str, date, date], tuple[Step, ...]] = field(
@@ -86,7 +70,7 @@ class ReminderPolicy:
     )
 
     def of(self, kind: str) -> DeadlinePolicy:
-        return self.deadlines[kind]
+        return self.deadlines.get(kind) or DEFAULT_POLICY
 
     def local(self, day: date) -> datetime:
         """From when a step of `day` goes out, in UTC."""

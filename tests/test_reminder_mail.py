@@ -27,10 +27,10 @@ from aiosmtpd.controller import Controller
 
 from commands.bootstrap import Incubator, bootstrap
 from commands.reminders import Delivery
+from lifecycle.deadlines import INSPECTION, KIND_NAMES_ZH
 from lifecycle.reminder import Reminder
 from schedules.clock import FixedClock
 from schedules.mail import SMTP_ENV, MailError, SmtpMailer
-from schedules.reminders import INSPECTION, KIND_NAMES_ZH
 from tests.conftest import who
 
 ORGANIZATION = "爱心志愿者协会"

@@ -24,10 +24,10 @@ from uuid import UUID
 import pytest
 
 from commands.bootstrap import Incubator, bootstrap
+from lifecycle.deadlines import INSPECTION
 from lifecycle.reminder import Reminder
 from schedules.clock import FixedClock
 from schedules.mail import SmtpMailer
-from schedules.reminders import INSPECTION
 from tests.processes import at_once
 from tests.test_reminder_mail import DUE_ON, SmtpServer, apply_case, settings_file
 

@@ -22,10 +22,10 @@ from eventsourcing.application import AggregateNotFoundError
 from commands.bootstrap import Incubator, bootstrap
 from commands.queries import case_view, history
 from commands.settings import SettingsError, load_settings
+from lifecycle.deadlines import deadlines_of, reminds_instructor
 from lifecycle.errors import Refused
 from lifecycle.reminder import Reminder
 from schedules.clock import FixedClock
-from schedules.deadlines import deadlines_of
 from tests.builders import PANEL_FAIL, PANEL_PASS, drive, new_case, new_resident
 from tests.conftest import who
 
@@ -1060,8 +1060,9 @@ def test_reminder_settings_override_park_wide_and_per_deadline(tmp_path: Path) -
     assert policy.of(INSPECTION).remind_days_before == (3,)
     assert policy.of(GROWTH).remind_days_before == (10, 2)
     assert policy.of(INSPECTION).escalation_steps == 2
-    # the default table of member_discovery keeps its recipient beside the override
-    assert (policy.of(MEMBERS).recipient, policy.of(MEMBERS).escalation_steps) == ("instructor", 1)
+    # member_discovery keeps its clock's recipient, the instructor, beside the override
+    assert reminds_instructor(MEMBERS, policy) and not reminds_instructor(GROWTH, policy)
+    assert policy.of(MEMBERS).escalation_steps == 1
     assert policy.of(MEMBERS).remind_days_before == (10, 2)
     assert [s.name for s in policy.steps(INSPECTION, day("2014-01-02"), day("2014-01-16"))] == [
         "remind-3",

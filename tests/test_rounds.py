@@ -14,7 +14,7 @@ import pytest
 from commands import messages as m
 from lifecycle.bounds import Invalid
 from lifecycle.errors import NotFound, WrongStage
-from lifecycle.park import VentureRules
+from lifecycle.park import Rules
 from tests.given import (
     AWARDED_ON,
     ROUND_FIELDS,
@@ -25,6 +25,8 @@ from tests.given import (
 )
 
 OTHER = "阳光助残服务队"
+RULES = Rules()  # the default settings' lengths: reports 6 and 12 months after the award
+AWARDED = date.fromisoformat(AWARDED_ON)
 
 
 def with_round(**fields: Any) -> Scenario:
@@ -367,21 +369,32 @@ def test_an_award_is_recorded_on_the_project_and_on_its_round() -> None:
     assert events.names == ["Awarded", "AwardRecorded"]
     awarded = events.of(project).one("Awarded")
     assert (awarded.amount, awarded.mean, awarded.pass_mark) == (35_000, 75, 60)
-    assert awarded.milestones == {"midterm": date(2014, 10, 20), "final": date(2015, 4, 20)}
+    reports = {d.kind: (d.due_on, d.status) for d in s.the_project().deadlines(RULES, AWARDED)}
+    assert reports == {  # the award starts the clocks of its reports (lifecycle/deadlines.py)
+        "midterm_report": (date(2014, 10, 20), "pending"),
+        "final_report": (date(2015, 4, 20), "pending"),
+    }
     r = s.the_round()
     assert (r.awarded_total, r.remaining) == (Decimal(35_000), Decimal(405_000))
     assert events.one("AwardRecorded").awarded_total == Decimal(35_000)
 
 
-def test_the_milestones_of_an_award_come_from_the_settings() -> None:
-    s = Scenario(venture=VentureRules(midterm_report_months=3, final_report_months=9))
+def test_the_reports_of_an_award_are_due_as_the_settings_say() -> None:
+    rules = Rules(midterm_report_months=3, final_report_months=9)
+    s = Scenario(rules=rules)
     s.round_with_panel()
     s.scored_project()
-    events = s.when(m.AwardProject, amount=Decimal(1), on=AWARDED_ON)
-    assert events.one("Awarded").milestones == {
-        "midterm": date(2014, 7, 20),
-        "final": date(2015, 1, 20),
-    }
+    s.given(m.AwardProject, amount=Decimal(1), on=AWARDED_ON)
+    due = {d.kind: d.due_on for d in s.the_project().deadlines(rules, AWARDED)}
+    assert due == {"midterm_report": date(2014, 7, 20), "final_report": date(2015, 1, 20)}
+
+
+def test_no_report_is_due_before_an_award() -> None:
+    s = with_round()
+    s.scored_project()
+    assert s.the_project().deadlines(RULES, AWARDED) == []
+    s.given(m.DeclineProject, reason="x", on=AWARDED_ON)
+    assert s.the_project().deadlines(RULES, AWARDED) == []
 
 
 def test_an_award_needs_the_minimum_number_of_current_scores() -> None:
@@ -520,9 +533,13 @@ def test_only_an_awarded_project_is_paid() -> None:
 
 def test_reports_come_in_once_each_against_their_due_dates() -> None:
     s = awarded()
+    overdue = {d.kind: d.status for d in s.the_project().deadlines(RULES, date(2014, 10, 21))}
+    assert overdue == {"midterm_report": "overdue", "final_report": "pending"}
     midterm = s.when(m.ReceiveReport, kind="midterm", note="送餐 1200 份", on="2014-10-25")
     received = midterm.one("ReportReceived")
     assert (received.due_on, received.late) == (date(2014, 10, 20), True)
+    met = {d.kind: (d.status, d.met_on) for d in s.the_project().deadlines(RULES, AWARDED)}
+    assert met["midterm_report"] == ("done", date(2014, 10, 25))
     s.refuses(
         m.ReceiveReport,
         "the midterm report of this project came in on 2014-10-25",

@@ -57,12 +57,12 @@ from hypothesis.stateful import (
 
 from commands.bootstrap import Incubator, bootstrap
 from commands.service import Who
+from lifecycle.deadlines import deadlines_of
 from lifecycle.errors import NotFound, Refused, WrongStage
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
 from lifecycle.party import PartyIncubation
 from schedules.clock import FixedClock
-from schedules.deadlines import deadlines_of
 from tests.conftest import NOW
 from tests.test_stateful import (
     ALLOWED,
