@@ -20,6 +20,7 @@ from uuid import UUID
 
 from lifecycle import bounds
 from lifecycle.bounds import Invalid
+from lifecycle.errors import Term
 from lifecycle.park import LEGAL_STATUSES
 from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
 from lifecycle.project import REPORT_KINDS
@@ -64,7 +65,7 @@ def _case_id(value: Any, param: str) -> UUID:
 def _id_of(what: str) -> Callable[[Any, str], UUID]:
     def check(value: Any, param: str) -> UUID:
         if not isinstance(value, UUID):
-            raise Invalid(param, value, f"must be {what} (a UUID)")
+            raise Invalid(param, value, "must be {what} (a UUID)", what=what)
         return value
 
     return check
@@ -110,8 +111,8 @@ DAY = Kind("date", bounds.parse_day, bounds.day, "YYYY-MM-DD")
 CASE = Kind("case", bounds.id_prefix, _case_id, "ORG")
 SCORES = Kind("scores", _scores, _scores, "EXPERT=N")
 # Venture-philanthropy rounds (公益创投)
-ROUND = Kind("round", bounds.id_prefix, _id_of("a round id"), "ROUND")
-PROJECT = Kind("project", bounds.id_prefix, _id_of("a project id"), "PROJECT")
+ROUND = Kind("round", bounds.id_prefix, _id_of(Term("a round id")), "ROUND")
+PROJECT = Kind("project", bounds.id_prefix, _id_of(Term("a project id")), "PROJECT")
 ORG = Kind("organization", bounds.id_prefix, _case_id, "ORG")  # a case named by an option
 ORGS = Kind("organizations", bounds.id_prefix, _case_ids, "ORG")
 MONEY = Kind("yuan", bounds.MONEY.parse, bounds.MONEY.check, "YUAN")

@@ -206,17 +206,15 @@ class Money:
     low: Decimal = CENT
     high: Decimal = MONEY_MAX
 
-    @property
-    def allowed(self) -> str:
-        return (
-            f"must be an amount of yuan from {self.low} to {self.high}, in digits 0-9 with at "
-            f"most 2 decimals (like 440000 or 3500.50)"
-        )
+    allowed = Term(
+        "must be an amount of yuan from {low} to {high}, in digits 0-9 with at most 2 decimals "
+        "(like 440000 or 3500.50)"
+    )
 
     def parse(self, text: str, param: str) -> Decimal:
         plain = text.strip()
         if not _MONEY.fullmatch(plain):
-            raise Invalid(param, text, self.allowed)
+            raise Invalid(param, text, self.allowed, low=self.low, high=self.high)
         return self.check(Decimal(plain), param)
 
     def check(self, value: object, param: str) -> Decimal:
@@ -232,7 +230,7 @@ class Money:
             or not self.low <= value <= self.high
             or value.quantize(CENT) != value  # a third decimal that is not 0
         ):
-            raise Invalid(param, value, self.allowed)
+            raise Invalid(param, value, self.allowed, low=self.low, high=self.high)
         return value.quantize(CENT)
 
 

@@ -229,11 +229,11 @@ PARTY_WORKFLOW = Workflow(
     subject=Term("the party track"),
     internal=("correct_start", "close"),
 )
-ROUND_WORKFLOW = Workflow(ROUND, ROUND_STAGES, ROUND_TRANSITIONS, subject="the round")
+ROUND_WORKFLOW = Workflow(ROUND, ROUND_STAGES, ROUND_TRANSITIONS, subject=Term("the round"))
 PROJECT_WORKFLOW = Workflow(
     PROJECT,
     PROJECT_STAGES,
     PROJECT_TRANSITIONS,
-    subject="the project",
+    subject=Term("the project"),
     internal=("note_conflict",),
 )

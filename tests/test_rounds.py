@@ -627,3 +627,13 @@ def test_a_project_id_is_not_a_round_id() -> None:
     s.refuses(
         m.ScreenProject, "is not a project of a round", NotFound, project=s.round, passed=True
     )
+
+
+def test_a_refusal_keeps_its_template_its_values_and_the_field_it_concerns() -> None:
+    s = with_round(fund=Decimal(100))
+    s.scored_project(amount=Decimal(200))
+    refusal = s.refuses(m.AwardProject, "above its fund", amount=Decimal(150), on=AWARDED_ON)
+    assert refusal.field == "amount" and "{fund:,} yuan" in refusal.template
+    assert (refusal.params["fund"], refusal.params["remaining"]) == (Decimal(100), Decimal(100))
+    bad = s.refuses(m.AwardProject, "--amount must be an amount", Invalid, amount=Decimal(0))
+    assert bad.field == "amount" and bad.params["high"] == Decimal(1_000_000_000)
