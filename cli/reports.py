@@ -239,5 +239,11 @@ def awards_cmd(ctx: click.Context, round_ref: str | None, as_json: bool) -> None
     from cli.render import render_rows
 
     say(f"{figures['projects']} project(s) awarded, {figures['awarded']:,.2f} yuan in all")
-    render_rows("awards per category", figures["by_category"])
-    render_rows("awards per site", figures["by_site"])
+    for title, rows in (("per category", "by_category"), ("per site", "by_site")):
+        render_rows(
+            f"awards {title}",
+            [
+                g | {"awarded": f"{g['awarded']:,.2f}", "disbursed": f"{g['disbursed']:,.2f}"}
+                for g in figures[rows]
+            ],
+        )
