@@ -12,14 +12,27 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import ID, NAME_TEXT, Bounded, catch_up_after, emit_json, open_incubator, resolve
+from cli.common import (
+    ID,
+    NAME_TEXT,
+    Bounded,
+    catch_up_after,
+    emit_json,
+    open_incubator,
+    resolve,
+    resolve_project,
+    resolve_round,
+)
 from cli.common import say as say_line
 from commands import messages
-from commands.messages import CASE, Command, Kind, Param
+from commands.messages import CASE, ORG, ORGS, POSITIONAL, PROJECT, ROUND, Command, Kind, Param
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
     from commands.handlers import Actor, Dispatcher, Result
+    from lifecycle.joint_branch import JointBranch
+    from lifecycle.organization import OrganizationCase
+    from lifecycle.party import PartyIncubation
 
 
 def declare(groups: dict[str, click.Group]) -> None:
@@ -50,8 +63,9 @@ def command_for(message: type[Command]) -> click.Command:
         system = open_incubator(ctx)
         actor, as_json = values.pop("actor"), values.pop("as_json")
         given = {k: v for k, v in values.items() if v is not None and v != ()}
-        if "org" in given:
-            given["org"] = resolve(system, given["org"])
+        for name, spec in own:
+            if name in given and spec.kind in RESOLVERS:
+                given[name] = _resolved(system, spec, given[name])
         result = system_dispatcher(system).handle(message(**given), _actor(actor))
         report(system, message, result, as_json)
 
@@ -61,15 +75,38 @@ def command_for(message: type[Command]) -> click.Command:
 
 
 STEP_FIELDS = ("on", "reason")
+# Ids typed as a prefix (as the lists show) become the whole id before the message is made.
+RESOLVERS = {
+    CASE: resolve,
+    ORG: resolve,
+    ORGS: resolve,
+    ROUND: resolve_round,
+    PROJECT: resolve_project,
+}
+
+
+def _resolved(system: Incubator, spec: Param, given: Any) -> Any:
+    find = RESOLVERS[spec.kind]
+    if spec.many:
+        return tuple(find(system, one) for one in given)
+    return find(system, given)
 
 
 def _param(message: type[Command], name: str, spec: Param) -> click.Parameter:
-    if spec.kind is CASE:
-        return click.Argument([name], metavar="ORG", type=ID)
+    if spec.kind in POSITIONAL:
+        return click.Argument([name], metavar=spec.kind.metavar, type=ID)
     return _option(message, name, spec)
 
 
 def _option(message: type[Command], name: str, spec: Param) -> click.Option:
+    if spec.kind.pair is not None:  # --pass/--fail: one of the two is given
+        return click.Option(
+            [messages.flag(name, spec), name],
+            default=None,
+            required=messages.required(message, name),
+            callback=_one_of_two,
+            help=f"{spec.zh} — {spec.en}",
+        )
     return click.Option(
         [messages.flag(name, spec), name],
         type=_type(spec.kind, spec.many),
@@ -80,9 +117,18 @@ def _option(message: type[Command], name: str, spec: Param) -> click.Option:
     )
 
 
+def _one_of_two(ctx: click.Context, param: click.Parameter, value: bool | None) -> bool | None:
+    # click does not refuse a missing yes/no flag by itself, even when it is required
+    if value is None and param.required:
+        raise click.UsageError(f"give {' or '.join(param.opts + param.secondary_opts)}", ctx)
+    return value
+
+
 def _type(kind: Kind, many: bool) -> click.ParamType[Any, Any]:
     if kind.choices:
         return click.Choice(kind.choices)
+    if many and kind in RESOLVERS:  # each an id or a prefix of one
+        return ID
     if many:  # each item is checked as text here, the whole by the message
         return NAME_TEXT
     return Bounded(kind.parse, kind.name)
@@ -103,19 +149,38 @@ def _actor(name: str | None) -> Actor:
 def system_dispatcher(system: Incubator) -> Dispatcher:
     from commands.handlers import Dispatcher, Services
 
-    return Dispatcher(Services(system.service, system.party))
+    return Dispatcher(Services(system.service, system.party, system.rounds))
 
 
 # ---- what a command prints -----------------------------------------------------------------
 
 
 def report(system: Incubator, message: type[Command], result: Result, as_json: bool) -> None:
+    from lifecycle.project import Project
+    from lifecycle.round import Round
+
+    lag = catch_up_after(system)
+    if isinstance(result, Round | Project):
+        from cli.rounds import report_result
+
+        report_result(system, result, as_json)
+    else:
+        _report_case(system, message, result, as_json)
+    if lag:
+        click.echo(lag, err=True)
+
+
+def _report_case(
+    system: Incubator,
+    message: type[Command],
+    result: OrganizationCase | PartyIncubation | JointBranch,
+    as_json: bool,
+) -> None:
     from commands.queries import branch_view, case_view, party_view
     from lifecycle.joint_branch import JointBranch
     from lifecycle.organization import OrganizationCase
     from lifecycle.stages import PARTY_STAGE_NAMES_ZH, STAGE_NAMES_ZH
 
-    lag = catch_up_after(system)
     created = not any(spec.kind is CASE for _, spec in messages.params(message))
     if isinstance(result, JointBranch):
         if as_json:
@@ -145,5 +210,3 @@ def report(system: Incubator, message: type[Command], result: Result, as_json: b
             f"{result.org_name} party track: {result.stage} "
             f"{PARTY_STAGE_NAMES_ZH[result.stage]} — next: {allowed}"
         )
-    if lag:
-        click.echo(lag, err=True)

@@ -179,6 +179,36 @@ def resolve(system: Incubator, given: str | UUID) -> UUID:
     return UUID(matches[0]["id"])
 
 
+def resolve_round(system: Incubator, given: str | UUID) -> UUID:
+    """A round id: a full UUID, or a unique prefix of one (as `round list` shows)."""
+    found = bounds.id_prefix(given, "ROUND") if isinstance(given, str) else given
+    if isinstance(found, UUID):
+        return found
+    system.read_models.catch_up()
+    return _unique(found, "round", [(r["id"], r["name"]) for r in system.read_models.rounds(found)])
+
+
+def resolve_project(system: Incubator, given: str | UUID) -> UUID:
+    """A project id: a full UUID, or a unique prefix of one (as `round rank` shows)."""
+    found = bounds.id_prefix(given, "PROJECT") if isinstance(given, str) else given
+    if isinstance(found, UUID):
+        return found
+    system.read_models.catch_up()
+    rows = system.read_models.projects(id_prefix=found)
+    return _unique(found, "project", [(r["id"], r["title"]) for r in rows])
+
+
+def _unique(prefix: str, what: str, matches: list[tuple[str, str]]) -> UUID:
+    from lifecycle.errors import NotFound
+
+    if not matches:
+        raise NotFound(f"no {what} id starts with '{prefix}'")
+    if len(matches) > 1:
+        names = ", ".join(f"{i} {name}" for i, name in matches[:5])
+        raise NotFound(f"'{prefix}' matches several {what}s: {names}; give more of the id")
+    return UUID(matches[0][0])
+
+
 def say(text: str) -> None:
     """A line for a person's terminal: whatever the data holds cannot act on the terminal."""
     click.echo(bounds.neutral(text, keep_newlines=True))
@@ -235,13 +265,25 @@ def show_history(
 ) -> None:
     """The events of a case, a party track or a joint branch, oldest first; a case's history
     shows the reminders and escalations of its deadlines too (`reminders`)."""
-    from commands.queries import history
-
     found: list[UUID] = []
     if reminders:
         system.read_models.catch_up()
         found = [UUID(r["reminder_id"]) for r in system.read_models.reminders_of(str(aggregate_id))]
-    events = history(system.log, aggregate_id, found)
+    show_related_history(system, aggregate_id, title, output, found)
+
+
+def show_related_history(
+    system: Incubator,
+    aggregate_id: UUID,
+    title: str,
+    output: str,
+    reminders: list[UUID],
+    projects: list[UUID] | None = None,
+) -> None:
+    """The events of an aggregate, its reminders' and a round's projects', oldest first."""
+    from commands.queries import history
+
+    events = history(system.log, aggregate_id, reminders, projects or [])
     if output == "json":
         emit_json(events)
     elif output == "csv":

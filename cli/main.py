@@ -31,6 +31,7 @@ from cli.common import (
 from cli.party import joint_branch, party
 from cli.reminders import inbox_cmd, local_time, reminders, scheduler_cmd
 from cli.reports import projections, report
+from cli.rounds import round_group
 from lifecycle.stages import ALL_STAGES
 
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ def show_cmd(
         view = case_view(
             case, system.park, system.service.today(), system.service.party_track(case)
         )
+        system.read_models.catch_up()
+        view["projects"] = [_project_row(p) for p in system.read_models.projects(org_id=view["id"])]
     else:
         view = _view_as_of(system, case, as_of, known_on)
     found = case_anomalies(system, UUID(str(case.id)))
@@ -139,9 +142,16 @@ def show_cmd(
     if as_json:
         emit_json(view)
     else:
-        from cli.render import render_case
+        from cli.render import render_case, render_projects
 
         render_case(view)
+        render_projects(view.get("projects", []))
+
+
+def _project_row(p: dict[str, Any]) -> dict[str, Any]:
+    """A project of the organization in a venture-philanthropy round (公益创投)."""
+    keys = ("id", "round_id", "round_name", "title", "category", "amount", "status", "mean")
+    return {key: p[key] for key in keys} | {"scores": p["scores"], "awarded": p["awarded"]}
 
 
 @org.command("history")
@@ -248,7 +258,7 @@ def demo(ctx: click.Context, demo_database: str | None) -> None:
     run_demo(demo_database, ctx.obj["settings"])
 
 
-declare({"org": org, "party": party, "party joint-branch": joint_branch})
+declare({"org": org, "party": party, "party joint-branch": joint_branch, "round": round_group})
 cli.add_command(audit)
 cli.add_command(party)
 cli.add_command(reminders)
@@ -256,6 +266,7 @@ cli.add_command(inbox_cmd)
 cli.add_command(scheduler_cmd)
 cli.add_command(projections)
 cli.add_command(report)
+cli.add_command(round_group)
 
 
 def main() -> None:

@@ -130,7 +130,7 @@ def render_history(name: str, events: list[dict[str, Any]]) -> None:
         else:
             recorded += " UTC"
         # a reminder's events are numbered on the reminder, not on the case
-        number = f"#{e['version']:<3}" if "of" not in e else "  ⏰"
+        number = f"#{e['version']:<3}" if "of" not in e else _related_mark(e)
         console.print(
             f"[bold]{number}[/] {e['on'] or ' ' * 10}  [cyan]{_s(e['type'])}[/]  "
             f"by {_s(e['actor'])}  [dim](recorded {_s(recorded)})[/]"
@@ -144,17 +144,36 @@ def render_history(name: str, events: list[dict[str, Any]]) -> None:
         if e["reason"]:
             console.print(f"     reason: {_s(e['reason'])}", soft_wrap=True)
         if e.get("changed") and e["version"] > 1:
-            moved = " · ".join(
-                f"{k}: {_value(c['before'])} → {_value(c['after'])}"
-                for k, c in e["changed"].items()
-            )
+            moved = " · ".join(_change(k, c["before"], c["after"]) for k, c in e["changed"].items())
             console.print(f"     [dim]changed {_s(moved)}[/]", soft_wrap=True)
+
+
+def _related_mark(entry: dict[str, Any]) -> str:
+    """A reminder's event is marked with a clock; a project's, in a round's history, with
+    the first characters of the project's id."""
+    if entry["of"]["aggregate"] == "reminder":
+        return "  ⏰"
+    return f"  {entry['of']['id'][:4]}#{entry['version']}"
 
 
 def _value(value: Any) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
+        return ", ".join(f"{k} {v}" for k, v in value.items()) or "—"
     return str(value)
+
+
+def _change(name: str, before: Any, after: Any) -> str:
+    """A field before and after; of a mapping that grows (a round's projects, its panel) only
+    the entries that came, changed or went, so a long one is not printed whole each time."""
+    if isinstance(after, dict) and isinstance(before, dict | None):
+        old = before or {}
+        came = [f"+{k} {_value(v)}" for k, v in after.items() if old.get(k, _GONE) != v]
+        went = [f"−{k}" for k in old if k not in after]
+        return f"{name}: {', '.join(came + went)}"
+    return f"{name}: {_value(before)} → {_value(after)}"
+
+
+_GONE = object()
 
 
 def render_caseload(rows: list[dict[str, Any]]) -> None:
@@ -200,3 +219,90 @@ def _next(allowed: list[str] | None, what: str) -> str:
     if allowed is None:  # a case as of a date: what it could do then is not asked
         return "—"
     return ", ".join(allowed) or f"none (the {what} has ended)"
+
+
+def _yuan(amount: Any) -> str:
+    return "—" if amount is None else f"{amount:,.2f} 元"
+
+
+def render_round(view: dict[str, Any]) -> None:
+    table = Table(box=box.SIMPLE, show_header=False, title=f"{_s(view['name'])}  {view['id']}")
+    table.add_column(style="bold")
+    table.add_column()
+    counts = view["projects"]
+    rows = [
+        ("stage", view["stage"]),
+        ("fund", _yuan(view["fund"])),
+        ("awarded", _yuan(view["awarded_total"])),
+        ("remaining", _yuan(view["remaining"])),
+        ("submissions", f"{view['opens_on']} … {view['closes_on']}"),
+        ("max per project", _yuan(view["max_award"])),
+        ("award needs", f"{view['min_scores']} scores, mean ≥ {view['pass_mark']}"),
+        ("site", view["site"]),
+        (
+            "projects",
+            f"{counts['submitted']} submitted · {counts['screened_in']} screened in · "
+            f"{counts['screened_out']} screened out · {counts['awarded']} awarded · "
+            f"{counts['declined']} declined",
+        ),
+        ("next commands", _next(view.get("allowed_commands"), "round")),
+    ]
+    for key, value in rows:
+        table.add_row(key, _s(value))
+    console.print(table)
+    if view["panel"]:
+        panel = Table("expert", "declared conflicts (关联回避)", box=box.SIMPLE, title="panel")
+        for member in view["panel"]:
+            conflicts = ", ".join(c["name"] for c in member["conflicts"]) or None
+            panel.add_row(_s(member["expert"]), _s(conflicts))
+        console.print(panel)
+
+
+def render_project(view: dict[str, Any]) -> None:
+    from lifecycle.stages import PROJECT_STAGE_NAMES_ZH
+
+    title = f"{_s(view['title'])} ({_s(view['org_name'])})  {view['id']}"
+    table = Table(box=box.SIMPLE, show_header=False, title=title)
+    table.add_column(style="bold")
+    table.add_column()
+    scores = ", ".join(f"{e} {s}" for e, s in view["score_by_expert"].items()) or None
+    rows = [
+        ("status", f"{view['status']} {PROJECT_STAGE_NAMES_ZH[view['status']]}"),
+        ("round", view["round"]),
+        ("category", view["category"]),
+        ("asked", _yuan(view["amount"])),
+        ("scores", scores),
+        ("mean", view["mean"]),
+        ("conflicts", ", ".join(view["conflicts"]) or None),
+        ("awarded", _yuan(view["awarded"])),
+        ("paid", f"{_yuan(view['disbursed'])} in {view['tranches']} tranche(s)"),
+        ("stopped on", view["stopped_on"]),
+        ("next commands", _next(view.get("allowed_commands"), "project")),
+    ]
+    for key, value in rows:
+        table.add_row(key, _s(value))
+    console.print(table)
+    if view["milestones"]:
+        reports = Table("report", "due on", "status", "came in", box=box.SIMPLE)
+        for m in view["milestones"]:
+            reports.add_row(_s(m["kind"]), _s(m["due_on"]), _s(m["status"]), _s(m["reported_on"]))
+        console.print(reports)
+
+
+def render_projects(rows: list[dict[str, Any]]) -> None:
+    """An organization's projects in the rounds (under `org show`)."""
+    if not rows:
+        return
+    table = Table(
+        "project", "round", "title", "status", "asked", "awarded", box=box.SIMPLE, title="projects"
+    )
+    for p in rows:
+        table.add_row(
+            _s(p["id"][:8]),
+            _s(p["round_name"]),
+            _s(p["title"]),
+            _s(p["status"]),
+            _s(_yuan(p["amount"])),
+            _s(_yuan(p["awarded"])),
+        )
+    console.print(table)

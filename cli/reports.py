@@ -5,17 +5,20 @@ from __future__ import annotations
 import sys
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 import click
 
 from cli.common import (
     DAY,
     EXIT_REFUSED,
+    ID,
     NAME_TEXT,
     Bounded,
     emit_json,
     fail,
     open_incubator,
+    resolve_round,
     say,
 )
 from lifecycle.bounds import Seconds
@@ -166,7 +169,7 @@ def run_cmd(ctx: click.Context, interval: float) -> None:
 
 @click.group()
 def report() -> None:
-    """Reports from the read models: due dates, workspaces, caseworkers, stages."""
+    """Reports from the read models: due dates, workspaces, caseworkers, stages, awards."""
 
 
 def _rows(ctx: click.Context, title: str, query: str, as_json: bool, **args: Any) -> None:
@@ -248,3 +251,32 @@ def stages_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
 def time_in_stage_cmd(ctx: click.Context, track: str | None, as_json: bool) -> None:
     """Mean and longest days spent in each stage, per cohort (year of application)."""
     _rows(ctx, "days in stage per cohort", "time_in_stage", as_json, track=track)
+
+
+@report.command("awards")
+@click.option("--round", "round_ref", type=ID, metavar="ROUND", help="only this round")
+@json_option
+@click.pass_context
+def awards_cmd(ctx: click.Context, round_ref: str | None, as_json: bool) -> None:
+    """Venture-philanthropy awards (公益创投) per project category and per site of the
+    organizations: projects, amounts awarded and paid."""
+    system = open_incubator(ctx)
+    round_id = str(resolve_round(system, round_ref)) if round_ref else None
+    if round_id is not None:
+        system.rounds.round(UUID(round_id))  # a round, not a stray id
+    system.read_models.catch_up()
+    figures = system.read_models.awards(round_id)
+    if as_json:
+        emit_json(figures)
+        return
+    from cli.render import render_rows
+
+    say(f"{figures['projects']} project(s) awarded, {figures['awarded']:,.2f} yuan in all")
+    for title, rows in (("per category", "by_category"), ("per site", "by_site")):
+        render_rows(
+            f"awards {title}",
+            [
+                g | {"awarded": f"{g['awarded']:,.2f}", "disbursed": f"{g['disbursed']:,.2f}"}
+                for g in figures[rows]
+            ],
+        )

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from commands.party import PartyService
 from commands.reminders import ReminderService
+from commands.rounds import RoundService
 from commands.service import IncubatorService
 from commands.settings import SettingsError, load_settings
 from lifecycle.park import Park
@@ -56,6 +57,7 @@ class Incubator:
     read_models: ReadModels
     party: PartyService
     reminders: ReminderService
+    rounds: RoundService
 
     def close_all(self) -> None:
         self.read_models.engine.dispose()
@@ -124,6 +126,7 @@ def bootstrap(
         read_models,
         PartyService(log, park, clock),
         ReminderService(log, park, clock, read_models, mailer),
+        RoundService(log, park, clock),
     )
 
 

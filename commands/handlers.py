@@ -14,19 +14,23 @@ from typing import Any, TypeVar
 
 from commands import messages as m
 from commands.party import PartyService
+from commands.rounds import RoundService
 from commands.service import IncubatorService, Who
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
 from lifecycle.party import PartyIncubation
+from lifecycle.project import Project
+from lifecycle.round import Round
 
 C = TypeVar("C", bound=m.Command)
-Result = OrganizationCase | PartyIncubation | JointBranch
+Result = OrganizationCase | PartyIncubation | JointBranch | Round | Project
 
 
 @dataclass(frozen=True)
 class Services:
     cases: IncubatorService
     party: PartyService
+    rounds: RoundService
 
 
 Handler = Callable[[Services, C, Who], Result]
@@ -221,3 +225,78 @@ def start_party_track(s: Services, c: m.StartPartyTrack, who: Who) -> PartyIncub
 @handles(m.CreateJointBranch)
 def create_joint_branch(s: Services, c: m.CreateJointBranch, who: Who) -> JointBranch:
     return s.party.create_joint_branch(who, name=c.name, site=c.site)
+
+
+# ---- venture-philanthropy rounds -----------------------------------------------------------
+
+
+@handles(m.CreateRound)
+def create_round(s: Services, c: m.CreateRound, who: Who) -> Round:
+    return s.rounds.create_round(
+        who,
+        name=c.name,
+        fund=c.fund,
+        opens=c.opens,
+        closes=c.closes,
+        max_award=c.max_award,
+        pass_mark=c.pass_mark,
+        min_scores=c.min_scores,
+        site=c.site,
+    )
+
+
+@handles(m.AddExpert)
+def add_expert(s: Services, c: m.AddExpert, who: Who) -> Round:
+    return s.rounds.add_expert(c.round, who, c.expert, c.conflicts)
+
+
+@handles(m.DeclareConflict)
+def declare_conflict(s: Services, c: m.DeclareConflict, who: Who) -> Round:
+    return s.rounds.declare_conflict(c.round, who, c.expert, c.org)
+
+
+@handles(m.SubmitProject)
+def submit_project(s: Services, c: m.SubmitProject, who: Who) -> Project:
+    return s.rounds.submit(
+        c.round, who, org=c.org, title=c.title, amount=c.amount, category=c.category
+    )
+
+
+@handles(m.CloseRound)
+def close_round(s: Services, c: m.CloseRound, who: Who) -> Round:
+    return s.rounds.close_round(c.round, who)
+
+
+@handles(m.ScreenProject)
+def screen_project(s: Services, c: m.ScreenProject, who: Who) -> Project:
+    return s.rounds.screen(c.project, who, c.passed)
+
+
+@handles(m.ScoreProject)
+def score_project(s: Services, c: m.ScoreProject, who: Who) -> Project:
+    return s.rounds.score(c.project, who, c.expert, c.score)
+
+
+@handles(m.AwardProject)
+def award_project(s: Services, c: m.AwardProject, who: Who) -> Project:
+    return s.rounds.award(c.project, who, c.amount)
+
+
+@handles(m.DeclineProject)
+def decline_project(s: Services, c: m.DeclineProject, who: Who) -> Project:
+    return s.rounds.decline(c.project, who)
+
+
+@handles(m.DisburseTranche)
+def disburse_tranche(s: Services, c: m.DisburseTranche, who: Who) -> Project:
+    return s.rounds.disburse(c.project, who, c.amount)
+
+
+@handles(m.ReceiveReport)
+def receive_report(s: Services, c: m.ReceiveReport, who: Who) -> Project:
+    return s.rounds.report(c.project, who, c.kind, c.note)
+
+
+@handles(m.StopTranches)
+def stop_tranches(s: Services, c: m.StopTranches, who: Who) -> Project:
+    return s.rounds.stop(c.project, who)

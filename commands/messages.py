@@ -20,9 +20,18 @@ from uuid import UUID
 
 from lifecycle import bounds
 from lifecycle.bounds import Invalid
+from lifecycle.errors import Term
 from lifecycle.park import LEGAL_STATUSES
 from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
-from lifecycle.stages import PARTY_WORKFLOW, TRACKS, WORKFLOWS, Workflow
+from lifecycle.project import REPORT_KINDS
+from lifecycle.stages import (
+    PARTY_WORKFLOW,
+    PROJECT_WORKFLOW,
+    ROUND_WORKFLOW,
+    TRACKS,
+    WORKFLOWS,
+    Workflow,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class Kind:
     check: Callable[[Any, str], Any]
     metavar: str
     choices: tuple[str, ...] = ()
+    pair: tuple[str, str] | None = None  # a yes/no flag: --pass/--fail
 
 
 def _choice(name: str, options: tuple[str, ...]) -> Kind:
@@ -49,6 +59,36 @@ def _choice(name: str, options: tuple[str, ...]) -> Kind:
 def _case_id(value: Any, param: str) -> UUID:
     if not isinstance(value, UUID):
         raise Invalid(param, value, "must be a case id (a UUID)")
+    return value
+
+
+def _id_of(what: str) -> Callable[[Any, str], UUID]:
+    def check(value: Any, param: str) -> UUID:
+        if not isinstance(value, UUID):
+            raise Invalid(param, value, "must be {what} (a UUID)", what=what)
+        return value
+
+    return check
+
+
+def _case_ids(value: Any, param: str) -> tuple[UUID, ...]:
+    if isinstance(value, str | UUID) or not all(isinstance(v, UUID) for v in value):
+        raise Invalid(param, value, "must be case ids (UUIDs), one per option")
+    return tuple(dict.fromkeys(value))
+
+
+def _score(value: Any, param: str) -> Decimal:
+    """One expert's score, typed (78.5) or as a number from code or JSON (never a float)."""
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise Invalid(param, value, "must be a number from 0 to 100 with at most 2 decimals")
+    return bounds.score(value, param)
+
+
+def _verdict(value: Any, param: str) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid(param, value, "must be given: --pass or --fail")
     return value
 
 
@@ -70,6 +110,17 @@ STARS = Kind("stars", bounds.STARS.parse, bounds.STARS.check, "N")
 DAY = Kind("date", bounds.parse_day, bounds.day, "YYYY-MM-DD")
 CASE = Kind("case", bounds.id_prefix, _case_id, "ORG")
 SCORES = Kind("scores", _scores, _scores, "EXPERT=N")
+# Venture-philanthropy rounds (公益创投)
+ROUND = Kind("round", bounds.id_prefix, _id_of(Term("a round id")), "ROUND")
+PROJECT = Kind("project", bounds.id_prefix, _id_of(Term("a project id")), "PROJECT")
+ORG = Kind("organization", bounds.id_prefix, _case_id, "ORG")  # a case named by an option
+ORGS = Kind("organizations", bounds.id_prefix, _case_ids, "ORG")
+MONEY = Kind("yuan", bounds.MONEY.parse, bounds.MONEY.check, "YUAN")
+SCORE = Kind("score", _score, _score, "N")
+MIN_SCORES = Kind("count", bounds.MIN_SCORES.parse, bounds.MIN_SCORES.check, "K")
+VERDICT = Kind("verdict", _verdict, _verdict, "", pair=("pass", "fail"))
+# The ids a command is about come first on its command line: incubator org show ORG.
+POSITIONAL = (CASE, ROUND, PROJECT)
 
 
 @dataclass(frozen=True)
@@ -107,8 +158,14 @@ class Command:
     def __post_init__(self) -> None:
         for name, spec in params(type(self)):
             value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, spec.kind.check(value, flag(name, spec)))
+            try:
+                if value is not None:
+                    object.__setattr__(self, name, spec.kind.check(value, flag(name, spec)))
+                elif required(type(self), name):  # None is no answer (--pass/--fail, say)
+                    raise Invalid(flag(name, spec), value, "must be given")
+            except Invalid as refusal:
+                refusal.field = name  # the message's own name for it (ROUND is `round`)
+                raise
 
     @classmethod
     def workflows(cls) -> tuple[Workflow, ...]:
@@ -130,9 +187,11 @@ def params(message: type[Command]) -> Iterator[tuple[str, Param]]:
 
 
 def flag(name: str, spec: Param) -> str:
-    """The parameter as the command line names it: --workspace, --score, ORG."""
-    if spec.kind is CASE:
-        return "ORG"
+    """The parameter as the command line names it: --workspace, --score, ORG, --pass/--fail."""
+    if spec.kind in POSITIONAL:
+        return spec.kind.metavar
+    if spec.kind.pair is not None:
+        return "/".join(f"--{word}" for word in spec.kind.pair)
     return f"--{(spec.option or name).replace('_', '-')}"
 
 
@@ -435,6 +494,163 @@ class CreateJointBranch(Command):
     site: str = param(NAME, "场地: main, branch, community-1 …", "the site")
 
 
+# ---- venture-philanthropy rounds (公益创投) ----------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoundCommand(Command):
+    group = "round"
+    round: UUID = param(
+        ROUND, "公益创投轮次的编号(或其前 4 位以上)", "the round's id (or its first 4+ characters)"
+    )
+
+    @classmethod
+    def workflows(cls) -> tuple[Workflow, ...]:
+        return (ROUND_WORKFLOW,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProjectCommand(Command):
+    group = "round"
+    project: UUID = param(
+        PROJECT, "项目的编号(或其前 4 位以上)", "the project's id (or its first 4+ characters)"
+    )
+
+    @classmethod
+    def workflows(cls) -> tuple[Workflow, ...]:
+        return (PROJECT_WORKFLOW,)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateRound(Command):
+    group, verb, trigger = "round", "create", None
+    zh = "发布一轮公益创投: 资金总额, 申报起止日期; 打印其编号。"
+    en = "A new venture-philanthropy round: its fund and submission dates; prints its id."
+    name: str = param(NAME, "轮次的名称", "the round's name")
+    fund: Decimal = param(MONEY, "资金总额(元)", "the fund, in yuan")
+    opens: date = param(DAY, "开始申报的日期", "the first day projects are taken")
+    closes: date = param(DAY, "截止申报的日期", "the last day projects are taken")
+    max_award: Decimal | None = param(
+        MONEY, "每个项目最多资助(元)", "the most one project may ask, in yuan", default=None
+    )
+    pass_mark: Decimal | None = param(
+        SCORE,
+        "资助所需的平均分(默认见设置, 60)",
+        "the mean score an award needs (default from the settings: 60)",
+        default=None,
+    )
+    min_scores: int | None = param(
+        MIN_SCORES,
+        "资助所需的专家评分个数(默认 3)",
+        "the expert scores an award needs (default from the settings: 3)",
+        default=None,
+    )
+    site: str | None = param(NAME, "主办的园区场地", "the site that runs the round", default=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddExpert(RoundCommand):
+    verb, trigger = "add-expert", "add_expert"
+    zh = "评审专家加入本轮评审组, 可同时申报关联回避的机构。"
+    en = "An expert joins the round's panel, with the organizations they declare conflicts with."
+    expert: str = param(NAME, "评审专家的姓名", "the expert's name")
+    conflicts: tuple[UUID, ...] = param(
+        ORGS,
+        "与之关联须回避的机构(案卷编号); 每个机构一次",
+        "an organization (case id) they have a conflict with; repeat per organization",
+        option="conflict",
+        many=True,
+        default=(),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclareConflict(RoundCommand):
+    verb, trigger = "declare-conflict", "declare_conflict"
+    zh = "评审专家事后申报关联回避; 已打的分不再计入。"
+    en = "An expert declares a conflict later (关联回避); a score they gave no longer counts."
+    expert: str = param(NAME, "评审专家的姓名", "the expert's name")
+    org: UUID = param(ORG, "须回避的机构(案卷编号)", "the organization (case id)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitProject(RoundCommand):
+    verb, trigger = "submit", "submit"
+    zh = "机构申报项目(申报期内, 每轮每个机构一个); 打印项目编号。"
+    en = "An organization submits a project (in the dates, one per round); prints its id."
+    org: UUID = param(ORG, "申报的机构(案卷编号)", "the organization (its case id)")
+    title: str = param(NAME, "项目名称", "the project's title")
+    amount: Decimal = param(MONEY, "申请资助的金额(元)", "the amount asked, in yuan")
+    category: str | None = param(
+        NAME, "项目类别(为老, 助残, 青少年, 社区…)", "the project's category", default=None
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseRound(RoundCommand):
+    verb, trigger = "close", "close"
+    zh = "结束本轮评审(所有项目已初审淘汰, 资助或不予资助); 项目跟踪继续。"
+    en = "Close the round once every project is determined; tracking the awards goes on."
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreenProject(ProjectCommand):
+    verb, trigger = "screen", "screen"
+    zh = "初审: --pass 通过, 或 --fail 不通过(须 --reason)。"
+    en = "Preliminary review (初审): --pass, or --fail with --reason."
+    passed: bool = param(VERDICT, "初审通过或不通过", "in (--pass) or out (--fail)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreProject(ProjectCommand):
+    verb, trigger = "score", "score"
+    zh = "评审组专家打分, 0-100, 每人一次; 更正须 --reason。"
+    en = "A panel expert's score, 0-100, once; a correction needs --reason."
+    expert: str = param(NAME, "评审专家的姓名", "the expert's name")
+    score: Decimal = param(SCORE, "分数, 0-100", "the score, 0-100")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwardProject(ProjectCommand):
+    verb, trigger = "award", "award"
+    zh = "立项资助: 评分足够且平均分及格, 不超过申请额, 各项目合计不超过资金总额。"
+    en = "Award: enough scores, mean at the pass mark, not above the ask, within the fund."
+    amount: Decimal = param(MONEY, "资助金额(元)", "the amount awarded, in yuan")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclineProject(ProjectCommand):
+    verb, trigger = "decline", "decline"
+    zh = "不予资助(须 --reason)。"
+    en = "Decline the project (--reason required)."
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisburseTranche(ProjectCommand):
+    verb, trigger = "disburse", "disburse"
+    zh = "拨付一笔资金; 各笔合计不超过资助金额。"
+    en = "Pay a tranche of the award; all tranches together never above it."
+    amount: Decimal = param(MONEY, "本笔金额(元)", "the tranche, in yuan")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveReport(ProjectCommand):
+    verb, trigger = "report", "report"
+    zh = "收到中期报告或结项报告(各一次)。"
+    en = "A mid-term or final report came in (each once)."
+    kind: str = param(
+        _choice("report kind", REPORT_KINDS), "报告种类", "midterm (中期) or final (结项)"
+    )
+    note: str = param(NOTE, "报告的要点", "what the report says")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StopTranches(ProjectCommand):
+    verb, trigger = "stop", "stop"
+    zh = "中期检查后停止后续拨付(须 --reason)。"
+    en = "The mid-term check stops further tranches (--reason required)."
+
+
 # The whole catalogue, in the order the command line lists it.
 COMMANDS: tuple[type[Command], ...] = (
     Apply,
@@ -466,4 +682,16 @@ COMMANDS: tuple[type[Command], ...] = (
     Rate,
     StartPartyTrack,
     CreateJointBranch,
+    CreateRound,
+    AddExpert,
+    DeclareConflict,
+    SubmitProject,
+    ScreenProject,
+    ScoreProject,
+    AwardProject,
+    DeclineProject,
+    DisburseTranche,
+    ReceiveReport,
+    StopTranches,
+    CloseRound,
 )

@@ -12,8 +12,10 @@ from eventsourcing.domain import Aggregate, CanMutateProtocol
 from lifecycle.deadlines import deadlines_of
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import STEP_FIELDS, OrganizationCase
-from lifecycle.park import Park
+from lifecycle.park import Park, Rules
 from lifecycle.party import PartyIncubation
+from lifecycle.project import REPORT_CLOCKS, Project
+from lifecycle.round import Round
 from store.log import EventLog, event_data
 
 SYSTEM_ACTOR = "system"  # what the system does by itself (reminders, automatic starts)
@@ -99,6 +101,72 @@ def branch_view(branch: JointBranch) -> dict[str, Any]:
     }
 
 
+def round_view(r: Round, projects: dict[str, int]) -> dict[str, Any]:
+    """A round now; `projects`: how many were submitted, screened in or out, awarded, declined."""
+    return {
+        "id": str(r.id),
+        "name": r.name,
+        "fund": r.fund,
+        "awarded_total": r.awarded_total,
+        "remaining": r.remaining,
+        "projects": projects,
+        "stage": r.stage,
+        "opens_on": r.opens_on.isoformat(),
+        "closes_on": r.closes_on.isoformat(),
+        "max_award": r.max_award,
+        "pass_mark": r.pass_mark,
+        "min_scores": r.min_scores,
+        "site": r.site,
+        "panel": [
+            {
+                "expert": expert,
+                "conflicts": [{"org": org, "name": name} for org, name in declared.items()],
+            }
+            for expert, declared in r.panel.items()
+        ],
+        "allowed_commands": r.allowed_commands(),
+        "version": r.version,
+    }
+
+
+def project_view(p: Project, rules: Rules, today: date) -> dict[str, Any]:
+    """A project now; its reports' deadlines as of `today`."""
+    due = {d.kind: d for d in p.deadlines(rules, today)}
+    return {
+        "id": str(p.id),
+        "round": str(p.round_id),
+        "org": str(p.org_id),
+        "org_name": p.org_name,
+        "org_site": p.org_site,
+        "title": p.title,
+        "category": p.category,
+        "amount": p.amount,
+        "status": p.stage,
+        "submitted_on": p.submitted_on.isoformat(),
+        "scores": len(p.scores),
+        "mean": p.mean,
+        "score_by_expert": dict(p.scores),
+        "conflicts": list(p.conflicts),
+        "awarded": p.awarded,
+        "awarded_on": _iso(p.awarded_on),
+        "disbursed": p.disbursed,
+        "tranches": p.tranches,
+        "milestones": [
+            {
+                "kind": kind,
+                "due_on": due[clock].due_on.isoformat(),
+                "status": due[clock].status,
+                "reported_on": _iso(p.reports.get(kind)),
+            }
+            for kind, clock in REPORT_CLOCKS.items()
+            if clock in due
+        ],
+        "stopped_on": _iso(p.stopped_on),
+        "allowed_commands": p.allowed_commands(),
+        "version": p.version,
+    }
+
+
 def _branch(track: PartyIncubation) -> dict[str, Any]:
     return {
         "kind": track.branch_kind or "none",
@@ -115,13 +183,17 @@ def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def history(log: EventLog, case_id: UUID, reminders: Sequence[UUID] = ()) -> list[dict[str, Any]]:
-    """The events of a case (or of a party track, or a joint branch), oldest first; with the
-    events of the case's `reminders` (issued, escalated, mailed) among them, by time written."""
+def history(
+    log: EventLog, case_id: UUID, reminders: Sequence[UUID] = (), projects: Sequence[UUID] = ()
+) -> list[dict[str, Any]]:
+    """The events of a case (or of a party track, a joint branch, a round), oldest first; with
+    the events of its `reminders` (issued, escalated, mailed) and of a round's `projects` among
+    them, by time written."""
     own = _entries(log, case_id)
-    if not reminders:
-        return own
     others = [entry for r in reminders for entry in _entries(log, r, aggregate="reminder")]
+    others += [entry for p in projects for entry in _entries(log, p, aggregate="project")]
+    if not others:
+        return own
     return sorted(own + others, key=_written_order)
 
 

@@ -23,7 +23,7 @@ from commands.mail import compose
 from lifecycle.deadlines import (
     PARTY_KINDS,
     Deadline,
-    pending_deadline,
+    deadlines_of,
     reminds_instructor,
     responsible,
 )
@@ -31,6 +31,7 @@ from lifecycle.errors import Refused
 from lifecycle.organization import OrganizationCase
 from lifecycle.park import Park
 from lifecycle.party import PartyIncubation
+from lifecycle.project import Project
 from lifecycle.reminder import Reminder
 from projections.read_models import ReadModels
 from schedules.clock import Clock
@@ -40,6 +41,23 @@ from store.log import EventLog
 
 log = logging.getLogger("incubator.reminders")
 MAIL_PAGE = 200  # reminders a sender takes up at a time
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a deadline belongs to, as the log says now: a case (with its party track), or a
+    venture-philanthropy project (its reports), whose organization's caseworker answers."""
+
+    id: UUID
+    name: str
+    site: str
+    deadlines: list[Deadline]
+    caseworker: str | None
+    instructor: str | None = None
+
+    def pending(self, kind: str) -> Deadline | None:
+        """The deadline of `kind` if it is pending (met or ended ones are not)."""
+        return next((d for d in self.deadlines if d.kind == kind and d.is_pending), None)
 
 
 @dataclass(frozen=True)
@@ -78,10 +96,10 @@ class ReminderService:
             found = self._current(row)
             if found is None:
                 continue
-            case, party, deadline = found
+            subject, deadline = found
             steps = self.policy.steps(row["kind"], _start(deadline), deadline.due_on)
             for step in due_steps(steps, row["last_rank"], now):
-                reminder = self._reminder(case, party, deadline, step, now)
+                reminder = self._reminder(subject, deadline, step, now)
                 try:
                     self.log.save(reminder)
                 except IntegrityError:
@@ -120,20 +138,40 @@ class ReminderService:
                 )
         return sorted(coming, key=lambda c: (c["at"], c["organization"], c["kind"]))
 
-    def _current(
-        self, row: dict[str, Any]
-    ) -> tuple[OrganizationCase, PartyIncubation | None, Deadline] | None:
-        """The case, its party track and the deadline, if it is still pending as the row says."""
-        case = self._find(UUID(row["case_id"]))
-        if not isinstance(case, OrganizationCase):
-            return None
-        party = self._party_for(row["kind"], UUID(row["case_id"]))
-        if row["kind"] in PARTY_KINDS and party is None:
-            return None
-        deadline = pending_deadline(case, self.park.rules, row["kind"], party)
-        if deadline is None or deadline.due_on != row["due_on"]:
+    def _current(self, row: dict[str, Any]) -> tuple[Subject, Deadline] | None:
+        """What the deadline belongs to, and the deadline, if it is still pending as the row
+        says."""
+        subject = self._subject(UUID(row["case_id"]), row["kind"])
+        deadline = subject.pending(row["kind"]) if subject else None
+        if subject is None or deadline is None or deadline.due_on != row["due_on"]:
             return None  # met, ended or moved since the read model saw it: it will catch up
-        return case, party, deadline
+        return subject, deadline
+
+    def _subject(self, subject_id: UUID, kind: str) -> Subject | None:
+        """The case (with its party track) or the project whose deadline of `kind` it is."""
+        found = self._find(subject_id)
+        if isinstance(found, Project):
+            org = self._find(found.org_id)
+            return Subject(
+                subject_id,
+                found.label,
+                found.org_site,
+                found.deadlines(self.park.rules, found.last_on),
+                org.caseworker if isinstance(org, OrganizationCase) else None,
+            )
+        if not isinstance(found, OrganizationCase):
+            return None
+        party = self._party_for(kind, subject_id)
+        if kind in PARTY_KINDS and party is None:
+            return None
+        return Subject(
+            subject_id,
+            found.name,
+            found.site,
+            deadlines_of(found, self.park.rules, found.last_on, party),
+            found.caseworker,
+            party.instructor if party else None,
+        )
 
     def _party_for(self, kind: str, case_id: UUID) -> PartyIncubation | None:
         """The case's party track, when the deadline is its or its instructor is the one
@@ -144,20 +182,13 @@ class ReminderService:
         return track if isinstance(track, PartyIncubation) else None
 
     def _reminder(
-        self,
-        case: OrganizationCase,
-        party: PartyIncubation | None,
-        deadline: Deadline,
-        step: Step,
-        now: datetime,
+        self, subject: Subject, deadline: Deadline, step: Step, now: datetime
     ) -> Reminder:
-        answers = responsible(
-            deadline.kind, self.policy, case.caseworker, party.instructor if party else None
-        )
+        answers = responsible(deadline.kind, self.policy, subject.caseworker, subject.instructor)
         return Reminder.issue(
-            case_id=UUID(str(case.id)),
-            organization=case.name,
-            site=case.site,
+            case_id=subject.id,
+            organization=subject.name,
+            site=subject.site,
             kind=deadline.kind,
             due_on=deadline.due_on,
             step=step.name,
@@ -260,11 +291,8 @@ class ReminderService:
         return None
 
     def _still_pending(self, reminder: Reminder) -> bool:
-        case = self._find(reminder.case_id)
-        if not isinstance(case, OrganizationCase):
-            return False
-        party = self._party_for(reminder.kind, reminder.case_id)
-        deadline = pending_deadline(case, self.park.rules, reminder.kind, party)
+        subject = self._subject(reminder.case_id, reminder.kind)
+        deadline = subject.pending(reminder.kind) if subject else None
         return deadline is not None and deadline.due_on == reminder.due_on
 
     # ---- shared -------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
 from lifecycle.park import Park, check_legal_status
 from lifecycle.party import JOINT, PartyIncubation
+from lifecycle.project import Project
+from lifecycle.round import Round
 from lifecycle.scores import Panel
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
@@ -37,6 +39,8 @@ KINDS: dict[type[Aggregate], str] = {
     OrganizationCase: Term("an organization case"),
     PartyIncubation: Term("a party track"),
     JointBranch: Term("a joint branch"),
+    Round: Term("a venture-philanthropy round"),
+    Project: Term("a project of a round"),
 }
 A = TypeVar("A", bound=Aggregate)
 Scores = Mapping[str, Decimal] | Sequence[str]  # each expert's score, or EXPERT=N as typed
@@ -83,11 +87,16 @@ class Commands:
         missing = NotFound("no joint branch {id}", id=track.branch_id)
         return self._get(track.branch_id, JointBranch, missing)
 
-    def _retrying(self, load: Callable[[], A], who: Who, decide: Decision[A]) -> A:
+    def _retrying(
+        self,
+        load: Callable[[], A],
+        who: Who,
+        decide: Decision[A],
+        subject: str = Term("the case, its party track or a joint branch"),
+    ) -> A:
         lost_to: list[str] = []
         for _ in range(ATTEMPTS):
             aggregate = load()
-            loaded = aggregate.version
             step = self._step(who)
             try:
                 others = decide(aggregate, step) or []
@@ -95,15 +104,18 @@ class Commands:
                 if lost_to:
                     raise _lost_race(lost_to, refusal) from refusal
                 raise
+            saved: list[Aggregate] = [aggregate, *others]
+            loaded = {a.id: a.version - len(a.pending_events) for a in saved}
             try:
                 self.log.save(aggregate, *others)
             except IntegrityError:
-                lost_to = self._recorded_since(UUID(str(aggregate.id)), loaded)
+                lost_to = self._recorded_since(loaded)
                 continue
             return aggregate
         raise Conflict(
-            "the case, its party track or a joint branch kept changing while this command was "
-            "decided ({recorded}); nothing was recorded, try again",
+            "{subject} kept changing while this command was decided ({recorded}); nothing was "
+            "recorded, try again",
+            subject=Term(subject),
             recorded="; ".join(lost_to),
         )
 
@@ -155,9 +167,11 @@ class Commands:
         assert isinstance(workspace, Workspace)
         return workspace
 
-    def _recorded_since(self, aggregate_id: UUID, version: int) -> list[str]:
-        events = self.log.events.get(aggregate_id, gt=version)
-        return [f"{type(e).__name__} by {getattr(e, 'actor', '?')}" for e in events] or [
+    def _recorded_since(self, loaded: dict[UUID, int]) -> list[str]:
+        """What others recorded on the aggregates a command was to save, since it loaded them
+        (the steps people took; the system's own bookkeeping is left out)."""
+        events = [e for i, v in loaded.items() for e in self.log.events.get(i, gt=v)]
+        return [f"{type(e).__name__} by {e.actor}" for e in events if hasattr(e, "actor")] or [
             "another part it changes (a workspace, a party track or a joint branch) "
             "changed at the same moment"
         ]

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lifecycle.deadlines import ALL_KINDS
-from lifecycle.park import Park, Rules, Site
+from lifecycle.park import Park, Rules, Site, VentureRules
 from schedules.reminders import RECIPIENTS, DeadlinePolicy, ReminderPolicy
 from schedules.workdays import WorkingDays
 
@@ -34,10 +34,15 @@ _SECTIONS = {
         "inspection_days": (1, 366),
         "entry_evaluation_days": (1, 366),
         "member_discovery_days": (1, 366),
+        "midterm_report_months": (1, 120),
+        "final_report_months": (1, 120),
     },
 }
+# [venture]: venture-philanthropy rounds' defaults and the reports an award agrees.
+_VENTURE = {"pass_mark": (0, 100), "min_scores": (1, 50)}
 _TOP_LEVEL = {
     "park",
+    "venture",
     "timezone",
     "evaluation",
     "periods",
@@ -136,6 +141,8 @@ def _merge(data: dict[str, Any], user: dict[str, Any]) -> None:
     for key, value in user.items():
         if key in _SECTIONS:
             data[key].update(_only(_table(value, key), _SECTIONS[key], key))
+        elif key == "venture":
+            data[key].update(_only(_table(value, key), _VENTURE, key))
         elif key == "reminders":
             _merge_reminders(data["reminders"], _table(value, key))
         else:
@@ -152,6 +159,11 @@ def _park(data: dict[str, Any], folder: Path) -> Park:
         pass_mark=Decimal(str(numbers.pop("pass_mark"))),
         **{name: int(value) for name, value in numbers.items()},
     )
+    if rules.final_report_months <= rules.midterm_report_months:
+        raise SettingsError(
+            f"periods.final_report_months ({rules.final_report_months}) must be after "
+            f"periods.midterm_report_months ({rules.midterm_report_months})"
+        )
     fields = _fields(data["fields"])
     timezone = _timezone(data["timezone"])
     sites = {key: _site(key, value) for key, value in _table(data["sites"], "sites").items()}
@@ -163,8 +175,19 @@ def _park(data: dict[str, Any], folder: Path) -> Park:
         sites=sites,
         fields=fields,
         rules=rules,
+        venture=_venture(data["venture"]),
         reminders=_reminders(data["reminders"], data.get("people", {}), timezone),
         signing_key=_signing_key(data.get("audit", {}), folder),
+    )
+
+
+def _venture(data: dict[str, Any]) -> VentureRules:
+    numbers = {
+        name: _number(data[name], f"venture.{name}", low, high)
+        for name, (low, high) in _VENTURE.items()
+    }
+    return VentureRules(
+        pass_mark=Decimal(str(numbers["pass_mark"])), min_scores=int(numbers["min_scores"])
     )
 
 

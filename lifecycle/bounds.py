@@ -20,6 +20,10 @@ from lifecycle.errors import Refused, Term
 NAME_LENGTH = 100  # a name: an organization's, a person's, a branch's, a code
 TEXT_LENGTH = 2000  # a note, a reason, a service: lines allowed
 MEMBERS_MAX = 10_000  # party members of one organization: far above any real one
+# Yuan: a fund, an amount asked, an award, a tranche. A billion is far above any park's fund
+# (the first Yijinhuoluo round shared 440,000) and leaves every sum of a round exact in 2 decimals.
+MONEY_MAX = Decimal(1_000_000_000)
+CENT = Decimal("0.01")
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 SHOWN = 40  # characters of a refused value that a message repeats
 
@@ -29,6 +33,7 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 _DIGITS = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?")
 _HEX = re.compile(r"[0-9a-f-]+")
+_MONEY = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
 
 
 class Invalid(Refused):
@@ -190,6 +195,46 @@ class Seconds:
 
 MEMBERS = Count()
 STARS = Count(1, 5)
+MIN_SCORES = Count(1, 50)  # expert scores a round's project needs before an award
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount of yuan from `low` to `high`, exact, with two places (3500.5 is 3500.50), written
+    in plain digits with at most 2 decimals: no float, no exponent, no thousands separator."""
+
+    low: Decimal = CENT
+    high: Decimal = MONEY_MAX
+
+    allowed = Term(
+        "must be an amount of yuan from {low} to {high}, in digits 0-9 with at most 2 decimals "
+        "(like 440000 or 3500.50)"
+    )
+
+    def parse(self, text: str, param: str) -> Decimal:
+        plain = text.strip()
+        if not _MONEY.fullmatch(plain):
+            raise Invalid(param, text, self.allowed, low=self.low, high=self.high)
+        return self.check(Decimal(plain), param)
+
+    def check(self, value: object, param: str) -> Decimal:
+        """Typed already: a Decimal or a whole number (from code or JSON), or text as typed;
+        never a float, whose digits are not the ones a person wrote."""
+        if isinstance(value, str):
+            return self.parse(value, param)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = Decimal(value)
+        if (
+            not isinstance(value, Decimal)
+            or not value.is_finite()
+            or not self.low <= value <= self.high
+            or value.quantize(CENT) != value  # a third decimal that is not 0
+        ):
+            raise Invalid(param, value, self.allowed, low=self.low, high=self.high)
+        return value.quantize(CENT)
+
+
+MONEY = Money()
 
 
 def score(text: str, param: str) -> Decimal:

@@ -4,7 +4,8 @@
 clipped to the month's end) and who answers for it; `EFFECTS` says which event starts each
 clock and from which day, which event meets it, which moves it (a corrected date), and which
 ends every clock of a case or a party track. From these two tables alone:
-- the case and its party track keep their clocks as their events apply (`fold`), and
+- the case, its party track and a venture-philanthropy project (its reports) keep their clocks
+  as their events apply (`fold`), and
   `deadlines_of` gives each deadline's status on a day: `pending`, `overdue` (pending and past
   due), `done` (met, perhaps late) or `cancelled` (ended before it was met);
 - the due-dates read model (projections/due_dates.py) applies the same `effects` of each event
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 INSPECTION, ENTRY_EVALUATION = "inspection", "entry_evaluation"
 GROWTH_REVIEW, EXIT_EVALUATION, FOLLOW_UP_END = "growth_review", "exit_evaluation", "follow_up_end"
 MEMBER_DISCOVERY = "member_discovery"
+MIDTERM_REPORT, FINAL_REPORT = "midterm_report", "final_report"  # of a round's awarded project
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ CLOCKS = (
     Clock(GROWTH_REVIEW, "成长评估", Rules.growth_review_due, CASEWORKER),
     Clock(EXIT_EVALUATION, "出壳评估", Rules.exit_due, CASEWORKER),
     Clock(FOLLOW_UP_END, "后续服务期满结案", Rules.follow_up_end, CASEWORKER),
+    # a venture-philanthropy project's reports (公益创投): its organization's caseworker answers
+    Clock(MIDTERM_REPORT, "公益创投中期报告", Rules.midterm_report_due, CASEWORKER),
+    Clock(FINAL_REPORT, "公益创投结项报告", Rules.final_report_due, CASEWORKER),
     Clock(
         MEMBER_DISCOVERY,
         "发现党员(党员人数摸排)",
@@ -78,8 +83,8 @@ def _start(kind: str, **more: Any) -> Effect:
     return Effect("start", kind, **more)
 
 
-def _meet(kind: str) -> Effect:
-    return Effect("meet", kind)
+def _meet(kind: str, **more: Any) -> Effect:
+    return Effect("meet", kind, **more)
 
 
 def _move(kind: str, day: Callable[[Any], date]) -> Effect:
@@ -95,6 +100,7 @@ def _table() -> Mapping[type, tuple[Effect, ...]]:
     fold their clocks with it, so their modules are not yet loaded when this one is.)"""
     from lifecycle.organization import OrganizationCase as Case
     from lifecycle.party import PartyIncubation as Track
+    from lifecycle.project import Project
 
     return {
         Case.ApplicationReceived: (_start(INSPECTION, only=lambda e: e.track == "incubation"),),
@@ -122,6 +128,11 @@ def _table() -> Mapping[type, tuple[Effect, ...]]:
         Track.MembersCounted: (_meet(MEMBER_DISCOVERY),),
         Track.StartCorrected: (_move(MEMBER_DISCOVERY, lambda e: e.started_on),),
         Track.Closed: (END,),
+        Project.Awarded: (_start(MIDTERM_REPORT), _start(FINAL_REPORT)),
+        Project.ReportReceived: (
+            _meet(MIDTERM_REPORT, only=lambda e: e.kind == "midterm"),
+            _meet(FINAL_REPORT, only=lambda e: e.kind == "final"),
+        ),
     }
 
 

@@ -29,6 +29,8 @@ class Rules:
     inspection_days: int = 14  # service level: inspection started after the application
     entry_evaluation_days: int = 30  # service level: entry evaluation after the submission
     member_discovery_days: int = 30  # party members counted after the party track starts
+    midterm_report_months: int = 6  # a venture-philanthropy project's reports, after its award
+    final_report_months: int = 12
 
     def growth_review_due(self, entered_on: date) -> date:
         return add_months(entered_on, self.growth_review_months)
@@ -51,6 +53,21 @@ class Rules:
     def member_discovery_due(self, started_on: date) -> date:
         return started_on + timedelta(days=self.member_discovery_days)
 
+    def midterm_report_due(self, awarded_on: date) -> date:
+        return add_months(awarded_on, self.midterm_report_months)
+
+    def final_report_due(self, awarded_on: date) -> date:
+        return add_months(awarded_on, self.final_report_months)
+
+
+@dataclass(frozen=True)
+class VentureRules:
+    """Venture-philanthropy rounds (公益创投): what a round takes when its creator says nothing.
+    (The reports an award agrees are clocks like the others: `Rules`, lifecycle/deadlines.py.)"""
+
+    pass_mark: Decimal = Decimal(60)
+    min_scores: int = 3
+
 
 @dataclass(frozen=True)
 class Site:
@@ -66,6 +83,7 @@ class Park:
     sites: dict[str, Site]
     fields: dict[str, str]  # English key -> Chinese name
     rules: Rules = field(default_factory=Rules)
+    venture: VentureRules = field(default_factory=VentureRules)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     signing_key: str | None = None  # the file of the key that signs audit checkpoints
 

@@ -52,7 +52,7 @@ class Panel:
 
     @property
     def mean(self) -> Decimal:
-        return self.exact_mean.quantize(Decimal("0.01"))
+        return mean_of(sum(self.scores.values(), Decimal(0)), len(self.scores))
 
     @property
     def exact_mean(self) -> Decimal:
@@ -74,6 +74,11 @@ class Panel:
 
     def as_data(self) -> dict[str, str]:
         return {expert: str(score) for expert, score in self.scores.items()}
+
+
+def mean_of(total: Decimal, count: int) -> Decimal:
+    """The mean of `count` scores adding up to `total`, rounded to two places for people."""
+    return (total / count).quantize(Decimal("0.01"))
 
 
 def _score(expert: str, value: str) -> Decimal:

@@ -91,6 +91,42 @@ PARTY_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "close", "source": PARTY_OPEN, "dest": "closed"},
 ]
 PARTY_STAGES = [*PARTY_OPEN, "closed"]
+
+# A venture-philanthropy round (公益创投): open for submissions (between its dates), screening,
+# expert scores and determinations; closed once every project is determined. Tracking of the
+# awarded projects goes on after it closes.
+ROUND = "round"
+ROUND_DECIDING = ["add_expert", "declare_conflict", "submit", "screen", "score", "award", "decline"]
+ROUND_TRANSITIONS: list[dict[str, object]] = [
+    {"trigger": trigger, "source": "open", "dest": None} for trigger in ROUND_DECIDING
+]
+ROUND_TRANSITIONS.append({"trigger": "close", "source": "open", "dest": "closed"})
+ROUND_STAGES = ["open", "closed"]
+
+# A project submitted to a round: screened (初审) in or out, scored by the panel while screened in,
+# then awarded or declined once; an awarded project is tracked until a mid-term check stops it.
+PROJECT = "project"
+PROJECT_TRANSITIONS: list[dict[str, object]] = [
+    {"trigger": "screen", "source": "submitted", "dest": "screened_in", "conditions": "passed"},
+    {"trigger": "screen", "source": "submitted", "dest": "screened_out", "unless": "passed"},
+    {"trigger": "score", "source": "screened_in", "dest": None},
+    {"trigger": "award", "source": "screened_in", "dest": "awarded"},
+    {"trigger": "decline", "source": "screened_in", "dest": "declined"},
+    {"trigger": "disburse", "source": "awarded", "dest": None},
+    {"trigger": "report", "source": ["awarded", "stopped"], "dest": None},
+    {"trigger": "stop", "source": "awarded", "dest": "stopped"},
+    # the system's own: a conflict declared on the round is noted on the project it concerns
+    {"trigger": "note_conflict", "source": ["submitted", "screened_in"], "dest": None},
+]
+PROJECT_STAGES = ["submitted", "screened_in", "screened_out", "awarded", "declined", "stopped"]
+PROJECT_STAGE_NAMES_ZH = {
+    "submitted": "已申报",
+    "screened_in": "初审通过",
+    "screened_out": "初审未通过",
+    "awarded": "立项资助",
+    "declined": "未获资助",
+    "stopped": "中止拨付",
+}
 STAGE_NAMES_ZH = {
     "applied": "项目申请",
     "inspecting": "考察辅导",
@@ -192,4 +228,12 @@ PARTY_WORKFLOW = Workflow(
     PARTY_TRANSITIONS,
     subject=Term("the party track"),
     internal=("correct_start", "close"),
+)
+ROUND_WORKFLOW = Workflow(ROUND, ROUND_STAGES, ROUND_TRANSITIONS, subject=Term("the round"))
+PROJECT_WORKFLOW = Workflow(
+    PROJECT,
+    PROJECT_STAGES,
+    PROJECT_TRANSITIONS,
+    subject=Term("the project"),
+    internal=("note_conflict",),
 )

@@ -1,5 +1,6 @@
-"""Due dates: every pending deadline of every case and party track, with the time its next
-reminder or escalation goes out (what reminder scans read), and the inbox of what went out.
+"""Due dates: every pending deadline of every case, party track and venture-philanthropy
+project (its reports), with the time its next reminder or escalation goes out (what reminder
+scans read), and the inbox of what went out.
 
 A deadline's row exists while it is pending; meeting it or ending the case deletes it, and a
 corrected date moves it (its reminders start over: the moved date has reminders of its own). The
@@ -39,6 +40,7 @@ from lifecycle.deadlines import (
 from lifecycle.organization import OrganizationCase as Case
 from lifecycle.park import Park
 from lifecycle.party import PartyIncubation as Track
+from lifecycle.project import Project, project_label
 from lifecycle.reminder import Reminder
 from projections.runner import Batch, Projection
 from schedules.reminders import next_step, rank_of
@@ -46,7 +48,7 @@ from schedules.workdays import calendar_release
 
 # The stored reminder times follow the holiday calendar: a chinese-calendar release that knows more
 # years is a new version of this read model, which then rebuilds itself.
-CODE_VERSION = 6  # 6: the clocks from lifecycle/deadlines.py
+CODE_VERSION = 7  # 6: the clocks from lifecycle/deadlines.py; 7: a round's project reports
 projection = Projection(
     "due_dates", version=CODE_VERSION * 1000 + zlib.crc32(calendar_release().encode()) % 1000
 )
@@ -156,6 +158,21 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
 @projection.on(Case.CaseworkerAssigned)
 def _assigned(rows: Batch, e: Case.CaseworkerAssigned) -> None:
     rows.update("due_date_cases", rows.key(e), caseworker=e.caseworker)
+
+
+@projection.on(Project.Submitted)
+def _project(rows: Batch, e: Project.Submitted) -> None:
+    """A venture-philanthropy project: its reports are answered for by its organization's
+    caseworker (the one assigned when it was submitted)."""
+    org = rows.get("due_date_cases", str(e.org_id))
+    rows.put(
+        "due_date_cases",
+        rows.key(e),
+        site=e.org_site,
+        track="project",
+        name=project_label(e.org_name, e.title),
+        caseworker=org["caseworker"] if org else None,
+    )
 
 
 @projection.on(Track.Started)

@@ -22,6 +22,7 @@ from projections import (
     occupancy,
     outbox,
     party,
+    rounds,
     stage_stats,
     time_in_stage,
 )
@@ -49,6 +50,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     time_in_stage.projection,
     party.projection,
     outbox.projection,
+    rounds.projection,
 )
 T = TypeVar("T")
 log = logging.getLogger("incubator.projections")
@@ -287,6 +289,22 @@ class ReadModels:
         return self.read(
             time_in_stage.projection, lambda c, t: time_in_stage.averages(c, t, track), mark=True
         )
+
+    def rounds(self, id_prefix: str | None = None) -> list[dict[str, Any]]:
+        return self.read(rounds.projection, lambda c, t: rounds.rounds(c, t, id_prefix))
+
+    def projects(self, **filters: str | None) -> list[dict[str, Any]]:
+        """Projects of a round (`round_id`), of an organization (`org_id`), or by `id_prefix`."""
+        return self.read(rounds.projection, lambda c, t: rounds.projects(c, t, **filters))
+
+    def ranking(self, round_id: str) -> list[dict[str, Any]]:
+        return rounds.ranking(self.projects(round_id=round_id))
+
+    def funnel(self, round_id: str) -> dict[str, int]:
+        return rounds.funnel(self.projects(round_id=round_id))
+
+    def awards(self, round_id: str | None = None) -> dict[str, Any]:
+        return self.read(rounds.projection, lambda c, t: rounds.awards(c, t, round_id))
 
 
 def _anomaly(row: dict[str, Any]) -> dict[str, Any]:

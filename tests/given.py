@@ -11,8 +11,10 @@ event log, then the events it recorded, or its refusal and nothing recorded at a
     assert events.names == ["SubmittedForEntry"]
     s.refuses(m.SubmitForEntry, "cannot submit-for-entry", WrongStage, on="2014-01-21")
 
-Messages are given as their class and fields: `org` is the case applied last unless given, and
-dates may be written as strings.
+Messages are given as their class and fields: `org` is the case applied last unless given,
+`round` the round created last and `project` the project submitted last; dates may be written
+as strings. A venture-philanthropy round with its panel, and a project of it screened in and
+scored: `s.round_with_panel()`, `s.scored_project(...)`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import copy
 import dataclasses
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any, TypeVar, overload
 from uuid import UUID
 
@@ -31,13 +34,16 @@ from eventsourcing.domain import Aggregate
 from commands import messages as m
 from commands.handlers import Actor, Dispatcher, Result, Services
 from commands.party import PartyService
+from commands.rounds import RoundService
 from commands.service import IncubatorService
 from commands.settings import load_settings
 from lifecycle.errors import Refused
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
-from lifecycle.park import Rules
+from lifecycle.park import Rules, VentureRules
 from lifecycle.party import PartyIncubation
+from lifecycle.project import Project
+from lifecycle.round import Round
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
 from schedules.clock import FixedClock
@@ -49,6 +55,21 @@ ORG = "爱心志愿者协会"
 PASS = ["王芳=78", "李强=82", "张敏=70"]
 FAIL = ["王芳=50", "李强=55", "张敏=40"]
 ENTRY_ON = "2014-02-10"
+# A round of 2014 (the first Yijinhuoluo round was announced in March) and its panel.
+ROUND_FIELDS: dict[str, Any] = {
+    "name": "2014年公益创投",
+    "fund": Decimal(440_000),
+    "opens": "2014-03-01",
+    "closes": "2014-03-31",
+    "on": "2014-02-20",
+}
+EXPERTS = ("王建国", "刘慧", "赵志强")
+SUBMITTED_ON, SCREENED_ON, SCORED_ON, AWARDED_ON = (
+    "2014-03-10",
+    "2014-04-01",
+    "2014-04-10",
+    "2014-04-20",
+)
 # The incubation track's stages in order; `reviewed` is `incubating` with a growth review.
 PATH = ("applied", "inspecting", "entry_review", "incubating", "reviewed", "follow_up", "closed")
 STEPS: dict[str, tuple[type[m.Command], dict[str, Any]]] = {
@@ -82,20 +103,28 @@ class Recorded(list[Any]):
 
 
 class Scenario:
-    """A park (the default settings, or `rules`) on an in-memory event log, a clock fixed at
-    NOW, and the case the messages are about."""
+    """A park (the default settings, or `rules` and `venture`) on an in-memory event log, a
+    clock fixed at NOW, and the case (round, project) the messages are about."""
 
-    def __init__(self, rules: Rules | None = None) -> None:
+    def __init__(self, rules: Rules | None = None, venture: VentureRules | None = None) -> None:
         park = load_settings(None)
         if rules is not None:
             park = dataclasses.replace(park, rules=rules)
+        if venture is not None:
+            park = dataclasses.replace(park, venture=venture)
         self.park = park
         self.log = EventLog(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
         clock = FixedClock(NOW)
         self.dispatcher = Dispatcher(
-            Services(IncubatorService(self.log, park, clock), PartyService(self.log, park, clock))
+            Services(
+                IncubatorService(self.log, park, clock),
+                PartyService(self.log, park, clock),
+                RoundService(self.log, park, clock),
+            )
         )
         self.org: UUID | None = None  # the case applied last
+        self.round: UUID | None = None  # the round created last
+        self.project: UUID | None = None  # the project submitted last
         self._taken: dict[str, int] = {}  # workspaces handed out per site by `case_at`
 
     # ---- given --------------------------------------------------------------------------------
@@ -152,6 +181,47 @@ class Scenario:
             self.given(message, **fields)
         return org
 
+    def round_with_panel(self, experts: tuple[str, ...] = EXPERTS, **fields: Any) -> UUID:
+        """A new round (ROUND_FIELDS, changed by `fields`) with `experts` on its panel."""
+        self.given(m.CreateRound, **(ROUND_FIELDS | fields))
+        for expert in experts:
+            self.given(m.AddExpert, expert=expert, on="2014-02-21")
+        assert self.round is not None
+        return self.round
+
+    def submitted(
+        self,
+        name: str = ORG,
+        *,
+        amount: Decimal = Decimal(40_000),
+        title: str | None = None,
+        category: str | None = "为老服务",
+        site: str = "main",
+        on: str = SUBMITTED_ON,
+    ) -> UUID:
+        """A new organization (applied) and its project in the round created last."""
+        org = self.applied(name, site=site)
+        self.given(
+            m.SubmitProject,
+            org=org,
+            title=title or f"{name}的项目",
+            amount=amount,
+            category=category,
+            on=on,
+        )
+        assert self.project is not None
+        return self.project
+
+    def scored_project(
+        self, scores: tuple[int | str, ...] = (80, 75, 70), name: str = ORG, **more: Any
+    ) -> UUID:
+        """A new project, screened in and scored by the panel's experts in order."""
+        project = self.submitted(name, **more)
+        self.given(m.ScreenProject, passed=True, on=SCREENED_ON)
+        for expert, value in zip(EXPERTS, scores, strict=False):
+            self.given(m.ScoreProject, expert=expert, score=Decimal(value), on=SCORED_ON)
+        return project
+
     # ---- when, then ---------------------------------------------------------------------------
 
     def when(self, message: type[m.Command], /, **fields: Any) -> Recorded:
@@ -192,6 +262,16 @@ class Scenario:
     def track(self, org: UUID | None = None) -> PartyIncubation:
         return self._load(PartyIncubation.id_for(org or self._org()), PartyIncubation)
 
+    def the_round(self, round_id: UUID | None = None) -> Round:
+        found = round_id or self.round
+        assert found is not None, "no round yet: begin with round_with_panel()"
+        return self._load(found, Round)
+
+    def the_project(self, project_id: UUID | None = None) -> Project:
+        found = project_id or self.project
+        assert found is not None, "no project yet: begin with submitted()"
+        return self._load(found, Project)
+
     def branch(self, name: str, site: str = "main") -> JointBranch:
         return self._load(JointBranch.id_for(site, name), JointBranch)
 
@@ -210,8 +290,11 @@ class Scenario:
 
     def _dispatch(self, message: type[m.Command], fields: dict[str, Any]) -> Result:
         kinds = {name: spec.kind for name, spec in m.params(message)}
-        if "org" in kinds and "org" not in fields:
+        if kinds.get("org") is m.CASE and "org" not in fields:
             fields = {"org": self._org(), **fields}
+        for name, last in (("round", self.round), ("project", self.project)):
+            if name in kinds and name not in fields and last is not None:
+                fields = {name: last, **fields}
         values: dict[str, Any] = {
             k: date.fromisoformat(v) if kinds.get(k) is m.DAY and isinstance(v, str) else v
             for k, v in fields.items()
@@ -222,6 +305,10 @@ class Scenario:
         assert vars(self.log.repository.get(result.id)) == vars(result), "replay differs"
         if isinstance(made, m.Apply):
             self.org = UUID(str(result.id))
+        elif isinstance(made, m.CreateRound):
+            self.round = UUID(str(result.id))
+        elif isinstance(made, m.SubmitProject):
+            self.project = UUID(str(result.id))
         return result
 
     def _org(self) -> UUID:

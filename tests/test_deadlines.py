@@ -12,6 +12,7 @@ from lifecycle import deadlines
 from lifecycle.deadlines import ALL_KINDS, END, Effect, effects
 from lifecycle.organization import OrganizationCase as Case
 from lifecycle.party import PartyIncubation as Track
+from lifecycle.project import Project
 from tests.given import Scenario
 
 
@@ -36,9 +37,9 @@ def test_every_event_that_ends_a_case_or_a_track_ends_its_clocks() -> None:
         assert END in _effects_of(ending), ending.__name__
 
 
-def test_only_the_events_of_cases_and_tracks_touch_the_clocks() -> None:
+def test_only_the_events_of_cases_tracks_and_projects_touch_the_clocks() -> None:
     for event_type in deadlines.handled():
-        assert issubclass(event_type, Case.Event | Track.Event), event_type
+        assert issubclass(event_type, Case.Event | Track.Event | Project.Event), event_type
         assert issubclass(event_type, Aggregate.Event)
 
 

@@ -50,15 +50,16 @@ def test_every_message_has_its_command_and_its_handler(message: type[messages.Co
 def test_every_step_of_a_case_names_the_stages_it_applies_to(
     message: type[messages.Command],
 ) -> None:
-    takes_a_case = any(spec.kind is messages.CASE for _, spec in messages.params(message))
-    assert bool(message.stages()) == takes_a_case, message.stages()
-    if takes_a_case:
+    """A step of a case, a track, a round or a project (whose id comes first) names them."""
+    takes_one = any(spec.kind in messages.POSITIONAL for _, spec in messages.params(message))
+    assert bool(message.stages()) == takes_one, message.stages()
+    if takes_one:
         assert f"stages: {', '.join(message.stages())}" in (_command(message).help or "")
 
 
 def test_no_command_of_a_case_or_track_is_left_out_of_the_catalogue() -> None:
     """Every trigger a person may give (not the system's own) has its message."""
-    from lifecycle.stages import PARTY_WORKFLOW, WORKFLOWS
+    from lifecycle.stages import PARTY_WORKFLOW, PROJECT_WORKFLOW, ROUND_WORKFLOW, WORKFLOWS
 
     declared = {(m.group, m.trigger) for m in messages.COMMANDS}
     for workflow in WORKFLOWS.values():
@@ -68,12 +69,18 @@ def test_no_command_of_a_case_or_track_is_left_out_of_the_catalogue() -> None:
     for stage in PARTY_WORKFLOW.stages:
         for verb in PARTY_WORKFLOW.allowed(stage):
             assert ("party", verb.replace("-", "_")) in declared, verb
+    for workflow in (ROUND_WORKFLOW, PROJECT_WORKFLOW):
+        for stage in workflow.stages:
+            for verb in workflow.allowed(stage):
+                assert ("round", verb.replace("-", "_")) in declared, verb
 
 
 def test_a_message_checks_its_bounds_when_it_is_made() -> None:
     org = uuid4()
     made = messages.EvaluateEntry(org=org, scores={"王芳": Decimal("80.50")}, workspace=" M-01 ")
     assert made.scores == {"王芳": Decimal("80.5")} and made.workspace == "M-01"
+    award = messages.AwardProject(project=org, amount=Decimal("3500.5"))
+    assert str(award.amount) == "3500.50"  # yuan, two places
     for bad in (
         lambda: messages.EvaluateEntry(org=org, scores={"王芳": Decimal(101)}),
         lambda: messages.EvaluateEntry(org=org, scores={"\x1b[2J": Decimal(80)}),
@@ -83,6 +90,12 @@ def test_a_message_checks_its_bounds_when_it_is_made() -> None:
         lambda: messages.RecordVisit(org=org, note="\u200b"),
         lambda: messages.RecordSupport(org=org, kind="money", note="x"),
         lambda: messages.StartInspection(org="5e14e9f0"),  # type: ignore[arg-type]
+        lambda: messages.AwardProject(project=org, amount=3.5),  # type: ignore[arg-type]
+        lambda: messages.AwardProject(project=org, amount=Decimal("0.001")),
+        lambda: messages.AwardProject(project=org, amount=Decimal(0)),
+        lambda: messages.ScoreProject(project=org, expert="王芳", score=Decimal("100.5")),
+        lambda: messages.ScreenProject(project=org, passed=None),  # type: ignore[arg-type]
+        lambda: messages.AddExpert(round=org, expert="王芳", conflicts=("5e14e9f0",)),  # type: ignore[arg-type]
     ):
         with pytest.raises(Invalid):
             bad()
