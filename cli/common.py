@@ -129,6 +129,33 @@ def open_incubator(ctx: click.Context, create_for: str | None = None) -> Incubat
     return system
 
 
+def calendar_warning(system: Incubator) -> str | None:
+    """Said from December 1 when next year's days off are known neither to the holiday
+    package nor to the settings file (and all year long when this year's are not)."""
+    from schedules.workdays import calendar_release, package_last_year
+
+    days = system.park.reminders.days
+    unknown = days.unknown_ahead(system.service.today())
+    if not unknown:
+        return None
+    years = " and ".join(map(str, unknown))
+    tables = " ".join(f"[calendar.{year}]" for year in unknown)
+    return (
+        f"the official holidays of {years} are not known: chinese-calendar "
+        f"{calendar_release()} knows the years up to {package_last_year()} and the settings "
+        f"file gives no {tables}; in {years} only weekends count as days off for deadlines, "
+        f"reminders and escalations. Add the State Council's notice to the settings file "
+        f"({tables} holidays = [...] workdays = [...], see the README), or upgrade "
+        f"chinese-calendar once a release knows {years}"
+    )
+
+
+def warn_calendar(system: Incubator) -> None:
+    said = calendar_warning(system)
+    if said:
+        click.echo(f"incubator: warning: {said}", err=True)
+
+
 SHOWN_ANOMALIES = 5
 
 

@@ -27,6 +27,7 @@ from cli.common import (
     resolve,
     say,
     show_history,
+    warn_calendar,
 )
 from cli.party import joint_branch, party
 from cli.reminders import inbox_cmd, local_time, reminders, scheduler_cmd
@@ -77,6 +78,7 @@ def cli(ctx: click.Context, database: str | None, settings: str | None) -> None:
 def init(ctx: click.Context, rehearsal: bool) -> None:
     """Create the tables (done on first use anyway) and show the park in use."""
     system = open_incubator(ctx, create_for="rehearsal" if rehearsal else None)
+    warn_calendar(system)
     park = system.park
     say(f"database: {system.database.url}")
     if system.purpose is not None:

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from cli.common import NAME_TEXT, Bounded, emit_json, open_incubator, say
+from cli.common import (
+    NAME_TEXT,
+    Bounded,
+    calendar_warning,
+    emit_json,
+    open_incubator,
+    say,
+    warn_calendar,
+)
 from lifecycle.bounds import Count, Seconds, shown
 
 json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
@@ -47,6 +55,7 @@ def reminders() -> None:
 def scan_cmd(ctx: click.Context, now: datetime | None, as_json: bool) -> None:
     """Record every reminder and escalation whose time has come, once; mail them if SMTP is set."""
     system = open_incubator(ctx)
+    warn_calendar(system)
     recorded = system.reminders.scan(now)
     delivered = system.reminders.deliver()
     if as_json:
@@ -77,6 +86,7 @@ def scan_cmd(ctx: click.Context, now: datetime | None, as_json: bool) -> None:
 def preview_cmd(ctx: click.Context, days: int, now: datetime | None, as_json: bool) -> None:
     """What would go out in the coming days; records nothing."""
     system = open_incubator(ctx)
+    warn_calendar(system)
     coming = system.reminders.preview(days, now)
     if as_json:
         emit_json(coming)
@@ -112,6 +122,7 @@ def preview_cmd(ctx: click.Context, days: int, now: datetime | None, as_json: bo
 def inbox_cmd(ctx: click.Context, person: str | None, as_json: bool) -> None:
     """What is due, overdue and escalated, per person, soonest first."""
     system = open_incubator(ctx)
+    warn_calendar(system)
     system.read_models.catch_up()
     items = system.read_models.inbox(system.service.today(), person)
     if as_json:
@@ -164,7 +175,15 @@ def scheduler_cmd(ctx: click.Context, interval: float | None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
 
+    warned_on: list[object] = []
+
     def tick() -> None:
+        today = system.service.today()
+        if today not in warned_on:  # once a day: a scheduler runs for months
+            warned_on[:] = [today]
+            said = calendar_warning(system)
+            if said:
+                log.warning(said)
         started = time.perf_counter()
         try:
             recorded, delivered = system.reminders.tick()

@@ -20,6 +20,7 @@ from cli.common import (
     open_incubator,
     resolve_round,
     say,
+    warn_calendar,
 )
 from lifecycle.bounds import Seconds
 
@@ -172,8 +173,12 @@ def report() -> None:
     """Reports from the read models: due dates, workspaces, caseworkers, stages, awards."""
 
 
-def _rows(ctx: click.Context, title: str, query: str, as_json: bool, **args: Any) -> None:
+def _rows(
+    ctx: click.Context, title: str, query: str, as_json: bool, warn: bool = False, **args: Any
+) -> None:
     system = open_incubator(ctx)
+    if warn:  # the due dates count working days: say when a year's are not known
+        warn_calendar(system)
     system.read_models.catch_up()
     rows = getattr(system.read_models, query)(**args)
     if as_json:
@@ -194,7 +199,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="machine-read
 @click.pass_context
 def due_cmd(ctx: click.Context, until: date | None, site: str | None, as_json: bool) -> None:
     """Every pending deadline of every case, soonest first."""
-    _rows(ctx, "pending deadlines", "due", as_json, until=until, site=site)
+    _rows(ctx, "pending deadlines", "due", as_json, warn=True, until=until, site=site)
 
 
 @report.command("occupancy")

@@ -10,7 +10,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Collection
-from datetime import time
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lifecycle.deadlines import ALL_KINDS
 from lifecycle.park import Park, Rules, Site, VentureRules
 from schedules.reminders import RECIPIENTS, DeadlinePolicy, ReminderPolicy
-from schedules.workdays import WorkingDays
+from schedules.workdays import WorkingDays, YearCalendar
 
 DEFAULTS_FILE = "defaults.toml"
 SETTINGS_LIMIT = (
@@ -38,6 +38,10 @@ _SECTIONS = {
         "final_report_months": (1, 120),
     },
 }
+# Keys of those sections that are true or false.
+_FLAGS = {"evaluation": set[str](), "periods": {"ends_on_working_day"}}
+# [calendar.<year>]: the State Council's notice of a year (国务院办公厅关于部分节假日安排的通知).
+_CALENDAR_KEYS = {"holidays", "workdays", "source"}
 # [venture]: venture-philanthropy rounds' defaults and the reports an award agrees.
 _VENTURE = {"pass_mark": (0, 100), "min_scores": (1, 50)}
 _TOP_LEVEL = {
@@ -51,6 +55,7 @@ _TOP_LEVEL = {
     "reminders",
     "people",
     "audit",
+    "calendar",
 }
 # [reminders]: the park-wide keys, and the deadline keys that [reminders.<kind>] may override.
 _REMINDER_KEYS = {
@@ -140,7 +145,9 @@ def _merge(data: dict[str, Any], user: dict[str, Any]) -> None:
         )
     for key, value in user.items():
         if key in _SECTIONS:
-            data[key].update(_only(_table(value, key), _SECTIONS[key], key))
+            data[key].update(_only(_table(value, key), {*_SECTIONS[key], *_FLAGS[key]}, key))
+        elif key == "calendar":  # a year given replaces that year's, whole
+            data.setdefault(key, {}).update(_table(value, key))
         elif key == "venture":
             data[key].update(_only(_table(value, key), _VENTURE, key))
         elif key == "reminders":
@@ -155,9 +162,15 @@ def _park(data: dict[str, Any], folder: Path) -> Park:
         for section, keys in _SECTIONS.items()
         for name, (low, high) in keys.items()
     }
+    official = _flag(data["reminders"]["official_calendar"], "reminders.official_calendar")
+    days = WorkingDays(official=official, years=_calendar(data.get("calendar", {})))
     rules = Rules(
         pass_mark=Decimal(str(numbers.pop("pass_mark"))),
         **{name: int(value) for name, value in numbers.items()},
+        ends_on_working_day=_flag(
+            data["periods"]["ends_on_working_day"], "periods.ends_on_working_day"
+        ),
+        calendar=days,
     )
     if rules.final_report_months <= rules.midterm_report_months:
         raise SettingsError(
@@ -176,7 +189,7 @@ def _park(data: dict[str, Any], folder: Path) -> Park:
         fields=fields,
         rules=rules,
         venture=_venture(data["venture"]),
-        reminders=_reminders(data["reminders"], data.get("people", {}), timezone),
+        reminders=_reminders(data["reminders"], data.get("people", {}), timezone, days),
         signing_key=_signing_key(data.get("audit", {}), folder),
     )
 
@@ -217,7 +230,9 @@ def _merge_reminders(data: dict[str, Any], user: dict[str, Any]) -> None:
             data[key] = value
 
 
-def _reminders(data: dict[str, Any], people: Any, timezone: str) -> ReminderPolicy:
+def _reminders(
+    data: dict[str, Any], people: Any, timezone: str, days: WorkingDays
+) -> ReminderPolicy:
     deadlines = {}
     for kind in ALL_KINDS:
         own = data.get(kind, {})
@@ -241,8 +256,56 @@ def _reminders(data: dict[str, Any], people: Any, timezone: str) -> ReminderPoli
         claim_minutes=int(_number(data["claim_minutes"], "reminders.claim_minutes", 1, 1_440)),
         deadlines=deadlines,
         addresses=addresses,
-        days=WorkingDays(official=bool(data["official_calendar"])),
+        days=days,
     )
+
+
+def _calendar(data: Any) -> dict[int, YearCalendar]:
+    """[calendar.<year>]: the days off and adjusted working days of the years the settings
+    give; they win over the holiday package's."""
+    years = {}
+    for key, value in _table(data, "calendar").items():
+        where = f"calendar.{key}"
+        if not (isinstance(key, str) and key.isdigit() and len(key) == 4):
+            raise SettingsError(
+                f"[{where}]: a year of four digits is expected, like [calendar.2027]"
+            )
+        year = int(key)
+        if not 2000 <= year <= 2100:
+            raise SettingsError(f"[{where}]: the year must be from 2000 to 2100")
+        table = _only(_table(value, where), _CALENDAR_KEYS, where)
+        holidays = _dates(table.get("holidays", []), f"{where}.holidays", year)
+        workdays = _dates(table.get("workdays", []), f"{where}.workdays", year)
+        weekdays = sorted(d.isoformat() for d in workdays if d.weekday() < 5)
+        if weekdays:
+            raise SettingsError(
+                f"{where}.workdays lists {', '.join(weekdays)}, which is not a Saturday or a "
+                f"Sunday: only weekend days are adjusted working days (调休上班)"
+            )
+        both = sorted(d.isoformat() for d in holidays & workdays)
+        if both:
+            raise SettingsError(f"{where}: {', '.join(both)} is both a holiday and a workday")
+        source = _text(table["source"], f"{where}.source") if "source" in table else None
+        years[year] = YearCalendar(holidays, workdays, source)
+    return years
+
+
+def _dates(value: Any, where: str, year: int) -> frozenset[date]:
+    """A list of dates of `year`: TOML dates (2027-01-01) or texts ("2027-01-01")."""
+    if not isinstance(value, list):
+        raise SettingsError(f"{where} must be a list of dates like 2027-01-01, got {value!r}")
+    days = set()
+    for item in value:
+        try:
+            day = item if type(item) is date else date.fromisoformat(_text(item, where))
+        except (ValueError, SettingsError):
+            raise SettingsError(
+                f"{where} must be a list of dates like 2027-01-01, got {item!r}"
+            ) from None
+        if day.year != year:
+            raise SettingsError(f"{where}: {day} is not in {year}")
+        days.add(day)
+    return frozenset(days)
 
 
 def _deadline(data: dict[str, Any], where: dict[str, str]) -> DeadlinePolicy:

@@ -39,9 +39,14 @@ MIDTERM_REPORT, FINAL_REPORT = "midterm_report", "final_report"  # of a round's 
 class Clock:
     kind: str
     zh: str
-    due: Callable[[Rules, date], date]  # its due date from the day it started
+    length: Callable[[Rules, date], date]  # the nominal last day, from the day it started
     answers: str  # who is reminded, unless the settings say otherwise
     party: bool = False  # a clock of the party track
+
+    def due(self, rules: Rules, start: date) -> date:
+        """Its due date from the day it started: the period's last day, or the next working
+        day when that is a statutory day off (民法典 第二百零三条); it escalates only after."""
+        return rules.period_end(self.length(rules, start))
 
 
 CLOCKS = (

@@ -14,8 +14,20 @@ from lifecycle.bounds import shown
 from lifecycle.errors import Refused
 from schedules.calendar import add_months
 from schedules.reminders import ReminderPolicy
+from schedules.workdays import WorkingDays
 
 LEGAL_STATUSES = ("unregistered", "filed", "registered")
+# The lengths of the periods the deadlines count (the settings' [periods]).
+LENGTHS = (
+    "growth_review_months",
+    "in_shell_months",
+    "follow_up_months",
+    "inspection_days",
+    "entry_evaluation_days",
+    "member_discovery_days",
+    "midterm_report_months",
+    "final_report_months",
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,20 @@ class Rules:
     member_discovery_days: int = 30  # party members counted after the party track starts
     midterm_report_months: int = 6  # a venture-philanthropy project's reports, after its award
     final_report_months: int = 12
+    # 民法典 第二百零三条: a period whose last day is a statutory day off ends on the next
+    # working day (lifecycle/deadlines.py applies it to every deadline).
+    ends_on_working_day: bool = True
+    calendar: WorkingDays = field(default_factory=WorkingDays, compare=False, repr=False)
+
+    def period_end(self, last_day: date) -> date:
+        """The day a period whose nominal last day is `last_day` ends."""
+        return self.calendar.on_or_after(last_day) if self.ends_on_working_day else last_day
+
+    def fingerprint(self) -> str:
+        """What the deadlines' due dates depend on: the lengths, the day-off rule and the
+        calendar."""
+        lengths = ",".join(f"{name}={getattr(self, name)}" for name in LENGTHS)
+        return f"{lengths}|{self.ends_on_working_day}|{self.calendar.fingerprint()}"
 
     def growth_review_due(self, entered_on: date) -> date:
         return add_months(entered_on, self.growth_review_months)

@@ -4,13 +4,13 @@ scans read), and the inbox of what went out.
 
 A deadline's row exists while it is pending; meeting it or ending the case deletes it, and a
 corrected date moves it (its reminders start over: the moved date has reminders of its own). The
-lengths and reminder offsets come from the settings file: after changing them, rebuild this read
-model (`incubator projections rebuild due_dates`).
+lengths, the reminder offsets and the calendar come from the settings file and the holiday
+package: the read model's version carries a fingerprint of them, so a change of any of them
+rebuilds it by itself.
 """
 
 from __future__ import annotations
 
-import zlib
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -44,14 +44,26 @@ from lifecycle.project import Project, project_label
 from lifecycle.reminder import Reminder
 from projections.runner import Batch, Projection
 from schedules.reminders import next_step, rank_of
-from schedules.workdays import calendar_release
 
-# The stored reminder times follow the holiday calendar: a chinese-calendar release that knows more
-# years is a new version of this read model, which then rebuilds itself.
-CODE_VERSION = 7  # 6: the clocks from lifecycle/deadlines.py; 7: a round's project reports
-projection = Projection(
-    "due_dates", version=CODE_VERSION * 1000 + zlib.crc32(calendar_release().encode()) % 1000
-)
+# 6: the clocks from lifecycle/deadlines.py; 7: a round's project reports; 8: a period ends on
+# a working day (民法典 第二百零三条), the settings' fingerprint in the version
+CODE_VERSION = 8
+projection = Projection("due_dates", version=CODE_VERSION)
+
+
+def fingerprint(park: Park) -> str:
+    """What the stored due dates and reminder times depend on besides the log: the lengths,
+    the day-off rule, the calendar (the holiday package's release, the settings' years) and
+    the reminder policy. Its change is a new version of this read model (runner.built_with)."""
+    policy = park.reminders
+    deadlines = sorted((kind, repr(p)) for kind, p in policy.deadlines.items())
+    return (
+        f"{park.rules.fingerprint()}|{policy.timezone}|{policy.send_at}|"
+        f"{policy.days.fingerprint()}|{deadlines}"
+    )
+
+
+projection.fingerprint = fingerprint
 projection.table(
     "due_dates",
     lambda: [

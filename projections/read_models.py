@@ -69,33 +69,37 @@ class ReadModels:
         self.engine, self.log, self.park, self.sealer = engine, event_log, park, sealer
         # The anomalies the reads so far have touched (see `read`), for the reader to be told.
         self.noticed: dict[tuple[str, int, int], dict[str, Any]] = {}
-        install(engine, PROJECTIONS)
+        # Each read model as built with these settings: a version of its own for the settings
+        # it depends on (the due dates: lengths, reminder policy, calendar).
+        self.projections = tuple(p.built_with(park) for p in PROJECTIONS)
+        install(engine, self.projections)
 
     def named(self, names: Sequence[str] | None) -> list[Projection]:
-        known = {p.name: p for p in PROJECTIONS}
+        known = {p.name: p for p in self.projections}
         unknown = [n for n in names or () if n not in known]
         if unknown:
             raise LookupError(
                 f"unknown read model(s) {', '.join(unknown)}; read models: {', '.join(known)}"
             )
-        return [known[n] for n in names] if names else list(PROJECTIONS)
+        return [known[n] for n in names] if names else list(self.projections)
 
     # ---- keeping current --------------------------------------------------------------------
 
     def catch_up(self) -> int:
         """Bring every read model up to the end of the log (a user reads their own write).
-        A read model whose code has a new version is rebuilt first."""
+        A read model whose code, or the settings it depends on, has a new version is rebuilt
+        first."""
         if self.sealer is not None:
             self.sealer()
         stale = self.stale()
         if stale:
             blue_green.rebuild(self.engine, self.log, stale, self.park)
-        return catch_up(self.engine, self.log, PROJECTIONS, self.park)
+        return catch_up(self.engine, self.log, self.projections, self.park)
 
     def stale(self) -> list[Projection]:
         with self.engine.connect() as conn:
             versions = {r.name: r.serving_version for r in conn.execute(select(registry))}
-        return [p for p in PROJECTIONS if versions.get(p.name) != p.version]
+        return [p for p in self.projections if versions.get(p.name) != p.version]
 
     def rebuild(
         self, names: Sequence[str] | None = None, progress: Callable[[int], None] | None = None
@@ -138,7 +142,7 @@ class ReadModels:
             at = {(r.name, r.generation): int(r.position) for r in conn.execute(select(positions))}
             found = serving_anomalies(conn)
         result = []
-        for p in PROJECTIONS:
+        for p in self.projections:
             row = rows[p.name]
             position = at.get((p.name, row.serving), 0)
             building = None

@@ -22,8 +22,10 @@ its rows.
 
 from __future__ import annotations
 
+import copy
 import gc
 import re
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -214,6 +216,20 @@ class Projection:
         # The case an event is about when it does not name one (a party track's events): for
         # its anomalies, so that a read of that case is told of them.
         self.case_of: Callable[[Batch, Any], str | None] | None = None
+        # What in the context (the park's settings) its rows depend on, as text: see `built_with`.
+        self.fingerprint: Callable[[Any], str] | None = None
+
+    def built_with(self, context: Any) -> Projection:
+        """This read model as built with `context`: a read model whose rows depend on the
+        settings (the due dates on the lengths, the reminder policy and the calendar) has a
+        version for each fingerprint of them, so a change of the settings is a new version,
+        which the read models rebuild by themselves (ReadModels.catch_up)."""
+        if self.fingerprint is None:
+            return self
+        built = copy.copy(self)  # the same tables, handlers and caches
+        print_ = zlib.crc32(self.fingerprint(context).encode()) % 1_000_000
+        built.version = self.version * 1_000_000 + print_
+        return built
 
     def table(
         self, name: str, columns: Callable[[], list[Column[Any]]], by: str | None = None

@@ -460,9 +460,10 @@ def test_a_corrected_entry_date_moves_the_reminders_to_the_new_due_dates(park: M
     park.system.service.correct_entry_date(
         case_id, who("2014-06-11", reason="协议签订日期为1月31日"), day("2014-01-31")
     )
-    # entry 2014-01-31: growth review due 2014-06-30 (a Monday), exit 2014-11-30 (a Sunday)
+    # entry 2014-01-31: growth review due 2014-06-30 (a Monday), exit 2014-11-30 (a Sunday:
+    # the period ends on Monday 12-01, 民法典 第二百零三条)
     assert park.due_rows() == [
-        (str(case_id), EXIT, "2014-11-30"),
+        (str(case_id), EXIT, "2014-12-01"),
         (str(case_id), GROWTH, "2014-06-30"),
     ]
     assert park.inbox("2014-06-11") == []  # nothing has gone out for the new dates yet
@@ -488,10 +489,11 @@ def test_a_corrected_entry_date_moves_the_reminders_to_the_new_due_dates(park: M
         ("2014-07-11 08:00", []),
         ("2014-07-15 08:00", [escalate(GROWTH, "2014-06-30", "escalate-3")]),
         ("2014-07-22 08:00", [escalate(GROWTH, "2014-06-30", "escalate-4")]),
-        # exit: remind-30 on Friday 10-31; remind-7 on Sunday 11-23 goes out on Friday 11-21
-        ("2014-10-31 08:00", [remind(EXIT, "2014-11-30", "remind-30", "李娜")]),
+        # exit: remind-30 on Saturday 11-01 goes out on Friday 10-31; remind-7 on Monday 11-24
+        ("2014-10-31 08:00", [remind(EXIT, "2014-12-01", "remind-30", "李娜")]),
         ("2014-11-10 08:00", []),  # the old exit date's remind-30
-        ("2014-11-21 08:00", [remind(EXIT, "2014-11-30", "remind-7", "李娜")]),
+        ("2014-11-21 08:00", []),
+        ("2014-11-24 08:00", [remind(EXIT, "2014-12-01", "remind-7", "李娜")]),
     ]
     got = [(moment, park.scan(moment)) for moment, _ in expected]
     assert got == expected
@@ -508,7 +510,8 @@ def test_a_corrected_entry_date_moves_the_reminders_to_the_new_due_dates(park: M
     park.system.read_models.rebuild(["due_dates"])
     assert park.inbox("2014-11-21") == inbox
     assert park.system.reminders.scan() == []
-    assert park.scan("2014-11-28 08:00") == [remind(EXIT, "2014-11-30", "remind-1", "李娜")]
+    # remind-1 on Sunday 11-30 goes out on Friday 11-28
+    assert park.scan("2014-11-28 08:00") == [remind(EXIT, "2014-12-01", "remind-1", "李娜")]
 
 
 def test_a_corrected_entry_date_moves_the_party_tracks_member_discovery_too(
@@ -554,9 +557,10 @@ def test_a_correction_that_keeps_the_due_date_keeps_what_went_out_for_it(
     park: MovingPark,
 ) -> None:
     """Entry 01-31 corrected to 01-30: calendar months clip to the month's end, so the growth
-    review stays due 06-30 (and the exit 11-30). The reminders and escalations already recorded
-    for 06-30 are that deadline's (the same ids, which the log will not take again): the
-    overdue, escalated growth review must stay in the inbox, and nothing is pending to go out."""
+    review stays due 06-30 (and the exit 11-30, a Sunday: 12-01). The reminders and escalations
+    already recorded for 06-30 are that deadline's (the same ids, which the log will not take
+    again): the overdue, escalated growth review must stay in the inbox, and nothing is pending
+    to go out."""
     case_id = park.enter("爱心志愿者协会", "M-01", entered="2014-01-31")
     assert park.scan("2014-07-23 09:00") == [
         remind(GROWTH, "2014-06-30", "remind-30", "李娜"),
@@ -574,7 +578,7 @@ def test_a_correction_that_keeps_the_due_date_keeps_what_went_out_for_it(
         case_id, who("2014-07-23", reason="协议签订日期为1月30日"), day("2014-01-30")
     )
     assert park.due_rows() == [
-        (str(case_id), EXIT, "2014-11-30"),
+        (str(case_id), EXIT, "2014-12-01"),
         (str(case_id), GROWTH, "2014-06-30"),
     ]
     assert park.scan("2014-07-24 09:00") == []
@@ -757,19 +761,20 @@ def test_an_adjusted_working_saturday_is_a_working_day_only_on_the_official_cale
     assert weekends_only.scan("2024-10-14 08:00") == [escalate(GROWTH, "2024-10-11", "escalate-1")]
 
 
-def test_an_escalation_on_a_sunday_goes_out_on_monday(park: MovingPark) -> None:
-    # growth review due Saturday 2014-07-05: escalate-1 on Sunday 07-06, escalate-2 on Sunday 07-13
-    assert planned(park, GROWTH, "2014-02-05", "2014-07-05")[3:5] == [
+def test_an_escalation_on_a_weekend_goes_out_on_monday(park: MovingPark) -> None:
+    # growth review due Friday 2014-07-04: escalate-1 on Saturday 07-05, escalate-2 on Saturday
+    # 07-12
+    assert planned(park, GROWTH, "2014-02-04", "2014-07-04")[3:5] == [
         ("escalate-1", "2014-07-07"),
         ("escalate-2", "2014-07-14"),
     ]
-    park.enter("爱心志愿者协会", "M-01", entered="2014-02-05")
+    park.enter("爱心志愿者协会", "M-01", entered="2014-02-04")
     park.scan("2014-07-05 09:00")
     assert park.scan("2014-07-06 08:00") == []
     assert park.scan("2014-07-07 07:59") == []
-    assert park.scan("2014-07-07 08:00") == [escalate(GROWTH, "2014-07-05", "escalate-1")]
+    assert park.scan("2014-07-07 08:00") == [escalate(GROWTH, "2014-07-04", "escalate-1")]
     assert park.scan("2014-07-13 08:00") == []
-    assert park.scan("2014-07-14 08:00") == [escalate(GROWTH, "2014-07-05", "escalate-2")]
+    assert park.scan("2014-07-14 08:00") == [escalate(GROWTH, "2014-07-04", "escalate-2")]
 
 
 def test_a_year_the_calendar_does_not_know_falls_back_to_weekends_and_warns_once(
@@ -807,7 +812,8 @@ def test_a_year_the_calendar_does_not_know_falls_back_to_weekends_and_warns_once
         remind(GROWTH, "2030-10-08", "remind-1", "李娜"),
         escalate(GROWTH, "2030-10-08", "escalate-1"),
     ]
-    assert park.due_rows()[0][1:] == (EXIT, "2031-03-08")
+    # due Saturday 2031-03-08: the period ends on Monday 03-10 (weekends, at least, are known)
+    assert park.due_rows()[0][1:] == (EXIT, "2031-03-10")
     planned(park, GROWTH, "2031-05-08", "2031-10-08")
     assert len(warned()) == 2, warned()
     assert "does not know 2031" in warned()[1]
@@ -930,7 +936,8 @@ def test_the_inbox_shows_each_person_what_is_due_overdue_and_escalated_soonest_f
 ) -> None:
     park.enter("甲社会服务中心", "M-01", entered="2014-02-10")  # growth review due Thu 07-10
     park.enter("乙公益协会", "M-02", entered="2014-02-11")  # due Fri 07-11
-    third = park.enter("丙志愿者队", "M-03", entered="2014-02-20", caseworker="王芳")  # Sun 07-20
+    # Sunday 07-20: the period ends on Monday 07-21
+    third = park.enter("丙志愿者队", "M-03", entered="2014-02-20", caseworker="王芳")
     assert park.inbox("2014-06-01") == []  # nothing has gone out yet
     park.scan("2014-07-12 09:00")  # a Saturday: 乙's escalation waits for Monday
     assert park.inbox("2014-07-12", "李娜") == [
@@ -948,9 +955,9 @@ def test_the_inbox_shows_each_person_what_is_due_overdue_and_escalated_soonest_f
     [item] = park.system.read_models.inbox(day("2014-07-12"), "王芳")
     assert item["case_id"] == str(third)
     assert (item["due_on"], item["days"], item["reminded"], item["escalation"]) == (
-        day("2014-07-20"),
-        8,
-        "remind-7",  # Sunday 07-13's reminder went out on Friday 07-11
+        day("2014-07-21"),
+        9,
+        "remind-30",  # Saturday 06-21's reminder went out on Friday 06-20; remind-7 is 07-14
         0,
     )
     assert item["responsible"] == "王芳"

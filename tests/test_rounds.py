@@ -386,7 +386,8 @@ def test_the_reports_of_an_award_are_due_as_the_settings_say() -> None:
     s.scored_project()
     s.given(m.AwardProject, amount=Decimal(1), on=AWARDED_ON)
     due = {d.kind: d.due_on for d in s.the_project().deadlines(rules, AWARDED)}
-    assert due == {"midterm_report": date(2014, 7, 20), "final_report": date(2015, 1, 20)}
+    # Sunday 2014-07-20: the period ends on Monday 07-21 (民法典 第二百零三条)
+    assert due == {"midterm_report": date(2014, 7, 21), "final_report": date(2015, 1, 20)}
 
 
 def test_no_report_is_due_before_an_award() -> None:

@@ -190,7 +190,7 @@ def test_correcting_the_entry_date_moves_the_deadlines(incubator: Incubator) -> 
     ]
     assert [(d["kind"], d["start_on"], d["due_on"]) for d in after][2:] == [
         ("growth_review", "2014-01-31", "2014-06-30"),
-        ("exit_evaluation", "2014-01-31", "2014-11-30"),
+        ("exit_evaluation", "2014-01-31", "2014-12-01"),  # Sunday 11-30: Monday
     ]
 
 

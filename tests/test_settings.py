@@ -61,7 +61,10 @@ workspaces = ["E-1", "E-2"]
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("pass_mark = 60", "unknown key\\(s\\) pass_mark; allowed: audit, evaluation, fields"),
+        (
+            "pass_mark = 60",
+            "unknown key\\(s\\) pass_mark; allowed: audit, calendar, evaluation, fields",
+        ),
         (
             "[evaluation]\npass_mark = 'sixty'",
             "evaluation.pass_mark must be a number from 0 to 100",
