@@ -36,7 +36,7 @@ def render_case(view: dict[str, Any]) -> None:
         ("site", view["site"]),
         ("workspace", view["workspace"]),
         ("field", f"{view['field']} {view['field_name']}"),
-        ("legal status", view["legal_status"]),
+        ("legal status", _legal_status(view)),
         ("caseworker", view["caseworker"]),
         ("contact", view["contact"]),
         ("party members", view["party_members"]),
@@ -60,6 +60,21 @@ def render_case(view: dict[str, Any]) -> None:
                 _s(d["met_on"]),
             )
         console.print(deadlines)
+
+
+def _legal_status(view: dict[str, Any]) -> str:
+    """The status with what made it so: 备案 number, or the credit code of its registration."""
+    status, filing, registration = view["legal_status"], view["filing"], view["registration"]
+    if status == "registered" and registration:
+        return (
+            f"registered 登记 {registration['credit_code']} ({registration['authority']}, "
+            f"{registration['on']})"
+        )
+    if status == "filed" and filing:
+        return f"filed 备案 {filing['number']} ({filing['authority']}, {filing['on']})"
+    return {"unregistered": "unregistered 未登记", "filed": "filed 备案"}.get(
+        status, "registered 登记"
+    )
 
 
 def _party_summary(party: dict[str, Any] | None) -> str | None:

@@ -249,6 +249,18 @@ def stages_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
     _rows(ctx, "stage statistics", "stage_stats", as_json, site=site)
 
 
+@report.command("legal-status")
+@click.option("--site", type=NAME_TEXT)
+@json_option
+@click.pass_context
+def legal_status_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
+    """Per site: the organizations in the park now by legal status (登记/备案), and how many
+    moved to filed or registered while the park incubated them (in the park now or not)."""
+    if site is not None:
+        open_incubator(ctx).park.site(site)
+    _rows(ctx, "legal status per site (登记/备案)", "legal_status", as_json, site=site)
+
+
 @report.command("time-in-stage")
 @click.option("--track", type=click.Choice(["incubation", "residency"]))
 @json_option

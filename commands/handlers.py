@@ -169,6 +169,28 @@ def depart(s: Services, c: m.Depart, who: Who) -> OrganizationCase:
     return s.cases.depart(c.org, who)
 
 
+@handles(m.RecordFiling)
+def record_filing(s: Services, c: m.RecordFiling, who: Who) -> OrganizationCase:
+    return s.cases.record_filing(c.org, who, c.number, c.authority)
+
+
+@handles(m.RecordRegistration)
+def record_registration(s: Services, c: m.RecordRegistration, who: Who) -> OrganizationCase:
+    return s.cases.record_registration(c.org, who, c.credit_code, c.authority)
+
+
+@handles(m.CorrectLegalStatus)
+def correct_legal_status(s: Services, c: m.CorrectLegalStatus, who: Who) -> OrganizationCase:
+    return s.cases.correct_legal_status(c.org, who, c.to)
+
+
+@handles(m.RecordRegistrationHelp)
+def record_registration_help(
+    s: Services, c: m.RecordRegistrationHelp, who: Who
+) -> OrganizationCase:
+    return s.cases.record_registration_help(c.org, who, c.note)
+
+
 # ---- the party-branch track ----------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from lifecycle import bounds
 from lifecycle.bounds import Invalid
+from lifecycle.credit_code import credit_code
 from lifecycle.errors import Term
 from lifecycle.park import LEGAL_STATUSES
 from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
@@ -110,6 +111,8 @@ STARS = Kind("stars", bounds.STARS.parse, bounds.STARS.check, "N")
 DAY = Kind("date", bounds.parse_day, bounds.day, "YYYY-MM-DD")
 CASE = Kind("case", bounds.id_prefix, _case_id, "ORG")
 SCORES = Kind("scores", _scores, _scores, "EXPERT=N")
+LEGAL_STATUS = _choice("legal status", LEGAL_STATUSES)
+CREDIT_CODE = Kind("credit code", credit_code, credit_code, "CODE")
 # Venture-philanthropy rounds (公益创投)
 ROUND = Kind("round", bounds.id_prefix, _id_of(Term("a round id")), "ROUND")
 PROJECT = Kind("project", bounds.id_prefix, _id_of(Term("a project id")), "PROJECT")
@@ -224,9 +227,7 @@ class Apply(Command):
     field: str = param(
         NAME, "领域: 中文名(公益慈善)或英文键(charity)", "field, by Chinese name or English key"
     )
-    legal_status: str = param(
-        _choice("legal status", LEGAL_STATUSES), "登记状态", "legal status (登记/备案)"
-    )
+    legal_status: str = param(LEGAL_STATUS, "登记状态", "legal status (登记/备案)")
     track: str = param(_choice("track", TRACKS), "孵化方式: 孵化或入驻", "incubation or residency")
     site: str = param(NAME, "园区场地: main, branch, community-1 …", "the site")
     contact: str | None = param(NAME, "联系人", "the contact person", default=None)
@@ -376,6 +377,46 @@ class Depart(CaseCommand):
     verb, trigger = "depart", "depart"
     zh = "迁出: resident → departed(入驻方式)。"
     en = "resident → departed: the resident leaves (residency track)."
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordFiling(CaseCommand):
+    verb, trigger = "record-filing", "record_filing"
+    zh = "备案: unregistered → filed, 附备案编号和备案机关。"
+    en = "Filed (备案) with a community-level authority: unregistered → filed."
+    number: str = param(NAME, "备案编号", "the filing number")
+    authority: str = param(NAME, "备案机关(如某街道办事处)", "the authority it was filed with")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordRegistration(CaseCommand):
+    verb, trigger = "record-registration", "record_registration"
+    zh = "登记: → registered, 附统一社会信用代码和登记管理机关。"
+    en = "Registered (登记) with the civil-affairs bureau: → registered, with its credit code."
+    credit_code: str = param(
+        CREDIT_CODE,
+        "统一社会信用代码, 18 位(GB 32100-2015)",
+        "the unified social credit code, 18 characters (GB 32100-2015)",
+    )
+    authority: str = param(
+        NAME, "登记管理机关(如某民政局)", "the registration authority (a civil-affairs bureau)"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectLegalStatus(CaseCommand):
+    verb, trigger = "correct-legal-status", "correct_legal_status"
+    zh = "更正记错的登记状态(须 --reason); 登记状态只有这样才能回退。"
+    en = "Fix a wrongly recorded legal status (--reason required): the only way it moves back."
+    to: str = param(LEGAL_STATUS, "正确的登记状态", "the right legal status")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordRegistrationHelp(CaseCommand):
+    verb, trigger = "record-registration-help", "record_registration_help"
+    zh = "注册协助: 园区为备案或登记提供的帮助; 阶段不变。"
+    en = "Registration help (注册协助) the park gave towards filing or registration."
+    note: str = param(NOTE, "提供的帮助", "the help given")
 
 
 # ---- the party-branch track (社会组织党组织孵化) -------------------------------------------
@@ -671,6 +712,10 @@ COMMANDS: tuple[type[Command], ...] = (
     Admit,
     RecordServiceEvaluation,
     Depart,
+    RecordFiling,
+    RecordRegistration,
+    CorrectLegalStatus,
+    RecordRegistrationHelp,
     RecordInspection,
     CountMembers,
     AssignInstructor,

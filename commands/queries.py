@@ -34,6 +34,8 @@ def case_view(
         "field": case.field,
         "field_name": park.fields.get(case.field, case.field),
         "legal_status": case.legal_status,
+        "filing": _dated_record(case.filing),
+        "registration": _dated_record(case.registration),
         "caseworker": case.caseworker,
         "contact": case.contact,
         "party_members": case.party_members,
@@ -173,6 +175,10 @@ def _branch(track: PartyIncubation) -> dict[str, Any]:
         "id": str(track.branch_id) if track.branch_id else None,
         "name": track.branch_name,
     }
+
+
+def _dated_record(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if record is None else _dated(record)
 
 
 def _dated(record: dict[str, Any]) -> dict[str, Any]:

@@ -312,6 +312,30 @@ class IncubatorService(Commands):
     def depart(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(case_id, who, self._letting_go(lambda case, step: case.depart(step)))
 
+    # ---- legal status (登记/备案) -------------------------------------------------------------
+
+    def record_filing(
+        self, case_id: UUID, who: Who, number: str, authority: str
+    ) -> OrganizationCase:
+        return self._change(
+            case_id, who, lambda case, step: case.record_filing(step, number, authority)
+        )
+
+    def record_registration(
+        self, case_id: UUID, who: Who, credit_code: str, authority: str
+    ) -> OrganizationCase:
+        return self._change(
+            case_id, who, lambda case, step: case.record_registration(step, credit_code, authority)
+        )
+
+    def correct_legal_status(self, case_id: UUID, who: Who, to: str) -> OrganizationCase:
+        return self._change(case_id, who, lambda case, step: case.correct_legal_status(step, to))
+
+    def record_registration_help(self, case_id: UUID, who: Who, note: str) -> OrganizationCase:
+        return self._change(
+            case_id, who, lambda case, step: case.record_registration_help(step, note)
+        )
+
     # ---- load, decide, save -------------------------------------------------------------------
 
     def _change(

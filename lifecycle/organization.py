@@ -16,9 +16,10 @@ from eventsourcing.domain import Aggregate
 
 from lifecycle import deadlines
 from lifecycle.bounds import MEMBERS, NAME, NOTE, day
+from lifecycle.credit_code import credit_code
 from lifecycle.deadlines import Deadline
 from lifecycle.errors import Refused, Term
-from lifecycle.park import Rules
+from lifecycle.park import LEGAL_STATUSES, Rules, check_legal_status
 from lifecycle.party import PartyIncubation
 from lifecycle.scores import Panel
 from lifecycle.stages import INCUBATION, TRACKS, WORKFLOWS
@@ -48,6 +49,9 @@ class OrganizationCase(Aggregate):
     growth_reviews: list[date]
     exit_on: date | None
     ended_on: date | None
+    # 登记/备案: how the legal status moved (unregistered → filed → registered)
+    filing: dict[str, Any] | None  # number, authority, on
+    registration: dict[str, Any] | None  # credit_code, authority, on
     _clocks: deadlines.Clocks  # its deadlines' clocks, as its events left them
 
     # ---- events -------------------------------------------------------------------------------
@@ -72,6 +76,7 @@ class OrganizationCase(Aggregate):
             case.inspected_on = case.submitted_on = case.evaluated_on = None
             case.caseworker = case.workspace = case.entered_on = None
             case.growth_reviews, case.exit_on, case.ended_on = [], None, None
+            case.filing = case.registration = None
             case._clocks = deadlines.fold({}, self)
 
     class CaseEvent(Aggregate.Event, Stamped):
@@ -203,6 +208,50 @@ class OrganizationCase(Aggregate):
 
     class Departed(Ended):
         pass
+
+    class FilingRecorded(CaseEvent):
+        """备案: filed with a community-level authority (no legal personality)."""
+
+        number: str
+        authority: str
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.legal_status = "filed"
+            case.filing = {"number": self.number, "authority": self.authority, "on": self.on}
+
+    class RegistrationRecorded(CaseEvent):
+        """登记: registered with the civil-affairs bureau, under its unified social credit
+        code."""
+
+        credit_code: str
+        authority: str
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.legal_status = "registered"
+            case.registration = {
+                "credit_code": self.credit_code,
+                "authority": self.authority,
+                "on": self.on,
+            }
+
+    class LegalStatusCorrected(CaseEvent):
+        """A wrongly recorded legal status put right, with a reason: the only way it moves
+        back. What was recorded above the corrected status no longer holds."""
+
+        legal_status: str
+        previous: str
+
+        def assign(self, case: OrganizationCase) -> None:
+            case.legal_status = self.legal_status
+            if self.legal_status != "registered":
+                case.registration = None
+            if self.legal_status == "unregistered":
+                case.filing = None
+
+    class RegistrationHelpRecorded(CaseEvent):
+        """注册协助: the park helped the organization towards filing or registration."""
+
+        note: str
 
     class PartyTrackStarted(CaseEvent):
         """The party track of a case that entered before tracks started by themselves."""
@@ -411,7 +460,7 @@ class OrganizationCase(Aggregate):
             step,
             passed=passed,
             reason=reason,
-            late=step.on > due,
+            late=step.on > deadlines.BY_KIND[deadlines.EXIT_EVALUATION].due(rules, self.entered_on),
             party_stars=party.stars if party else None,
             **grades,
         )
@@ -455,6 +504,75 @@ class OrganizationCase(Aggregate):
 
     def depart(self, step: Step) -> None:
         self._end(self.Departed, "depart", step)
+
+    # ---- legal status (登记/备案) -------------------------------------------------------------
+
+    def record_filing(self, step: Step, number: str, authority: str) -> None:
+        """unregistered → filed (备案)."""
+        number = require_text(number, "--number", "record-filing")
+        authority = require_text(authority, "--authority", "record-filing")
+        self._check("record_filing", step)
+        self._moving_status_to("filed")
+        self._record(self.FilingRecorded, step, number=number, authority=authority)
+
+    def record_registration(self, step: Step, code: str, authority: str) -> None:
+        """unregistered or filed → registered (登记), under its unified social credit code."""
+        code = credit_code(code)
+        authority = require_text(authority, "--authority", "record-registration")
+        self._check("record_registration", step)
+        self._moving_status_to("registered")
+        self._record(self.RegistrationRecorded, step, credit_code=code, authority=authority)
+
+    def correct_legal_status(self, step: Step, to: str) -> None:
+        """A wrongly recorded legal status, put right: in either direction, with a reason."""
+        to = check_legal_status(to)
+        self._check("correct_legal_status", step)
+        reason = step.require_reason(
+            "correct-legal-status needs --reason saying why the legal status was wrong"
+        )
+        if to == self.legal_status:
+            raise Refused("the legal status is already {status}", field="to", status=Term(to))
+        self._record(
+            self.LegalStatusCorrected,
+            step,
+            reason=reason,
+            legal_status=to,
+            previous=self.legal_status,
+        )
+
+    def record_registration_help(self, step: Step, note: str) -> None:
+        """注册协助: the park's help towards filing or registration, a recorded service."""
+        note = require_text(note, "--note", "record-registration-help", NOTE)
+        self._check("record_registration_help", step)
+        if self.legal_status == "registered":
+            raise Refused(
+                "{name} is registered already (credit code {code}): registration help is for "
+                "an organization that is unregistered or filed",
+                name=self.name,
+                code=(self.registration or {}).get("credit_code", "—"),
+            )
+        self._record(self.RegistrationHelpRecorded, step, note=note)
+
+    def _moving_status_to(self, status: str) -> None:
+        """A legal status moves only forward: unregistered → filed → registered."""
+        order = LEGAL_STATUSES.index
+        if order(status) > order(self.legal_status):
+            return
+        if status == self.legal_status:
+            raise Refused(
+                "{name} is {status} already; a legal status moves only forward "
+                "(unregistered → filed → registered)",
+                name=self.name,
+                status=Term(status),
+            )
+        raise Refused(
+            "{name} is {current}: a legal status never moves back to {status} "
+            "(unregistered → filed → registered), except by a correction with a reason: "
+            "incubator org correct-legal-status ORG --to {status} --reason R",
+            name=self.name,
+            current=Term(self.legal_status),
+            status=Term(status),
+        )
 
     def record_party_track_started(
         self, step: Step, track_id: UUID, existing: PartyIncubation | None

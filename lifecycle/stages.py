@@ -20,6 +20,19 @@ TRACKS = (INCUBATION, RESIDENCY)
 OPEN_INCUBATION = ["applied", "inspecting", "entry_review", "declined", "incubating", "follow_up"]
 BEFORE_ENTRY = ["applied", "inspecting", "entry_review", "declined"]
 
+
+def legal_status_steps(open_stages: list[str]) -> list[dict[str, object]]:
+    """登记/备案: the legal status moves, or is corrected, and the park helps with it, while the
+    case is open (lifecycle/organization.py says which way it may move)."""
+    triggers = (
+        "record_filing",
+        "record_registration",
+        "correct_legal_status",
+        "record_registration_help",
+    )
+    return [{"trigger": t, "source": open_stages, "dest": None} for t in triggers]
+
+
 # trigger, source(s), destination (None: stays), condition on the probe
 INCUBATION_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "start_inspection", "source": "applied", "dest": "inspecting"},
@@ -50,6 +63,7 @@ INCUBATION_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "reject", "source": BEFORE_ENTRY, "dest": "rejected"},
     {"trigger": "withdraw", "source": [*BEFORE_ENTRY, "incubating"], "dest": "withdrawn"},
     {"trigger": "terminate", "source": "incubating", "dest": "terminated"},
+    *legal_status_steps(OPEN_INCUBATION),
 ]
 INCUBATION_STAGES = [*OPEN_INCUBATION, "closed", "rejected", "withdrawn", "exited", "terminated"]
 
@@ -62,6 +76,7 @@ RESIDENCY_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "depart", "source": "resident", "dest": "departed"},
     {"trigger": "reject", "source": "applied", "dest": "rejected"},
     {"trigger": "withdraw", "source": "applied", "dest": "withdrawn"},
+    *legal_status_steps(["applied", "resident"]),
 ]
 RESIDENCY_STAGES = ["applied", "resident", "departed", "rejected", "withdrawn"]
 

@@ -65,6 +65,17 @@ def _entered(rows: Batch, e: Case.EntryApproved | Case.ResidentAdmitted) -> None
     rows.update("caseload", rows.key(e), workspace=e.workspace, entered_on=e.on)
 
 
+@projection.on(Case.FilingRecorded, Case.RegistrationRecorded)
+def _status_moved(rows: Batch, e: Case.FilingRecorded | Case.RegistrationRecorded) -> None:
+    status = "filed" if isinstance(e, Case.FilingRecorded) else "registered"
+    rows.update("caseload", rows.key(e), legal_status=status)
+
+
+@projection.on(Case.LegalStatusCorrected)
+def _status_corrected(rows: Batch, e: Case.LegalStatusCorrected) -> None:
+    rows.update("caseload", rows.key(e), legal_status=e.legal_status)
+
+
 @projection.on(Case.EntryDateCorrected)
 def _entry_corrected(rows: Batch, e: Case.EntryDateCorrected) -> None:
     rows.update("caseload", rows.key(e), entered_on=e.entered_on)

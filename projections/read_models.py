@@ -19,6 +19,7 @@ from projections import (
     caseload,
     directory,
     due_dates,
+    legal_status,
     occupancy,
     outbox,
     party,
@@ -51,6 +52,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     party.projection,
     outbox.projection,
     rounds.projection,
+    legal_status.projection,
 )
 T = TypeVar("T")
 log = logging.getLogger("incubator.projections")
@@ -288,6 +290,9 @@ class ReadModels:
 
     def party_branches(self, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(party.projection, lambda c, t: party.branches(c, t, site), mark=True)
+
+    def legal_status(self, site: str | None = None) -> list[dict[str, Any]]:
+        return self.read(legal_status.projection, lambda c, t: legal_status.by_site(c, t, site))
 
     def time_in_stage(self, track: str | None = None) -> list[dict[str, Any]]:
         return self.read(
