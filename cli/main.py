@@ -29,6 +29,7 @@ from cli.common import (
     show_history,
     warn_calendar,
 )
+from cli.importing import import_cmd
 from cli.party import joint_branch, party
 from cli.reminders import inbox_cmd, local_time, reminders, scheduler_cmd
 from cli.reports import projections, report
@@ -269,6 +270,7 @@ cli.add_command(scheduler_cmd)
 cli.add_command(projections)
 cli.add_command(report)
 cli.add_command(round_group)
+cli.add_command(import_cmd)
 
 
 def main() -> None:

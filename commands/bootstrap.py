@@ -10,16 +10,19 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from commands.importing import ImportService
 from commands.party import PartyService
 from commands.reminders import ReminderService
 from commands.rounds import RoundService
 from commands.service import IncubatorService
 from commands.settings import SettingsError, load_settings
 from lifecycle.park import Park
+from lifecycle.stages import WORKFLOWS
 from projections.read_models import ReadModels
 from schedules.clock import Clock, FixedClock, SystemClock
 from schedules.mail import SMTP_ENV, Mailer, MailError, SmtpMailer
@@ -58,6 +61,7 @@ class Incubator:
     party: PartyService
     reminders: ReminderService
     rounds: RoundService
+    importing: ImportService
 
     def close_all(self) -> None:
         self.read_models.engine.dispose()
@@ -127,7 +131,18 @@ def bootstrap(
         PartyService(log, park, clock),
         ReminderService(log, park, clock, read_models, mailer),
         RoundService(log, park, clock),
+        ImportService(log, park, clock, open_names=lambda: _open_cases(read_models)),
     )
+
+
+def _open_cases(read_models: ReadModels) -> list[dict[str, Any]]:
+    """The open cases of the caseload (an import finds an organization already in the park)."""
+    read_models.catch_up()
+    return [
+        case
+        for case in read_models.caseload()
+        if not WORKFLOWS[case["track"]].is_final(case["stage"])
+    ]
 
 
 def _read_models(database: Database, engine: Engine, log: EventLog, park: Park) -> ReadModels:

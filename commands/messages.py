@@ -22,6 +22,7 @@ from lifecycle import bounds
 from lifecycle.bounds import Invalid
 from lifecycle.credit_code import credit_code
 from lifecycle.errors import Term
+from lifecycle.organization import IMPORTED_STAGES
 from lifecycle.park import LEGAL_STATUSES
 from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
 from lifecycle.project import REPORT_KINDS
@@ -417,6 +418,45 @@ class RecordRegistrationHelp(CaseCommand):
     zh = "注册协助: 园区为备案或登记提供的帮助; 阶段不变。"
     en = "Registration help (注册协助) the park gave towards filing or registration."
     note: str = param(NOTE, "提供的帮助", "the help given")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportCase(Command):
+    """A row of a park's existing records, as `incubator import` checks it: not a command of
+    the command line (it is not in COMMANDS), but each cell is bounded as a command's would be
+    (commands/importing.py)."""
+
+    group, verb = "org", "import"
+    zh = "导入园区已有的一个案卷(一行)。"
+    en = "A case the park had already (a row of its records)."
+    name: str = param(NAME, "机构或团队的名称", "the organization's or team's name")
+    field: str = param(NAME, "领域", "the field")
+    track: str = param(_choice("track", TRACKS), "孵化方式", "incubation or residency")
+    site: str = param(NAME, "场地", "the site")
+    stage: str = param(
+        _choice("stage", tuple(dict.fromkeys(s for t in IMPORTED_STAGES.values() for s in t))),
+        "当前阶段",
+        "the stage it is in",
+    )
+    applied_on: date = param(DAY, "申请日期", "the day it applied")
+    inspected_on: date | None = param(DAY, "考察开始日期", "inspection started", default=None)
+    submitted_on: date | None = param(
+        DAY, "提交入壳评估日期", "submitted for entry evaluation", default=None
+    )
+    entered_on: date | None = param(DAY, "入壳(入驻)日期", "entered or admitted", default=None)
+    reviewed_on: date | None = param(DAY, "最近成长评估日期", "last growth review", default=None)
+    exit_on: date | None = param(DAY, "出壳日期", "the exit evaluation", default=None)
+    workspace: str | None = param(NAME, "工位", "the workspace it holds", default=None)
+    caseworker: str | None = param(NAME, "负责社工", "the caseworker", default=None)
+    contact: str | None = param(NAME, "联系人", "the contact person", default=None)
+    legal_status: str = param(LEGAL_STATUS, "登记状态", "legal status")
+    filing_number: str | None = param(NAME, "备案编号", "the filing number", default=None)
+    filing_authority: str | None = param(NAME, "备案机关", "the filing authority", default=None)
+    credit_code: str | None = param(CREDIT_CODE, "统一社会信用代码", "credit code", default=None)
+    registration_authority: str | None = param(
+        NAME, "登记管理机关", "the registration authority", default=None
+    )
+    party_members: int | None = param(MEMBERS, "正式党员人数", "formal party members", default=None)
 
 
 # ---- the party-branch track (社会组织党组织孵化) -------------------------------------------

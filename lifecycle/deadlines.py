@@ -129,6 +129,33 @@ def _table() -> Mapping[type, tuple[Effect, ...]]:
         Case.Withdrawn: (END,),
         Case.Terminated: (END,),
         Case.Departed: (END,),
+        # a case taken from the park's records: the clocks of where it stands, and those before
+        # it whose days are known
+        Case.CaseImported: (
+            _start(INSPECTION, only=lambda e: _known(e, "applied", "inspected_on")),
+            _meet(
+                INSPECTION,
+                day=lambda e: e.inspected_on,
+                only=lambda e: _known(e, "", "inspected_on"),
+            ),
+            _start(
+                ENTRY_EVALUATION,
+                day=lambda e: e.submitted_on,
+                only=lambda e: e.submitted_on is not None,
+            ),
+            _meet(
+                ENTRY_EVALUATION,
+                day=lambda e: e.entered_on,
+                only=lambda e: e.entered_on is not None,
+            ),
+            _start(GROWTH_REVIEW, day=lambda e: e.entered_on, only=_imported_in_shell),
+            _meet(
+                GROWTH_REVIEW, day=lambda e: e.reviewed_on, only=lambda e: e.reviewed_on is not None
+            ),
+            _start(EXIT_EVALUATION, day=lambda e: e.entered_on, only=_imported_in_shell),
+            _meet(EXIT_EVALUATION, day=lambda e: e.exit_on, only=lambda e: e.exit_on is not None),
+            _start(FOLLOW_UP_END, day=lambda e: e.exit_on, only=lambda e: e.exit_on is not None),
+        ),
         Track.Started: (_start(MEMBER_DISCOVERY),),
         Track.MembersCounted: (_meet(MEMBER_DISCOVERY),),
         Track.StartCorrected: (_move(MEMBER_DISCOVERY, lambda e: e.started_on),),
@@ -139,6 +166,16 @@ def _table() -> Mapping[type, tuple[Effect, ...]]:
             _meet(FINAL_REPORT, only=lambda e: e.kind == "final"),
         ),
     }
+
+
+def _imported_in_shell(e: Any) -> bool:
+    return bool(e.track == "incubation" and e.entered_on is not None)
+
+
+def _known(e: Any, stage: str, day: str) -> bool:
+    """An imported incubation case's inspection clock: pending in `stage`, or started and met
+    when the day it was met is known."""
+    return bool(e.track == "incubation" and (e.stage == stage or getattr(e, day) is not None))
 
 
 def effects(event: Any) -> tuple[Effect, ...]:

@@ -7,10 +7,12 @@ written into the event, so replay assigns it without asking any machine.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
@@ -78,6 +80,62 @@ class OrganizationCase(Aggregate):
             case.growth_reviews, case.exit_on, case.ended_on = [], None, None
             case.filing = case.registration = None
             case._clocks = deadlines.fold({}, self)
+
+    class CaseImported(ApplicationReceived):
+        """A case the park had before it used this system, taken from a row of its records:
+        the application (`on` is the day it applied) and where the case stood, and the file
+        and row it came from."""
+
+        stage: str
+        caseworker: str | None
+        workspace: str | None
+        inspected_on: date | None
+        submitted_on: date | None
+        entered_on: date | None  # entered the shell, or admitted as a resident
+        reviewed_on: date | None  # the last growth review
+        exit_on: date | None
+        filing: dict[str, Any] | None  # number, authority
+        registration: dict[str, Any] | None  # credit_code, authority
+        source_file: str
+        source_sha256: str  # of the file's bytes: the same file again imports nothing
+        source_row: int
+
+        def apply(self, case: OrganizationCase) -> None:
+            super().apply(case)
+            case.stage, case.caseworker, case.workspace = self.stage, self.caseworker, None
+            case.inspected_on, case.submitted_on = self.inspected_on, self.submitted_on
+            case.entered_on = case.evaluated_on = self.entered_on
+            case.growth_reviews = [self.reviewed_on] if self.reviewed_on else []
+            case.exit_on = self.exit_on
+            if self.stage in ("incubating", "resident"):
+                case.workspace = self.workspace
+            case.filing = None if self.filing is None else {**self.filing, "on": None}
+            case.registration = (
+                None if self.registration is None else {**self.registration, "on": None}
+            )
+            case.last_on = max(d for d in self.dates() if d is not None)
+
+        @property
+        def stage_on(self) -> date:
+            """The day it entered the stage it was imported in."""
+            began = {
+                "inspecting": self.inspected_on,
+                "entry_review": self.submitted_on,
+                "incubating": self.entered_on,
+                "resident": self.entered_on,
+                "follow_up": self.exit_on,
+            }.get(self.stage)
+            return began or self.on
+
+        def dates(self) -> tuple[date | None, ...]:
+            return (
+                self.on,
+                self.inspected_on,
+                self.submitted_on,
+                self.entered_on,
+                self.reviewed_on,
+                self.exit_on,
+            )
 
     class CaseEvent(Aggregate.Event, Stamped):
         on: date
@@ -298,6 +356,40 @@ class OrganizationCase(Aggregate):
             site=site,
             contact=NAME.optional(contact, "--contact"),
             party_members=party_members,
+        )
+
+    @classmethod
+    def import_case(
+        cls, step: Step, record: ImportedRecord, rules: Rules, source: ImportSource
+    ) -> OrganizationCase:
+        """A case the park had already, as a row of its records says it stands (the park has
+        checked the field, site and workspace). Refused, naming the field, when the record
+        breaks a rule the commands would have kept."""
+        record.check(rules, step.on)
+        return cls._create(
+            cls.CaseImported,
+            id=source.case_id,
+            **step.stamp(on=record.applied_on, reason=None),
+            name=record.name,
+            field=record.field,
+            legal_status=record.legal_status,
+            track=record.track,
+            site=record.site,
+            contact=record.contact,
+            party_members=record.party_members,
+            stage=record.stage,
+            caseworker=record.caseworker,
+            workspace=record.workspace,
+            inspected_on=record.inspected_on,
+            submitted_on=record.submitted_on,
+            entered_on=record.entered_on,
+            reviewed_on=record.reviewed_on,
+            exit_on=record.exit_on,
+            filing=record.filing(),
+            registration=record.registration(),
+            source_file=source.file,
+            source_sha256=source.sha256,
+            source_row=source.row,
         )
 
     def start_inspection(self, step: Step) -> None:
@@ -643,6 +735,214 @@ class OrganizationCase(Aggregate):
         self._check(command, step)
         reason = step.require_reason("{command} needs --reason saying why", command=command)
         self._move(event, command, step, reason=reason)
+
+
+# ---- a park's existing records --------------------------------------------------------------
+
+IMPORT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:imported-case")
+# The stages a case may be imported in (an ended case stays in the park's old records), and the
+# dates each needs: the ones that started its pending clocks and the steps its next commands
+# check (an exit needs a growth review before it).
+IMPORTED_STAGES: dict[str, tuple[str, ...]] = {
+    "incubation": ("applied", "inspecting", "entry_review", "incubating", "follow_up"),
+    "residency": ("applied", "resident"),
+}
+NEEDS: dict[str, tuple[str, ...]] = {
+    "applied": (),
+    "inspecting": ("inspected_on",),
+    "entry_review": ("submitted_on",),
+    "incubating": ("entered_on",),
+    "follow_up": ("entered_on", "reviewed_on", "exit_on"),
+    "resident": ("entered_on",),
+}
+# The dates a stage may have, in the order they happen.
+DATES = ("applied_on", "inspected_on", "submitted_on", "entered_on", "reviewed_on", "exit_on")
+HAS: dict[str, tuple[str, ...]] = {
+    "applied": ("applied_on",),
+    "inspecting": ("applied_on", "inspected_on"),
+    "entry_review": ("applied_on", "inspected_on", "submitted_on"),
+    "incubating": ("applied_on", "inspected_on", "submitted_on", "entered_on", "reviewed_on"),
+    "follow_up": DATES,
+    "resident": ("applied_on", "entered_on"),
+}
+DATE_NAMES = {
+    "applied_on": Term("the application date"),
+    "inspected_on": Term("the date the inspection started"),
+    "submitted_on": Term("the date it was submitted for the entry evaluation"),
+    "entered_on": Term("the entry (or admission) date"),
+    "reviewed_on": Term("the date of the last growth review"),
+    "exit_on": Term("the exit date"),
+}
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """Where an imported case came from: the file, its sha256 and the row."""
+
+    file: str
+    sha256: str
+    row: int
+
+    @property
+    def case_id(self) -> UUID:
+        """The same row of the same file is the same case: importing it again finds it."""
+        return uuid5(IMPORT_NAMESPACE, f"{self.sha256}:{self.row}")
+
+
+@dataclass(frozen=True)
+class ImportedRecord:
+    """A case as a park's records give it (bounds checked by the message that carries it)."""
+
+    name: str
+    field: str
+    legal_status: str
+    track: str
+    site: str
+    stage: str
+    applied_on: date
+    inspected_on: date | None = None
+    submitted_on: date | None = None
+    entered_on: date | None = None
+    reviewed_on: date | None = None
+    exit_on: date | None = None
+    workspace: str | None = None
+    caseworker: str | None = None
+    contact: str | None = None
+    party_members: int | None = None
+    filing_number: str | None = None
+    filing_authority: str | None = None
+    credit_code: str | None = None
+    registration_authority: str | None = None
+
+    def check(self, rules: Rules, today: date) -> None:
+        """The rules the commands would have kept on the way to this stage."""
+        if self.track not in TRACKS:
+            raise Refused(
+                "unknown track '{track}'; allowed: {allowed}",
+                field="track",
+                track=self.track,
+                allowed=", ".join(TRACKS),
+            )
+        stages = IMPORTED_STAGES[self.track]
+        if self.stage not in stages:
+            raise Refused(
+                "a case of the {track} track is imported in one of the stages {allowed}, "
+                "not '{stage}' (an ended case stays in the park's old records)",
+                field="stage",
+                track=Term(self.track),
+                stage=self.stage,
+                allowed=", ".join(stages),
+            )
+        self._check_dates(rules, today)
+        self._check_workspace()
+        self._check_legal_status()
+        if self.party_members is not None:
+            MEMBERS.check(self.party_members, "--party-members")
+
+    def _check_dates(self, rules: Rules, today: date) -> None:
+        given = {name: getattr(self, name) for name in DATES}
+        for name in NEEDS[self.stage]:
+            if given[name] is None:
+                raise Refused(
+                    "a case in stage '{stage}' needs {date}",
+                    field=name,
+                    stage=self.stage,
+                    date=DATE_NAMES[name],
+                )
+        for name, value in given.items():
+            if value is not None and name not in HAS[self.stage]:
+                raise Refused(
+                    "a case in stage '{stage}' has no {date} (it has not got that far); "
+                    "leave it empty",
+                    field=name,
+                    stage=self.stage,
+                    date=DATE_NAMES[name],
+                )
+        known = [(name, value) for name, value in given.items() if value is not None]
+        for name, value in known:
+            day(value, name)
+            if value > today:
+                raise Refused(
+                    "{date} {on} is in the future (today is {today})",
+                    field=name,
+                    date=DATE_NAMES[name],
+                    on=value,
+                    today=today,
+                )
+        for (before, earlier), (after, later) in pairwise(known):
+            if later < earlier:
+                raise Refused(
+                    "{later_date} {later} is before {earlier_date} {earlier}; the steps of a "
+                    "case happen in this order: application, inspection, submission, entry, "
+                    "growth review, exit",
+                    field=after,
+                    later_date=DATE_NAMES[after],
+                    later=later,
+                    earlier_date=DATE_NAMES[before],
+                    earlier=earlier,
+                )
+        if self.exit_on is not None and self.entered_on is not None:
+            opens = rules.exit_opens(self.entered_on)
+            if self.exit_on < opens:
+                raise Refused(
+                    "the exit evaluation opens on {opens}, {days} days before the in-shell "
+                    "period that began on {entered_on} ends; an exit on {exit_on} is too early",
+                    field="exit_on",
+                    opens=opens,
+                    days=rules.exit_window_days,
+                    entered_on=self.entered_on,
+                    exit_on=self.exit_on,
+                )
+
+    def _check_workspace(self) -> None:
+        holds = self.stage in ("incubating", "resident")
+        if holds and self.workspace is None:
+            raise Refused(
+                "a case in stage '{stage}' holds a workspace: name it",
+                field="workspace",
+                stage=self.stage,
+            )
+        if not holds and self.workspace is not None:
+            raise Refused(
+                "a case in stage '{stage}' holds no workspace (only incubating and resident "
+                "ones do); leave it empty",
+                field="workspace",
+                stage=self.stage,
+            )
+
+    def _check_legal_status(self) -> None:
+        status = check_legal_status(self.legal_status)
+        pairs = (
+            ("filing_number", "filing_authority", ("filed", "registered"), Term("a filing")),
+            ("credit_code", "registration_authority", ("registered",), Term("a registration")),
+        )
+        for number, authority, statuses, what in pairs:
+            given = [getattr(self, number), getattr(self, authority)]
+            if any(given) and status not in statuses:
+                raise Refused(
+                    "{what} belongs to a legal status of {statuses}, not {status}",
+                    field=number if given[0] else authority,
+                    what=what,
+                    statuses=", ".join(statuses),
+                    status=Term(status),
+                )
+            if any(given) and not all(given):
+                missing = number if given[0] is None else authority
+                raise Refused(
+                    "{what} needs both its number and its authority", field=missing, what=what
+                )
+        if self.credit_code is not None:
+            credit_code(self.credit_code, "credit_code")
+
+    def filing(self) -> dict[str, Any] | None:
+        if self.filing_number is None:
+            return None
+        return {"number": self.filing_number, "authority": self.filing_authority}
+
+    def registration(self) -> dict[str, Any] | None:
+        if self.credit_code is None:
+            return None
+        return {"credit_code": self.credit_code, "authority": self.registration_authority}
 
 
 def _grades(panel: Panel, rules: Rules) -> dict[str, Any]:

@@ -129,6 +129,13 @@ class Park:
             )
         return self.sites[key]
 
+    def site_key(self, given: str) -> str:
+        """A site by its key (main) or its name (主园区)."""
+        for site in self.sites.values():
+            if given in (site.key, site.name):
+                return site.key
+        return self.site(given).key  # refused, naming the sites
+
     def workspace(self, site_key: str, code: str) -> str:
         site = self.site(site_key)
         if code not in site.workspaces:

@@ -31,6 +31,12 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
     rows.put("assignments", rows.key(e), name=e.name, site=e.site, stage="applied", open=True)
 
 
+@projection.on(Case.CaseImported)
+def _imported(rows: Batch, e: Case.CaseImported) -> None:
+    # since when the caseworker is in charge, the park's records do not say
+    rows.update("assignments", rows.key(e), stage=e.stage, caseworker=e.caseworker)
+
+
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
     rows.update("assignments", rows.key(e), stage=e.stage)

@@ -45,6 +45,19 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
     )
 
 
+@projection.on(Case.CaseImported)
+def _imported(rows: Batch, e: Case.CaseImported) -> None:
+    """Where the case stood in the park's records (after its application, above)."""
+    rows.update(
+        "caseload",
+        rows.key(e),
+        stage=e.stage,
+        workspace=e.workspace if e.stage in ("incubating", "resident") else None,
+        caseworker=e.caseworker,
+        entered_on=e.entered_on,
+    )
+
+
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
     rows.update("caseload", rows.key(e), stage=e.stage)

@@ -42,6 +42,11 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
     )
 
 
+@projection.on(Case.CaseImported)
+def _imported(rows: Batch, e: Case.CaseImported) -> None:
+    rows.update("directory", rows.key(e), stage=e.stage)
+
+
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
     rows.update("directory", rows.key(e), stage=e.stage)

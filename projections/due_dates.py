@@ -167,6 +167,11 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
     rows.put("due_date_cases", rows.key(e), site=e.site, track=e.track, name=e.name)
 
 
+@projection.on(Case.CaseImported)
+def _imported(rows: Batch, e: Case.CaseImported) -> None:
+    rows.update("due_date_cases", rows.key(e), caseworker=e.caseworker)
+
+
 @projection.on(Case.CaseworkerAssigned)
 def _assigned(rows: Batch, e: Case.CaseworkerAssigned) -> None:
     rows.update("due_date_cases", rows.key(e), caseworker=e.caseworker)

@@ -77,6 +77,11 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
     rows.put("party_orgs", rows.key(e), site=e.site, stage="applied")
 
 
+@projection.on(Case.CaseImported)
+def _imported(rows: Batch, e: Case.CaseImported) -> None:
+    rows.update("party_orgs", rows.key(e), stage=e.stage)
+
+
 @projection.on(Case.Moved)
 def _org_moved(rows: Batch, e: Case.Moved) -> None:
     rows.update("party_orgs", rows.key(e), stage=e.stage)

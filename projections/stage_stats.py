@@ -43,13 +43,25 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
 
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
-    case = rows.get("stage_stat_cases", rows.key(e))
+    _move(rows, rows.key(e), e.stage, e.on)
+
+
+@projection.on(Case.CaseImported)
+def _imported(rows: Batch, e: Case.CaseImported) -> None:
+    """From applied (above) to the stage the park's records give, when it began there."""
+    if e.stage != "applied":
+        _move(rows, rows.key(e), e.stage, e.stage_on)
+
+
+def _move(rows: Batch, case_id: str, stage: str, on: date) -> None:
+    case = rows.get("stage_stat_cases", case_id)
     if case is None:
         return
-    month = _month(e.on)
+    month = _month(on)
     rows.add("stage_movements", case["site"], month, case["stage"], left=1)
-    rows.add("stage_movements", case["site"], month, e.stage, entered=1)
-    rows.update("stage_stat_cases", rows.key(e), stage=e.stage)
+    rows.add("stage_movements", case["site"], month, stage, entered=1)
+    rows.update("stage_stat_cases", case_id, stage=stage)
+
 
 
 def _month(on: date) -> str:

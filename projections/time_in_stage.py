@@ -51,22 +51,34 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
 
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
-    case_id = rows.key(e)
+    entered = isinstance(e, Case.EntryApproved | Case.ResidentAdmitted)
+    _period(rows, rows.key(e), e.stage, e.on, entered)
+
+
+@projection.on(Case.CaseImported)
+def _imported(rows: Batch, e: Case.CaseImported) -> None:
+    """The stage the park's records give, from when it began there (the days between, the
+    records do not say stage by stage)."""
+    if e.stage != "applied":
+        entered = e.stage in ("incubating", "resident")
+        _period(rows, rows.key(e), e.stage, e.stage_on, entered)
+
+
+def _period(rows: Batch, case_id: str, stage: str, on: date, entered: bool) -> None:
     case = rows.get("stage_period_cases", case_id)
     if case is None:
         return
-    _end(rows, case_id, case["seq"], e.on)
+    _end(rows, case_id, case["seq"], on)
     seq = case["seq"] + 1
     rows.put(
         "stage_periods",
         case_id,
         seq,
-        stage=e.stage,
+        stage=stage,
         track=case["track"],
         cohort=case["cohort"],
-        started_on=e.on,
+        started_on=on,
     )
-    entered = isinstance(e, Case.EntryApproved | Case.ResidentAdmitted)
     rows.update("stage_period_cases", case_id, seq=seq, **({"entry_seq": seq} if entered else {}))
 
 
