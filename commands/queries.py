@@ -178,7 +178,8 @@ def _branch(track: PartyIncubation) -> dict[str, Any]:
 
 
 def _dated_record(record: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if record is None else _dated(record)
+    """A filing or registration; its date is unknown when it came with an imported case."""
+    return None if record is None else {**record, "on": _iso(record["on"])}
 
 
 def _dated(record: dict[str, Any]) -> dict[str, Any]:
