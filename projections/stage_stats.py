@@ -63,7 +63,6 @@ def _move(rows: Batch, case_id: str, stage: str, on: date) -> None:
     rows.update("stage_stat_cases", case_id, stage=stage)
 
 
-
 def _month(on: date) -> str:
     return on.isoformat()[:7]  # YYYY-MM (strftime takes four times as long)
 
