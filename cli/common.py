@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from lifecycle.errors import Conflict, Refused
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
+    from commands.workbooks import Sheet
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_REFUSED, EXIT_CONFLICT, EXIT_SETUP, EXIT_INTERRUPTED = 1, 3, 4, 130
@@ -277,6 +279,30 @@ def catch_up_after(system: Incubator) -> str | None:
     return None
 
 
+def xlsx_option(func: F) -> F:
+    """--xlsx FILE: the same rows as a workbook for the bureau (Chinese headers, dates as
+    dates, a sheet per site where the rows have one)."""
+    return click.option(
+        "--xlsx",
+        "xlsx",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE.xlsx",
+        help="导出为 Excel 工作簿(中文表头) — also write the rows as an .xlsx workbook",
+    )(func)
+
+
+def write_xlsx(path: Path, sheets: Sequence[Sheet]) -> None:
+    """The workbook, whole or not at all; a line on stderr says where and what."""
+    from commands.workbooks import WorkbookError, write_workbook
+
+    try:
+        write_workbook(path, sheets)
+    except WorkbookError as e:
+        fail(str(e), EXIT_SETUP)
+    rows = sum(len(s.rows) for s in sheets)
+    click.echo(f"written: {path} ({len(sheets)} sheet(s), {rows} row(s))", err=True)
+
+
 def history_format(func: F) -> F:
     """--json or --csv (UTF-8, for spreadsheets); a table for people otherwise."""
     func = click.option("--csv", "output", flag_value="csv", help="one row per event, UTF-8 CSV")(
@@ -288,7 +314,12 @@ def history_format(func: F) -> F:
 
 
 def show_history(
-    system: Incubator, aggregate_id: UUID, title: str, output: str, reminders: bool = False
+    system: Incubator,
+    aggregate_id: UUID,
+    title: str,
+    output: str,
+    reminders: bool = False,
+    xlsx: Path | None = None,
 ) -> None:
     """The events of a case, a party track or a joint branch, oldest first; a case's history
     shows the reminders and escalations of its deadlines too (`reminders`)."""
@@ -296,7 +327,7 @@ def show_history(
     if reminders:
         system.read_models.catch_up()
         found = [UUID(r["reminder_id"]) for r in system.read_models.reminders_of(str(aggregate_id))]
-    show_related_history(system, aggregate_id, title, output, found)
+    show_related_history(system, aggregate_id, title, output, found, xlsx=xlsx)
 
 
 def show_related_history(
@@ -306,11 +337,18 @@ def show_related_history(
     output: str,
     reminders: list[UUID],
     projects: list[UUID] | None = None,
+    xlsx: Path | None = None,
 ) -> None:
     """The events of an aggregate, its reminders' and a round's projects', oldest first."""
     from commands.queries import history
 
     events = history(system.log, aggregate_id, reminders, projects or [])
+    if xlsx is not None:
+        from commands import exports
+
+        write_xlsx(xlsx, exports.history(system.park, title, events))
+        if output == "table":
+            return
     if output == "json":
         emit_json(events)
     elif output == "csv":

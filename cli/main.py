@@ -8,6 +8,7 @@ Heavy libraries are imported inside the commands so that `incubator --help` star
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -28,6 +29,8 @@ from cli.common import (
     say,
     show_history,
     warn_calendar,
+    write_xlsx,
+    xlsx_option,
 )
 from cli.importing import import_cmd
 from cli.party import joint_branch, party
@@ -160,13 +163,14 @@ def _project_row(p: dict[str, Any]) -> dict[str, Any]:
 @org.command("history")
 @click.argument("case_ref", metavar="ORG", type=ID)
 @history_format
+@xlsx_option
 @click.pass_context
-def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
+def history_cmd(ctx: click.Context, case_ref: str, output: str, xlsx: Path | None) -> None:
     """Every event of the case, oldest first, with what it changed; its reminders among them."""
     system = open_incubator(ctx)
     case = system.service.case(resolve(system, case_ref))
     case_anomalies(system, UUID(str(case.id)))
-    show_history(system, UUID(str(case.id)), case.name, output, reminders=True)
+    show_history(system, UUID(str(case.id)), case.name, output, reminders=True, xlsx=xlsx)
 
 
 def _view_as_of(
@@ -195,6 +199,7 @@ def _view_as_of(
 @as_of_option
 @known_on_option
 @click.option("--json", "as_json", is_flag=True)
+@xlsx_option
 @click.pass_context
 def list_cmd(
     ctx: click.Context,
@@ -203,6 +208,7 @@ def list_cmd(
     as_of: date | None,
     known_on: datetime | None,
     as_json: bool,
+    xlsx: Path | None,
 ) -> None:
     """The caseload now (from the caseload read model), or as it stood at a date (from the log:
     for a year-end report, --as-of 2014-12-31)."""
@@ -221,9 +227,13 @@ def list_cmd(
             for r in caseload_as_of(system.log, as_of, moment)
             if (stage is None or r["stage"] == stage) and (site is None or r["site"] == site)
         ]
+    if xlsx is not None:
+        from commands import exports
+
+        write_xlsx(xlsx, exports.caseload(system.park, rows))
     if as_json:
         emit_json(rows)
-    else:
+    elif xlsx is None:
         from cli.render import render_caseload
 
         render_caseload(rows)

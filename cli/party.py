@@ -6,6 +6,7 @@ Same conventions as `incubator org`: ORG is a case id or a unique prefix of one;
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -21,6 +22,8 @@ from cli.common import (
     resolve,
     say,
     show_history,
+    write_xlsx,
+    xlsx_option,
 )
 
 if TYPE_CHECKING:
@@ -70,16 +73,26 @@ def history_cmd(ctx: click.Context, case_ref: str, output: str) -> None:
 @party.command("coverage")
 @click.option("--site", type=NAME_TEXT, help="only this site")
 @click.option("--json", "as_json", is_flag=True)
+@xlsx_option
 @click.pass_context
-def coverage_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
-    """入驻一家, 覆盖一家: how many organizations in the park have a party track."""
+def coverage_cmd(ctx: click.Context, site: str | None, as_json: bool, xlsx: Path | None) -> None:
+    """入驻一家, 覆盖一家: how many organizations in the park have a party track (--xlsx: a
+    row per site and the park's total)."""
     system = open_incubator(ctx)
     if site is not None:
         system.park.site(site)
     system.read_models.catch_up()
     figures = system.read_models.party_coverage(site)
+    if xlsx is not None:
+        from commands import exports
+
+        write_xlsx(
+            xlsx, exports.party_coverage(system.park, system.read_models.party_coverage, site)
+        )
     if as_json:
         emit_json(figures)
+        return
+    if xlsx is not None:
         return
     ratio = "—" if figures["ratio"] is None else f"{figures['ratio']:.0%}"
     say(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import click
@@ -21,8 +24,21 @@ from cli.common import (
     resolve_round,
     say,
     warn_calendar,
+    write_xlsx,
+    xlsx_option,
 )
 from lifecycle.bounds import Seconds
+
+if TYPE_CHECKING:
+    from commands.bootstrap import Incubator
+    from commands.workbooks import Sheet
+
+
+def exports() -> ModuleType:
+    """The exports, imported when one is asked for (the command line starts faster)."""
+    from commands import exports as module
+
+    return module
 
 
 @click.group()
@@ -174,16 +190,29 @@ def report() -> None:
 
 
 def _rows(
-    ctx: click.Context, title: str, query: str, as_json: bool, warn: bool = False, **args: Any
+    ctx: click.Context,
+    title: str,
+    query: str,
+    as_json: bool,
+    xlsx: Path | None,
+    sheets: Callable[[Incubator, Any], list[Sheet]],
+    warn: bool = False,
+    site: str | None = None,
+    **args: Any,
 ) -> None:
     system = open_incubator(ctx)
     if warn:  # the due dates count working days: say when a year's are not known
         warn_calendar(system)
+    if site is not None:
+        system.park.site(site)
+        args["site"] = site
     system.read_models.catch_up()
     rows = getattr(system.read_models, query)(**args)
+    if xlsx is not None:
+        write_xlsx(xlsx, sheets(system, rows))
     if as_json:
         emit_json(rows)
-    else:
+    elif xlsx is None:
         from cli.render import render_rows
 
         render_rows(title, rows)
@@ -196,17 +225,29 @@ json_option = click.option("--json", "as_json", is_flag=True, help="machine-read
 @click.option("--until", type=DAY, metavar="YYYY-MM-DD", help="due on or before")
 @click.option("--site", type=NAME_TEXT)
 @json_option
+@xlsx_option
 @click.pass_context
-def due_cmd(ctx: click.Context, until: date | None, site: str | None, as_json: bool) -> None:
+def due_cmd(
+    ctx: click.Context, until: date | None, site: str | None, as_json: bool, xlsx: Path | None
+) -> None:
     """Every pending deadline of every case, soonest first."""
-    _rows(ctx, "pending deadlines", "due", as_json, warn=True, until=until, site=site)
+
+    def sheets(system: Incubator, rows: Any) -> list[Sheet]:
+        from commands import exports
+
+        names = {c["id"]: c["name"] for c in system.read_models.caseload()}
+        names |= {p["id"]: p["title"] for p in system.read_models.projects()}
+        return exports.due(system.park, rows, names)
+
+    _rows(ctx, "pending deadlines", "due", as_json, xlsx, sheets, True, site, until=until)
 
 
 @report.command("occupancy")
 @click.option("--site", type=NAME_TEXT)
 @json_option
+@xlsx_option
 @click.pass_context
-def occupancy_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
+def occupancy_cmd(ctx: click.Context, site: str | None, as_json: bool, xlsx: Path | None) -> None:
     """Workspaces held, per site, with free and total counts."""
     system = open_incubator(ctx)
     sites = [system.park.site(site)] if site else list(system.park.sites.values())
@@ -222,8 +263,14 @@ def occupancy_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
         }
         for s in sites
     ]
+    if xlsx is not None:
+        from commands import exports
+
+        write_xlsx(xlsx, exports.occupancy(system.park, {"sites": summary, "held": held}))
     if as_json:
         emit_json({"sites": summary, "held": held})
+        return
+    if xlsx is not None:
         return
     from cli.render import render_rows
 
@@ -234,47 +281,88 @@ def occupancy_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
 @report.command("assignments")
 @click.option("--caseworker", type=NAME_TEXT, metavar="NAME")
 @json_option
+@xlsx_option
 @click.pass_context
-def assignments_cmd(ctx: click.Context, caseworker: str | None, as_json: bool) -> None:
+def assignments_cmd(
+    ctx: click.Context, caseworker: str | None, as_json: bool, xlsx: Path | None
+) -> None:
     """Open cases by caseworker (unassigned ones last)."""
-    _rows(ctx, "open cases by caseworker", "assignments", as_json, caseworker=caseworker)
+    _rows(
+        ctx,
+        "open cases by caseworker",
+        "assignments",
+        as_json,
+        xlsx,
+        lambda system, rows: exports().assignments(system.park, rows),
+        caseworker=caseworker,
+    )
 
 
 @report.command("stages")
 @click.option("--site", type=NAME_TEXT)
 @json_option
+@xlsx_option
 @click.pass_context
-def stages_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
+def stages_cmd(ctx: click.Context, site: str | None, as_json: bool, xlsx: Path | None) -> None:
     """Cases entering and leaving each stage per site and month, and in it at month's end."""
-    _rows(ctx, "stage statistics", "stage_stats", as_json, site=site)
+    _rows(
+        ctx,
+        "stage statistics",
+        "stage_stats",
+        as_json,
+        xlsx,
+        lambda system, rows: exports().stage_stats(system.park, rows),
+        site=site,
+    )
 
 
 @report.command("legal-status")
 @click.option("--site", type=NAME_TEXT)
 @json_option
+@xlsx_option
 @click.pass_context
-def legal_status_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
+def legal_status_cmd(
+    ctx: click.Context, site: str | None, as_json: bool, xlsx: Path | None
+) -> None:
     """Per site: the organizations in the park now by legal status (登记/备案), and how many
     moved to filed or registered while the park incubated them (in the park now or not)."""
-    if site is not None:
-        open_incubator(ctx).park.site(site)
-    _rows(ctx, "legal status per site (登记/备案)", "legal_status", as_json, site=site)
+    _rows(
+        ctx,
+        "legal status per site (登记/备案)",
+        "legal_status",
+        as_json,
+        xlsx,
+        lambda system, rows: exports().legal_status(system.park, rows),
+        site=site,
+    )
 
 
 @report.command("time-in-stage")
 @click.option("--track", type=click.Choice(["incubation", "residency"]))
 @json_option
+@xlsx_option
 @click.pass_context
-def time_in_stage_cmd(ctx: click.Context, track: str | None, as_json: bool) -> None:
+def time_in_stage_cmd(
+    ctx: click.Context, track: str | None, as_json: bool, xlsx: Path | None
+) -> None:
     """Mean and longest days spent in each stage, per cohort (year of application)."""
-    _rows(ctx, "days in stage per cohort", "time_in_stage", as_json, track=track)
+    _rows(
+        ctx,
+        "days in stage per cohort",
+        "time_in_stage",
+        as_json,
+        xlsx,
+        lambda system, rows: exports().time_in_stage(system.park, rows),
+        track=track,
+    )
 
 
 @report.command("awards")
 @click.option("--round", "round_ref", type=ID, metavar="ROUND", help="only this round")
 @json_option
+@xlsx_option
 @click.pass_context
-def awards_cmd(ctx: click.Context, round_ref: str | None, as_json: bool) -> None:
+def awards_cmd(ctx: click.Context, round_ref: str | None, as_json: bool, xlsx: Path | None) -> None:
     """Venture-philanthropy awards (公益创投) per project category and per site of the
     organizations: projects, amounts awarded and paid."""
     system = open_incubator(ctx)
@@ -283,8 +371,12 @@ def awards_cmd(ctx: click.Context, round_ref: str | None, as_json: bool) -> None
         system.rounds.round(UUID(round_id))  # a round, not a stray id
     system.read_models.catch_up()
     figures = system.read_models.awards(round_id)
+    if xlsx is not None:
+        write_xlsx(xlsx, exports().awards(system.park, figures))
     if as_json:
         emit_json(figures)
+        return
+    if xlsx is not None:
         return
     from cli.render import render_rows
 

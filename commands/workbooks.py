@@ -15,6 +15,7 @@ import io
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -140,13 +141,19 @@ class Sheet:
 
 def write_workbook(path: Path, sheets: Sequence[Sheet]) -> None:
     """The sheets as one .xlsx file: bold headers, frozen and filtered, dates as dates."""
+    if path.suffix.lower() != ".xlsx":
+        raise WorkbookError(f"{path.name}: an export is an .xlsx file; name it so")
+    with whole(path) as temporary:
+        _written(sheets).save(temporary)
+
+
+def _written(sheets: Sequence[Sheet]) -> Any:
+    """The workbook (write-only: its rows stream to the file as it is saved)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    if path.suffix.lower() != ".xlsx":
-        raise WorkbookError(f"{path.name}: an export is an .xlsx file; name it so")
     book = Workbook(write_only=True)
     titles: set[str] = set()
     bold = Font(bold=True)
@@ -172,18 +179,26 @@ def write_workbook(path: Path, sheets: Sequence[Sheet]) -> None:
             ws.append(
                 [_cell(ws, _value(row.get(c.key), c), c.kind, WriteOnlyCell) for c in sheet.columns]
             )
-    save_whole(book, path)
+    return book
 
 
 def save_whole(book: Any, path: Path) -> None:
-    folder = path.parent
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(handle)
-    try:
+    with whole(path) as temporary:
         book.save(temporary)
-        Path(temporary).replace(path)
+
+
+@contextmanager
+def whole(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` (made first: a folder that cannot take it fails before
+    anything is built), renamed to `path` when the block ends well, removed when not."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        temporary.replace(path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 
