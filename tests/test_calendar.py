@@ -323,3 +323,21 @@ def test_the_command_line_warns_from_december_that_next_year_is_unknown(tmp_path
         f"sqlite:///{tmp_path / 'november.sqlite3'}", INCUBATOR_NOW="2026-11-20T09:00+08:00"
     )
     assert november.run("reminders", "preview").stderr == ""
+
+
+@pytest.mark.parametrize(("exit_on", "late"), [("2014-12-15", False), ("2014-12-16", True)])
+def test_an_exit_on_the_monday_after_a_saturday_due_date_is_on_time(
+    exit_on: str, late: bool
+) -> None:
+    from commands import messages as m
+    from tests.given import PASS, Scenario
+
+    s = Scenario()
+    s.applied()
+    s.given(m.StartInspection, on="2014-01-08")
+    s.given(m.SubmitForEntry, on="2014-01-20")
+    # entered 2014-02-13: the ten months end on Saturday 12-13; the exit is due Monday 12-15
+    s.given(m.EvaluateEntry, on="2014-02-13", scores=PASS, workspace="M-01")
+    s.given(m.RecordGrowthReview, on="2014-07-10", scores=["王芳=75"])
+    event = s.when(m.EvaluateExit, on=exit_on, scores=PASS).one("ExitApproved")
+    assert event.late is late

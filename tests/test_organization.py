@@ -476,7 +476,16 @@ def test_residency_does_not_take_incubation_steps() -> None:
     s = Scenario()
     s.applied(track="residency")
     refusal = s.refuses(m.StartInspection, "cannot start-inspection", WrongStage, on="2014-01-08")
-    assert refusal.allowed == ["admit", "assign", "reject", "withdraw"]
+    assert refusal.allowed == [
+        "admit",
+        "assign",
+        "correct-legal-status",  # the legal status moves on either track (登记/备案)
+        "record-filing",
+        "record-registration",
+        "record-registration-help",
+        "reject",
+        "withdraw",
+    ]
 
 
 # ---- replay --------------------------------------------------------------------------------
