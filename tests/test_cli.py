@@ -266,7 +266,8 @@ def test_refusals_exit_non_zero_say_why_and_record_nothing(sqlite_url: str, tmp_
     error = sh.refused("org", "submit-for-entry", org, "--on", "2014-03-02")
     assert (
         "cannot submit-for-entry: the case is in stage 'applied'; commands allowed from "
-        "'applied': assign, reject, start-inspection, withdraw"
+        "'applied': assign, correct-legal-status, record-filing, record-registration, "
+        "record-registration-help, reject, start-inspection, withdraw"
     ) in error
     assert "needs --reason" in sh.refused("org", "reject", org, "--on", "2014-03-02")
     assert "in the future" in sh.refused("org", "start-inspection", org, "--on", "2099-01-01")
