@@ -62,7 +62,9 @@ class Dispatcher:
 
     def handle(self, message: m.Command, actor: Actor) -> Result:
         handler = HANDLERS[type(message)]
-        return handler(self.services, message, Who(actor.name, message.on, message.reason))
+        return handler(
+            self.services, message, Who(actor.name, message.on, message.reason, actor.role)
+        )
 
 
 # ---- organization incubation ---------------------------------------------------------------

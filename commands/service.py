@@ -54,6 +54,7 @@ class Who:
     actor: str | None
     on: date | None = None
     reason: str | None = None
+    role: str | None = None  # the role the actor is authenticated in (None: the command line)
 
 
 class Commands:
@@ -140,6 +141,7 @@ class Commands:
             on=on,
             recorded_at=self.clock.now(),
             reason=reason,
+            role=who.role,
             rehearsal=self.clock.fixed,
         )
 
