@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, Text, select
+from sqlalchemy import Column, Date, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
 
 from lifecycle.organization import OrganizationCase as Case
 from projections.runner import Batch, Projection
@@ -116,15 +118,49 @@ def list_cases(
     stage: str | None = None,
     site: str | None = None,
     id_prefix: str | None = None,
+    sites: Collection[str] | None = None,
+    caseworker: str | None = None,
+    field: str | None = None,
+    track: str | None = None,
+    q: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
+    """The cases that pass every filter given, by application date. `sites` limits them to
+    the sites a person works at (None: every site); `q` is any part of the name; `limit` and
+    `offset` give a page."""
     caseload = tables["caseload"]
     query = select(*(caseload.c[name] for name in COLUMNS)).order_by(
         caseload.c.applied_on, caseload.c.name, caseload.c.id
     )
-    if stage:
-        query = query.where(caseload.c.stage == stage)
-    if site:
-        query = query.where(caseload.c.site == site)
+    query = query.where(*_filters(caseload, stage=stage, site=site, sites=sites))
+    query = query.where(*_filters(caseload, caseworker=caseworker, field=field, track=track, q=q))
     if id_prefix:
         query = query.where(caseload.c.id.startswith(id_prefix, autoescape=True))
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def stage_counts(conn: Connection, tables: dict[str, Table], **filters: Any) -> dict[str, int]:
+    """How many cases are in each stage, among those that pass the filters (but the stage)."""
+    caseload = tables["caseload"]
+    filters.pop("stage", None)
+    query = (
+        select(caseload.c.stage, func.count())
+        .where(*_filters(caseload, **filters))
+        .group_by(caseload.c.stage)
+    )
+    return {row[0]: row[1] for row in conn.execute(query)}
+
+
+def _filters(caseload: Table, sites: Collection[str] | None = None, **given: Any) -> list[Any]:
+    where: list[ColumnElement[bool]] = []
+    if sites is not None:
+        where.append(caseload.c.site.in_(sorted(sites)))
+    for name in ("stage", "site", "caseworker", "field", "track"):
+        if given.get(name):
+            where.append(caseload.c[name] == given[name])
+    if given.get("q"):
+        where.append(caseload.c.name.contains(given["q"].strip(), autoescape=True))
+    return where

@@ -230,6 +230,9 @@ class ReadModels:
             caseload.projection, lambda c, t: caseload.list_cases(c, t, **filters), mark=True
         )
 
+    def stage_counts(self, **filters: Any) -> dict[str, int]:
+        return self.read(caseload.projection, lambda c, t: caseload.stage_counts(c, t, **filters))
+
     def search(self, text: str) -> list[dict[str, Any]]:
         return self.read(directory.projection, lambda c, t: directory.search(c, t, text), mark=True)
 

@@ -24,7 +24,7 @@ from commands.bootstrap import Incubator, bootstrap
 from projections.read_models import PROJECTIONS
 from projections.runner import catch_up, serving_tables
 from schedules.clock import FixedClock
-from tests.builders import new_case
+from tests.builders import drive, new_case
 from tests.conftest import NOW
 
 BIN = Path(sys.executable).parent / "incubator"
@@ -297,3 +297,29 @@ def test_the_follower_outlives_a_failed_catch_up(
     read_models.follow(stop, interval=0.01)
     assert len(calls) == 3
     assert [row["id"] for row in read_models.caseload()] == [str(case_id)]
+
+
+def test_the_caseload_filters_pages_and_counts_by_stage(incubator: Incubator) -> None:
+    """What the web's caseload and the API's list ask: filters, a page, a count per stage."""
+    service = incubator.service
+    ids = {
+        name: new_case(service, name=name, site=site)
+        for name, site in [
+            ("爱心志愿者协会", "main"),
+            ("阳光助老服务社", "main"),
+            ("心连心社区", "branch"),
+        ]
+    }
+    drive(service, ids["阳光助老服务社"], "inspecting")
+    incubator.read_models.catch_up()
+    read = incubator.read_models
+
+    assert [r["name"] for r in read.caseload(q="助老")] == ["阳光助老服务社"]
+    assert [r["name"] for r in read.caseload(sites={"branch"})] == ["心连心社区"]
+    assert read.caseload(sites=set()) == []
+    assert [r["name"] for r in read.caseload(stage="applied", site="main")] == ["爱心志愿者协会"]
+    everyone = [r["name"] for r in read.caseload()]
+    assert [r["name"] for r in read.caseload(limit=1, offset=1)] == everyone[1:2]
+    assert read.stage_counts() == {"applied": 2, "inspecting": 1}
+    assert read.stage_counts(site="main", stage="applied") == {"applied": 1, "inspecting": 1}
+    assert read.caseload(q="100%_") == []  # a pattern's wildcards are matched as written
