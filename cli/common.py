@@ -360,35 +360,6 @@ def show_related_history(
 
 
 def emit_history_csv(events: list[dict[str, Any]]) -> None:
-    import csv
-    import json
+    from commands.exports import history_csv
 
-    out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(
-        ["version", "aggregate", "type", "on", "recorded_at", "actor", "reason", "changed", "data"]
-    )
-    for e in events:
-        changed = "; ".join(
-            f"{name}: {_plain(c['before'])} → {_plain(c['after'])}"
-            for name, c in e["changed"].items()
-        )
-        fields = [
-            e["version"],
-            e.get("of", {}).get("aggregate", ""),
-            e["type"],
-            e["on"] or "",
-            e["recorded_at"],
-            e["actor"],
-            e["reason"] or "",
-            changed,
-            json.dumps(e["data"], ensure_ascii=False, default=_json_default),
-        ]
-        out.writerow([bounds.neutral(str(f), keep_newlines=True) for f in fields])
-
-
-def _plain(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(_plain, value)) + "]"
-    return str(value)
+    sys.stdout.write(history_csv(events))

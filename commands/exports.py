@@ -242,3 +242,46 @@ def _plain(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(map(_plain, value)) + "]"
     return str(value)
+
+
+def history_csv(events: Rows) -> str:
+    """A history as CSV (UTF-8): one row per event, what it changed in words, its data as JSON;
+    every cell neutralised so a spreadsheet never runs it as a formula."""
+    import csv
+    import io
+    from datetime import date
+    from decimal import Decimal
+    from uuid import UUID
+
+    from lifecycle import bounds
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        if isinstance(value, date | UUID):
+            return str(value)
+        raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(
+        ["version", "aggregate", "type", "on", "recorded_at", "actor", "reason", "changed", "data"]
+    )
+    for e in events:
+        changed = "; ".join(
+            f"{name}: {_plain(c['before'])} → {_plain(c['after'])}"
+            for name, c in e["changed"].items()
+        )
+        fields = [
+            e["version"],
+            e.get("of", {}).get("aggregate", ""),
+            e["type"],
+            e["on"] or "",
+            e["recorded_at"],
+            e["actor"],
+            e["reason"] or "",
+            changed,
+            json.dumps(e["data"], ensure_ascii=False, default=default),
+        ]
+        out.writerow([bounds.neutral(str(f), keep_newlines=True) for f in fields])
+    return buffer.getvalue()
