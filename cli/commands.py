@@ -147,9 +147,7 @@ def _actor(name: str | None) -> Actor:
 
 
 def system_dispatcher(system: Incubator) -> Dispatcher:
-    from commands.handlers import Dispatcher, Services
-
-    return Dispatcher(Services(system.service, system.party, system.rounds))
+    return system.dispatcher
 
 
 # ---- what a command prints -----------------------------------------------------------------

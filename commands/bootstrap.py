@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from commands.handlers import Dispatcher, Services
 from commands.importing import ImportService
 from commands.party import PartyService
 from commands.reminders import ReminderService
@@ -62,6 +63,11 @@ class Incubator:
     reminders: ReminderService
     rounds: RoundService
     importing: ImportService
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """Every command message to its handler, on this system's services."""
+        return Dispatcher(Services(self.service, self.party, self.rounds))
 
     def close_all(self) -> None:
         self.read_models.engine.dispose()
