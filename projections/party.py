@@ -3,9 +3,22 @@ members and branches. Built from the organization cases, the party tracks and th
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, Integer, String, Table, Text, and_, func, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    String,
+    Table,
+    Text,
+    and_,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 from lifecycle.joint_branch import JointBranch
@@ -16,11 +29,12 @@ from projections.runner import Batch, Projection
 
 IN_THE_PARK = ("incubating", "follow_up", "resident")
 
-projection = Projection("party", version=3)
+projection = Projection("party", version=4)
 projection.table(
     "party_orgs",
     lambda: [
         Column("id", String(36), primary_key=True),
+        Column("name", Text),
         Column("site", Text, nullable=False),
         Column("stage", Text, nullable=False, index=True),
     ],
@@ -74,7 +88,7 @@ projection.case_of = _case_of
 
 @projection.on(Case.ApplicationReceived)
 def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
-    rows.put("party_orgs", rows.key(e), site=e.site, stage="applied")
+    rows.put("party_orgs", rows.key(e), name=e.name, site=e.site, stage="applied")
 
 
 @projection.on(Case.CaseImported)
@@ -243,3 +257,45 @@ def _branch_row(
         "formal_members": formal,
         "constituted": ok,
     }
+
+
+def unbranched(
+    conn: Connection, tables: dict[str, Table], sites: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """Organizations in the park whose party track has no branch yet, by site and name."""
+    orgs, tracks = tables["party_orgs"], tables["party_tracks"]
+    query = (
+        select(
+            orgs.c.id.label("case_id"),
+            orgs.c.name,
+            orgs.c.site,
+            tracks.c.stage,
+            tracks.c.formal,
+            tracks.c.instructor,
+        )
+        .select_from(orgs.join(tracks, tracks.c.case_id == orgs.c.id))
+        .where(
+            orgs.c.stage.in_(IN_THE_PARK),
+            or_(tracks.c.branch_kind.is_(None), tracks.c.branch_kind == "none"),
+        )
+        .order_by(orgs.c.site, orgs.c.name, orgs.c.id)
+    )
+    if sites is not None:
+        query = query.where(orgs.c.site.in_(sorted(sites)))
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def joint_members(conn: Connection, tables: dict[str, Table]) -> dict[str, list[dict[str, Any]]]:
+    """The member organizations of every joint branch, with their formal members."""
+    orgs, members = tables["party_orgs"], tables["joint_members"]
+    query = (
+        select(members.c.branch_id, members.c.case_id, orgs.c.name, members.c.formal)
+        .select_from(members.outerjoin(orgs, orgs.c.id == members.c.case_id))
+        .order_by(members.c.branch_id, orgs.c.name)
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    for branch_id, case_id, name, formal in conn.execute(query):
+        found.setdefault(branch_id, []).append(
+            {"case_id": case_id, "organization": name, "formal_members": formal}
+        )
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
@@ -293,6 +293,12 @@ class ReadModels:
 
     def party_branches(self, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(party.projection, lambda c, t: party.branches(c, t, site), mark=True)
+
+    def party_unbranched(self, sites: Collection[str] | None = None) -> list[dict[str, Any]]:
+        return self.read(party.projection, lambda c, t: party.unbranched(c, t, sites))
+
+    def joint_members(self) -> dict[str, list[dict[str, Any]]]:
+        return self.read(party.projection, party.joint_members)
 
     def legal_status(self, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(legal_status.projection, lambda c, t: legal_status.by_site(c, t, site))

@@ -323,3 +323,20 @@ def test_the_caseload_filters_pages_and_counts_by_stage(incubator: Incubator) ->
     assert read.stage_counts() == {"applied": 2, "inspecting": 1}
     assert read.stage_counts(site="main", stage="applied") == {"applied": 1, "inspecting": 1}
     assert read.caseload(q="100%_") == []  # a pattern's wildcards are matched as written
+
+
+def test_party_work_lists_the_organizations_without_a_branch_and_joint_members(
+    incubator: Incubator,
+) -> None:
+    service = incubator.service
+    first = new_case(service, name="爱心志愿者协会")
+    second = new_case(service, name="阳光助老服务社", site="branch")
+    drive(service, first, "incubating")
+    drive(service, second, "incubating", workspace="B-01")
+    incubator.read_models.catch_up()
+    read = incubator.read_models
+
+    names = [r["name"] for r in read.party_unbranched()]
+    assert names == ["阳光助老服务社", "爱心志愿者协会"]  # by site: branch before main
+    assert [r["name"] for r in read.party_unbranched(sites={"main"})] == ["爱心志愿者协会"]
+    assert read.joint_members() == {}
