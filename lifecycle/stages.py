@@ -8,6 +8,7 @@ goes through a machine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from transitions import Machine, MachineError
 
@@ -180,6 +181,16 @@ PARTY_STAGE_NAMES_ZH = {
 }
 
 
+class Move(NamedTuple):
+    """One transition of a workflow: `trigger` from `source` to `dest` (None: it stays), when
+    the decided outcome `passed` is `when` (None: whatever it is)."""
+
+    trigger: str
+    source: str
+    dest: str | None
+    when: bool | None = None
+
+
 @dataclass
 class _Probe:
     """Carries a case's stage (and a decided outcome) through the shared machine."""
@@ -236,6 +247,20 @@ class Workflow:
 
     def is_final(self, stage: str) -> bool:
         return not self._machine.get_triggers(stage)
+
+    def moves(self) -> list[Move]:
+        """Every transition the machine holds, by trigger in the order declared (what a
+        diagram of the workflow draws, so that it cannot drift from the code)."""
+        return [
+            Move(trigger, source, t.dest, next((c.target for c in t.conditions), None))
+            for trigger, event in self._machine.events.items()
+            for source, transitions in event.transitions.items()
+            for t in transitions
+        ]
+
+    def triggers(self) -> list[str]:
+        """Every trigger of the workflow, in the order declared."""
+        return list(self._machine.events)
 
 
 def cli_name(trigger: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, Text, select
+from sqlalchemy import Column, Date, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.workspace import Workspace
@@ -58,3 +58,14 @@ def held(
     if site:
         query = query.where(occupancy.c.site == site)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def held_by_site(conn: Connection, tables: dict[str, Table]) -> dict[str, int]:
+    """How many workspaces are held at each site that has a workspace held."""
+    occupancy = tables["occupancy"]
+    query = (
+        select(occupancy.c.site, func.count())
+        .where(occupancy.c.case_id.is_not(None))
+        .group_by(occupancy.c.site)
+    )
+    return {str(site): int(count) for site, count in conn.execute(query).tuples()}

@@ -299,3 +299,19 @@ def joint_members(conn: Connection, tables: dict[str, Table]) -> dict[str, list[
             {"case_id": case_id, "organization": name, "formal_members": formal}
         )
     return found
+
+
+def coverage_by_site(conn: Connection, tables: dict[str, Table]) -> dict[str, dict[str, int]]:
+    """Per site with organizations in the park: how many there are, and how many of them have a
+    party track (the `coverage` of each site, in one query)."""
+    orgs, tracks = tables["party_orgs"], tables["party_tracks"]
+    query = (
+        select(orgs.c.site, func.count(), func.count(tracks.c.id))
+        .select_from(orgs.outerjoin(tracks, tracks.c.case_id == orgs.c.id))
+        .where(orgs.c.stage.in_(IN_THE_PARK))
+        .group_by(orgs.c.site)
+    )
+    return {
+        site: {"organizations": organizations, "covered": covered}
+        for site, organizations, covered in conn.execute(query)
+    }

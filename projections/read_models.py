@@ -18,6 +18,7 @@ from projections import (
     accounts,
     assignments,
     caseload,
+    cohorts,
     directory,
     due_dates,
     legal_status,
@@ -55,6 +56,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     rounds.projection,
     legal_status.projection,
     accounts.projection,
+    cohorts.projection,
 )
 T = TypeVar("T")
 log = logging.getLogger("incubator.projections")
@@ -278,6 +280,14 @@ class ReadModels:
     def occupancy(self, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(occupancy.projection, lambda c, t: occupancy.held(c, t, site), mark=True)
 
+    def occupancy_by_site(self) -> list[dict[str, Any]]:
+        """Each site of the settings: its workspaces held, and how many it has."""
+        held = self.read(occupancy.projection, occupancy.held_by_site)
+        return [
+            {"site": key, "held": held.get(key, 0), "total": len(site.workspaces)}
+            for key, site in self.park.sites.items()
+        ]
+
     def assignments(self, caseworker: str | None = None) -> list[dict[str, Any]]:
         return self.read(
             assignments.projection,
@@ -293,6 +303,15 @@ class ReadModels:
     def party_coverage(self, site: str | None = None) -> dict[str, Any]:
         return self.read(party.projection, lambda c, t: party.coverage(c, t, site), mark=True)
 
+    def party_coverage_by_site(self) -> list[dict[str, Any]]:
+        """Each site of the settings (and any other a case names): its organizations in the
+        park and how many of them have a party track."""
+        found = self.read(party.projection, party.coverage_by_site)
+        return [
+            {"site": key, **found.get(key, {"organizations": 0, "covered": 0})}
+            for key in dict.fromkeys([*self.park.sites, *found])
+        ]
+
     def party_branches(self, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(party.projection, lambda c, t: party.branches(c, t, site), mark=True)
 
@@ -301,6 +320,25 @@ class ReadModels:
 
     def joint_members(self) -> dict[str, list[dict[str, Any]]]:
         return self.read(party.projection, party.joint_members)
+
+    def cohort_funnel(
+        self, by: str = "applied", track: str = "incubation", site: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Per year's cohort (of application or of entry): applied, entered, exited
+        successfully, closed."""
+        return self.read(
+            cohorts.projection, lambda c, t: cohorts.funnel(c, t, by=by, track=track, site=site)
+        )
+
+    def in_shell(
+        self, year: int | None = None, site: str | None = None, track: str | None = "incubation"
+    ) -> list[dict[str, Any]]:
+        """The cases that entered (in `year`): their in-shell periods and exit deadlines."""
+        return self.read(
+            cohorts.projection,
+            lambda c, t: cohorts.in_shell(c, t, self.park.rules, year=year, site=site, track=track),
+            mark=True,
+        )
 
     def legal_status(self, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(legal_status.projection, lambda c, t: legal_status.by_site(c, t, site))
