@@ -175,6 +175,10 @@ def say(refusal: Said, lang: Lang) -> str:
     params = {name: _value(value, lang) for name, value in refusal.params.items()}
     if isinstance(refusal, WrongStage):
         params |= _wrong_stage(refusal, lang)
+    elif isinstance(params.get("command"), str) and not isinstance(params["command"], Term):
+        from web import labels
+
+        params["command"] = labels.any_command(lang, params["command"])
     try:
         return said(refusal.template, params, lang.gettext)
     except (KeyError, IndexError, ValueError):

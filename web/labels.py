@@ -89,6 +89,17 @@ def command_name(lang: Lang, track: str, command: str) -> str:
     return label(lang, f"{FAMILIES.get(track, track)} command", command.replace("-", "_"))
 
 
+def any_command(lang: Lang, command: str) -> str:
+    """A command named without its workflow (a refusal's `{command}`): the name of the first
+    workflow's command of that name (the organization's first)."""
+    key = command.replace("-", "_")
+    for kin in dict.fromkeys(FAMILIES.values()):
+        name = lang.pgettext(f"{kin} command", key)
+        if name != key:
+            return name
+    return key.replace("_", " ")
+
+
 def command(lang: Lang, message: type[Command]) -> str:
     """The name of a command (`EvaluateEntry`: 入壳评估)."""
     context, key = _command_key(message)
