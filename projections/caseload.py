@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, Text, select
+from sqlalchemy import Column, Date, String, Table, Text, literal, select, tuple_
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
@@ -116,7 +117,14 @@ def list_cases(
     stage: str | None = None,
     site: str | None = None,
     id_prefix: str | None = None,
+    caseworker: str | None = None,
+    name_contains: str | None = None,
+    sites: frozenset[str] | None = None,
+    after: tuple[date, str, str] | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
+    """The cases in order of application; `sites`: only these (None: all); `after` and `limit`:
+    a page that starts after the (applied_on, name, id) of the last row of the one before."""
     caseload = tables["caseload"]
     query = select(*(caseload.c[name] for name in COLUMNS)).order_by(
         caseload.c.applied_on, caseload.c.name, caseload.c.id
@@ -127,4 +135,17 @@ def list_cases(
         query = query.where(caseload.c.site == site)
     if id_prefix:
         query = query.where(caseload.c.id.startswith(id_prefix, autoescape=True))
+    if caseworker:
+        query = query.where(caseload.c.caseworker == caseworker)
+    if name_contains:
+        query = query.where(caseload.c.name.contains(name_contains, autoescape=True))
+    if sites is not None:
+        query = query.where(caseload.c.site.in_(sorted(sites)))
+    if after is not None:
+        query = query.where(
+            tuple_(caseload.c.applied_on, caseload.c.name, caseload.c.id)
+            > tuple_(*(literal(value) for value in after))
+        )
+    if limit is not None:
+        query = query.limit(limit)
     return [dict(row._mapping) for row in conn.execute(query)]
