@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from api import auth, commands, problems, reads
 from commands.handlers import Dispatcher, Services
@@ -62,12 +63,15 @@ def create_app(
     app.state.requests = Requests(system)
     app.state.dispatcher = Dispatcher(Services(system.service, system.party, system.rounds))
     problems.install(app)
-    app.include_router(auth.router, prefix="/api")
-    app.include_router(commands.router(), prefix="/api")
-    app.include_router(reads.router, prefix="/api")
-    for extra in routers:
-        app.include_router(extra)
+    app.state.routers = [auth.router, commands.router(), reads.router, *routers]
+    for router in app.state.routers:
+        app.include_router(router)
     return app
+
+
+def routes_of(app: FastAPI) -> list[APIRoute]:
+    """Every route of the app's routers (FastAPI keeps an included router's routes inside it)."""
+    return [r for router in app.state.routers for r in router.routes if isinstance(r, APIRoute)]
 
 
 def app_from_env() -> FastAPI:

@@ -47,7 +47,7 @@ class Token(BaseModel):
 
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
-router = APIRouter()
+router = APIRouter(prefix="/api")
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"model": ProblemBody, "description": "not logged in, or the token expired"}
 }
@@ -69,24 +69,22 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
     try:
         session = accounts.log_in(form.username, form.password)
     except Refused as refusal:
-        wait = _retry_after(refusal)
-        if wait is not None:
-            raise Problem(
-                429, str(refusal), kind="locked-out", headers={"Retry-After": str(wait)}
-            ) from None
-        raise Problem(401, str(refusal), kind="login-refused", headers=BEARER) from None
+        locked, wait = _retry_after(refusal)
+        later = {"Retry-After": str(wait)} if wait else {}
+        if locked:
+            raise Problem(429, str(refusal), kind="locked-out", headers=later) from None
+        raise Problem(401, str(refusal), kind="login-refused", headers=BEARER | later) from None
     now = request.app.state.system.clock.now()
     seconds = max(0, math.floor((session.expires_at - now).total_seconds()))
     return {"access_token": session.token, "token_type": "bearer", "expires_in": seconds}
 
 
-def _retry_after(refusal: Refused) -> int | None:
-    """Seconds until a locked account may try again; None when it is not locked."""
-    wait = getattr(refusal, "retry_after", None)  # LockedOut (commands/accounts.py)
-    if wait is None:
-        return None
+def _retry_after(refusal: Refused) -> tuple[bool, int]:
+    """Whether the name is locked out, and the seconds to wait before another try (failed
+    logins are slowed down, then locked for a while: commands/accounts.py)."""
+    wait = getattr(refusal, "retry_after", 0) or 0
     seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-    return max(1, math.ceil(seconds))
+    return type(refusal).__name__ == "LockedOut", max(0, math.ceil(seconds))
 
 
 def authenticated(

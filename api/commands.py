@@ -169,7 +169,7 @@ def result_type(message: type[Command]) -> type:
 
 
 def router() -> APIRouter:
-    commands = APIRouter(tags=["commands"])
+    commands = APIRouter(prefix="/api", tags=["commands"])
     for route in routes():
         message = route.message
         model = VIEWS.get(result_type(message), models.View)

@@ -30,7 +30,7 @@ from commands.reads import PAGE_LIMIT, REPORTS, history_csv
 from commands.roles import Right
 from lifecycle.stages import ALL_STAGES
 
-router = APIRouter()
+router = APIRouter(prefix="/api")
 FAILS: dict[int | str, dict[str, Any]] = {
     **UNAUTHORIZED,
     403: {"model": ProblemBody, "description": "the account's roles do not allow it here"},
