@@ -94,11 +94,20 @@ def _resolved(system: Incubator, spec: Param, given: Any) -> Any:
 
 def _param(message: type[Command], name: str, spec: Param) -> click.Parameter:
     if spec.kind in POSITIONAL:
-        return click.Argument([name], metavar=spec.kind.metavar, type=ID)
+        kind = ID if spec.kind in RESOLVERS else Bounded(spec.kind.parse, spec.kind.name)
+        return click.Argument([name], metavar=spec.kind.metavar, type=kind)
     return _option(message, name, spec)
 
 
 def _option(message: type[Command], name: str, spec: Param) -> click.Option:
+    if spec.kind.secret:  # never an option's value: read from standard input
+        return click.Option(
+            [messages.flag(name, spec), name],
+            is_flag=True,
+            required=messages.required(message, name),
+            callback=_read_secret,
+            help=f"{spec.zh} — {spec.en}",
+        )
     if spec.kind.pair is not None:  # --pass/--fail: one of the two is given
         return click.Option(
             [messages.flag(name, spec), name],
@@ -122,6 +131,18 @@ def _one_of_two(ctx: click.Context, param: click.Parameter, value: bool | None) 
     if value is None and param.required:
         raise click.UsageError(f"give {' or '.join(param.opts + param.secondary_opts)}", ctx)
     return value
+
+
+def _read_secret(ctx: click.Context, param: click.Parameter, given: bool) -> str | None:
+    """One line of standard input (typed unseen at a terminal), without its line end."""
+    if not given:
+        return None
+    import sys
+
+    if sys.stdin.isatty():
+        line = click.prompt("password", hide_input=True, err=True, default="", show_default=False)
+        return str(line)
+    return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
 
 
 def _type(kind: Kind, many: bool) -> click.ParamType[Any, Any]:
@@ -149,13 +170,14 @@ def _actor(name: str | None) -> Actor:
 def system_dispatcher(system: Incubator) -> Dispatcher:
     from commands.handlers import Dispatcher, Services
 
-    return Dispatcher(Services(system.service, system.party, system.rounds))
+    return Dispatcher(Services(system.service, system.party, system.rounds, system.accounts))
 
 
 # ---- what a command prints -----------------------------------------------------------------
 
 
 def report(system: Incubator, message: type[Command], result: Result, as_json: bool) -> None:
+    from lifecycle.account import Account
     from lifecycle.project import Project
     from lifecycle.round import Round
 
@@ -164,6 +186,10 @@ def report(system: Incubator, message: type[Command], result: Result, as_json: b
         from cli.rounds import report_result
 
         report_result(system, result, as_json)
+    elif isinstance(result, Account):
+        from cli.accounts import report_account
+
+        report_account(result, as_json)
     else:
         _report_case(system, message, result, as_json)
     if lag:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import click
 
+from cli.accounts import user
 from cli.audit import audit
 from cli.commands import declare
 from cli.common import (
@@ -272,7 +273,15 @@ def demo(ctx: click.Context, demo_database: str | None) -> None:
     run_demo(demo_database, ctx.obj["settings"])
 
 
-declare({"org": org, "party": party, "party joint-branch": joint_branch, "round": round_group})
+declare(
+    {
+        "org": org,
+        "party": party,
+        "party joint-branch": joint_branch,
+        "round": round_group,
+        "user": user,
+    }
+)
 cli.add_command(audit)
 cli.add_command(party)
 cli.add_command(reminders)
@@ -283,6 +292,7 @@ cli.add_command(report)
 cli.add_command(round_group)
 cli.add_command(import_cmd)
 cli.add_command(serve_cmd)
+cli.add_command(user)
 
 
 def main() -> None:

@@ -12,9 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from commands.accounts import AccountService
 from commands.importing import ImportService
 from commands.party import PartyService
 from commands.reminders import ReminderService
@@ -26,7 +28,7 @@ from lifecycle.stages import WORKFLOWS
 from projections.read_models import ReadModels
 from schedules.clock import Clock, FixedClock, SystemClock
 from schedules.mail import SMTP_ENV, Mailer, MailError, SmtpMailer
-from store import audit
+from store import audit, sessions
 from store.database import (
     DATABASE_ENV,
     Database,
@@ -62,6 +64,7 @@ class Incubator:
     reminders: ReminderService
     rounds: RoundService
     importing: ImportService
+    accounts: AccountService
 
     def close_all(self) -> None:
         self.read_models.engine.dispose()
@@ -109,12 +112,14 @@ def bootstrap(
     mailer: Mailer | None = None,
     *,
     create_for: str | None = None,
+    password_hasher: PasswordHasher | None = None,
 ) -> Incubator:
     """`mailer` defaults to SMTP at INCUBATOR_SMTP_URL when that is set, else no mail.
     `create_for` (rehearsal, demonstration) marks a new database for that purpose first.
 
     A `clock` handed in is the caller's (tests, benchmarks); the one INCUBATOR_NOW fixes is
-    honoured only on a database created for a rehearsal or a demonstration."""
+    honoured only on a database created for a rehearsal or a demonstration. A
+    `password_hasher` handed in hashes and checks passwords (tests: a cheap one)."""
     database = parse_database_url(
         database_url or os.environ.get(DATABASE_ENV) or default_database_url()
     )
@@ -149,6 +154,9 @@ def bootstrap(
         ReminderService(log, park, clock, read_models, mailer),
         RoundService(log, park, clock),
         ImportService(log, park, clock, open_names=lambda: _open_cases(read_models)),
+        AccountService(
+            log, park, clock, read_models, sessions.SessionStore(engine), password_hasher
+        ),
     )
 
 
@@ -165,6 +173,7 @@ def _open_cases(read_models: ReadModels) -> list[dict[str, Any]]:
 def _read_models(database: Database, engine: Engine, log: EventLog, park: Park) -> ReadModels:
     try:
         audit.install(database, engine)
+        sessions.install(engine)
         return ReadModels(engine, log, park, lambda: audit.seal(engine, log))
     except SQLAlchemyError as e:
         raise DatabaseError(

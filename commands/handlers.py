@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from commands import messages as m
+from commands.accounts import AccountService
 from commands.party import PartyService
 from commands.rounds import RoundService
 from commands.service import IncubatorService, Who
+from lifecycle.account import Account
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
 from lifecycle.party import PartyIncubation
@@ -23,7 +25,7 @@ from lifecycle.project import Project
 from lifecycle.round import Round
 
 C = TypeVar("C", bound=m.Command)
-Result = OrganizationCase | PartyIncubation | JointBranch | Round | Project
+Result = OrganizationCase | PartyIncubation | JointBranch | Round | Project | Account
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Services:
     cases: IncubatorService
     party: PartyService
     rounds: RoundService
+    accounts: AccountService
 
 
 Handler = Callable[[Services, C, Who], Result]
@@ -324,3 +327,41 @@ def receive_report(s: Services, c: m.ReceiveReport, who: Who) -> Project:
 @handles(m.StopTranches)
 def stop_tranches(s: Services, c: m.StopTranches, who: Who) -> Project:
     return s.rounds.stop(c.project, who)
+
+
+# ---- accounts and roles --------------------------------------------------------------------
+
+
+@handles(m.AddAccount)
+def add_account(s: Services, c: m.AddAccount, who: Who) -> Account:
+    return s.accounts.add(who, name=c.name, role=c.role, sites=c.sites, password=c.password)
+
+
+@handles(m.GrantRole)
+def grant_role(s: Services, c: m.GrantRole, who: Who) -> Account:
+    return s.accounts.grant(c.account, who, c.role, c.sites)
+
+
+@handles(m.RevokeRole)
+def revoke_role(s: Services, c: m.RevokeRole, who: Who) -> Account:
+    return s.accounts.revoke(c.account, who, c.role)
+
+
+@handles(m.SetPassword)
+def set_password(s: Services, c: m.SetPassword, who: Who) -> Account:
+    return s.accounts.set_password(c.account, who, c.password)
+
+
+@handles(m.DisableAccount)
+def disable_account(s: Services, c: m.DisableAccount, who: Who) -> Account:
+    return s.accounts.disable(c.account, who)
+
+
+@handles(m.EnableAccount)
+def enable_account(s: Services, c: m.EnableAccount, who: Who) -> Account:
+    return s.accounts.enable(c.account, who)
+
+
+@handles(m.ChooseLanguage)
+def choose_language(s: Services, c: m.ChooseLanguage, who: Who) -> Account:
+    return s.accounts.choose_language(c.account, who, c.language)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from lifecycle import bounds
+from lifecycle.account import LANGUAGES, PASSWORD_MAX, ROLE_NAMES
 from lifecycle.bounds import Invalid
 from lifecycle.credit_code import credit_code
 from lifecycle.errors import Term
@@ -27,6 +28,7 @@ from lifecycle.park import LEGAL_STATUSES
 from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
 from lifecycle.project import REPORT_KINDS
 from lifecycle.stages import (
+    ACCOUNT_WORKFLOW,
     PARTY_WORKFLOW,
     PROJECT_WORKFLOW,
     ROUND_WORKFLOW,
@@ -47,6 +49,9 @@ class Kind:
     metavar: str
     choices: tuple[str, ...] = ()
     pair: tuple[str, str] | None = None  # a yes/no flag: --pass/--fail
+    # A secret (a password): never an option's value, never shown, never repeated by a refusal;
+    # the command line reads it from standard input (--password-stdin).
+    secret: bool = False
 
 
 def _choice(name: str, options: tuple[str, ...]) -> Kind:
@@ -105,6 +110,23 @@ def _scores(value: Any, param: str) -> dict[str, Decimal]:
     return Panel.parse(list(value)).scores
 
 
+def _names(value: Any, param: str) -> tuple[str, ...]:
+    """Names given one per option (--site main --site branch), or a list of them from JSON."""
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+        raise Invalid(param, value, "must be names, one per option")
+    return tuple(dict.fromkeys(bounds.NAME.check(v, param) for v in value))
+
+
+def _password(value: Any, param: str) -> str:
+    """Text of 1 to PASSWORD_MAX characters; its rules are the account's (lifecycle/account.py).
+    A refusal never repeats it."""
+    if not isinstance(value, str) or not value:
+        raise Invalid(param, None, "must be given, as text", secret=True)
+    if len(value) > PASSWORD_MAX:
+        raise Invalid(param, None, "must be at most {n} characters", secret=True, n=PASSWORD_MAX)
+    return value
+
+
 NAME = Kind("name", bounds.NAME.check, bounds.NAME.check, "NAME")
 NOTE = Kind("text", bounds.NOTE.check, bounds.NOTE.check, "TEXT")
 MEMBERS = Kind("count", bounds.MEMBERS.parse, bounds.MEMBERS.check, "K")
@@ -123,8 +145,17 @@ MONEY = Kind("yuan", bounds.MONEY.parse, bounds.MONEY.check, "YUAN")
 SCORE = Kind("score", _score, _score, "N")
 MIN_SCORES = Kind("count", bounds.MIN_SCORES.parse, bounds.MIN_SCORES.check, "K")
 VERDICT = Kind("verdict", _verdict, _verdict, "", pair=("pass", "fail"))
-# The ids a command is about come first on its command line: incubator org show ORG.
-POSITIONAL = (CASE, ROUND, PROJECT)
+# Accounts and roles (issue #14)
+ACCOUNT = Kind("account", bounds.NAME.check, bounds.NAME.check, "NAME")  # an account there is
+NEW_ACCOUNT = Kind("new account", bounds.NAME.check, bounds.NAME.check, "NAME")
+ROLE = _choice("role", ROLE_NAMES)
+SITES = Kind("sites", bounds.NAME.check, _names, "SITE")
+LANGUAGE = _choice("language", LANGUAGES)
+PASSWORD = Kind("password", _password, _password, "", secret=True)
+# What a command is about (a case, a round, a project, an account): its stages are declared.
+SUBJECTS = (CASE, ROUND, PROJECT, ACCOUNT)
+# These come first on its command line: incubator org show ORG, incubator user add NAME.
+POSITIONAL = (*SUBJECTS, NEW_ACCOUNT)
 
 
 @dataclass(frozen=True)
@@ -137,8 +168,11 @@ class Param:
 
 
 def param(kind: Kind, zh: str, en: str, *, default: Any = dataclasses.MISSING, **more: Any) -> Any:
-    """A message field with its kind and help; `default` makes it optional."""
-    return field(default=default, metadata={"param": Param(kind, zh, en, **more)})
+    """A message field with its kind and help; `default` makes it optional. A secret is left
+    out of the message's repr."""
+    return field(
+        default=default, repr=not kind.secret, metadata={"param": Param(kind, zh, en, **more)}
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,6 +230,8 @@ def flag(name: str, spec: Param) -> str:
         return spec.kind.metavar
     if spec.kind.pair is not None:
         return "/".join(f"--{word}" for word in spec.kind.pair)
+    if spec.kind.secret:
+        return f"--{(spec.option or name).replace('_', '-')}-stdin"
     return f"--{(spec.option or name).replace('_', '-')}"
 
 
@@ -732,6 +768,91 @@ class StopTranches(ProjectCommand):
     en = "The mid-term check stops further tranches (--reason required)."
 
 
+# ---- accounts and roles (账户与角色) -------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccountCommand(Command):
+    group = "user"
+    account: str = param(ACCOUNT, "账户名", "the account's name")
+
+    @classmethod
+    def workflows(cls) -> tuple[Workflow, ...]:
+        return (ACCOUNT_WORKFLOW,)
+
+
+SITES_HELP = (
+    "角色限于的场地, 每个场地一次(社工和党建指导员至少一个)",
+    "a site the role is limited to; repeat per site (caseworker and instructor need one)",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddAccount(Command):
+    group, verb, trigger = "user", "add", None
+    zh = "新建账户: 一个角色(及其场地)和密码; 密码从标准输入读入。"
+    en = "A new account with a role (and its sites) and a password read from standard input."
+    name: str = param(NEW_ACCOUNT, "账户名(唯一)", "the account's name (unique)")
+    role: str = param(ROLE, "角色", "the role")
+    sites: tuple[str, ...] = param(SITES, *SITES_HELP, option="site", many=True, default=())
+    password: str = param(
+        PASSWORD,
+        "从标准输入读一行作为密码(至少 10 个字符)",
+        "read the password, one line, from standard input (at least 10 characters)",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantRole(AccountCommand):
+    verb, trigger = "grant", "grant"
+    zh = "授予角色(及其场地); 已有的角色改为这些场地。"
+    en = "Grant a role (at its sites); a role held already is limited to these sites instead."
+    role: str = param(ROLE, "角色", "the role")
+    sites: tuple[str, ...] = param(SITES, *SITES_HELP, option="site", many=True, default=())
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeRole(AccountCommand):
+    verb, trigger = "revoke", "revoke"
+    zh = "收回一个角色; 至少保留一个启用的管理员。"
+    en = "Revoke a role; at least one active admin remains."
+    role: str = param(ROLE, "角色", "the role")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetPassword(AccountCommand):
+    verb, trigger = "passwd", "passwd"
+    zh = "设置新密码, 从标准输入读入。"
+    en = "Set a new password, read from standard input."
+    password: str = param(
+        PASSWORD,
+        "从标准输入读一行作为密码(至少 10 个字符)",
+        "read the password, one line, from standard input (at least 10 characters)",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisableAccount(AccountCommand):
+    verb, trigger = "disable", "disable"
+    zh = "停用账户: 不能再登录, 已登录的会话失效。"
+    en = "Disable the account: it can no longer log in, and its sessions stop working."
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnableAccount(AccountCommand):
+    verb, trigger = "enable", "enable"
+    zh = "重新启用停用的账户。"
+    en = "Enable a disabled account again."
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChooseLanguage(AccountCommand):
+    verb, trigger = "language", "language"
+    zh = "选择界面语言: zh_CN 或 en。"
+    en = "The language its pages are shown in: zh_CN or en."
+    language: str = param(LANGUAGE, "界面语言", "the language")
+
+
 # The whole catalogue, in the order the command line lists it.
 COMMANDS: tuple[type[Command], ...] = (
     Apply,
@@ -779,4 +900,11 @@ COMMANDS: tuple[type[Command], ...] = (
     ReceiveReport,
     StopTranches,
     CloseRound,
+    AddAccount,
+    GrantRole,
+    RevokeRole,
+    SetPassword,
+    DisableAccount,
+    EnableAccount,
+    ChooseLanguage,
 )

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, CanMutateProtocol
 
+from lifecycle.account import PASSWORD_SHOWN
 from lifecycle.deadlines import deadlines_of
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import STEP_FIELDS, OrganizationCase
@@ -19,6 +20,8 @@ from lifecycle.round import Round
 from store.log import EventLog, event_data
 
 SYSTEM_ACTOR = "system"  # what the system does by itself (reminders, automatic starts)
+# Fields never shown as they are stored, in a history or anywhere (an account's password hash).
+SECRET_FIELDS = frozenset({"password_hash"})
 
 
 def case_view(
@@ -223,7 +226,17 @@ def _entries(
 def _fields(aggregate: Any) -> dict[str, Any]:
     """The aggregate's fields, the library's own (`_id`, `_version`...) among them: `_changed`
     leaves those out."""
-    return dict(vars(aggregate))
+    return masked(vars(aggregate))
+
+
+def masked(fields: dict[str, Any]) -> dict[str, Any]:
+    """`fields` with each secret one shown as set (or None), never as it is stored."""
+    if SECRET_FIELDS.isdisjoint(fields):
+        return dict(fields)
+    return {
+        k: (PASSWORD_SHOWN if v is not None else None) if k in SECRET_FIELDS else v
+        for k, v in fields.items()
+    }
 
 
 _UNSET = object()
@@ -260,7 +273,7 @@ def _entry(event: Any, aggregate: str | None = None) -> dict[str, Any]:
         "role": getattr(event, "role", None),
         "rehearsal": bool(getattr(event, "rehearsal", False)),  # written under a fixed clock
         "reason": getattr(event, "reason", None),
-        "data": event_data(event, skip=STEP_FIELDS),
+        "data": masked(event_data(event, skip=STEP_FIELDS)),
     }
     if aggregate:
         entry["of"] = {"aggregate": aggregate, "id": str(event.originator_id)}

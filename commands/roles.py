@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from commands.messages import Command
+from lifecycle import account
 
 
 class Right(StrEnum):
@@ -62,16 +63,11 @@ ROLES: Mapping[str, frozenset[Right]] = {
     ),
     "admin": frozenset({R.ACCOUNTS}),
 }
-ROLE_NAMES = tuple(ROLES)
-# Roles whose work is tied to sites: a grant of them names at least one site.
-SITE_BOUND = frozenset({"caseworker", "instructor"})
-ZH = {
-    "caseworker": "社工",
-    "instructor": "党建指导员",
-    "director": "园区主任",
-    "auditor": "审计员",
-    "admin": "管理员",
-}
+# The names of the roles are the domain's (an account is granted them): lifecycle/account.py.
+ROLE_NAMES = account.ROLE_NAMES
+SITE_BOUND = account.SITE_BOUND  # a grant of these names at least one site
+ZH = account.ROLE_NAMES_ZH
+assert tuple(ROLES) == ROLE_NAMES, "the role table gives each role of the domain its rights"
 
 # Which right a command needs, by its group.
 COMMAND_RIGHTS: Mapping[str, Right] = {
@@ -79,6 +75,7 @@ COMMAND_RIGHTS: Mapping[str, Right] = {
     "party": R.PARTY_COMMAND,
     "party joint-branch": R.PARTY_COMMAND,
     "round": R.ROUND_COMMAND,
+    "user": R.ACCOUNTS,
 }
 
 

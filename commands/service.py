@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from lifecycle.account import Account
 from lifecycle.errors import Conflict, NotFound, Refused, Term
 from lifecycle.holdings import Holdings, evaluation_noted, let_go, move_in
 from lifecycle.joint_branch import JointBranch
@@ -41,6 +42,7 @@ KINDS: dict[type[Aggregate], str] = {
     JointBranch: Term("a joint branch"),
     Round: Term("a venture-philanthropy round"),
     Project: Term("a project of a round"),
+    Account: Term("an account"),
 }
 A = TypeVar("A", bound=Aggregate)
 Scores = Mapping[str, Decimal] | Sequence[str]  # each expert's score, or EXPERT=N as typed

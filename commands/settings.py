@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lifecycle.account import AccountPolicy
 from lifecycle.deadlines import ALL_KINDS
 from lifecycle.park import Park, Rules, Site, VentureRules
 from schedules.reminders import RECIPIENTS, DeadlinePolicy, ReminderPolicy
@@ -44,8 +45,16 @@ _FLAGS = {"evaluation": set[str](), "periods": {"ends_on_working_day"}}
 _CALENDAR_KEYS = {"holidays", "workdays", "source"}
 # [venture]: venture-philanthropy rounds' defaults and the reports an award agrees.
 _VENTURE = {"pass_mark": (0, 100), "min_scores": (1, 50)}
+# [accounts]: how long a login lasts, how failed logins lock an account.
+_ACCOUNTS = {
+    "session_minutes": (5, 43_200),
+    "lock_after_failures": (1, 100),
+    "failure_window_minutes": (1, 1_440),
+    "lock_minutes": (1, 1_440),
+}
 _TOP_LEVEL = {
     "park",
+    "accounts",
     "venture",
     "timezone",
     "evaluation",
@@ -150,6 +159,8 @@ def _merge(data: dict[str, Any], user: dict[str, Any]) -> None:
             data.setdefault(key, {}).update(_table(value, key))
         elif key == "venture":
             data[key].update(_only(_table(value, key), _VENTURE, key))
+        elif key == "accounts":
+            data[key].update(_only(_table(value, key), _ACCOUNTS, key))
         elif key == "reminders":
             _merge_reminders(data["reminders"], _table(value, key))
         else:
@@ -189,6 +200,12 @@ def _park(data: dict[str, Any], folder: Path) -> Park:
         fields=fields,
         rules=rules,
         venture=_venture(data["venture"]),
+        accounts=AccountPolicy(
+            **{
+                name: int(_number(data["accounts"][name], f"accounts.{name}", low, high))
+                for name, (low, high) in _ACCOUNTS.items()
+            }
+        ),
         reminders=_reminders(data["reminders"], data.get("people", {}), timezone, days),
         signing_key=_signing_key(data.get("audit", {}), folder),
     )

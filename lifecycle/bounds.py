@@ -40,19 +40,32 @@ class Invalid(Refused):
     """A parameter's value is outside what it may hold."""
 
     def __init__(
-        self, param: str, given: object, allowed: str, *, blank: bool = False, **params: Any
+        self,
+        param: str,
+        given: object,
+        allowed: str,
+        *,
+        blank: bool = False,
+        secret: bool = False,
+        **params: Any,
     ) -> None:
         """`allowed` says what the parameter may hold: a template of `params` (a Term, so the
-        web can translate it alone); `blank`: what was given has nothing to see."""
+        web can translate it alone); `blank`: what was given has nothing to see; `secret`: what
+        was given is never repeated (a password)."""
         self.param = param
+        if secret:
+            template = Term("{param} {allowed}")
+        elif blank:
+            template = Term("{param} {allowed}, and not empty or only invisible ones; got {given}")
+        else:
+            template = Term("{param} {allowed}; got {given}")
+        shown_params = {} if secret else {"given": shown(given)}
         super().__init__(
-            Term("{param} {allowed}, and not empty or only invisible ones; got {given}")
-            if blank
-            else Term("{param} {allowed}; got {given}"),
+            template,
             field=field_of(param),
             param=param,
             allowed=Term(allowed),
-            given=shown(given),
+            **shown_params,
             **params,
         )
         self.detail = str(self).removeprefix(f"{param} ")  # without the parameter

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from lifecycle.account import AccountPolicy
 from lifecycle.bounds import shown
 from lifecycle.errors import Refused
 from schedules.calendar import add_months
@@ -111,6 +112,7 @@ class Park:
     rules: Rules = field(default_factory=Rules)
     venture: VentureRules = field(default_factory=VentureRules)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+    accounts: AccountPolicy = field(default_factory=AccountPolicy)
     signing_key: str | None = None  # the file of the key that signs audit checkpoints
 
     def local(self, moment: datetime) -> datetime:

@@ -134,6 +134,19 @@ PROJECT_TRANSITIONS: list[dict[str, object]] = [
     {"trigger": "note_conflict", "source": ["submitted", "screened_in"], "dest": None},
 ]
 PROJECT_STAGES = ["submitted", "screened_in", "screened_out", "awarded", "declined", "stopped"]
+# An account (lifecycle/account.py): active, or disabled (it cannot log in) until enabled again.
+# Its grants, password and language may change in either state.
+ACCOUNT = "account"
+ACCOUNT_CHANGES = ["grant", "revoke", "passwd", "language"]
+ACCOUNT_TRANSITIONS: list[dict[str, object]] = [
+    {"trigger": t, "source": ["active", "disabled"], "dest": None} for t in ACCOUNT_CHANGES
+]
+ACCOUNT_TRANSITIONS += [
+    {"trigger": "disable", "source": "active", "dest": "disabled"},
+    {"trigger": "enable", "source": "disabled", "dest": "active"},
+]
+ACCOUNT_STATES = ["active", "disabled"]
+ACCOUNT_STATE_NAMES_ZH = {"active": "启用", "disabled": "停用"}
 PROJECT_STAGE_NAMES_ZH = {
     "submitted": "已申报",
     "screened_in": "初审通过",
@@ -251,4 +264,7 @@ PROJECT_WORKFLOW = Workflow(
     PROJECT_TRANSITIONS,
     subject=Term("the project"),
     internal=("note_conflict",),
+)
+ACCOUNT_WORKFLOW = Workflow(
+    ACCOUNT, ACCOUNT_STATES, ACCOUNT_TRANSITIONS, subject=Term("the account")
 )

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from lifecycle.park import Park
 from projections import (
+    accounts,
     assignments,
     caseload,
     directory,
@@ -53,6 +54,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     outbox.projection,
     rounds.projection,
     legal_status.projection,
+    accounts.projection,
 )
 T = TypeVar("T")
 log = logging.getLogger("incubator.projections")
@@ -298,6 +300,10 @@ class ReadModels:
         return self.read(
             time_in_stage.projection, lambda c, t: time_in_stage.averages(c, t, track), mark=True
         )
+
+    def accounts(self) -> list[dict[str, Any]]:
+        """Every account by name: its roles and their sites, active or not, its language."""
+        return self.read(accounts.projection, accounts.list_accounts)
 
     def rounds(self, id_prefix: str | None = None) -> list[dict[str, Any]]:
         return self.read(rounds.projection, lambda c, t: rounds.rounds(c, t, id_prefix))

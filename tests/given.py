@@ -28,10 +28,14 @@ from typing import Any, TypeVar, overload
 from uuid import UUID
 
 import pytest
+from argon2 import PasswordHasher
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
+from sqlalchemy import create_engine
+from sqlalchemy.pool import StaticPool
 
 from commands import messages as m
+from commands.accounts import AccountService
 from commands.handlers import Actor, Dispatcher, Result, Services
 from commands.party import PartyService
 from commands.rounds import RoundService
@@ -40,13 +44,15 @@ from commands.settings import load_settings
 from lifecycle.errors import Refused
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
-from lifecycle.park import Rules, VentureRules
+from lifecycle.park import Park, Rules, VentureRules
 from lifecycle.party import PartyIncubation
 from lifecycle.project import Project
 from lifecycle.round import Round
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
-from schedules.clock import FixedClock
+from projections.read_models import ReadModels
+from schedules.clock import Clock, FixedClock
+from store import sessions
 from store.log import EventLog
 from tests.conftest import NOW
 
@@ -120,6 +126,7 @@ class Scenario:
                 IncubatorService(self.log, park, clock),
                 PartyService(self.log, park, clock),
                 RoundService(self.log, park, clock),
+                accounts_on(self.log, park, clock),
             )
         )
         self.org: UUID | None = None  # the case applied last
@@ -358,3 +365,17 @@ def refused_alone(
 
 def _state(aggregate: Aggregate) -> dict[str, Any]:
     return copy.deepcopy({k: v for k, v in vars(aggregate).items() if k != "_pending_events"})
+
+
+# A cheap Argon2 for tests: the real parameters cost tens of milliseconds a hash.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def accounts_on(log: EventLog, park: Park, clock: Clock) -> AccountService:
+    """The accounts of an in-memory log, with their read model and sessions in an in-memory
+    SQLite database."""
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    sessions.install(engine)
+    return AccountService(
+        log, park, clock, ReadModels(engine, log, park), sessions.SessionStore(engine), CHEAP_HASHER
+    )

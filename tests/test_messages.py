@@ -50,8 +50,8 @@ def test_every_message_has_its_command_and_its_handler(message: type[messages.Co
 def test_every_step_of_a_case_names_the_stages_it_applies_to(
     message: type[messages.Command],
 ) -> None:
-    """A step of a case, a track, a round or a project (whose id comes first) names them."""
-    takes_one = any(spec.kind in messages.POSITIONAL for _, spec in messages.params(message))
+    """A step of a case, a track, a round, a project or an account (named first) names them."""
+    takes_one = any(spec.kind in messages.SUBJECTS for _, spec in messages.params(message))
     assert bool(message.stages()) == takes_one, message.stages()
     if takes_one:
         assert f"stages: {', '.join(message.stages())}" in (_command(message).help or "")
@@ -59,7 +59,13 @@ def test_every_step_of_a_case_names_the_stages_it_applies_to(
 
 def test_no_command_of_a_case_or_track_is_left_out_of_the_catalogue() -> None:
     """Every trigger a person may give (not the system's own) has its message."""
-    from lifecycle.stages import PARTY_WORKFLOW, PROJECT_WORKFLOW, ROUND_WORKFLOW, WORKFLOWS
+    from lifecycle.stages import (
+        ACCOUNT_WORKFLOW,
+        PARTY_WORKFLOW,
+        PROJECT_WORKFLOW,
+        ROUND_WORKFLOW,
+        WORKFLOWS,
+    )
 
     declared = {(m.group, m.trigger) for m in messages.COMMANDS}
     for workflow in WORKFLOWS.values():
@@ -73,6 +79,9 @@ def test_no_command_of_a_case_or_track_is_left_out_of_the_catalogue() -> None:
         for stage in workflow.stages:
             for verb in workflow.allowed(stage):
                 assert ("round", verb.replace("-", "_")) in declared, verb
+    for stage in ACCOUNT_WORKFLOW.stages:
+        for verb in ACCOUNT_WORKFLOW.allowed(stage):
+            assert ("user", verb.replace("-", "_")) in declared, verb
 
 
 def test_a_message_checks_its_bounds_when_it_is_made() -> None:

@@ -63,7 +63,7 @@ workspaces = ["E-1", "E-2"]
     [
         (
             "pass_mark = 60",
-            "unknown key\\(s\\) pass_mark; allowed: audit, calendar, evaluation, fields",
+            "unknown key\\(s\\) pass_mark; allowed: accounts, audit, calendar, evaluation, fields",
         ),
         (
             "[evaluation]\npass_mark = 'sixty'",
