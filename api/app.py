@@ -58,10 +58,12 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.system = system
-    app.state.accounts = accounts if accounts is not None else system.accounts  # type: ignore[attr-defined]
+    app.state.accounts = accounts if accounts is not None else system.accounts
     app.state.reads = Reads(system)
     app.state.requests = Requests(system)
-    app.state.dispatcher = Dispatcher(Services(system.service, system.party, system.rounds))
+    app.state.dispatcher = Dispatcher(
+        Services(system.service, system.party, system.rounds, system.accounts)
+    )
     problems.install(app)
     app.state.routers = [auth.router, commands.router(), reads.router, *routers]
     for router in app.state.routers:

@@ -16,6 +16,7 @@ from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from api.problems import Problem, ProblemBody
+from commands.accounts import LockedOut, LoginRefused
 from commands.roles import ROLES, Principal, Right
 from lifecycle.errors import Refused
 
@@ -82,9 +83,11 @@ def token(request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()
 def _retry_after(refusal: Refused) -> tuple[bool, int]:
     """Whether the name is locked out, and the seconds to wait before another try (failed
     logins are slowed down, then locked for a while: commands/accounts.py)."""
-    wait = getattr(refusal, "retry_after", 0) or 0
+    if not isinstance(refusal, LoginRefused):
+        return False, 0
+    wait = refusal.retry_after
     seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-    return type(refusal).__name__ == "LockedOut", max(0, math.ceil(seconds))
+    return isinstance(refusal, LockedOut), max(0, math.ceil(seconds))
 
 
 def authenticated(

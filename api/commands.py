@@ -22,10 +22,12 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
+from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.config import JsonDict
 
 from api import models
 from api.auth import (
@@ -39,24 +41,33 @@ from api.auth import (
     x_right,
 )
 from api.encoding import dumps
-from api.problems import Problem, ProblemBody, problem_of
+from api.problems import Problem, ProblemBody, problem, problem_of
 from commands import messages
 from commands.handlers import HANDLERS, Actor
-from commands.messages import CASE, POSITIONAL, PROJECT, ROUND, Command, Kind
+from commands.messages import ACCOUNT, CASE, PROJECT, ROUND, SUBJECTS, Command, Kind
 from commands.requests import Answer
 from commands.roles import right_of
-from lifecycle.errors import Conflict, Refused
+from lifecycle.account import Account
+from lifecycle.errors import Conflict, NotFound, Refused
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
 from lifecycle.party import PartyIncubation
 from lifecycle.project import Project
 from lifecycle.round import Round
 
-# Where a message's subject lives, by the kind of id it is about; and where its group creates.
-ITEMS: Mapping[Kind, tuple[str, Where]] = {
-    CASE: ("/orgs", case_id_site),
-    ROUND: ("/rounds", round_id_site),
-    PROJECT: ("/projects", project_id_site),
+# Where a message's subject lives, by the kind of id it is about: the collection, the path's
+# parameter, and the site its rights are checked at (accounts have none).
+ITEMS: Mapping[Kind, tuple[str, str, Where | None]] = {
+    CASE: ("/orgs", "id", case_id_site),
+    ROUND: ("/rounds", "id", round_id_site),
+    PROJECT: ("/projects", "id", project_id_site),
+    ACCOUNT: ("/users", "name", None),
+}
+NAMED: Mapping[Kind, type] = {
+    CASE: OrganizationCase,
+    ROUND: Round,
+    PROJECT: Project,
+    ACCOUNT: Account,
 }
 COLLECTIONS: Mapping[str, str] = {
     "org": "/orgs",
@@ -71,6 +82,7 @@ VIEWS: Mapping[type, type[BaseModel]] = {
     JointBranch: models.BranchView,
     Round: models.RoundView,
     Project: models.ProjectView,
+    Account: models.AccountView,
 }
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     **UNAUTHORIZED,
@@ -107,7 +119,9 @@ class Route:
     message: type[Command]
     path: str
     subject: str | None  # the message's field for the id in the path
+    param: str | None  # the path's name for it
     where: Where | None
+    names: type | None = None  # what the path names
 
     @property
     def creates(self) -> bool:
@@ -120,16 +134,16 @@ def routes() -> list[Route]:
 
 def route_of(message: type[Command]) -> Route:
     subject = next(
-        ((name, spec) for name, spec in messages.params(message) if spec.kind in POSITIONAL),
+        ((name, spec) for name, spec in messages.params(message) if spec.kind in SUBJECTS),
         None,
     )
     if subject is None:
-        return Route(message, COLLECTIONS[message.group], None, None)
+        return Route(message, COLLECTIONS[message.group], None, None, None)
     name, spec = subject
-    base, where = ITEMS.get(spec.kind, (COLLECTIONS[message.group], None))
-    item = f"{base}/{{id}}" if spec.kind in ITEMS else f"{base}/{{{name}}}"
+    base, param, where = ITEMS[spec.kind]
     party = "/party" if message.group == "party" else ""
-    return Route(message, f"{item}{party}/{message.verb}", name, where)
+    path = f"{base}/{{{param}}}{party}/{message.verb}"
+    return Route(message, path, name, param, where, NAMED[spec.kind])
 
 
 def body_model(message: type[Command]) -> type[BaseModel]:
@@ -137,16 +151,22 @@ def body_model(message: type[Command]) -> type[BaseModel]:
     hints = typing.get_type_hints(message)
     fields: dict[str, Any] = {}
     for name, spec in messages.params(message):
-        if spec.kind in POSITIONAL:
+        if spec.kind in SUBJECTS:
             continue
         annotation = _without_none(hints[name])
         if spec.kind.choices:
             annotation = Literal[spec.kind.choices]
-        described = Field(description=f"{spec.zh} — {spec.en}")
+        secret: JsonDict | None = (
+            {"format": "password", "writeOnly": True} if spec.kind.secret else None
+        )
+        described = Field(description=f"{spec.zh} — {spec.en}", json_schema_extra=secret)
         if messages.required(message, name):
             fields[name] = (annotation, described)
         else:
-            fields[name] = (annotation | None, Field(None, description=described.description))
+            fields[name] = (
+                annotation | None,
+                Field(None, description=described.description, json_schema_extra=secret),
+            )
     return create_model(
         f"{message.__name__}Body",
         __config__=ConfigDict(extra="forbid", title=f"{message.__name__}Body"),
@@ -201,7 +221,7 @@ def endpoint(route: Route) -> Callable[..., Response]:
     model = body_model(route.message)
 
     def run(request: Request, grant: Grant, body: BaseModel, **more: Any) -> Response:
-        subject = more.get("id", more.get(route.subject)) if route.subject else None
+        subject = more.get(route.param) if route.param else None
         return execute(request, route, grant, body, subject, more.get("if_match"), more.get("key"))
 
     parameters = [
@@ -216,12 +236,11 @@ def endpoint(route: Route) -> Callable[..., Response]:
             "body", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Body()]
         ),
     ]
-    if route.subject is not None:
-        name = "id" if route.where is not None else route.subject
-        kind = UUID if route.where is not None else str
+    if route.param is not None:
+        kind = UUID if route.param == "id" else str
         parameters.append(
             inspect.Parameter(
-                name,
+                route.param,
                 inspect.Parameter.KEYWORD_ONLY,
                 annotation=Annotated[kind, Path(description="它的编号 — what it acts on")],
             )
@@ -258,7 +277,7 @@ def execute(
     state = request.app.state
     given = body.model_dump(exclude_none=True)
     # a create is checked at the site its body names; the others where their subject is
-    role = grant.role if route.where is not None and grant.role else grant.at(given.get("site"))
+    role = grant.role if route.subject is not None and grant.role else grant.at(given.get("site"))
     account = grant.principal.name
     if key is not None:
         fingerprint = hashlib.sha256(
@@ -298,12 +317,14 @@ def _decide(
         message = route.message(**given)
         result = state.dispatcher.handle(message, Actor(account, role))
     except (Problem, Refused, Conflict) as refused:
-        shown = problem_of(refused)
+        named = isinstance(refused, NotFound) and refused.field == route.subject
+        shown = problem(404, str(refused), kind="not-found") if named else problem_of(refused)
         return Answer(shown.status_code, bytes(shown.body).decode(), _kept(shown.headers))
     view = state.reads.result(result)
     headers = {"ETag": f'"{result.version}"'}
     status = 200
-    if result.version == 1:  # the command created it
+    # created: by a message about nothing yet, or a new thing beside what the path names
+    if route.names is None or (not isinstance(result, route.names) and result.version == 1):
         status = 201
         headers["Location"] = location(result)
     return Answer(status, dumps(view), headers)
@@ -312,6 +333,8 @@ def _decide(
 def location(result: Any) -> str:
     if isinstance(result, PartyIncubation):
         return f"/api/orgs/{result.case_id}/party"
+    if isinstance(result, Account):
+        return f"/api/users/{quote(result.name)}"
     found = {
         OrganizationCase: "orgs",
         Round: "rounds",
@@ -348,6 +371,8 @@ def current_version(reads: Any, route: Route, subject: Any) -> int | None:
         return int(reads.system.rounds.round(subject).version)
     if route.where is project_id_site:
         return int(reads.system.rounds.project(subject).version)
+    if route.param == "name":
+        return int(reads.system.accounts.account(subject).version)
     return None
 
 

@@ -165,3 +165,13 @@ class RoundRow(View):
     id: str
     name: str
     stage: str
+
+
+class AccountView(View):
+    """An account: its roles with their sites, whether it is active (never its password)."""
+
+    name: str
+    roles: dict[str, list[str]]
+    active: bool
+    language: str | None
+    created_on: str

@@ -328,3 +328,34 @@ def show_project(
 ) -> Any:
     view = _reads(request).project(id)
     return Json(view, headers={"ETag": f'"{view["version"]}"'})
+
+
+# ---- accounts ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/users",
+    response_model=list[models.AccountView],
+    responses=FAILS,
+    openapi_extra=x_right(Right.ACCOUNTS),
+    tags=["accounts"],
+    summary="账户 — every account: its roles with their sites, active or not",
+)
+def users(request: Request, grant: Annotated[Grant, allowed(Right.ACCOUNTS)]) -> Any:
+    return Json(_reads(request).accounts())
+
+
+@router.get(
+    "/users/{name}",
+    response_model=models.AccountView,
+    responses=FAILS,
+    openapi_extra=x_right(Right.ACCOUNTS),
+    tags=["accounts"],
+    summary="一个账户 — an account",
+)
+def user(
+    request: Request,
+    grant: Annotated[Grant, allowed(Right.ACCOUNTS)],
+    name: Annotated[str, Path(max_length=100)],
+) -> Any:
+    return Json(_reads(request).account(name))

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
+from commands.accounts import AccountView
 from commands.audit import Audit
 from commands.queries import (
     branch_view,
@@ -26,6 +27,7 @@ from commands.queries import (
     round_view,
 )
 from lifecycle import bounds
+from lifecycle.account import Account
 from lifecycle.bounds import Invalid
 from lifecycle.errors import NotFound, Refused
 from lifecycle.joint_branch import JointBranch
@@ -214,8 +216,21 @@ class Reads:
         if isinstance(result, Round):
             system.read_models.catch_up()
             return _plain(round_view(result, system.read_models.funnel(str(result.id))))
+        if isinstance(result, Account):
+            return AccountView.of(result).as_json()
         assert isinstance(result, Project)
         return _plain(project_view(result, system.park.rules, system.rounds.today()))
+
+    # ---- accounts -----------------------------------------------------------------------------
+
+    def accounts(self) -> list[dict[str, Any]]:
+        return [a.as_json() for a in self.system.accounts.accounts()]
+
+    def account(self, name: str) -> dict[str, Any]:
+        try:
+            return AccountView.of(self.system.accounts.account(name)).as_json()
+        except NotFound:  # the account the path names
+            raise NotFound("no account named {name}", name=name) from None
 
 
 def _occupancy(reads: Reads, args: dict[str, Any]) -> dict[str, Any]:

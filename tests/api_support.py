@@ -12,8 +12,6 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from commands.bootstrap import Incubator
-from commands.roles import Principal, principal
-from lifecycle.errors import Refused
 
 PASSWORD = "correct horse battery staple"
 # Who works in the test park, and their grants: role → sites (none: every site).
@@ -36,40 +34,15 @@ APPLY = {
 }
 
 
-class FakeAccounts:
-    """Stands in for commands/accounts.py until it lands: PEOPLE with PASSWORD, hour-long tokens."""
+def add_people(system: Incubator) -> None:
+    """Each person of PEOPLE as an account (as `incubator user add` makes them)."""
+    from commands.service import Who
 
-    def __init__(self, system: Incubator) -> None:
-        self.clock = system.clock
-        self.sessions: dict[str, Any] = {}
-
-    def log_in(self, name: str, password: str) -> Any:
-        from datetime import timedelta
-        from types import SimpleNamespace
-
-        if name not in PEOPLE or password != PASSWORD:
-            raise Refused("wrong name or password, or the account cannot log in")
-        found = self.principal(name)
-        token = f"token-{len(self.sessions)}-{name.encode().hex()}"
-        self.sessions[token] = SimpleNamespace(
-            token=token, expires_at=self.clock.now() + timedelta(hours=1), principal=found
-        )
-        return self.sessions[token]
-
-    def session(self, token: str) -> Any:
-        return self.sessions.get(token)
-
-    def log_out(self, token: str) -> None:
-        self.sessions.pop(token, None)
-
-    def principal(self, name: str) -> Principal | None:
-        grants = PEOPLE.get(name)
-        return None if grants is None else principal(name, grants.items())
-
-
-def add_people(system: Incubator) -> Any:
-    """Each person of PEOPLE as an account."""
-    return FakeAccounts(system)
+    for name, grants in PEOPLE.items():
+        (role, sites), *more = grants.items()
+        system.accounts.add(Who("setup"), name=name, role=role, sites=sites, password=PASSWORD)
+        for role, sites in more:
+            system.accounts.grant(name, Who("setup"), role, sites)
 
 
 class Api:
@@ -102,6 +75,7 @@ class Api:
 
 @contextmanager
 def api_on(system: Incubator) -> Iterator[Api]:
-    api = Api(create_app(system, accounts=add_people(system)))
+    add_people(system)
+    api = Api(create_app(system))
     with api.client:
         yield api
