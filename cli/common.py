@@ -95,20 +95,14 @@ class Guarded(click.Group):
 
 def _failure(e: Exception) -> str:
     """What went wrong, in a line: the database's or the file system's words, else a bug."""
-    import sqlite3
-
-    from eventsourcing.persistence import PersistenceError
-    from sqlalchemy.exc import SQLAlchemyError
+    from commands.bootstrap import unusable_database
 
     if isinstance(e, OSError) and not isinstance(e, ConnectionError):
         where = f" {e.filename}" if e.filename else ""
         return f"cannot use{where}: {e.strerror or e}; nothing more was recorded"
-    if isinstance(e, SQLAlchemyError | PersistenceError | sqlite3.Error | ConnectionError) or (
-        type(e).__module__.startswith("psycopg")
-    ):
-        cause = getattr(e, "orig", None) or e.__cause__ or e
-        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
-        return f"the database cannot be used now ({first}); nothing more was recorded"
+    unusable = unusable_database(e)
+    if unusable is not None:
+        return unusable
     return (
         f"unexpected error ({type(e).__name__}: {str(e)[:300]}); nothing more was recorded. "
         f"This is a bug: run it again with {DEBUG_ENV}=1 and report what it prints"

@@ -38,6 +38,7 @@ from cli.party import joint_branch, party
 from cli.reminders import inbox_cmd, local_time, reminders, scheduler_cmd
 from cli.reports import projections, report
 from cli.rounds import round_group
+from cli.serve import serve_cmd
 from lifecycle.stages import ALL_STAGES
 
 if TYPE_CHECKING:
@@ -290,6 +291,7 @@ cli.add_command(projections)
 cli.add_command(report)
 cli.add_command(round_group)
 cli.add_command(import_cmd)
+cli.add_command(serve_cmd)
 cli.add_command(user)
 
 

@@ -77,6 +77,23 @@ class Incubator:
         self.log.close()
 
 
+def unusable_database(e: BaseException) -> str | None:
+    """What a database error says, in a line ("the database cannot be used now (...)"); None
+    for an error that is not the database's."""
+    import sqlite3
+
+    from eventsourcing.persistence import PersistenceError
+
+    if not (
+        isinstance(e, SQLAlchemyError | PersistenceError | sqlite3.Error | ConnectionError)
+        or type(e).__module__.startswith("psycopg")
+    ):
+        return None
+    cause = getattr(e, "orig", None) or e.__cause__ or e
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+    return f"the database cannot be used now ({first}); nothing more was recorded"
+
+
 def clock_from_env() -> Clock:
     """The system clock, or the moment INCUBATOR_NOW fixes (with its UTC offset)."""
     fixed = os.environ.get(NOW_ENV, "").strip()

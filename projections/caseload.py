@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, Text, func, select
+from sqlalchemy import Column, Date, String, Table, Text, func, literal, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
@@ -123,20 +124,30 @@ def list_cases(
     field: str | None = None,
     track: str | None = None,
     q: str | None = None,
+    name_contains: str | None = None,
+    after: tuple[date, str, str] | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """The cases that pass every filter given, by application date. `sites` limits them to
-    the sites a person works at (None: every site); `q` is any part of the name; `limit` and
-    `offset` give a page."""
+    """The cases that pass every filter given, in order of application. `sites` limits them
+    to the sites a person works at (None: every site); `q` (or `name_contains`) is any part of
+    the name; a page is `limit` rows from `offset`, or after the (applied_on, name, id) of the
+    last row of the page before (`after`)."""
     caseload = tables["caseload"]
     query = select(*(caseload.c[name] for name in COLUMNS)).order_by(
         caseload.c.applied_on, caseload.c.name, caseload.c.id
     )
     query = query.where(*_filters(caseload, stage=stage, site=site, sites=sites))
-    query = query.where(*_filters(caseload, caseworker=caseworker, field=field, track=track, q=q))
+    query = query.where(
+        *_filters(caseload, caseworker=caseworker, field=field, track=track, q=q or name_contains)
+    )
     if id_prefix:
         query = query.where(caseload.c.id.startswith(id_prefix, autoescape=True))
+    if after is not None:
+        query = query.where(
+            tuple_(caseload.c.applied_on, caseload.c.name, caseload.c.id)
+            > tuple_(*(literal(value) for value in after))
+        )
     if limit is not None:
         query = query.limit(limit).offset(offset)
     return [dict(row._mapping) for row in conn.execute(query)]

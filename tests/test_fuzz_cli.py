@@ -307,5 +307,5 @@ def test_the_walk_finds_every_command() -> None:
     names = {repr(c) for c in COMMANDS}
     assert {"org apply", "party count-members", "audit export", "projections rebuild"} <= names
     assert {"party joint-branch create", "report time-in-stage", "init", "demo"} <= names
-    assert {repr(c) for c in COMMANDS if c.follows} == {"projections run", "scheduler"}
+    assert {repr(c) for c in COMMANDS if c.follows} == {"projections run", "scheduler", "serve"}
     assert len(names) == len(COMMANDS) > 50
