@@ -10,7 +10,7 @@ import click
 from cli.common import open_incubator, say
 from lifecycle.bounds import shown
 
-FACTORY = "api.app:app_from_env"
+FACTORY = "web.app:app_from_env"
 HOST = re.compile(r"[A-Za-z0-9.:\-]{1,253}")
 
 

@@ -20,6 +20,8 @@ from lifecycle.park import LEGAL_STATUSES
 from lifecycle.party import INDEPENDENT, JOINT, SERVICE_KINDS, SUPPORT_KINDS
 from lifecycle.project import REPORT_KINDS
 from lifecycle.stages import (
+    ACCOUNT,
+    ACCOUNT_WORKFLOW,
     INCUBATION,
     PARTY,
     PARTY_WORKFLOW,
@@ -39,18 +41,36 @@ if TYPE_CHECKING:
 
 # The workflows whose stages and commands share names: both organization tracks are a case's.
 CASE = "case"
-FAMILIES = {INCUBATION: CASE, RESIDENCY: CASE, PARTY: PARTY, ROUND: ROUND, PROJECT: PROJECT}
+FAMILIES = {
+    INCUBATION: CASE,
+    RESIDENCY: CASE,
+    PARTY: PARTY,
+    ROUND: ROUND,
+    PROJECT: PROJECT,
+    ACCOUNT: ACCOUNT,
+}
 ALL_WORKFLOWS: tuple[Workflow, ...] = (
     *WORKFLOWS.values(),
     PARTY_WORKFLOW,
     ROUND_WORKFLOW,
     PROJECT_WORKFLOW,
+    ACCOUNT_WORKFLOW,
 )
 # The commands that are no step of a workflow, by their group on the command line.
-_GROUP_FAMILIES = {"org": CASE, "party": PARTY, "party joint-branch": PARTY, "round": ROUND}
+_GROUP_FAMILIES = {
+    "org": CASE,
+    "party": PARTY,
+    "party joint-branch": PARTY,
+    "round": ROUND,
+    "user": ACCOUNT,
+}
 BRANCH_KINDS = (INDEPENDENT, JOINT, "none")
 
 TRACK, LEGAL_STATUS, ROLE, DEADLINE = "track", "legal status", "role", "deadline"
+STATUS, EVENT, AGGREGATE = "deadline status", "event", "aggregate"
+# A deadline's status on a day (lifecycle/deadlines.py) and in a person's work (due_dates).
+STATUSES = ("pending", "overdue", "done", "cancelled", "due", "soon", "escalated")
+AGGREGATES = ("reminder", "project")
 SUPPORT, SERVICE, BRANCH, REPORT, FIELD = (
     "support kind",
     "service kind",
@@ -194,6 +214,32 @@ def msgids() -> Iterator[tuple[str, str]]:
     yield from ((BRANCH, k) for k in BRANCH_KINDS)
     yield from ((REPORT, k) for k in REPORT_KINDS)
     yield from ((FIELD, k) for k in _default_fields())
+    yield from ((STATUS, k) for k in STATUSES)
+    yield from ((EVENT, k) for k in event_names())
+    yield from ((AGGREGATE, k) for k in AGGREGATES)
+
+
+def event_names() -> list[str]:
+    """The name of every kind of event a timeline shows: the aggregates' own event classes."""
+    from eventsourcing.domain import DomainEvent
+
+    from lifecycle.account import Account
+    from lifecycle.joint_branch import JointBranch
+    from lifecycle.organization import OrganizationCase
+    from lifecycle.party import PartyIncubation
+    from lifecycle.project import Project
+    from lifecycle.reminder import Reminder
+    from lifecycle.round import Round
+
+    found: dict[str, None] = {}
+    for aggregate in (OrganizationCase, PartyIncubation, JointBranch, Reminder, Account, Round):
+        for name, value in vars(aggregate).items():
+            if isinstance(value, type) and issubclass(value, DomainEvent):
+                found[name] = None
+    for name, value in vars(Project).items():
+        if isinstance(value, type) and issubclass(value, DomainEvent):
+            found[name] = None
+    return sorted(set(found) - {"Event", "CaseEvent", "PartyEvent", "AccountEvent"})
 
 
 def _default_fields() -> Mapping[str, str]:

@@ -1,0 +1,228 @@
+"""The web pages, in process (FastAPI's TestClient over https, so the Secure cookie is sent):
+login, roles, forms built from the command messages, refusals in Chinese next to their field,
+conflicts, CSRF, the auditor's read-only pages. The browser tests (tests/test_browser.py) drive
+the same pages in Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from commands.bootstrap import Incubator
+from commands.handlers import Actor
+from commands.messages import AddAccount
+from tests.builders import drive, new_case
+from web.app import create_app
+
+PASSWORD = "correct-horse-battery"
+ADMIN = Actor("管理员", "admin")
+
+
+def account(system: Incubator, name: str, role: str, sites: tuple[str, ...] = ()) -> None:
+    message = AddAccount(name=name, role=role, sites=sites, password=PASSWORD)
+    system.dispatcher.handle(message, Actor("运维", None))
+
+
+@pytest.fixture
+def system(incubator: Incubator) -> Incubator:
+    account(incubator, "管理员", "admin")
+    account(incubator, "李娜", "caseworker", ("main",))
+    account(incubator, "王强", "caseworker", ("branch",))
+    account(incubator, "张建华", "instructor", ("main",))
+    account(incubator, "园区主任", "director")
+    account(incubator, "审计员", "auditor")
+    return incubator
+
+
+@pytest.fixture
+def web(system: Incubator) -> Iterator[TestClient]:
+    app = create_app(system)
+    with TestClient(app, base_url="https://127.0.0.1") as client:
+        yield client
+
+
+def log_in(client: TestClient, name: str, password: str = PASSWORD) -> Any:
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token
+    return client.post(
+        "/login",
+        data={"username": name, "password": password, "csrf": token[1], "next": "/"},
+        follow_redirects=False,
+    )
+
+
+def csrf(page_text: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page_text)
+    assert found, "the page has no form with a CSRF token"
+    return found[1]
+
+
+def events(system: Incubator) -> int:
+    return system.log.recorder.max_notification_id() or 0
+
+
+def test_a_page_asks_to_log_in_and_a_wrong_password_is_refused_in_chinese(web: TestClient) -> None:
+    answer = web.get("/orgs", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next=")
+
+    refused = log_in(web, "李娜", "not-her-password")
+    assert refused.status_code == 401
+    assert "密码" in refused.text  # the refusal, in Chinese
+
+    answer = log_in(web, "李娜")
+    assert answer.status_code == 303
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=strict" in cookie
+
+
+def test_a_caseworker_drives_a_case_through_the_forms(web: TestClient, system: Incubator) -> None:
+    log_in(web, "李娜")
+    page = web.get("/orgs/new")
+    assert page.status_code == 200 and "机构或团队的名称" in page.text  # the message's own help
+    answer = web.post(
+        "/orgs",
+        data={
+            "csrf": csrf(page.text),
+            "name": "绿色家园环保协会",
+            "field": "公益慈善",
+            "legal_status": "registered",
+            "track": "incubation",
+            "site": "main",
+            "on": "2014-01-02",
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    case_url = answer.headers["location"]
+    case_page = web.get(case_url)
+    assert "绿色家园环保协会" in case_page.text and "start-inspection" in case_page.text
+
+    def do(verb: str, **fields: str) -> Any:
+        page = web.get(case_url)
+        seen = re.search(r'name="seen" value="([^"]+)"', page.text)
+        assert seen, page.text
+        data = {"csrf": csrf(page.text), "seen": seen[1], **fields}
+        return web.post(f"{case_url}/do/{verb}", data=data, follow_redirects=False)
+
+    assert do("start-inspection", on="2014-01-08").status_code == 303
+    assert do("submit-for-entry", on="2014-02-01").status_code == 303
+    refused = do("evaluate-entry", scores="王芳=50\n李强=40", workspace="M-01", on="2014-02-10")
+    assert refused.status_code == 422
+    assert 'aria-invalid="true"' in refused.text  # next to the field it concerns
+    assert "专家" in refused.text or "评分" in refused.text  # said in Chinese
+    before = events(system)
+    passed = do(
+        "evaluate-entry", scores="王芳=80\n李强=78\n张敏=75", workspace="M-01", on="2014-02-10"
+    )
+    assert passed.status_code == 303
+    assert events(system) > before
+
+    found = next(r for r in system.read_models.caseload(q="绿色家园"))
+    assert found["stage"] == "incubating" and found["workspace"] == "M-01"
+    timeline = web.get(case_url).text
+    assert "李娜" in timeline and "社工" in timeline  # who, and in which role
+
+
+def test_a_stale_form_is_a_conflict_that_says_what_was_recorded(
+    web: TestClient, system: Incubator
+) -> None:
+    case_id = new_case(system.service)
+    system.read_models.catch_up()
+    log_in(web, "李娜")
+    page = web.get(f"/orgs/{case_id}")
+    seen = re.search(r'name="seen" value="([^"]+)"', page.text)
+    assert seen
+    drive(system.service, case_id, "inspecting")  # someone else, meanwhile
+    before = events(system)
+    answer = web.post(
+        f"/orgs/{case_id}/do/start-inspection",
+        data={"csrf": csrf(page.text), "seen": seen[1], "on": "2014-01-09"},
+    )
+    assert answer.status_code == 409
+    assert "王芳" in answer.text  # who recorded the step in between
+    assert events(system) == before
+
+
+def test_nobody_beyond_their_role_or_site(web: TestClient, system: Incubator) -> None:
+    elsewhere = new_case(system.service, name="远方社区", site="branch")
+    system.read_models.catch_up()
+    log_in(web, "李娜")  # a caseworker at main only
+    assert web.get(f"/orgs/{elsewhere}").status_code == 403
+    assert "远方社区" not in web.get("/orgs").text
+    assert web.get("/admin/users").status_code == 403
+    assert web.get("/audit").status_code == 403
+
+
+def test_an_auditor_sees_no_form_and_a_forged_post_is_refused(
+    web: TestClient, system: Incubator
+) -> None:
+    case_id = new_case(system.service)
+    system.read_models.catch_up()
+    log_in(web, "审计员")
+    page = web.get(f"/orgs/{case_id}")
+    assert page.status_code == 200
+    assert "/do/" not in page.text and "/party/" not in page.text  # no command form at all
+    before = events(system)
+    forged = web.post(
+        f"/orgs/{case_id}/do/start-inspection",
+        data={"csrf": csrf(page.text), "seen": "1.0", "on": "2014-01-09"},
+    )
+    assert forged.status_code == 403
+    assert events(system) == before
+    assert web.get("/audit").status_code == 200
+    assert web.get(f"/orgs/{case_id}/dossier.json").status_code == 200
+
+
+def test_a_post_without_the_sessions_csrf_token_records_nothing(
+    web: TestClient, system: Incubator
+) -> None:
+    case_id = new_case(system.service)
+    log_in(web, "李娜")
+    page = web.get(f"/orgs/{case_id}")
+    seen = re.search(r'name="seen" value="([^"]+)"', page.text)
+    assert seen
+    before = events(system)
+    answer = web.post(
+        f"/orgs/{case_id}/do/start-inspection",
+        data={"csrf": "forged", "seen": seen[1], "on": "2014-01-09"},
+    )
+    assert answer.status_code == 403
+    assert events(system) == before
+
+
+def test_english_is_one_click_away_and_kept_with_the_account(web: TestClient) -> None:
+    log_in(web, "园区主任")
+    page = web.get("/orgs")
+    assert "案卷" in page.text or "机构" in page.text
+    web.post("/language", data={"language": "en", "csrf": csrf(page.text), "next": "/orgs"})
+    english = web.get("/orgs")
+    assert "Caseload" in english.text
+    web.cookies.clear()
+    log_in(web, "园区主任")
+    assert "Caseload" in web.get("/orgs").text  # the account remembers
+
+
+def test_an_admin_manages_accounts_through_forms(web: TestClient, system: Incubator) -> None:
+    log_in(web, "管理员")
+    page = web.get("/admin/users")
+    assert page.status_code == 200
+    answer = web.post(
+        "/admin/users/add",
+        data={
+            "csrf": csrf(page.text),
+            "name": "赵敏",
+            "role": "caseworker",
+            "sites": "main",
+            "password": "a-long-enough-password",
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    assert "赵敏" in web.get("/admin/users").text
+    assert web.get("/orgs").status_code == 403  # an admin runs no case
+    assert "a-long-enough-password" not in web.get("/admin/users").text

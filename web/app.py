@@ -1,0 +1,34 @@
+"""The web application: the pages (web/pages.py) and their static files, on the HTTP API's
+FastAPI application, so one server, one login and one role table serve both.
+
+`incubator serve` runs `app_from_env` in each worker."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api import app as api
+from commands.bootstrap import Incubator
+from web import pages
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(system: Incubator, **options: Any) -> FastAPI:
+    """The API and the pages on `system` (options as for `api.app.create_app`)."""
+    app = api.create_app(system, routers=[pages.router(system)], **options)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """For uvicorn (`--factory`): the system as the command line opens it."""
+    from commands.bootstrap import bootstrap
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return create_app(bootstrap(), close=True)
