@@ -24,7 +24,7 @@ from cli.render import (
     render_rows,
 )
 from commands.audit import Audit
-from commands.bootstrap import bootstrap
+from commands.bootstrap import Incubator, bootstrap
 from commands.party import PartyService
 from commands.queries import case_view, history, party_view
 from commands.service import IncubatorService, Who
@@ -126,7 +126,39 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - cell_len(text))
 
 
-def run_demo(database: str | None, settings: str | None) -> None:
+# The demonstration park's people: name, role, the sites of the demo's cases for the roles that
+# work at sites. Their passwords are made anew each time and printed: none ships with the code.
+DEMO_SITES = ("main", "branch", "community-1", "community-2", "community-3")
+DEMO_PEOPLE = (
+    ("管理员", "admin", ()),
+    (CASEWORKER, "caseworker", DEMO_SITES),
+    ("张建华", "instructor", DEMO_SITES),
+    ("园区主任", "director", ()),
+    ("审计员", "auditor", ()),
+)
+
+
+READABLE = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679"  # none read as another
+
+
+def demo_accounts(system: Incubator) -> list[tuple[str, str, str]]:
+    """An account for each of the demo's people, with a new random password each."""
+    import secrets
+
+    from commands.handlers import Actor
+    from commands.messages import AddAccount
+
+    made = []
+    for name, role, sites in DEMO_PEOPLE:
+        password = "".join(secrets.choice(READABLE) for _ in range(12))
+        message = AddAccount(name=name, role=role, sites=sites, password=password)
+        system.dispatcher.handle(message, Actor("演示", None))
+        made.append((name, role, password))
+    return made
+
+
+def run_demo(database: str | None, settings: str | None) -> tuple[str, list[tuple[str, str, str]]]:
+    """Drives the demonstration cohort; returns the database's URL and the demo's logins."""
     from platformdirs import user_data_path
 
     path = Path(database) if database else user_data_path("incubator") / "demo.sqlite3"
@@ -166,8 +198,11 @@ def run_demo(database: str | None, settings: str | None) -> None:
         console.print(
             f"\nExplore it: INCUBATOR_DATABASE_URL=sqlite:///{path.resolve()} incubator org list"
         )
+        logins = demo_accounts(system)
+        system.read_models.catch_up()
     finally:
         system.close_all()
+    return f"sqlite:///{path.resolve()}", logins
 
 
 def drive_cohort(c: Cohort) -> tuple[UUID, UUID]:

@@ -265,12 +265,32 @@ def find_cmd(ctx: click.Context, text: str, as_json: bool) -> None:
     metavar="PATH",
     help="the SQLite file to write (default: demo.sqlite3 in your data folder; it is recreated)",
 )
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="then serve the web application on it, with the demo's accounts, until Ctrl-C",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="with --serve: the address")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="with --serve"
+)
 @click.pass_context
-def demo(ctx: click.Context, demo_database: str | None) -> None:
-    """Drive a small cohort through the whole lifecycle on a SQLite file and show the result."""
+def demo(ctx: click.Context, demo_database: str | None, serve: bool, host: str, port: int) -> None:
+    """Drive a small cohort through the whole lifecycle on a SQLite file and show the result;
+    with --serve, then serve the web application on it and print where to log in."""
     from cli.demo import run_demo
+    from cli.render import render_rows
 
-    run_demo(demo_database, ctx.obj["settings"])
+    url, logins = run_demo(demo_database, ctx.obj["settings"])
+    where = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    rows = [{"account": n, "role": r, "password": p} for n, r, p in logins]
+    render_rows(f"demo accounts (log in at {where})", rows)
+    if serve:
+        from cli.serve import serve_cmd
+
+        say(f"open {where} in a browser and log in as one of the accounts above")
+        ctx.obj["database"] = url
+        ctx.invoke(serve_cmd, host=host, port=port, workers=1, log_level="warning")
 
 
 declare(
