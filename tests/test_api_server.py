@@ -95,8 +95,8 @@ def test_the_readme_cohort_over_http(database_url: str) -> None:
             server.client("张红"),
             server.client("园区主任"),
         )
-        apply = {"name": "爱心志愿者协会", "field": "公益慈善", "legal_status": "registered",
-                 "track": "incubation", "site": "main", "contact": "张伟", "on": "2014-01-06"}  # fmt: skip
+        apply = {"name": "爱心志愿者协会", "field": "公益慈善", "legal_status": "registered"}
+        apply |= {"track": "incubation", "site": "main", "contact": "张伟", "on": "2014-01-06"}
         created = li.post("/api/orgs", json=apply)
         org = ok(created, 201)["id"]
         assert created.headers["Location"] == f"/api/orgs/{org}"
@@ -113,8 +113,8 @@ def test_the_readme_cohort_over_http(database_url: str) -> None:
         assert (entered["stage"], entered["workspace"]) == ("incubating", "M-01")
         # the party track started with the entry: the instructor's commands
         ok(zhang.post(f"/api/orgs/{org}/party/record-inspection", json={"on": "2014-03-05"}))
-        party = ok(zhang.post(f"/api/orgs/{org}/party/count-members",
-                              json={"formal": 3, "transferred": 3, "on": "2014-03-10"}))  # fmt: skip
+        counted = {"formal": 3, "transferred": 3, "on": "2014-03-10"}
+        party = ok(zhang.post(f"/api/orgs/{org}/party/count-members", json=counted))
         assert party["stage"] == "support"
         refused = zhang.post(f"/api/orgs/{org}/record-visit", json={"note": "x"})
         assert refused.status_code == 403  # an instructor gives no lifecycle command
@@ -157,10 +157,18 @@ def test_two_workers_one_workspace_two_cases(postgres_url: str) -> None:
                     ok(wang.post(f"/api/orgs/{case['id']}/{verb}", json={"on": "2014-02-01"}))
                 cases.append(case["id"])
             workspace = f"M-{attempt + 1:02d}"
-            barrier, answers = threading.Barrier(2), {}
+            barrier = threading.Barrier(2)
+            answers: dict[str, httpx.Response] = {}
 
-            def take(client: httpx.Client, case: str) -> None:
-                body = {"scores": GOOD, "workspace": workspace, "on": "2014-03-03"}
+            body = {"scores": GOOD, "workspace": workspace, "on": "2014-03-03"}
+
+            def take(
+                client: httpx.Client,
+                case: str,
+                barrier: threading.Barrier = barrier,
+                answers: dict[str, httpx.Response] = answers,
+                body: dict[str, Any] = body,
+            ) -> None:
                 barrier.wait()
                 answers[case] = client.post(f"/api/orgs/{case}/evaluate-entry", json=body)
 
