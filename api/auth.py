@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
-from api.problems import Problem, ProblemBody
+from api.problems import Problem, problem_doc
 from commands.accounts import LockedOut, LoginRefused
 from commands.roles import ROLES, Principal, Right
 from lifecycle.errors import Refused
@@ -50,7 +50,7 @@ class Token(BaseModel):
 bearer = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
 router = APIRouter(prefix="/api")
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"model": ProblemBody, "description": "not logged in, or the token expired"}
+    401: problem_doc("not logged in, or the token expired")
 }
 
 
@@ -58,9 +58,9 @@ UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     "/token",
     response_model=Token,
     responses={
-        401: {"model": ProblemBody, "description": "wrong name or password"},
-        422: {"model": ProblemBody, "description": "the form is incomplete"},
-        429: {"model": ProblemBody, "description": "too many failed logins: locked for a while"},
+        401: problem_doc("wrong name or password"),
+        422: problem_doc("the form is incomplete"),
+        429: problem_doc("too many failed logins: locked for a while"),
     },
     summary="登录 — log in: a bearer token for name and password",
     tags=["accounts"],

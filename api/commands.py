@@ -41,7 +41,7 @@ from api.auth import (
     x_right,
 )
 from api.encoding import dumps
-from api.problems import Problem, ProblemBody, problem, problem_of
+from api.problems import Problem, problem, problem_doc, problem_of
 from commands import messages
 from commands.handlers import HANDLERS, Actor
 from commands.messages import ACCOUNT, CASE, PROJECT, ROUND, SUBJECTS, Command, Kind
@@ -86,11 +86,11 @@ VIEWS: Mapping[type, type[BaseModel]] = {
 }
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     **UNAUTHORIZED,
-    403: {"model": ProblemBody, "description": "the account's roles do not allow it here"},
-    404: {"model": ProblemBody, "description": "no such case, round or project"},
-    409: {"model": ProblemBody, "description": "a command recorded at the same moment won"},
-    412: {"model": ProblemBody, "description": "If-Match: it changed since that version"},
-    422: {"model": ProblemBody, "description": "refused by a rule, or invalid input"},
+    403: problem_doc("the account's roles do not allow it here"),
+    404: problem_doc("no such case, round or project"),
+    409: problem_doc("a command recorded at the same moment won"),
+    412: problem_doc("If-Match: it changed since that version"),
+    422: problem_doc("refused by a rule, or invalid input"),
 }
 IdempotencyKey = Annotated[
     str | None,

@@ -52,6 +52,16 @@ class ProblemBody(BaseModel):
     allowed: str | None = Field(None, description="允许的值 — what the field allows")
 
 
+def problem_doc(description: str) -> dict[str, Any]:
+    """An error answer as the OpenAPI description documents it."""
+    schema = {"$ref": "#/components/schemas/ProblemBody"}
+    return {
+        "model": ProblemBody,
+        "description": description,
+        "content": {MEDIA_TYPE: {"schema": schema}},
+    }
+
+
 class Problem(Exception):
     """An answer that is not a success, raised where it is found (401, 403, 412, 429)."""
 

@@ -25,7 +25,7 @@ from api.auth import (
     x_right,
 )
 from api.encoding import Json
-from api.problems import ProblemBody
+from api.problems import problem_doc
 from commands.reads import PAGE_LIMIT, REPORTS, history_csv
 from commands.roles import Right
 from lifecycle.stages import ALL_STAGES
@@ -33,9 +33,9 @@ from lifecycle.stages import ALL_STAGES
 router = APIRouter(prefix="/api")
 FAILS: dict[int | str, dict[str, Any]] = {
     **UNAUTHORIZED,
-    403: {"model": ProblemBody, "description": "the account's roles do not allow it here"},
-    404: {"model": ProblemBody, "description": "no such case, round or project"},
-    422: {"model": ProblemBody, "description": "invalid input"},
+    403: problem_doc("the account's roles do not allow it here"),
+    404: problem_doc("no such case, round or project"),
+    422: problem_doc("invalid input"),
 }
 Id = Annotated[UUID, Path(description="编号 — the id")]
 Site = Annotated[str | None, Query(max_length=100, description="场地 — only this site")]

@@ -27,7 +27,7 @@ from typing import Any
 
 from benchmarks.common import BACKENDS, machine
 
-SECTIONS = ("startup", "commands", "history", "scan", "rebuild", "audit", "processes")
+SECTIONS = ("startup", "commands", "history", "scan", "rebuild", "audit", "processes", "api")
 
 
 def startup(quick: bool) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def startup(quick: bool) -> dict[str, Any]:
 
 def run_section(name: str, quick: bool) -> Any:
     """One section's figures: a run per backend where it has both."""
-    from benchmarks import audit, commands, history, processes, rebuild, scan
+    from benchmarks import api, audit, commands, history, processes, rebuild, scan
 
     sizes: dict[str, Callable[[str], Any]] = {
         "commands": lambda b: commands.run(b, *((300, 3) if quick else (1000, 5))),
@@ -67,6 +67,7 @@ def run_section(name: str, quick: bool) -> Any:
             b, 30_000 if quick else 1_000_000 if b == "sqlite" else 250_000, 1
         ),
         "audit": lambda b: audit.run(b, 30_000 if quick else 250_000, 1),
+        "api": lambda b: api.run(b, 2000, 120, 600) if quick else api.run(b),
     }
     if name == "startup":
         return startup(quick)
@@ -105,6 +106,16 @@ def _processes(processes: int, workload: str) -> Callable[[Any], float | None]:
             if (row["processes"], row["workload"]) == (processes, workload):
                 return float(row[f"{workload}_ratio_to_raw_median_of_rounds"])
         return None
+
+    return value
+
+
+def _api_read(key: str, workers: int, percentile: int) -> Callable[[Any], float | None]:
+    """p50 or p99 of a read of the API section (`case` or `page_of_50`) with 1 or 2 workers."""
+
+    def value(run: Any) -> float | None:
+        reads = run[f"reads_{workers}_worker{'s' if workers > 1 else ''}"]
+        return float(reads[key][f"p{percentile}_ms"])
 
     return value
 
@@ -204,6 +215,27 @@ FIGURES = [
         )
         for workload in ("creates", "visits", "contended")
         for n in (1, 2, 4)
+    ),
+    Figure(
+        "api",
+        "commands over HTTP ÷ through the service",
+        lambda r: r["commands"]["http_ratio_to_service"],
+        "",
+        "< 1.3",
+        lambda v: v < 1.3,
+    ),
+    *(
+        Figure(
+            "api",
+            f"{label} p{p}, {n} worker{'s' if n > 1 else ''}",
+            _api_read(key, n, p),
+            "ms",
+            "< 20 ms" if p == 99 and key == "case" else "",
+            (lambda v: v < 20) if p == 99 and key == "case" else None,
+        )
+        for key, label in (("case", "GET /api/orgs/{id}"), ("page_of_50", "GET /api/orgs?limit=50"))
+        for n in (1, 2)
+        for p in (50, 99)
     ),
     Figure(
         "processes",

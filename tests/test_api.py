@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.routing import APIRoute
@@ -13,7 +15,8 @@ from fastapi.routing import APIRoute
 from api.app import routes_of
 from commands.bootstrap import Incubator
 from commands.roles import ROLES, Right
-from tests.api_support import APPLY, PEOPLE, PERSON, ROLE_OF, Api, api_on
+from schedules.clock import FixedClock
+from tests.api_support import APPLY, PASSWORD, PEOPLE, PERSON, ROLE_OF, Api, api_on
 
 GOOD = {"王建国": 82, "刘慧": 78, "赵志强": 85}
 
@@ -66,14 +69,11 @@ def things(api: Api) -> dict[str, str]:
         {"name": "主园区联合党支部", "site": "main", "on": "2014-03-10"},
     )
     assert branch.status_code == 201, branch.text
-    target = api.post(
-        "admin",
-        "/api/users",
-        {"name": "赵临时", "role": "caseworker", "sites": ["main"], "password": "long secret 2"},
-    )
+    someone = {"name": "赵临时", "role": "caseworker", "sites": ["main"]}
+    target = api.post("admin", "/api/users", someone | {"password": "another long secret"})
     assert target.status_code == 201, target.text
     assert target.headers["Location"] == "/api/users/%E8%B5%B5%E4%B8%B4%E6%97%B6"
-    assert "password" not in target.text and "long secret 2" not in target.text
+    assert "password" not in target.text and "another long secret" not in target.text
     return {
         "orgs": case,
         "rounds": round_.json()["id"],
@@ -340,3 +340,39 @@ def test_the_openapi_description_has_a_schema_for_every_body(api: Api) -> None:
     assert body["additionalProperties"] is False
     assert spec["paths"]["/api/orgs/{id}"]["get"]["x-right"] == "read-org"
     assert PEOPLE  # the people of api_support are the ones the routes were walked as
+
+
+def test_a_token_expires_with_its_session(api: Api, incubator: Incubator) -> None:
+    headers = api.as_("caseworker")
+    assert api.client.get("/api/orgs", headers=headers).status_code == 200
+    clock = incubator.clock
+    assert isinstance(clock, FixedClock)
+    clock.at += timedelta(minutes=incubator.park.accounts.session.total_seconds() / 60 + 1)
+    expired = api.client.get("/api/orgs", headers=headers)
+    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+
+
+def test_failed_logins_are_slowed_down_then_locked_out(api: Api, incubator: Incubator) -> None:
+    name = PERSON["caseworker"]
+    answers = [
+        api.client.post("/api/token", data={"username": name, "password": "wrong password!"})
+        for _ in range(incubator.park.accounts.lock_after_failures)
+    ]
+    assert [a.status_code for a in answers[:-1]] == [401] * (len(answers) - 1)
+    assert int(answers[1].headers["Retry-After"]) >= 1  # slowed down
+    locked = answers[-1]
+    assert locked.status_code == 429 and "locked until" in locked.json()["detail"]
+    assert int(locked.headers["Retry-After"]) > 60
+    right = api.client.post("/api/token", data={"username": name, "password": PASSWORD})
+    assert right.status_code == 429  # the right password too, while locked
+    assert api.client.post("/api/token", data={"username": name}).status_code == 422
+
+
+def test_a_disabled_accounts_token_stops_working(api: Api) -> None:
+    headers = api.as_("caseworker")
+    assert api.client.get("/api/inbox", headers=headers).status_code == 200
+    name = quote(PERSON["caseworker"])
+    disabled = api.post("admin", f"/api/users/{name}/disable", {})
+    assert disabled.status_code == 200 and disabled.json()["active"] is False
+    assert api.client.get("/api/inbox", headers=headers).status_code == 401
+    assert api.post("admin", "/api/users/nobody-here/disable", {}).status_code == 404
