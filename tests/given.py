@@ -129,6 +129,7 @@ class Scenario:
                 accounts_on(self.log, park, clock),
             )
         )
+        self.actor = ACTOR  # who gives the messages
         self.org: UUID | None = None  # the case applied last
         self.round: UUID | None = None  # the round created last
         self.project: UUID | None = None  # the project submitted last
@@ -307,7 +308,7 @@ class Scenario:
             for k, v in fields.items()
         }
         made = message(**values)
-        result = self.dispatcher.handle(made, Actor(ACTOR))
+        result = self.dispatcher.handle(made, Actor(self.actor))
         # What the handler decided is what the log replays.
         assert vars(self.log.repository.get(result.id)) == vars(result), "replay differs"
         if isinstance(made, m.Apply):
