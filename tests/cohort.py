@@ -34,8 +34,9 @@ class Known:
     ids: dict[str, UUID]  # by organization name
 
 
-def known_cohort(tmp_path: Path) -> Known:
-    system = bootstrap(f"sqlite:///{tmp_path / 'cohort.sqlite3'}", clock=FixedClock(NOW))
+def known_cohort(tmp_path: Path, database_url: str | None = None) -> Known:
+    url = database_url or f"sqlite:///{tmp_path / 'cohort.sqlite3'}"
+    system = bootstrap(url, clock=FixedClock(NOW))
     s = system.service
     ids: dict[str, UUID] = {}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,29 @@ def test_the_cohorts_rebuilt_equal_the_incremental(known: Known) -> None:
     before = (models.cohort_funnel(), models.in_shell(track=None))
     models.rebuild(["cohorts"])
     assert (models.cohort_funnel(), models.in_shell(track=None)) == before
+
+
+def test_the_read_models_behind_the_pictures_on_every_backend(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The same answers on PostgreSQL as on SQLite (a year is a number on both)."""
+    cohort = known_cohort(tmp_path, database_url)
+    try:
+        models, service = cohort.system.read_models, cohort.system.service
+        assert models.cohort_funnel() == [
+            {"year": 2014, "applied": 6, "entered": 4, "exited": 1, "closed": 1},
+            {"year": 2015, "applied": 1, "entered": 1, "exited": 0, "closed": 0},
+        ]
+        for row in models.in_shell(track=None):
+            entered, left = in_shell_of_the_log(service, cohort.ids[row["name"]])
+            assert (row["entered_on"], row["left_on"]) == (entered, left)
+        held = {r["site"]: r["held"] for r in models.occupancy_by_site() if r["held"]}
+        assert held == {"main": 1, "branch": 2, "community-3": 1}
+        covered = {
+            r["site"]: (r["covered"], r["organizations"])
+            for r in models.party_coverage_by_site()
+            if r["organizations"]
+        }
+        assert covered == {"main": (0, 1), "branch": (2, 2), "community-3": (1, 1)}
+    finally:
+        cohort.system.close_all()

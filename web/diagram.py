@@ -53,6 +53,7 @@ class Node:
     layer: int = 0
     dummy: bool = False
     lines: list[Move] = field(default_factory=list)  # the steps that keep it in this stage
+    keyed: bool = False  # its key shown under its name (where the name is not the key)
     width: float = DUMMY
     height: float = 0
     x: float = 0  # the centre
@@ -239,10 +240,12 @@ def _centre(node: Node, position: dict[int, int], neighbours: dict[int, list[Nod
 
 def _measure(nodes: dict[str, Node], lang: Lang, track: str) -> None:
     for node in nodes.values():
-        texts = [text_width(labels.stage(lang, node.key, track), 14), text_width(node.key, 11)]
+        name = labels.stage(lang, node.key, track)
+        node.keyed = name.replace(" ", "_") != node.key
+        texts = [text_width(name, 14), text_width(node.key, 11)]
         texts += [text_width("↻ " + _step(lang, track, m.trigger), 11) for m in node.lines]
         node.width = max(max(texts) + 24, 96)
-        node.height = 42 + LINE * len(node.lines)
+        node.height = (42 if node.keyed else 28) + LINE * len(node.lines)
 
 
 def _place(layers: list[list[Node]], arrows: list[Arrow]) -> tuple[float, float]:
@@ -419,7 +422,7 @@ def _draw_state(
         font_size=14,
         font_weight="bold",
     )
-    if name.replace(" ", "_") != node.key:  # the key, as the command line spells it
+    if node.keyed:  # the key, as the command line spells it
         add(
             group,
             "text",
@@ -436,7 +439,7 @@ def _draw_state(
             "text",
             "↻ " + _step(lang, track, move.trigger),
             x=node.x - node.width / 2 + 10,
-            y=node.y + 34 + LINE * (i + 1),
+            y=node.y + (34 if node.keyed else 19) + LINE * (i + 1),
             font_size=11,
             font_style="italic" if move.trigger in internal else None,
             class_="stay",

@@ -114,7 +114,8 @@ def any_command(lang: Lang, command: str) -> str:
     workflow's command of that name (the organization's first)."""
     key = command.replace("-", "_")
     for kin in dict.fromkeys(FAMILIES.values()):
-        name = lang.pgettext(f"{kin} command", key)
+        context = f"{kin} command"
+        name = lang.pgettext(context, key)
         if name != key:
             return name
     return key.replace("_", " ")
