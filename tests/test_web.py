@@ -174,8 +174,10 @@ def test_an_auditor_sees_no_form_and_a_forged_post_is_refused(
     )
     assert forged.status_code == 403
     assert events(system) == before
-    assert web.get("/audit").status_code == 200
     assert web.get(f"/orgs/{case_id}/dossier.json").status_code == 200
+    audit = web.get("/audit")
+    assert audit.status_code == 200
+    assert "dossier" in audit.text and "history (web)" in audit.text  # its own reads, recorded
 
 
 def test_a_post_without_the_sessions_csrf_token_records_nothing(

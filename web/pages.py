@@ -344,6 +344,7 @@ class Pages:
                 timeline += [e | {"party": True} for e in history(system.log, UUID(str(track.id)))]
                 timeline.sort(key=lambda e: (e["recorded_at"], e["version"]))
             timeline.reverse()  # newest first
+            self._read(v, "history (web)", case)
         chinese = v.language == "zh_CN"
         case_forms: list[forms.Form] = []
         party_forms: list[forms.Form] = []
