@@ -26,7 +26,8 @@ from api.auth import (
 )
 from api.encoding import Json
 from api.problems import problem_doc
-from commands.reads import PAGE_LIMIT, REPORTS, history_csv
+from commands.exports import history_csv
+from commands.reads import PAGE_LIMIT, REPORTS
 from commands.roles import Right
 from lifecycle.stages import ALL_STAGES
 

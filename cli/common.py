@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from uuid import UUID
@@ -240,7 +239,9 @@ def say(text: str) -> None:
 def emit_json(value: Any) -> None:
     import json
 
-    text = json.dumps(value, ensure_ascii=False, indent=2, default=_json_default)
+    from commands.exports import json_default
+
+    text = json.dumps(value, ensure_ascii=False, indent=2, default=json_default)
     click.echo(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
@@ -249,16 +250,6 @@ def emit_json(value: Any) -> None:
 _JSON_UNSAFE = re.compile(
     r"[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
-
-
-def _json_default(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, date | UUID):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def catch_up_after(system: Incubator) -> str | None:

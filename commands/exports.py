@@ -8,14 +8,19 @@ rows are the ones `--json` prints: an export shows what the command line shows, 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from commands.importing import LEGAL_STATUS_NAMES_ZH, TRACK_NAMES_ZH
 from commands.workbooks import Column, Sheet
+from lifecycle import bounds
 from lifecycle.deadlines import KIND_NAMES_ZH
 from lifecycle.park import Park
 from lifecycle.stages import STAGE_NAMES_ZH
@@ -244,28 +249,27 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def json_default(value: Any) -> Any:
+    """How --json and the API write what JSON has no type for: amounts as numbers exact to the
+    cent, dates and ids as text."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, date | UUID):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
 def history_csv(events: Rows) -> str:
-    """A history as CSV (UTF-8): one row per event, what it changed in words, its data as JSON;
-    every cell neutralised so a spreadsheet never runs it as a formula."""
-    import csv
-    import io
-    from datetime import date
-    from decimal import Decimal
-    from uuid import UUID
-
-    from lifecycle import bounds
-
-    def default(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return int(value) if value == value.to_integral_value() else float(value)
-        if isinstance(value, date | UUID):
-            return str(value)
-        raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
+    """A history as CSV (UTF-8): one row per event, who in which role, what it changed in
+    words, its data as JSON; every cell neutralised so a spreadsheet never runs it as a
+    formula."""
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\n")
     out.writerow(
-        ["version", "aggregate", "type", "on", "recorded_at", "actor", "reason", "changed", "data"]
+        [
+            *("version", "aggregate", "type", "on", "recorded_at"),
+            *("actor", "role", "reason", "changed", "data"),
+        ]
     )
     for e in events:
         changed = "; ".join(
@@ -279,9 +283,10 @@ def history_csv(events: Rows) -> str:
             e["on"] or "",
             e["recorded_at"],
             e["actor"],
+            e.get("role") or "",
             e["reason"] or "",
             changed,
-            json.dumps(e["data"], ensure_ascii=False, default=default),
+            json.dumps(e["data"], ensure_ascii=False, default=json_default),
         ]
         out.writerow([bounds.neutral(str(f), keep_newlines=True) for f in fields])
     return buffer.getvalue()

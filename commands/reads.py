@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import json
 from collections.abc import Callable, Mapping
 from datetime import date
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from commands.accounts import AccountView
 from commands.audit import Audit
+from commands.exports import json_default
 from commands.queries import (
     branch_view,
     case_view,
@@ -26,7 +24,6 @@ from commands.queries import (
     project_view,
     round_view,
 )
-from lifecycle import bounds
 from lifecycle.account import Account
 from lifecycle.bounds import Invalid
 from lifecycle.errors import NotFound, Refused
@@ -279,57 +276,9 @@ REPORTS: Mapping[str, tuple[Report, frozenset[str]]] = {
 }
 
 
-def history_csv(events: list[dict[str, Any]]) -> str:
-    """A history as UTF-8 CSV, one row per event (the command line's `--csv`)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerows(history_rows(events))
-    return out.getvalue()
-
-
-def history_rows(events: list[dict[str, Any]]) -> list[list[str]]:
-    rows = [["version", "aggregate", "type", "on", "recorded_at", "actor", "role", "reason"]]
-    rows[0] += ["changed", "data"]
-    for e in events:
-        changed = "; ".join(
-            f"{name}: {_said(c['before'])} → {_said(c['after'])}"
-            for name, c in e["changed"].items()
-        )
-        fields = [
-            e["version"],
-            e.get("of", {}).get("aggregate", ""),
-            e["type"],
-            e["on"] or "",
-            e["recorded_at"],
-            e["actor"],
-            e.get("role") or "",
-            e["reason"] or "",
-            changed,
-            json.dumps(e["data"], ensure_ascii=False, default=_json_default),
-        ]
-        rows.append([bounds.neutral(str(f), keep_newlines=True) for f in fields])
-    return rows
-
-
-def _said(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(_said, value)) + "]"
-    return str(value)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, date | UUID):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
 def _plain(value: T) -> T:
     """Dates as ISO text, amounts as numbers exact to the cent, ids as text (as `--json`)."""
-    return cast(T, json.loads(json.dumps(value, ensure_ascii=False, default=_json_default)))
+    return cast(T, json.loads(json.dumps(value, ensure_ascii=False, default=json_default)))
 
 
 def _cursor(row: Mapping[str, Any]) -> str:
@@ -347,4 +296,4 @@ def _after(cursor: str) -> tuple[date, str, str]:
         ) from None
 
 
-__all__ = ["PAGE_LIMIT", "REPORTS", "NotFound", "Reads", "history_csv"]
+__all__ = ["PAGE_LIMIT", "REPORTS", "NotFound", "Reads"]
