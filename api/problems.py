@@ -123,7 +123,7 @@ def install(app: FastAPI) -> None:
     for kind in (Problem, Refused, Conflict):
         app.add_exception_handler(kind, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(HTTPException, http_problem)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -164,7 +164,7 @@ def _allowed(error: Mapping[str, Any]) -> str | None:
     return None
 
 
-async def _http(_request: Request, error: Exception) -> JSONResponse:
+async def http_problem(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     detail = error.detail if isinstance(error.detail, str) else TITLES.get(error.status_code, "")
     return problem(error.status_code, detail, headers=error.headers)

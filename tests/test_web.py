@@ -288,3 +288,12 @@ def test_no_page_answers_junk_with_a_server_error(
                 assert answer.status_code < 500, (path, junk, answer.text[:300])
                 if answer.status_code >= 400:
                     assert events(system) == before, (path, junk)
+
+
+def test_a_page_that_is_not_there_is_a_page_and_the_apis_a_problem(web: TestClient) -> None:
+    page = web.get("/no-such-page")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "没有该页面" in page.text  # in Chinese
+    problem = web.get("/api/no-such-thing")
+    assert problem.status_code == 404
+    assert problem.headers["content-type"] == "application/problem+json"

@@ -9,10 +9,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from api import app as api
+from api.problems import http_problem
 from commands.bootstrap import Incubator
 from web import pages
 
@@ -23,6 +26,14 @@ def create_app(system: Incubator, **options: Any) -> FastAPI:
     """The API and the pages on `system` (options as for `api.app.create_app`)."""
     app = api.create_app(system, routers=[pages.router(system)], **options)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    async def answer(request: Request, error: Exception) -> Response:
+        """A page that is not there, in the page's language; the API's as a problem."""
+        if request.url.path.startswith("/api/") or not isinstance(error, HTTPException):
+            return await http_problem(request, error)
+        return pages.not_found(request, system, error.status_code)
+
+    app.add_exception_handler(HTTPException, answer)
     return app
 
 

@@ -648,6 +648,7 @@ def _diagram(workflow: Workflow, current: str | None, v: Viewer) -> Any:
     return diagram.state_diagram(workflow, lang(v.language), current)
 
 
-def not_found(request: Request, system: Incubator) -> HTMLResponse:
+def not_found(request: Request, system: Incubator, status: int = 404) -> HTMLResponse:
+    """No such page (404), or not with that method (405)."""
     v = viewer(system, request)
-    return render("error.html", v, {"status": 404, "problem": "page"}, status=404)
+    return render("error.html", v, {"status": status, "problem": "page"}, status=status)
