@@ -30,7 +30,7 @@ import pytest
 from tests.conftest import IN_CI
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page, Playwright, ViewportSize
+    from playwright.sync_api import Browser, Locator, Page, ViewportSize
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -167,8 +167,8 @@ def park(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Park]:
     )  # fmt: skip
     park.near = json.loads(applied)["id"]
     park.cli("org", "assign", park.near, "--caseworker", "李娜", "--actor", "园区主任")
-    park.serve()
     try:
+        park.serve()
         yield park
     finally:
         park.stop()
@@ -179,13 +179,9 @@ def browser(park: Park) -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = _launch(p)
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield chromium
         chromium.close()
-
-
-def _launch(p: Playwright) -> Browser:
-    return p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
 
 
 class Shots:
@@ -220,6 +216,12 @@ def log_in(browser: Browser, park: Park, name: str, **context: Any) -> Page:
     return page
 
 
+def follow(page: Page, target: Locator) -> None:
+    """Clicks a link or a button that leads to another page, and waits for that page."""
+    with page.expect_navigation():
+        target.click()
+
+
 def command(page: Page, title: str) -> Locator:
     """The form of the command named `title` on a case page, opened by its summary."""
     form = page.locator("details.command").filter(
@@ -233,9 +235,11 @@ def command(page: Page, title: str) -> Locator:
 
 def submit(page: Page, form: Locator) -> int:
     """Sends the form as a person would (its button); the status of the server's answer."""
-    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+    with (
+        page.expect_navigation(),  # to the page the answer shows, or the one it redirects to
+        page.expect_response(lambda r: r.request.method == "POST") as answer,
+    ):
         form.locator("button[type=submit]").click()
-    page.wait_for_load_state()
     return answer.value.status
 
 
@@ -251,8 +255,8 @@ def test_a_caseworker_applies_inspects_submits_and_evaluates_through_the_forms(
 ) -> None:
     page = log_in(browser, park, "李娜")
     shot(page, "my-work")
-    page.get_by_role("link", name="案卷一览").click()
-    page.get_by_role("link", name="新申请").click()
+    follow(page, page.get_by_role("link", name="案卷一览"))
+    follow(page, page.get_by_role("link", name="新申请"))
     form = command(page, "项目申请")
     form.get_by_label("机构或团队的名称").fill("绿色家园环保协会")
     form.get_by_label("领域").fill("公益慈善")
@@ -357,7 +361,7 @@ def test_my_work_lists_the_case_whose_deadline_is_near(
     assert cells[0] == "即将到期" and cells[3] == "2026年11月30日"  # 14 days after applying
     assert int(cells[4]) == (date(2026, 11, 30) - TODAY).days
     shot(page, "my-work")
-    row.get_by_role("link", name=NEAR).click()
+    follow(page, row.get_by_role("link", name=NEAR))
     page.wait_for_url(f"{park.url}/orgs/{park.near}")
     assert page.locator("h1").inner_text() == NEAR
     shot(page, "the-case")
@@ -393,24 +397,22 @@ def test_english_is_one_click_away(browser: Browser, park: Park, shot: Shots) ->
     page = log_in(browser, park, "周主任")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert page.locator("h1").inner_text() == "我的工作"
-    page.get_by_role("button", name="English").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("button", name="English"))
     assert page.locator("html").get_attribute("lang") == "en"
     assert page.locator("h1").inner_text() == "My work"
     shot(page, "english")
-    page.get_by_role("link", name="Caseload").click()
+    follow(page, page.get_by_role("link", name="Caseload"))
     assert page.locator("h1").inner_text() == "Caseload"
     assert page.get_by_role("link", name=NEAR).count() == 1  # the names stay as they are
     shot(page, "caseload-in-english")
-    page.get_by_role("button", name="中文").click()
-    page.wait_for_load_state()
+    follow(page, page.get_by_role("button", name="中文"))
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert page.locator("h1").inner_text() == "案卷一览"
 
 
 def test_the_pictures_render(browser: Browser, park: Park, shot: Shots) -> None:
     page = log_in(browser, park, "园区主任")
-    page.get_by_role("link", name="图表").click()
+    follow(page, page.get_by_role("link", name="图表"))
     assert page.locator("h1").inner_text() == "图表"
     pictures = page.locator("main svg[role=img]")
     assert pictures.count() >= 4  # the funnel, the Gantt chart, occupancy, party coverage
@@ -427,6 +429,8 @@ def test_the_pictures_render(browser: Browser, park: Park, shot: Shots) -> None:
     section.locator("summary").get_by_text("图表数据").click()
     table = section.locator("table")
     assert table.is_visible() and table.locator("tbody tr").count() == 4
+    first = table.locator("tbody tr").first.locator("td").all_inner_texts()
+    assert first[:2] == ["申请", applied.get_attribute("data-value")]  # the bar's own number
     shot(page, "funnel-table")
 
     page.goto(f"{park.url}/orgs/{park.near}")
