@@ -627,7 +627,7 @@ def _applies(message: type[messages.Command], case: Any, track: Any) -> bool:
         return True
     if message.group == "party":
         return track is not None and track.stage in PARTY_WORKFLOW.sources(message.trigger)
-    return case.stage in message.stages()
+    return case.stage in WORKFLOWS[case.track].sources(message.trigger)  # this case's track
 
 
 def _seen(case: Any, track: Any) -> str:
