@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lifecycle.stages import INCUBATION, PARTY, PROJECT, RESIDENCY, ROUND, Move, Workflow
+from lifecycle.stages import ACCOUNT, INCUBATION, PARTY, PROJECT, RESIDENCY, ROUND, Move, Workflow
 from web import labels
 from web.i18n import Lang
 from web.svg import (
@@ -44,6 +44,7 @@ def _titles(lang: Lang) -> dict[str, str]:
         PARTY: lang.gettext("The party track's stages and steps"),
         ROUND: lang.gettext("A venture-philanthropy round's stages and steps"),
         PROJECT: lang.gettext("A venture-philanthropy project's stages and steps"),
+        ACCOUNT: lang.gettext("An account's states and steps"),
     }
 
 
