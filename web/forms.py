@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands import messages
-from commands.messages import DAY, POSITIONAL, SCORES, Command, Kind, Param
+from commands.messages import POSITIONAL, SCORES, Command, Kind, Param
 from lifecycle.bounds import Invalid
 
 # How each kind of parameter is typed in a browser.
@@ -85,7 +85,7 @@ def _field(message: type[Command], name: str, spec: Param, chinese: bool) -> Fie
         shape = "lines"
     else:
         shape = INPUTS.get(kind.name, "text")
-    placeholder = "王芳=78" if kind is SCORES else ("" if kind is DAY else kind.metavar.lower())
+    placeholder = "王芳=78" if kind is SCORES else ""  # the label says the rest, in its language
     return Field(
         name=name,
         label=spec.zh if chinese else spec.en,
