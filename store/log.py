@@ -40,6 +40,12 @@ class EventLog(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def version_of(self, aggregate_id: UUID) -> int | None:
+        """The version of the aggregate's latest event (None: it has none), read by its key
+        without decoding anything."""
+        latest = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return int(latest[0].originator_version) if latest else None
+
 
 def open_log(database: Database) -> EventLog:
     """The log on `database`, its tables created on first use (see `Database.schema_lock`)."""
