@@ -118,11 +118,14 @@ def authenticated(
 @dataclass(frozen=True)
 class Grant:
     """What the check found: who acts, by which right, and the role that allows it where the
-    route's subject is (None until a site is known: a create names its site in the body)."""
+    route's subject is (None until a site is known: a create names its site in the body);
+    `subject`: what the path names, if it was loaded to find its site (None: it was not), so
+    that the route does not load it again."""
 
     principal: Principal
     right: Right
     role: str | None
+    subject: Any = None
 
     def at(self, site: str | None) -> str:
         """The role that allows the right at `site`; 403 if none does."""
@@ -150,7 +153,15 @@ def refusal(principal: Principal, right: Right, site: str | None) -> str:
     )
 
 
-Where = Callable[..., str | None]  # a dependency: the site of what the route's path names
+@dataclass(frozen=True)
+class Located:
+    """Where what the route's path names is, and what was loaded to find out (None: nothing)."""
+
+    site: str | None
+    subject: Any = None
+
+
+Where = Callable[..., Located]  # a dependency: where what the route's path names is
 
 
 def allowed(right: Right, where: Where | None = None) -> Any:
@@ -172,10 +183,10 @@ def allowed(right: Right, where: Where | None = None) -> Any:
 
     def check_at(
         principal: Annotated[Principal, Depends(anywhere)],
-        site: Annotated[str | None, Depends(where)],
+        located: Annotated[Located, Depends(where)],
     ) -> Grant:
         grant = Grant(principal, right, None)
-        return Grant(principal, right, grant.at(site))
+        return Grant(principal, right, grant.at(located.site), located.subject)
 
     return Depends(check_at)
 
@@ -186,21 +197,24 @@ def x_right(of: Right) -> dict[str, Any]:
     return {"x-right": of.value}
 
 
-def case_id_site(request: Request, id: UUID) -> str:
-    return str(request.app.state.reads.case_site(id))
+def case_id_site(request: Request, id: UUID) -> Located:
+    site, case = request.app.state.reads.case_site(id)
+    return Located(site, case)
 
 
-def round_id_site(request: Request, id: UUID) -> str | None:
-    site = request.app.state.reads.round_site(id)
-    return None if site is None else str(site)
+def round_id_site(request: Request, id: UUID) -> Located:
+    found = request.app.state.reads.system.rounds.round(id)
+    return Located(found.site, found)
 
 
-def project_id_site(request: Request, id: UUID) -> str:
-    return str(request.app.state.reads.project_site(id))
+def project_id_site(request: Request, id: UUID) -> Located:
+    found = request.app.state.reads.system.rounds.project(id)
+    return Located(found.org_site, found)
 
 
-def branch_id_site(request: Request, id: UUID) -> str:
-    return str(request.app.state.reads.branch_site(id))
+def branch_id_site(request: Request, id: UUID) -> Located:
+    found = request.app.state.reads.branch_of(id)
+    return Located(found.site, found)
 
 
-__all__ = ["UUID", "Accounts", "Grant", "allowed", "authenticated", "router"]
+__all__ = ["UUID", "Accounts", "Grant", "Located", "allowed", "authenticated", "router"]

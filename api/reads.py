@@ -107,7 +107,7 @@ def show_org(
         date | None, Query(description="某个业务日期的状态 — as it stood on this day")
     ] = None,
 ) -> Any:
-    view = _reads(request).case(id, as_of)
+    view = _reads(request).case(id, as_of, grant.subject)
     headers = {} if as_of else {"ETag": f'"{view["version"]}"'}
     return Json(view, headers=headers)
 
@@ -187,7 +187,7 @@ def joint_branch(
     grant: Annotated[Grant, allowed(Right.READ_PARTY, branch_id_site)],
     id: Id,
 ) -> Any:
-    return Json(_reads(request).branch(id))
+    return Json(_reads(request).branch(id, grant.subject))
 
 
 # ---- work, reports, audit -----------------------------------------------------------------------
@@ -294,7 +294,7 @@ def show_round(
     grant: Annotated[Grant, allowed(Right.READ_ROUNDS, round_id_site)],
     id: Id,
 ) -> Any:
-    view = _reads(request).round(id)
+    view = _reads(request).round(id, grant.subject)
     return Json(view, headers={"ETag": f'"{view["version"]}"'})
 
 
@@ -311,7 +311,7 @@ def ranking(
     grant: Annotated[Grant, allowed(Right.READ_ROUNDS, round_id_site)],
     id: Id,
 ) -> Any:
-    return Json(_reads(request).ranking(id))
+    return Json(_reads(request).ranking(id, grant.subject))
 
 
 @router.get(
@@ -327,7 +327,7 @@ def show_project(
     grant: Annotated[Grant, allowed(Right.READ_ROUNDS, project_id_site)],
     id: Id,
 ) -> Any:
-    view = _reads(request).project(id)
+    view = _reads(request).project(id, grant.subject)
     return Json(view, headers={"ETag": f'"{view["version"]}"'})
 
 

@@ -8,33 +8,23 @@ caught up before the server starts. Commands: `apply` and `assign`, alternating 
 service's dispatcher in this process and of POST requests to a real `incubator serve` (one
 worker) on loopback, one at a time; the ratio is HTTP's time per command over the service's.
 Reads: a bounded asyncio client (httpx, `concurrency` requests in flight) sends GET
-/api/orgs/{id} for random cases and GET /api/orgs?limit=50 to a server of 1 and of 2 workers;
-p50 and p99 of each request's wall time.
+/api/orgs/{id} for random cases and GET /api/orgs?limit=50 (of a site) to a server of 1 and of
+2 workers; p50 and p99 of each request's wall time (benchmarks/serving.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 import random
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from benchmarks.cohorts import fill
-from benchmarks.common import database, incubator, percentiles, run_backends, section_arguments
+from benchmarks.common import run_backends, section_arguments
+from benchmarks.serving import DIRECTOR, Server, filled, load
 from commands import messages as m
-from commands.bootstrap import bootstrap
 from commands.handlers import Actor, Dispatcher, Services
-from commands.service import Who
-
-PASSWORD = "benchmark password 1"
-DIRECTOR = "园区主任"
 
 
 def run(
@@ -42,98 +32,36 @@ def run(
     cases: int = 20_000,
     commands: int = 300,
     reads: int = 2000,
-    concurrency: int = 8,
+    concurrency: int = 4,
     blocks: int = 3,
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as folder:
-        url, drop = database(backend, Path(folder))
-        try:
-            return _run(backend, url, cases, commands, reads, concurrency, blocks)
-        finally:
-            drop()
-
-
-def _run(
-    backend: str, url: str, cases: int, commands: int, reads: int, concurrency: int, blocks: int
-) -> dict[str, Any]:
-    system = bootstrap(url)
-    try:
-        started = time.perf_counter()
-        events = fill(system.log, cases)
-        system.read_models.catch_up()
-        filled = time.perf_counter() - started
-        system.accounts.add(
-            Who("benchmark"), name=DIRECTOR, role="director", sites=(), password=PASSWORD
-        )
-        ids = [row["id"] for row in system.read_models.caseload()]
+    with filled(backend, cases) as park:
+        system = park.system
         dispatcher = Dispatcher(
             Services(system.service, system.party, system.rounds, system.accounts)
         )
         actor = Actor(DIRECTOR, "director")
-        results: dict[str, Any] = {
-            "backend": backend,
-            "cases": len(ids),
-            "events": events,
-            "fill_s": round(filled, 1),
-        }
-        with Server(url, workers=1) as server:
+        results = park.figures(backend)
+        with Server(park.url, workers=1) as server:
             results["commands"] = _commands(server, dispatcher, actor, commands, blocks)
-            results["reads_1_worker"] = _reads(server, ids, reads, concurrency)
-        with Server(url, workers=2) as server:
-            results["reads_2_workers"] = _reads(server, ids, reads, concurrency)
+            results["reads_1_worker"] = _reads(server, park.ids, reads, concurrency)
+        with Server(park.url, workers=2) as server:
+            results["reads_2_workers"] = _reads(server, park.ids, reads, concurrency)
         return results
-    finally:
-        system.close_all()
-
-
-class Server:
-    """`incubator serve` on a free loopback port, stopped on leaving."""
-
-    def __init__(self, url: str, workers: int) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.url, self.workers, self.database = f"http://127.0.0.1:{self.port}", workers, url
-
-    def __enter__(self) -> Server:
-        env = {**os.environ, "INCUBATOR_DATABASE_URL": self.database}
-        env.pop("INCUBATOR_NOW", None)
-        self.process = subprocess.Popen(
-            incubator("serve", "--port", str(self.port), "--workers", str(self.workers),
-                      "--log-level", "warning"),
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{self.url}/api/openapi.json", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        token = httpx.post(
-            f"{self.url}/api/token", data={"username": DIRECTOR, "password": PASSWORD}
-        ).json()["access_token"]
-        self.headers = {"Authorization": f"Bearer {token}"}
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=60)
 
 
 def _commands(
     server: Server, dispatcher: Dispatcher, actor: Actor, count: int, blocks: int
 ) -> dict[str, Any]:
     """Seconds per command (an apply, then an assign of that case) each way, in alternating
-    blocks; the ratio of their totals."""
+    blocks after one block each way that warms up (not counted); the ratio of their totals."""
     body = {"field": "charity", "legal_status": "filed", "track": "incubation", "site": "main"}
     per_block = max(1, count // blocks // 2)
     service_s = http_s = 0.0
     done = 0
     with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
-        for block in range(blocks):
+        for block in range(-1, blocks):
+            counted = block >= 0
             started = time.perf_counter()
             for n in range(per_block):
                 apply = m.Apply(
@@ -145,7 +73,7 @@ def _commands(
                 )
                 case = dispatcher.handle(apply, actor)
                 dispatcher.handle(m.Assign(org=case.id, caseworker="王芳"), actor)
-            service_s += time.perf_counter() - started
+            service_s += (time.perf_counter() - started) * counted
             started = time.perf_counter()
             for n in range(per_block):
                 made = client.post("/api/orgs", json=body | {"name": f"接口{block}-{n}"})
@@ -154,8 +82,8 @@ def _commands(
                     f"/api/orgs/{made.json()['id']}/assign", json={"caseworker": "王芳"}
                 )
                 assert assigned.status_code == 200, assigned.text
-            http_s += time.perf_counter() - started
-            done += per_block * 2
+            http_s += (time.perf_counter() - started) * counted
+            done += per_block * 2 * counted
     return {
         "commands_each_way": done,
         "service_ms_per_command": round(service_s / done * 1000, 3),
@@ -171,33 +99,9 @@ def _reads(server: Server, ids: list[str], count: int, concurrency: int) -> dict
     return {
         "concurrency": concurrency,
         "workers": server.workers,
-        "case": asyncio.run(_load(server, one, concurrency)),
-        "page_of_50": asyncio.run(_load(server, pages, concurrency)),
+        "case": load(server, one, concurrency),
+        "page_of_50": load(server, pages, concurrency),
     }
-
-
-async def _load(server: Server, paths: list[str], concurrency: int) -> dict[str, float]:
-    took: list[float] = []
-    gate = asyncio.Semaphore(concurrency)
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=server.url, headers=server.headers, timeout=60, limits=limits
-    ) as client:
-
-        async def one(path: str) -> None:
-            async with gate:
-                started = time.perf_counter()
-                answer = await client.get(path)
-                took.append((time.perf_counter() - started) * 1000)
-                assert answer.status_code == 200, answer.text
-
-        for warm in paths[:concurrency]:
-            await one(warm)
-        took.clear()
-        started = time.perf_counter()
-        await asyncio.gather(*(one(p) for p in paths))
-        elapsed = time.perf_counter() - started
-    return {**percentiles(took), "per_s": round(len(paths) / elapsed, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:

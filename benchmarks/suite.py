@@ -27,7 +27,17 @@ from typing import Any
 
 from benchmarks.common import BACKENDS, machine
 
-SECTIONS = ("startup", "commands", "history", "scan", "rebuild", "audit", "processes", "api")
+SECTIONS = (
+    "startup",
+    "commands",
+    "history",
+    "scan",
+    "rebuild",
+    "audit",
+    "processes",
+    "api",
+    "web",
+)
 
 
 def startup(quick: bool) -> dict[str, Any]:
@@ -55,7 +65,7 @@ def startup(quick: bool) -> dict[str, Any]:
 
 def run_section(name: str, quick: bool) -> Any:
     """One section's figures: a run per backend where it has both."""
-    from benchmarks import api, audit, commands, history, processes, rebuild, scan
+    from benchmarks import api, audit, commands, history, processes, rebuild, scan, web
 
     sizes: dict[str, Callable[[str], Any]] = {
         "commands": lambda b: commands.run(b, *((300, 3) if quick else (1000, 5))),
@@ -73,6 +83,8 @@ def run_section(name: str, quick: bool) -> Any:
         return startup(quick)
     if name == "processes":  # PostgreSQL only: several processes on one database
         return processes.run(quick, seconds=None if quick else 10.0)
+    if name == "web":  # SQLite only: the goal is the embedded database's
+        return [web.run("sqlite", 2000, 300, weighed=20) if quick else web.run("sqlite")]
     return [sizes[name](backend) for backend in BACKENDS]
 
 
@@ -116,6 +128,17 @@ def _api_read(key: str, workers: int, percentile: int) -> Callable[[Any], float 
     def value(run: Any) -> float | None:
         reads = run[f"reads_{workers}_worker{'s' if workers > 1 else ''}"]
         return float(reads[key][f"p{percentile}_ms"])
+
+    return value
+
+
+def _page(key: str, workers: int, percentile: int) -> Callable[[Any], float | None]:
+    """Time to first byte, p50 or p99, of a page of the web section (`case_page` or
+    `caseload_page`) with 1 or 2 workers."""
+
+    def value(run: Any) -> float | None:
+        pages = run[f"pages_{workers}_worker{'s' if workers > 1 else ''}"]
+        return float(pages[key]["ttfb"][f"p{percentile}_ms"])
 
     return value
 
@@ -236,6 +259,29 @@ FIGURES = [
         for key, label in (("case", "GET /api/orgs/{id}"), ("page_of_50", "GET /api/orgs?limit=50"))
         for n in (1, 2)
         for p in (50, 99)
+    ),
+    *(
+        Figure(
+            "web",
+            f"{label} TTFB p{p}, {n} worker{'s' if n > 1 else ''}",
+            _page(key, n, p),
+            "ms",
+            "< 100 ms" if p == 99 else "",
+            (lambda v: v < 100) if p == 99 else None,
+            backends=("sqlite",),
+        )
+        for key, label in (("case_page", "case page /orgs/{id}"), ("caseload_page", "/orgs"))
+        for n in (1, 2)
+        for p in (50, 99)
+    ),
+    Figure(
+        "web",
+        "case page weight (HTML + CSS + JS, heaviest of a sample)",
+        lambda r: r["case_page_weight"]["heaviest_kb"],
+        "KB",
+        "< 300 KB",
+        lambda v: v < 300,
+        backends=("sqlite",),
     ),
     Figure(
         "processes",

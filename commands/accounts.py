@@ -3,8 +3,9 @@
 A password is checked by the account's rules, hashed with Argon2 and forgotten: only its hash
 reaches the log, and no refusal, log line or output repeats the password. A login opens a
 session kept in the database (store/sessions.py), so every worker knows it; a session names
-the account, and what it may do is recomputed from the account's grants at every use, so a
-role granted or revoked, or the account disabled, counts at once. Failed logins of one name
+the account, and what it may do is the account's grants as its latest event in the log leaves
+them, looked up at every use, so a role granted or revoked, or the account disabled, counts at
+once. Failed logins of one name
 (an account or not: the answers never say which) lock it for a while after a few.
 """
 
@@ -114,6 +115,9 @@ class AccountService(Commands):
         self.read_models, self.sessions = read_models, sessions
         self.hasher = hasher or PasswordHasher()
         self._decoy: str | None = None  # a hash to check a password of no account against
+        # Per account: its version, what it may do at that version (None: not active), its
+        # language. Kept while the log holds no later event of the account.
+        self._holders: dict[UUID, tuple[int, Principal | None, str | None]] = {}
 
     # ---- the commands -------------------------------------------------------------------------
 
@@ -241,16 +245,30 @@ class AccountService(Commands):
         stored = self.sessions.find(_digest(token), self.clock.now())
         if stored is None:
             return None
-        account = self._find(UUID(stored.account_id))
-        if not isinstance(account, Account) or not account.active:
+        _, principal, language = self._holder(UUID(stored.account_id))
+        if principal is None:
             return None
-        return Session(token, stored.expires_at, _principal(account), stored.csrf, account.language)
+        return Session(token, stored.expires_at, principal, stored.csrf, language)
 
     def log_out(self, token: str) -> None:
         if isinstance(token, str) and token:
             self.sessions.end(_digest(token))
 
     # ---- helpers ------------------------------------------------------------------------------
+
+    def _holder(self, account_id: UUID) -> tuple[int, Principal | None, str | None]:
+        """The account's version, what it may do (None unless it is an active account) and
+        its language, as its latest event leaves them: what the last use found while the log
+        holds no later event of the account (a look-up by key), else replayed from the log."""
+        known = self._holders.get(account_id)
+        if known is not None and known[0] == self.log.version_of(account_id):
+            return known
+        found = self._find(account_id)
+        if not isinstance(found, Account):
+            return (0, None, None)
+        known = (found.version, _principal(found) if found.active else None, found.language)
+        self._holders[account_id] = known
+        return known
 
     def _change(self, name: str, who: Who, decide: Callable[[Account, Step], None]) -> Account:
         return self._retrying(lambda: self.account(name), who, decide, Term("the account"))

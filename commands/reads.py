@@ -39,25 +39,37 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 PAGE_LIMIT = 200  # the most rows of the caseload one page holds
+SITES_KEPT = 200_000  # cases whose site a process keeps (then it forgets them all, and goes on)
 
 
 class Reads:
     def __init__(self, system: Incubator) -> None:
         self.system = system
+        self._sites: dict[UUID, str] = {}  # the site of each case seen, which never changes
 
     # ---- where a thing is: the site its rights are checked at --------------------------------
 
-    def case_site(self, case_id: UUID) -> str:
-        return self.system.service.case(case_id).site
+    def case_site(self, case_id: UUID) -> tuple[str, OrganizationCase | None]:
+        """The case's site, and the case if it was loaded to find it (None: it was not). A
+        case's site is set by its application and never changes (lifecycle/organization.py),
+        so the site of a case once seen is kept."""
+        site = self._sites.get(case_id)
+        if site is not None:
+            return site, None
+        case = self.system.service.case(case_id)
+        return self._seen(case), case
 
-    def round_site(self, round_id: UUID) -> str | None:
-        return self.system.rounds.round(round_id).site
+    def _seen(self, case: OrganizationCase) -> str:
+        if len(self._sites) >= SITES_KEPT:
+            self._sites.clear()
+        self._sites[UUID(str(case.id))] = case.site
+        return case.site
 
-    def project_site(self, project_id: UUID) -> str:
-        return self.system.rounds.project(project_id).org_site
+    def round_of(self, round_id: UUID) -> Round:
+        return self.system.rounds.round(round_id)
 
-    def branch_site(self, branch_id: UUID) -> str:
-        return self.branch_of(branch_id).site
+    def project_of(self, project_id: UUID) -> Project:
+        return self.system.rounds.project(project_id)
 
     def branch_of(self, branch_id: UUID) -> JointBranch:
         try:
@@ -65,15 +77,19 @@ class Reads:
         except NotFound:  # the branch the path names: not a field of a command
             raise NotFound("no joint branch with id {id}", id=branch_id) from None
 
-    def branch(self, branch_id: UUID) -> dict[str, Any]:
-        return _plain(branch_view(self.branch_of(branch_id)))
+    def branch(self, branch_id: UUID, found: JointBranch | None = None) -> dict[str, Any]:
+        return _plain(branch_view(found if found is not None else self.branch_of(branch_id)))
 
     # ---- cases ----------------------------------------------------------------------------------
 
-    def case(self, case_id: UUID, as_of: date | None = None) -> dict[str, Any]:
-        """The case now (with its projects and anomalies), or as it stood on `as_of`."""
+    def case(
+        self, case_id: UUID, as_of: date | None = None, found: OrganizationCase | None = None
+    ) -> dict[str, Any]:
+        """The case now (with its projects and anomalies), or as it stood on `as_of`; `found`:
+        the case, if it was just loaded."""
         system = self.system
-        case = system.service.case(case_id)
+        case = found if found is not None else system.service.case(case_id)
+        self._seen(case)
         if as_of is None:
             view = case_view(
                 case, system.park, system.service.today(), system.service.party_track(case)
@@ -181,18 +197,18 @@ class Reads:
         self.system.read_models.catch_up()
         return [_plain(r) for r in self.system.read_models.rounds()]
 
-    def round(self, round_id: UUID) -> dict[str, Any]:
-        r = self.system.rounds.round(round_id)
+    def round(self, round_id: UUID, found: Round | None = None) -> dict[str, Any]:
+        r = found if found is not None else self.round_of(round_id)
         self.system.read_models.catch_up()
         return _plain(round_view(r, self.system.read_models.funnel(str(r.id))))
 
-    def ranking(self, round_id: UUID) -> list[dict[str, Any]]:
-        r = self.system.rounds.round(round_id)
+    def ranking(self, round_id: UUID, found: Round | None = None) -> list[dict[str, Any]]:
+        r = found if found is not None else self.round_of(round_id)
         self.system.read_models.catch_up()
         return [_plain(p) for p in self.system.read_models.ranking(str(r.id))]
 
-    def project(self, project_id: UUID) -> dict[str, Any]:
-        p = self.system.rounds.project(project_id)
+    def project(self, project_id: UUID, found: Project | None = None) -> dict[str, Any]:
+        p = found if found is not None else self.project_of(project_id)
         return _plain(project_view(p, self.system.park.rules, self.system.rounds.today()))
 
     def version(self, result: Result) -> int:
@@ -204,6 +220,7 @@ class Reads:
         """The view of what a command changed (or created)."""
         system = self.system
         if isinstance(result, OrganizationCase):
+            self._seen(result)
             today = system.service.today()
             return _plain(case_view(result, system.park, today, system.service.party_track(result)))
         if isinstance(result, PartyIncubation):

@@ -79,6 +79,9 @@ class ReadModels:
         # it depends on (the due dates: lengths, reminder policy, calendar).
         self.projections = tuple(p.built_with(park) for p in PROJECTIONS)
         install(engine, self.projections)
+        # The end of the log when every read model, at these versions, was last brought to
+        # it (or past it): until the log grows, a catch-up has nothing to do.
+        self._current_at: tuple[int, tuple[int, ...]] | None = None
 
     def named(self, names: Sequence[str] | None) -> list[Projection]:
         known = {p.name: p for p in self.projections}
@@ -94,13 +97,19 @@ class ReadModels:
     def catch_up(self) -> int:
         """Bring every read model up to the end of the log (a user reads their own write).
         A read model whose code, or the settings it depends on, has a new version is rebuilt
-        first."""
+        first. When the log has not grown since every read model was last brought to its end,
+        there is nothing to do, and only the end of the log is read."""
+        at = (self.head(), tuple(p.version for p in self.projections))
+        if at == self._current_at:
+            return 0
         if self.sealer is not None:
             self.sealer()
         stale = self.stale()
         if stale:
             blue_green.rebuild(self.engine, self.log, stale, self.park)
-        return catch_up(self.engine, self.log, self.projections, self.park)
+        read = catch_up(self.engine, self.log, self.projections, self.park)
+        self._current_at = at  # each read model is at that end now, or past it
+        return read
 
     def stale(self) -> list[Projection]:
         with self.engine.connect() as conn:

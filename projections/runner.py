@@ -37,6 +37,7 @@ from eventsourcing.utils import resolve_topic
 from sqlalchemy import (
     BigInteger,
     Column,
+    Index,
     Integer,
     MetaData,
     String,
@@ -104,6 +105,8 @@ class TableSpec:
     # The column that holds the originator id of the events that change this table's rows:
     # its rows are fetched for a whole batch in one query.
     by: str | None = None
+    # Indexes of several columns, each its columns in order (the order a query sorts by).
+    indexes: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,9 +235,13 @@ class Projection:
         return built
 
     def table(
-        self, name: str, columns: Callable[[], list[Column[Any]]], by: str | None = None
+        self,
+        name: str,
+        columns: Callable[[], list[Column[Any]]],
+        by: str | None = None,
+        indexes: tuple[tuple[str, ...], ...] = (),
     ) -> None:
-        self.specs[name] = TableSpec(name, columns, by)
+        self.specs[name] = TableSpec(name, columns, by, indexes)
 
     def on(self, *event_types: type) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -281,10 +288,15 @@ class Projection:
     def tables(self, generation: int) -> dict[str, Table]:
         if generation not in self._generations:
             metadata = MetaData()
-            self._generations[generation] = {
+            tables = {
                 name: Table(f"{name}_g{generation}", metadata, *spec.columns())
                 for name, spec in self.specs.items()
             }
+            for name, spec in self.specs.items():
+                table = tables[name]
+                for columns in spec.indexes:  # named by table and columns: unique per schema
+                    Index(f"ix_{table.name}_{'_'.join(columns)}", *(table.c[c] for c in columns))
+            self._generations[generation] = tables
         return self._generations[generation]
 
     def handlers_for(self, topic: str) -> list[Handler]:

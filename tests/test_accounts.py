@@ -341,6 +341,52 @@ def test_grants_change_what_a_session_may_do_at_once(system: Incubator) -> None:
     assert system.accounts.principal("王芳") == session.principal
 
 
+def test_a_change_made_by_another_process_counts_at_the_next_check(
+    database_url: str, clock: FixedClock
+) -> None:
+    """A process keeps what an account may do only while the log holds no later event of the
+    account: a grant, a revocation, a language or a disabling written by another process (here
+    a second system on the same database) counts at this one's very next check of a token."""
+    here = bootstrap(database_url, clock=clock, password_hasher=CHEAP_HASHER)
+    there = bootstrap(database_url, clock=clock, password_hasher=CHEAP_HASHER)
+    try:
+        people(there)
+        token = here.accounts.log_in("王芳", OTHER_PASSWORD).token
+
+        def principal() -> Any:
+            session = here.accounts.session(token)
+            return None if session is None else session.principal
+
+        assert principal().may(Right.ORG_COMMAND, "main")  # checked, and now kept here
+        assert not principal().may(Right.READ_REPORTS)
+        dispatch(there, m.GrantRole(account="王芳", role="director"), actor="root")
+        assert principal().may(Right.READ_REPORTS)
+        dispatch(there, m.RevokeRole(account="王芳", role="caseworker"), actor="root")
+        dispatch(there, m.RevokeRole(account="王芳", role="director"), actor="root")
+        assert principal().roles() == ()
+        dispatch(there, m.ChooseLanguage(account="王芳", language="en"), actor="王芳")
+        session = here.accounts.session(token)
+        assert session is not None and session.language == "en"
+        dispatch(there, m.DisableAccount(account="王芳"), actor="root")
+        assert here.accounts.session(token) is None
+    finally:
+        here.close_all()
+        there.close_all()
+
+
+def test_a_disabled_account_keeps_no_session_even_before_its_sessions_end(
+    system: Incubator,
+) -> None:
+    """The sessions of a disabled account are ended after its event is saved; a check in
+    between already finds the account disabled."""
+    people(system)
+    token = system.accounts.log_in("王芳", OTHER_PASSWORD).token
+    assert system.accounts.session(token) is not None  # kept
+    system.accounts.sessions.end_all = lambda account_id: 0  # type: ignore[method-assign]
+    dispatch(system, m.DisableAccount(account="王芳"), actor="root")
+    assert system.accounts.session(token) is None
+
+
 def test_a_disabled_account_s_sessions_stop_and_it_cannot_log_in(system: Incubator) -> None:
     people(system)
     token = system.accounts.log_in("王芳", OTHER_PASSWORD).token

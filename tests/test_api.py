@@ -3,18 +3,24 @@ route, who acts, If-Match, Idempotency-Key, problems, the record of reads."""
 
 from __future__ import annotations
 
+import inspect
 import re
+import typing
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 import pytest
+from eventsourcing.domain import DomainEvent
 from fastapi.routing import APIRoute
 
 from api.app import routes_of
 from commands.bootstrap import Incubator
 from commands.roles import ROLES, Right
+from lifecycle import organization
+from lifecycle.organization import OrganizationCase
 from schedules.clock import FixedClock
 from tests.api_support import APPLY, PASSWORD, PEOPLE, PERSON, ROLE_OF, Api, api_on
 
@@ -376,3 +382,51 @@ def test_a_disabled_accounts_token_stops_working(api: Api) -> None:
     assert disabled.status_code == 200 and disabled.json()["active"] is False
     assert api.client.get("/api/inbox", headers=headers).status_code == 401
     assert api.post("admin", "/api/users/nobody-here/disable", {}).status_code == 404
+
+
+def test_a_case_s_site_is_set_by_its_application_alone() -> None:
+    """The API keeps the site of each case it has seen, to check rights there without loading
+    the case again (commands/reads.py): no event after the application names or sets a site."""
+    events = [
+        e
+        for e in vars(OrganizationCase).values()
+        if isinstance(e, type) and issubclass(e, DomainEvent)
+    ]
+    later = [e for e in events if not issubclass(e, OrganizationCase.ApplicationReceived)]
+    assert len(later) > 20
+    for event in later:
+        assert "site" not in typing.get_type_hints(event), event.__name__
+        apply = event.apply  # type: ignore[attr-defined]
+        assert "site" not in apply.__code__.co_names, event.__name__
+    assignments = [
+        line
+        for line in inspect.getsource(organization).splitlines()
+        if re.search(r"\.site\b", line.split(" = ")[0]) and " = " in line
+    ]
+    assert assignments == [
+        "            case.track, case.site, case.contact = self.track, self.site, self.contact"
+    ]
+
+
+def test_a_read_of_a_case_loads_it_once(api: Api, incubator: Incubator) -> None:
+    """Its site (where the rights are checked) and the answer come from one load."""
+    case = resident(api)
+    loads: list[UUID] = []
+    repository = incubator.log.repository
+    get = repository.get
+
+    def counted(aggregate_id: UUID, **options: Any) -> Any:
+        loads.append(aggregate_id)
+        return get(aggregate_id, **options)
+
+    repository.get = counted  # type: ignore[method-assign]
+    api.app.state.reads._sites.clear()  # as a worker that has not seen the case yet
+    answer = api.client.get(f"/api/orgs/{case}", headers=api.as_("director"))
+    assert answer.status_code == 200 and answer.json()["id"] == case
+    assert loads.count(UUID(case)) == 1
+    answer = api.client.get(f"/api/orgs/{case}", headers=api.as_("caseworker"))
+    assert answer.status_code == 200 and loads.count(UUID(case)) == 2  # its site was kept
+    elsewhere = resident(api, "branch", "分园志愿者协会")
+    assert api.client.get(f"/api/orgs/{elsewhere}", headers=api.as_("director")).status_code == 200
+    refused = api.client.get(f"/api/orgs/{elsewhere}", headers=api.as_("caseworker"))
+    assert refused.status_code == 403  # checked at the site kept, as before: main only

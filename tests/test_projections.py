@@ -299,6 +299,33 @@ def test_the_follower_outlives_a_failed_catch_up(
     assert [row["id"] for row in read_models.caseload()] == [str(case_id)]
 
 
+def test_a_catch_up_with_nothing_new_reads_only_the_end_of_the_log(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read that catches up first costs one look at the end of the log while the log has not
+    grown; what another process writes is caught up by the next read all the same."""
+    here = bootstrap(sqlite_url, clock=FixedClock(NOW))
+    there = bootstrap(sqlite_url, clock=FixedClock(NOW))
+    try:
+        case_id = new_case(there.service)
+        assert here.read_models.catch_up() > 0
+        applied: list[int] = []
+
+        def counted(*args: Any, **kwargs: Any) -> int:
+            applied.append(1)
+            return catch_up(*args, **kwargs)
+
+        monkeypatch.setattr("projections.read_models.catch_up", counted)
+        assert here.read_models.catch_up() == 0 and applied == []
+        drive(there.service, case_id, "inspecting")  # another process writes
+        assert here.read_models.catch_up() > 0 and applied == [1]
+        assert [r["stage"] for r in here.read_models.caseload()] == ["inspecting"]
+        assert here.read_models.catch_up() == 0 and applied == [1]
+    finally:
+        here.close_all()
+        there.close_all()
+
+
 def test_the_caseload_filters_pages_and_counts_by_stage(incubator: Incubator) -> None:
     """What the web's caseload and the API's list ask: filters, a page, a count per stage."""
     service = incubator.service
