@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -87,9 +87,7 @@ class Lang:
 
     def date(self, day: dt.date | None) -> str:
         """2014年3月3日, or 3 Mar 2014; nothing for no date."""
-        if day is None:
-            return ""
-        return format_date(day, _DAY[self.locale], locale=_babel(self.locale))
+        return "" if day is None else _date(self.locale, day)
 
     def month(self, day: dt.date) -> str:
         """2014年3月, or Mar 2014."""
@@ -126,6 +124,13 @@ class Lang:
             "ngettext": _new_style_plural(self.ngettext),
             "pgettext": _new_style_context(self.pgettext),
         }
+
+
+@lru_cache(maxsize=8192)
+def _date(locale: str, day: dt.date) -> str:
+    """A day as a page writes it, kept: a caseload page writes a hundred, most of them seen
+    before (a few thousand days in all)."""
+    return format_date(day, _DAY[locale], locale=_babel(locale))
 
 
 @cache
