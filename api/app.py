@@ -65,7 +65,9 @@ def create_app(
         Services(system.service, system.party, system.rounds, system.accounts)
     )
     problems.install(app)
-    app.state.routers = [auth.router, commands.router(), reads.router, *routers]
+    # The reads before the commands: a GET is matched after fewer routes (no path of one is
+    # the path of another with the same method, so the order decides nothing else).
+    app.state.routers = [auth.router, reads.router, commands.router(), *routers]
     for router in app.state.routers:
         app.include_router(router)
     return app

@@ -167,21 +167,24 @@ Where = Callable[..., Located]  # a dependency: where what the route's path name
 def allowed(right: Right, where: Where | None = None) -> Any:
     """The one check of rights, a dependency of every route but the token's: the principal
     must hold `right` somewhere (else 403 before anything is loaded), and at the site of what
-    the path names when `where` finds one (404 when it names nothing)."""
+    the path names when `where` finds one (404 when it names nothing).
 
-    def anywhere(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+    The checks that only compare (not `authenticated`, not `where`, which read the database)
+    are coroutines: FastAPI runs them on the event loop instead of handing each to a thread."""
+
+    async def anywhere(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
         if principal.sites_for(right) == frozenset():
             raise Problem(403, refusal(principal, right, None), kind="forbidden")
         return principal
 
     if where is None:
 
-        def check(principal: Annotated[Principal, Depends(anywhere)]) -> Grant:
+        async def check(principal: Annotated[Principal, Depends(anywhere)]) -> Grant:
             return Grant(principal, right, principal.role_for(right))
 
         return Depends(check)
 
-    def check_at(
+    async def check_at(
         principal: Annotated[Principal, Depends(anywhere)],
         located: Annotated[Located, Depends(where)],
     ) -> Grant:

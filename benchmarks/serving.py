@@ -108,6 +108,22 @@ class Server:
         self.process.terminate()
         self.process.wait(timeout=60)
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server's processes (uvicorn's and its workers') have used so far: on
+        a shared machine, what a request costs whatever else runs (Linux: /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total, pending = 0.0, [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:
+                continue  # gone
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            pending += [int(c) for c in children]
+        return total
+
     def page_session(self) -> dict[str, str]:
         """The director logged in through the login form (its CSRF token, the login cookie
         sent back), as the Cookie header that carries the session."""
@@ -139,7 +155,8 @@ def load(
     server: Server, paths: list[str], concurrency: int, headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """GET every path, `concurrency` requests in flight; p50/p99 of each request's wall time
-    and of its time to the first byte (the answer's headers), and requests a second."""
+    and of its time to the first byte (the answer's headers), requests a second, and the
+    server's CPU time per request."""
     return asyncio.run(_load(server, paths, concurrency, headers or server.headers))
 
 
@@ -167,11 +184,12 @@ async def _load(
             await one(warm)
         took.clear()
         first_byte.clear()
-        started = time.perf_counter()
+        cpu, started = server.cpu_seconds(), time.perf_counter()
         await asyncio.gather(*(one(p) for p in paths))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, server.cpu_seconds() - cpu
     return {
         **percentiles(took),
         "ttfb": percentiles(first_byte),
         "per_s": round(len(paths) / elapsed, 1),
+        "server_cpu_ms_per_request": round(cpu / len(paths) * 1000, 2),
     }

@@ -143,6 +143,15 @@ def _page(key: str, workers: int, percentile: int) -> Callable[[Any], float | No
     return value
 
 
+def _cpu(reads: str, key: str) -> Callable[[Any], float | None]:
+    """The server's CPU time per request of a read of the API or web section."""
+
+    def value(run: Any) -> float | None:
+        return float(run[reads][key]["server_cpu_ms_per_request"])
+
+    return value
+
+
 FIGURES = [
     Figure(
         "startup",
@@ -247,6 +256,14 @@ FIGURES = [
         "< 1.3",
         lambda v: v < 1.3,
     ),
+    Figure(
+        "api",
+        "commands: server CPU over HTTP ÷ CPU through the service",
+        lambda r: (
+            r["commands"]["server_cpu_ms_per_http_command"]
+            / r["commands"]["service_cpu_ms_per_command"]
+        ),
+    ),
     *(
         Figure(
             "api",
@@ -262,6 +279,15 @@ FIGURES = [
     ),
     *(
         Figure(
+            "api",
+            f"{label}: server CPU per request, 1 worker",
+            _cpu("reads_1_worker", key),
+            "ms",
+        )
+        for key, label in (("case", "GET /api/orgs/{id}"), ("page_of_50", "GET /api/orgs?limit=50"))
+    ),
+    *(
+        Figure(
             "web",
             f"{label} TTFB p{p}, {n} worker{'s' if n > 1 else ''}",
             _page(key, n, p),
@@ -273,6 +299,16 @@ FIGURES = [
         for key, label in (("case_page", "case page /orgs/{id}"), ("caseload_page", "/orgs"))
         for n in (1, 2)
         for p in (50, 99)
+    ),
+    *(
+        Figure(
+            "web",
+            f"{label}: server CPU per request, 1 worker",
+            _cpu("pages_1_worker", key),
+            "ms",
+            backends=("sqlite",),
+        )
+        for key, label in (("case_page", "case page /orgs/{id}"), ("caseload_page", "/orgs"))
     ),
     Figure(
         "web",

@@ -28,7 +28,7 @@ import httpx
 from benchmarks.common import run_backends, section_arguments
 from benchmarks.serving import Server, filled, load
 
-STAGES = ("applied", "incubating", "resident", "exited")
+STAGES = ("closed", "exited", "resident", "rejected")  # those the cohorts leave their cases in
 SITES = ("main", "branch", "community-1")
 
 

@@ -41,6 +41,7 @@ from projections.runner import (
     serving_anomalies,
     serving_flagged,
 )
+from store.database import reading
 from store.log import EventLog
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -230,13 +231,10 @@ class ReadModels:
         raise AssertionError("unreachable")
 
     def _reading(self) -> Connection:
-        """A connection for a query. On PostgreSQL without a transaction around it: at READ
-        COMMITTED each statement sees what was committed when it started either way, and a
-        reader is spared the BEGIN and ROLLBACK round trips."""
-        conn = self.engine.connect()
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        return conn
+        """A connection for a query, without a transaction around it (store/database.py
+        `reading`): a reader is spared the BEGIN and ROLLBACK, and a generation dropped by a
+        rebuild in between is asked again (`read`)."""
+        return reading(self.engine)
 
     def caseload(self, **filters: Any) -> list[dict[str, Any]]:
         return self.read(

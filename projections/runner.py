@@ -44,6 +44,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     delete,
     exists,
     or_,
@@ -551,16 +552,31 @@ def serving_tables(conn: Connection, projection: Projection) -> dict[str, Table]
     return projection.tables(serving(conn, projection).generation)
 
 
+# The statements every read runs, built once: SQLAlchemy then finds them compiled by the key
+# it memoizes on the statement, instead of building and keying them again (most of their cost).
+_FLAGGED = select(
+    registry.c.serving,
+    registry.c.serving_version,
+    exists()
+    .where(anomalies.c.name == registry.c.name, anomalies.c.generation == registry.c.serving)
+    .label("flagged"),
+).where(registry.c.name == bindparam("name"))
+_SERVING_ANOMALIES = (
+    select(anomalies)
+    .join(
+        registry,
+        and_(registry.c.name == anomalies.c.name, registry.c.serving == anomalies.c.generation),
+    )
+    .order_by(anomalies.c.position, anomalies.c.name, anomalies.c.seq)
+)
+_ANOMALIES_OF_CASES = _SERVING_ANOMALIES.where(
+    anomalies.c.case_id.in_(bindparam("cases", expanding=True))
+)
+
+
 def serving_flagged(conn: Connection, projection: Projection) -> tuple[Generation, bool]:
     """The serving generation, and whether it has anomalies (in the same statement)."""
-    flagged = exists().where(
-        anomalies.c.name == registry.c.name, anomalies.c.generation == registry.c.serving
-    )
-    row = conn.execute(
-        select(registry.c.serving, registry.c.serving_version, flagged.label("flagged")).where(
-            registry.c.name == projection.name
-        )
-    ).one()
+    row = conn.execute(_FLAGGED, {"name": projection.name}).one()
     return Generation(projection, row.serving, row.serving_version), bool(row.flagged)
 
 
@@ -569,14 +585,9 @@ def serving_anomalies(
 ) -> list[Row]:
     """The anomalies of the serving generations (of the read models `names`, of the events
     naming `cases`), in log order."""
-    query = (
-        select(anomalies)
-        .join(
-            registry,
-            and_(registry.c.name == anomalies.c.name, registry.c.serving == anomalies.c.generation),
-        )
-        .order_by(anomalies.c.position, anomalies.c.name, anomalies.c.seq)
-    )
+    if names is None and cases is not None:  # a read of a case: every time, so built once
+        return [dict(row._mapping) for row in conn.execute(_ANOMALIES_OF_CASES, {"cases": cases})]
+    query = _SERVING_ANOMALIES
     if names is not None:
         query = query.where(anomalies.c.name.in_(list(names)))
     if cases is not None:

@@ -58,8 +58,12 @@ class Database:
 
             @event.listens_for(engine, "begin")
             def _begin(connection: Any) -> None:
-                # Writers take the write lock up front (no lock upgrade deadlocks).
-                immediate = connection.get_execution_options().get("sqlite_immediate")
+                # Writers take the write lock up front (no lock upgrade deadlocks). A reader
+                # marked `reading` runs each statement on its own (see `reading`).
+                options = connection.get_execution_options()
+                if options.get("reading"):
+                    return
+                immediate = options.get("sqlite_immediate")
                 connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
             return engine
@@ -287,6 +291,17 @@ def mask_url(url: str) -> str:
 def why_malformed(error: ValueError) -> str:
     """What urlsplit found wrong, without the text it quotes (it could be the password)."""
     return re.sub(r"\s*(as|:)\s*'.*'$", "", str(error)) or "not a URL"
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads whose every statement stands alone: no BEGIN and ROLLBACK around
+    them (PostgreSQL at AUTOCOMMIT; on SQLite no BEGIN, so each statement is its own
+    transaction). Each statement sees what was committed when it started, as it would in a
+    READ COMMITTED transaction."""
+    conn = engine.connect()
+    if conn.dialect.name == "postgresql":
+        return conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn.execution_options(reading=True)
 
 
 @contextmanager

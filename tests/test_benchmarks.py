@@ -81,3 +81,28 @@ def test_the_goals_table_says_which_goals_hold() -> None:
     assert by_figure["load + 1 event: ours ÷ raw library"]["sqlite"] == 0.7
     assert by_figure["`incubator --help` start-up (median)"]["met"] is False
     assert not any(row["section"] == "history" for row in rows)  # not measured: not shown
+
+
+def test_the_web_section_s_figures_and_goals() -> None:
+    """Time to first byte of the pages, p99 under 100 ms, and the case page's weight under
+    300 KB: read off the web section's run (SQLite only)."""
+
+    def pages(case_p99: float, caseload_p99: float) -> dict[str, Any]:
+        return {
+            "case_page": {"ttfb": {"p50_ms": 10.0, "p99_ms": case_p99}},
+            "caseload_page": {"ttfb": {"p50_ms": 8.0, "p99_ms": caseload_p99}},
+        }
+
+    run = {
+        "backend": "sqlite",
+        "pages_1_worker": pages(90.0, 120.0),
+        "pages_2_workers": pages(50.0, 60.0),
+        "case_page_weight": {"heaviest_kb": 95.5},
+    }
+    rows = {row["figure"]: row for row in goals({"web": {"figures": [run]}})}
+    assert rows["case page /orgs/{id} TTFB p99, 1 worker"]["met"] is True
+    assert rows["/orgs TTFB p99, 1 worker"]["met"] is False
+    assert rows["/orgs TTFB p99, 1 worker"]["sqlite"] == 120.0
+    assert rows["/orgs TTFB p50, 2 workers"]["met"] is None  # no goal
+    assert rows["case page weight (HTML + CSS + JS, heaviest of a sample)"]["met"] is True
+    assert "postgresql" not in rows["/orgs TTFB p99, 1 worker"]

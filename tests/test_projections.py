@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -350,6 +351,33 @@ def test_the_caseload_filters_pages_and_counts_by_stage(incubator: Incubator) ->
     assert read.stage_counts() == {"applied": 2, "inspecting": 1}
     assert read.stage_counts(site="main", stage="applied") == {"applied": 1, "inspecting": 1}
     assert read.caseload(q="100%_") == []  # a pattern's wildcards are matched as written
+
+
+def test_the_counts_per_stage_kept_per_site_are_the_cases_counted_one_by_one(
+    fresh: Incubator,
+) -> None:
+    """Without filters but the sites, the caseload's counts come from the counts each site
+    keeps; they are what counting the cases gives, however the batches fell."""
+    for aggregates in lifecycles(300, seed=11):
+        fresh.log.save(*aggregates)
+        if len(aggregates) % 3 == 0:
+            fresh.read_models.catch_up()  # batches of every size
+    fresh.read_models.catch_up()
+    read = fresh.read_models
+    cases = read.caseload()
+    assert len(cases) == 300
+
+    def counted(rows: list[dict[str, Any]]) -> dict[str, int]:
+        return dict(Counter(r["stage"] for r in rows))
+
+    assert read.stage_counts() == counted(cases) and len(counted(cases)) > 3
+    main = [r for r in cases if r["site"] == "main"]
+    assert read.stage_counts(site="main") == counted(main)
+    two = [r for r in cases if r["site"] in ("main", "branch")]
+    assert read.stage_counts(sites={"main", "branch"}) == counted(two)
+    assert read.stage_counts(sites=set()) == {}
+    charity = [r for r in main if r["field"] == "charity"]  # filtered: counted one by one
+    assert read.stage_counts(site="main", field="charity") == counted(charity)
 
 
 def test_party_work_lists_the_organizations_without_a_branch_and_joint_members(

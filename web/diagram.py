@@ -11,6 +11,7 @@ cross fewer arrows.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -69,8 +70,10 @@ class Arrow:
     points: list[tuple[float, float]] = field(default_factory=list)  # where it is drawn
 
 
+@functools.lru_cache(maxsize=256)
 def state_diagram(workflow: Workflow, lang: Lang, current: str | None = None) -> Picture:
-    """The diagram of `workflow` in `lang`, with `current` (a stage) highlighted."""
+    """The diagram of `workflow` in `lang`, with `current` (a stage) highlighted. Drawn once
+    for each: a declaration does not change while the process runs (and a picture is frozen)."""
     track = workflow.track
     title = _titles(lang)[track]
     if current:

@@ -87,6 +87,13 @@ class Pages:
             return self._forbidden(v)
         return v
 
+    def _models(self) -> Any:
+        """The read models, caught up first: a page shows what any process wrote, and a read
+        model of a new version is rebuilt before it is read. When the log has not grown, only
+        its end is read."""
+        self.system.read_models.catch_up()
+        return self.system.read_models
+
     def _forbidden(self, v: Viewer) -> Response:
         return render("error.html", v, {"status": 403, "problem": "forbidden"}, status=403)
 
@@ -181,7 +188,7 @@ class Pages:
                 return RedirectResponse("/admin/users", status_code=303)
             return self._forbidden(v)
         today = self.system.service.today()
-        models = self.system.read_models
+        models = self._models()
         assert v.name is not None
         items = models.inbox(today, v.name)
         seen = {(i["case_id"], i["kind"]) for i in items}
@@ -229,7 +236,7 @@ class Pages:
             "q": q[:100],
             "sites": v.principal.sites_for(Right.READ_ORG),
         }
-        models = self.system.read_models
+        models = self._models()
         rows = models.caseload(**filters, limit=PAGE + 1, offset=PAGE * (number - 1))
         counts = models.stage_counts(**filters)
         shown = {k: val for k, val in filters.items() if k != "sites" and val}
@@ -479,7 +486,7 @@ class Pages:
         from commands.exports import history_csv
         from commands.queries import history
 
-        models = self.system.read_models
+        models = self._models()
         reminders = [UUID(r["reminder_id"]) for r in models.reminders_of(str(case.id))]
         text = history_csv(history(self.system.log, UUID(str(case.id)), reminders))
         self._read(v, "history.csv", case)
@@ -516,7 +523,7 @@ class Pages:
             return v
         assert v.principal is not None
         sites = v.principal.sites_for(Right.READ_PARTY)
-        models = self.system.read_models
+        models = self._models()
         coverage = models.party_coverage()
         branches = models.party_branches()
         if sites is not None:
@@ -537,7 +544,7 @@ class Pages:
         from web import charts
         from web.i18n import lang
 
-        spoken, models, park = lang(v.language), self.system.read_models, self.system.park
+        spoken, models, park = lang(v.language), self._models(), self.system.park
         today = self.system.service.today()
         cohorts = models.cohort_funnel()
         years = [c["year"] for c in cohorts]
