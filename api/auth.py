@@ -206,12 +206,12 @@ def case_id_site(request: Request, id: UUID) -> Located:
 
 
 def round_id_site(request: Request, id: UUID) -> Located:
-    found = request.app.state.reads.system.rounds.round(id)
+    found = request.app.state.reads.round_of(id)
     return Located(found.site, found)
 
 
 def project_id_site(request: Request, id: UUID) -> Located:
-    found = request.app.state.reads.system.rounds.project(id)
+    found = request.app.state.reads.project_of(id)
     return Located(found.org_site, found)
 
 
