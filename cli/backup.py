@@ -124,6 +124,11 @@ def restore_cmd(
         f"  the read models: {len(models)} caught up from the backup and rebuilt from the log, "
         f"the same rows ({sum(m['rows'] for m in models):,} in all)"
     )
+    took = report["seconds"]
+    say(
+        f"in {took['total']:,.1f} s (the file {took['file']:,.1f}, the copy {took['copy']:,.1f}, "
+        f"audit verify {took['verify']:,.1f}, the read models {took['read_models']:,.1f})"
+    )
 
 
 def _size(size: int) -> str:

@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -287,22 +288,16 @@ def restore(
     allow_unsigned: bool = False,
 ) -> dict[str, Any]:
     """Restore the backup `file` into the empty database at `url`, then check it; what was
-    restored and checked. Refused, with nothing written, when the file or the target will not
-    do; refused, with what it wrote removed, when the restored database fails a check."""
+    restored and checked, and how long each part took. Refused, with nothing written, when the
+    file or the target will not do; refused, with what it wrote removed, when the restored
+    database fails a check."""
     trust = Trust.of(park_settings(settings_path), allow_unsigned)
     target = parse_database_url(url)
+    took = Stopwatch()
     with tempfile.TemporaryDirectory(prefix="incubator-restore-") as work:
         content = Path(work) / files.CONTENT
-        try:
-            manifest = files.unpack(file, content)
-            signed = trust.check(file, manifest)
-            _refuse_unless_empty(target)
-        except files.BackupError as e:
-            _untouched(target)
-            raise BackupRefused(str(e)) from None
-        except BaseException:
-            _untouched(target)
-            raise
+        manifest, signed = _admitted(file, content, target, trust)
+        took.lap("file")
         try:
             if target.backend == "sqlite":
                 assert target.path is not None
@@ -312,10 +307,11 @@ def restore(
         except BaseException:
             _discard(target)
             raise
+        took.lap("copy")
     system = None
     try:
         system = bootstrap(url, settings_path, clock)
-        checked = _check(system, manifest, kept)
+        checked = _check(system, manifest, kept, took)
     except BaseException as e:
         if system is not None:
             system.close_all()
@@ -343,7 +339,40 @@ def restore(
             f"chain's head as its manifest says",
             **checked,
         },
+        "seconds": took.laps,
     }
+
+
+class Stopwatch:
+    """How long each part of a restore took (seconds; not a time of the record)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self.started = self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 3)
+        self.laps["total"] = round(now - self.started, 3)
+        self.last = now
+
+
+def _admitted(
+    file: Path, content: Path, target: Database, trust: Trust
+) -> tuple[dict[str, Any], str]:
+    """The backup's manifest, its database extracted to `content` and checked, and what its
+    signature proves; refused (the target as it was) when the file or the target will not do."""
+    try:
+        manifest = files.unpack(file, content)
+        signed = trust.check(file, manifest)
+        _refuse_unless_empty(target)
+    except files.BackupError as e:
+        _untouched(target)
+        raise BackupRefused(str(e)) from None
+    except BaseException:
+        _untouched(target)
+        raise
+    return manifest, signed
 
 
 class CheckFailed(Exception):
@@ -351,9 +380,10 @@ class CheckFailed(Exception):
 
 
 def _check(
-    system: Incubator, manifest: dict[str, Any], kept: dict[str, Any] | None
+    system: Incubator, manifest: dict[str, Any], kept: dict[str, Any] | None, took: Stopwatch
 ) -> dict[str, Any]:
     verdict = Audit(system).verify(kept)
+    took.lap("verify")
     if not verdict["ok"]:
         p = verdict["problem"] or {}
         where = f" at position {p['position']}" if p.get("position") else ""
@@ -368,12 +398,14 @@ def _check(
         raise CheckFailed("the restored chain's head is not the backup's")
     checkpoint = "the checkpoint given" if kept is not None else "the latest checkpoint"
     has_checkpoint = kept is not None or chain.latest_checkpoint(system.read_models.engine)
+    read_models = _read_models_rebuild_equal(system)
+    took.lap("read_models")
     return {
         "audit_verify": {
             **{k: verdict[k] for k in ("events", "sealed", "unsealed_tail", "cases", "head")},
             "checkpoint": f"{checkpoint} holds" if has_checkpoint else "no checkpoint recorded",
         },
-        "read_models": _read_models_rebuild_equal(system),
+        "read_models": read_models,
     }
 
 

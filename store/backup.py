@@ -72,10 +72,25 @@ def copy_rows(
     if where is not None:
         query = query.where(where)
     copied = 0
-    for part in source.execution_options(yield_per=batch).execute(query).partitions():
-        target.execute(table.insert(), [row._asdict() for row in part])
+    for part in source.execution_options(yield_per=batch).execute(query).partitions(batch):
+        if target.dialect.name == "postgresql":
+            _copy_in(target, table.name, [c.name for c in table.columns], part)
+        else:
+            target.execute(table.insert(), [row._asdict() for row in part])
         copied += len(part)
     return copied
+
+
+def _copy_in(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """PostgreSQL: rows in by COPY, in the connection's transaction (an INSERT a row, even
+    pipelined, is several times slower)."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    raw: Any = conn.connection.dbapi_connection  # psycopg's, in SQLAlchemy's transaction
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row(tuple(row))
 
 
 def read_events(
@@ -89,7 +104,7 @@ def read_events(
         f"ORDER BY {position}"
     )
     result = conn.execution_options(yield_per=batch).exec_driver_sql(query)
-    for part in result.partitions():
+    for part in result.partitions(batch):
         yield [tuple(row) for row in part]
 
 
@@ -98,18 +113,14 @@ def write_events(conn: Connection, table: str, rows: Sequence[tuple[Any, ...]]) 
     covers the positions): SQLite keeps the originator id as 32 hex digits, PostgreSQL as a
     uuid, each as the library writes it."""
     if conn.dialect.name == "sqlite":
-        statement = (
+        conn.exec_driver_sql(
             f"INSERT INTO {table} (rowid, originator_id, originator_version, topic, state) "
-            f"VALUES (?, ?, ?, ?, ?)"
+            f"VALUES (?, ?, ?, ?, ?)",
+            [(p, _uuid(o).hex, v, t, s) for p, o, v, t, s in rows],
         )
-        converted: list[tuple[Any, ...]] = [(p, _uuid(o).hex, v, t, s) for p, o, v, t, s in rows]
     else:
-        statement = (
-            f"INSERT INTO {table} (notification_id, originator_id, originator_version, topic, "
-            f"state) VALUES (%s, %s, %s, %s, %s)"
-        )
-        converted = [(p, _uuid(o), v, t, s) for p, o, v, t, s in rows]
-    conn.exec_driver_sql(statement, converted)
+        columns = ("notification_id", "originator_id", "originator_version", "topic", "state")
+        _copy_in(conn, table, columns, [(p, _uuid(o), v, t, s) for p, o, v, t, s in rows])
 
 
 def _uuid(value: Any) -> UUID:
