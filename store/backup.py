@@ -257,26 +257,28 @@ def write(
     digest, size = hashlib.sha256(), 0
     try:
         fd = os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with (
-            os.fdopen(fd, "wb") as raw,
-            zipfile.ZipFile(
+        with os.fdopen(fd, "wb") as raw:
+            with zipfile.ZipFile(
                 raw, "w", zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
-            ) as archive,
-        ):
-            with archive.open(CONTENT, "w", force_zip64=True) as member, content.open("rb") as data:
-                while chunk := data.read(CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    member.write(chunk)
-            manifest = {
-                **manifest,
-                "content": {"name": CONTENT, "bytes": size, "sha256": digest.hexdigest()},
-            }
-            if key is not None:
-                manifest = sign(manifest, key)
-            archive.writestr(MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            ) as archive:
+                with (
+                    archive.open(CONTENT, "w", force_zip64=True) as member,
+                    content.open("rb") as data,
+                ):
+                    while chunk := data.read(CHUNK):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        member.write(chunk)
+                manifest = {
+                    **manifest,
+                    "content": {"name": CONTENT, "bytes": size, "sha256": digest.hexdigest()},
+                }
+                if key is not None:
+                    manifest = sign(manifest, key)
+                text_ = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+                archive.writestr(MANIFEST, text_)
             raw.flush()
-            os.fsync(raw.fileno())
+            os.fsync(raw.fileno())  # the whole archive, its directory too, is on the disk
         _place(partial, out)
     finally:
         with suppress(FileNotFoundError):

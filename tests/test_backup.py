@@ -480,6 +480,37 @@ def test_a_backup_signed_before_the_park_had_a_key_restores_only_when_allowed(
     assert report["checks"]["file"].endswith("not signed (allowed)")
 
 
+def test_a_restore_checks_the_log_against_a_checkpoint_an_auditor_kept(
+    tmp_path: Path, signed_park: Path
+) -> None:
+    source = open_system(f"sqlite:///{tmp_path / 'source.sqlite3'}", signed_park)
+    a_park_at_work(source)
+    kept = Audit(source).checkpoint()
+    backup(source, tmp_path / "park.backup")
+    source.close_all()
+    target = tmp_path / "restored.sqlite3"
+    forged = {**kept, "log_hash": "0" * 64}
+    with pytest.raises(BackupRefused) as refused:
+        restore(
+            tmp_path / "park.backup",
+            f"sqlite:///{target}",
+            settings_path=signed_park,
+            clock=FixedClock(NOW),
+            kept=forged,
+        )
+    assert "audit verify: checkpoint" in str(refused.value)
+    assert "signature does not match" in str(refused.value)
+    assert not target.exists()
+    report = restore(
+        tmp_path / "park.backup",
+        f"sqlite:///{target}",
+        settings_path=signed_park,
+        clock=FixedClock(NOW),
+        kept=kept,
+    )
+    assert report["checks"]["audit_verify"]["checkpoint"] == "the checkpoint given holds"
+
+
 # ---- 4. never into a database that holds anything ---------------------------------------------
 
 
