@@ -117,8 +117,8 @@ def restore_cmd(
     say(f"  the file: {checks['file']}")
     say(f"  the manifest: {checks['manifest']}")
     say(
-        f"  audit verify: ok, {verified['sealed']:,} sealed events of {verified['cases']:,} "
-        f"aggregates, head {verified['head'][:16]}…; {verified['checkpoint']}"
+        f"  audit verify: ok, {verified['events']:,} events of {verified.get('cases', 0):,} "
+        f"aggregates, head {str(verified.get('head'))[:16]}…; {verified['checkpoint']}"
     )
     say(
         f"  the read models: {len(models)} caught up from the backup and rebuilt from the log, "

@@ -402,7 +402,7 @@ def _check(
     took.lap("read_models")
     return {
         "audit_verify": {
-            **{k: verdict[k] for k in ("events", "sealed", "unsealed_tail", "cases", "head")},
+            **{k: v for k, v in verdict.items() if k not in ("ok", "problem")},
             "checkpoint": f"{checkpoint} holds" if has_checkpoint else "no checkpoint recorded",
         },
         "read_models": read_models,
