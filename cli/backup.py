@@ -90,8 +90,8 @@ def restore_cmd(
     """Restore the backup FILE into a new, empty database, then check it: the file against its
     manifest and signature, `audit verify` over the restored log, and every read model rebuilt
     from the log equal to the one restored. A database that fails a check is removed."""
-    from commands.backup import restore
     from commands.bootstrap import SETUP_ERRORS
+    from commands.restore import restore
 
     try:
         report = restore(

@@ -24,8 +24,9 @@ import pytest
 from sqlalchemy import select
 
 from commands.audit import Audit, new_signing_key
-from commands.backup import BackupRefused, backup, restore
+from commands.backup import BackupRefused, backup
 from commands.bootstrap import Incubator, bootstrap
+from commands.restore import restore
 from lifecycle.organization import OrganizationCase
 from lifecycle.party import PartyIncubation
 from lifecycle.workspace import Workspace
