@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from commands.audit import Audit, new_signing_key
 from commands.backup import BackupRefused, backup
@@ -34,6 +34,7 @@ from projections.runner import serving
 from schedules.clock import FixedClock
 from store import backup as files
 from store.audit import chain, checkpoints
+from store.database import parse_database_url
 from tests.builders import PANEL_PASS, drive, new_case, new_resident
 from tests.conftest import NOW, POSTGRES_URL, postgres_available, who
 from tests.given import CHEAP_HASHER
@@ -186,6 +187,50 @@ def test_a_restored_database_holds_every_event_chain_link_checkpoint_session_and
     finally:
         restored.close_all()
         source.close_all()
+
+
+@pytest.mark.postgres
+def test_a_table_of_the_schema_that_is_not_incubators_is_left_out_and_named(
+    new_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    source = open_system(new_database("postgresql"))
+    new_case(source.service)
+    with source.read_models.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE someone_elses (x integer)")
+    manifest = backup(source, tmp_path / "park.backup")
+    source.close_all()
+    assert manifest["left_out"] == ["someone_elses"]
+    assert "someone_elses" not in manifest["tables"] and "event_chain" in manifest["tables"]
+
+
+@pytest.mark.postgres
+def test_a_backup_holding_a_table_a_restore_into_postgresql_does_not_know_is_refused_there(
+    new_database: Callable[[str], str], tmp_path: Path
+) -> None:
+    """Into PostgreSQL a restore copies the tables it knows: one it would leave behind makes it
+    refuse, before it writes anything; into SQLite, the whole file is copied."""
+    source = open_system(new_database("sqlite"))
+    new_case(source.service)
+    backup(source, tmp_path / "park.backup")
+    source.close_all()
+
+    def a_table_of_a_later_version(conn: sqlite3.Connection) -> None:
+        conn.execute("CREATE TABLE subject_keys (subject text, key blob)")
+
+    newer = rewrite(
+        tmp_path / "park.backup",
+        tmp_path / "newer.backup",
+        a_table_of_a_later_version,
+        recompute="all",
+    )
+    target = new_database("postgresql")
+    with pytest.raises(BackupRefused, match="subject_keys, which this version of incubator"):
+        restore(newer, target, clock=FixedClock(NOW))
+    engine = parse_database_url(target).engine()
+    with engine.connect() as conn:
+        assert inspect(conn).get_table_names() == []
+    engine.dispose()
+    restore(newer, new_database("sqlite"), clock=FixedClock(NOW))
 
 
 # ---- 2. under concurrent writers ---------------------------------------------------------------
