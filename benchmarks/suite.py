@@ -37,6 +37,7 @@ SECTIONS = (
     "processes",
     "api",
     "web",
+    "backup",
 )
 
 
@@ -65,7 +66,7 @@ def startup(quick: bool) -> dict[str, Any]:
 
 def run_section(name: str, quick: bool) -> Any:
     """One section's figures: a run per backend where it has both."""
-    from benchmarks import api, audit, commands, history, processes, rebuild, scan, web
+    from benchmarks import api, audit, backup, commands, history, processes, rebuild, scan, web
 
     sizes: dict[str, Callable[[str], Any]] = {
         "commands": lambda b: commands.run(b, *((300, 3) if quick else (1000, 5))),
@@ -78,6 +79,8 @@ def run_section(name: str, quick: bool) -> Any:
         ),
         "audit": lambda b: audit.run(b, 30_000 if quick else 250_000, 1),
         "api": lambda b: api.run(b, 2000, 120, 600) if quick else api.run(b),
+        # the million-event log of issue #17 on both backends
+        "backup": lambda b: backup.run(b, 30_000 if quick else 1_000_000),
     }
     if name == "startup":
         return startup(quick)
@@ -319,6 +322,12 @@ FIGURES = [
         lambda v: v < 300,
         backends=("sqlite",),
     ),
+    Figure("backup", "`incubator backup`", lambda r: r["backup_s"], "s"),
+    Figure("backup", "backup", lambda r: r["backup_events_per_s"], "events/s"),
+    Figure("backup", "backup file", lambda r: r["backup_file_mb"], "MB"),
+    Figure("backup", "backup file ÷ the database", lambda r: r["file_to_database_ratio"]),
+    Figure("backup", "`incubator restore` with its checks", lambda r: r["restore_s"], "s"),
+    Figure("backup", "restore with its checks", lambda r: r["restore_events_per_s"], "events/s"),
     Figure(
         "processes",
         "lost updates, every N and workload",

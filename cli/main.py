@@ -16,6 +16,7 @@ import click
 
 from cli.accounts import user
 from cli.audit import audit
+from cli.backup import backup_cmd, restore_cmd
 from cli.commands import declare
 from cli.common import (
     DAY,
@@ -313,6 +314,8 @@ cli.add_command(round_group)
 cli.add_command(import_cmd)
 cli.add_command(serve_cmd)
 cli.add_command(user)
+cli.add_command(backup_cmd)
+cli.add_command(restore_cmd)
 
 
 def main() -> None:

@@ -129,7 +129,7 @@ def bootstrap(
     database = parse_database_url(
         database_url or os.environ.get(DATABASE_ENV) or default_database_url()
     )
-    park = load_settings(settings_path or os.environ.get(SETTINGS_ENV) or None)
+    park = park_settings(settings_path)
     from_env = clock is None
     clock = clock or clock_from_env()
     if mailer is None and os.environ.get(SMTP_ENV):
@@ -164,6 +164,12 @@ def bootstrap(
             log, park, clock, read_models, sessions.SessionStore(engine), password_hasher
         ),
     )
+
+
+def park_settings(settings_path: str | Path | None = None) -> Park:
+    """The park the settings file at `settings_path` (or INCUBATOR_SETTINGS) describes, else
+    the built-in defaults."""
+    return load_settings(settings_path or os.environ.get(SETTINGS_ENV) or None)
 
 
 def _open_cases(read_models: ReadModels) -> list[dict[str, Any]]:
