@@ -250,6 +250,12 @@ class PersonalDataMapper(Mapper[UUID]):
         return self.keys
 
 
+def keys_of(log: Any) -> SubjectKeys | None:
+    """The keys of a log opened to seal personal data (None: a log in memory for tests)."""
+    mapper = log.mapper
+    return mapper.keys if isinstance(mapper, PersonalDataMapper) else None
+
+
 def sealing(database: Database) -> Database:
     """`database`, its log storing personal fields sealed (see `keep`)."""
     env = database.event_store_env | {"MAPPER_TOPIC": MAPPER_TOPIC}
