@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent
-from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, select
+from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,6 +48,7 @@ SEALED = "sealed"  # a sealed field is stored as {"sealed": base64(nonce + ciphe
 NONCE = 12
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAPPER_TOPIC = "store.personal:PersonalDataMapper"
+WAIT_FOR_OLDER = timedelta(seconds=30)  # for transactions that might still see an erased key
 
 
 class PersonalDataError(Exception):
@@ -107,13 +109,13 @@ class SubjectKeys:
                 return self.erased
             raw = base64.b64decode(stored[SEALED])
             try:
-                text = AESGCM(row.key).decrypt(raw[:NONCE], raw[NONCE:], _bound(subject, field))
+                opened = AESGCM(row.key).decrypt(raw[:NONCE], raw[NONCE:], _bound(subject, field))
             except InvalidTag:
                 raise PersonalDataError(
                     f"the sealed {field} of {subject} does not open with its subject's key: "
                     f"it was altered, or moved from another subject or field"
                 ) from None
-            return text.decode("utf-8")
+            return opened.decode("utf-8")
         return self.erased if row is not None and row.erased_at is not None else stored
 
     # ---- the keys -----------------------------------------------------------------------------
@@ -128,11 +130,15 @@ class SubjectKeys:
     def erase(self, subject: UUID, at: datetime) -> Wiped:
         """Destroys the subject's key, for good: overwritten where SQLite kept it (secure
         delete, then the write-ahead log checkpointed and truncated), the table rewritten on
-        PostgreSQL (VACUUM FULL). A subject without a key (plain text from before sealing)
-        gets the row that says it was erased."""
+        PostgreSQL (VACUUM FULL, once the transactions that might still see the key ended). A
+        subject without a key (plain text from before sealing) gets the row that says it was
+        erased."""
         stamp = _micros(at)
         if self.backend == "sqlite":
             return self._erase_sqlite(subject, stamp)
+        return self._erase_postgresql(subject, stamp)
+
+    def _erase_postgresql(self, subject: UUID, stamp: int) -> Wiped:
         with writing(self.engine) as conn:
             conn.execute(
                 postgresql.insert(subject_keys)
@@ -143,6 +149,10 @@ class SubjectKeys:
             )
         try:
             with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                # The old version of the row, key and all, stays in the table's file while a
+                # transaction older than the erasure might still see it: VACUUM FULL copies
+                # such a version into the new file. So wait for those to end first.
+                older = _older_transactions(conn)
                 conn.exec_driver_sql("VACUUM FULL subject_keys")
         except SQLAlchemyError as e:  # a role that does not own the table, say
             return Wiped(
@@ -150,6 +160,14 @@ class SubjectKeys:
                 f"the table of keys could not be rewritten ({str(e).splitlines()[0]}): the "
                 f"destroyed key's old row stays in its file until PostgreSQL reuses the space; "
                 f"run VACUUM FULL subject_keys as the table's owner",
+            )
+        if older:
+            return Wiped(
+                False,
+                f"{older} transaction(s) older than the erasure were still open after "
+                f"{WAIT_FOR_OLDER.total_seconds():.0f} s: the destroyed key's old row version "
+                f"stays in the table's file until they end and VACUUM FULL subject_keys runs "
+                f"again",
             )
         return Wiped(
             True,
@@ -268,6 +286,20 @@ def keep(log: Any, keys: SubjectKeys) -> None:
     if not isinstance(mapper, PersonalDataMapper):
         raise PersonalDataError("the log was not opened to seal personal data")
     mapper.keys = keys
+
+
+def _older_transactions(conn: Any) -> int:
+    """How many transactions of this database that began before now are still open, once they
+    have ended or WAIT_FOR_OLDER has passed."""
+    since = conn.scalar(text("SELECT clock_timestamp()"))
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND xact_start < :since"
+    )
+    deadline = time.monotonic() + WAIT_FOR_OLDER.total_seconds()
+    while (older := int(conn.scalar(query, {"since": since}))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return older
 
 
 def _bound(subject: UUID | str, field: str) -> bytes:
