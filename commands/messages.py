@@ -515,6 +515,12 @@ class ErasePersonalData(CaseCommand):
         "the data subject: the case whose contact person it is (its id or first 4+ characters)",
     )
 
+    @classmethod
+    def stages(cls) -> list[str]:
+        """Any stage, an ended case's too: a data subject's request does not wait on the case."""
+        found = (stage for workflow in WORKFLOWS.values() for stage in workflow.stages)
+        return list(dict.fromkeys(found))
+
 
 # ---- the party-branch track (社会组织党组织孵化) -------------------------------------------
 
