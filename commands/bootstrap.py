@@ -141,7 +141,7 @@ def bootstrap(
             log = open_log(personal.sealing(event_store))
             take_turns(database, log.recorder)
             try:
-                personal.keep(log, _subject_keys(database, engine))
+                personal.keep(log, _subject_keys(database, engine, log))
                 purpose = _purpose(log, create_for, clock if from_env else None)
                 read_models = _read_models(database, engine, log, park)
             except BaseException:
@@ -178,10 +178,10 @@ def _open_cases(read_models: ReadModels) -> list[dict[str, Any]]:
     ]
 
 
-def _subject_keys(database: Database, engine: Engine) -> personal.SubjectKeys:
+def _subject_keys(database: Database, engine: Engine, log: EventLog) -> personal.SubjectKeys:
     """The keys the log's personal data is sealed under (store/personal.py)."""
     try:
-        return personal.SubjectKeys.install(engine, ERASED)
+        return personal.SubjectKeys.install(engine, ERASED, log)
     except SQLAlchemyError as e:
         raise DatabaseError(
             f"cannot create the table of personal data keys at {database.url}: {database.said(e)}"

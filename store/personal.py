@@ -18,15 +18,17 @@ from __future__ import annotations
 import base64
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent
-from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, select, text
+from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -75,17 +77,26 @@ class Wiped:
     note: str
 
 
+class KeyRow(NamedTuple):
+    key: bytes | None
+    created_at: int
+    erased_at: int | None
+
+
 class SubjectKeys:
     """The data subjects' keys, and sealing and opening their personal fields."""
 
-    def __init__(self, engine: Engine, erased: str) -> None:
-        self.engine, self.erased = engine, erased
+    def __init__(self, engine: Engine, erased: str, driver: Driver) -> None:
+        self.engine, self.erased, self.driver = engine, erased, driver
         self.backend = engine.dialect.name
 
     @classmethod
-    def install(cls, engine: Engine, erased: str) -> SubjectKeys:
+    def install(cls, engine: Engine, erased: str, log: Any) -> SubjectKeys:
+        """The keys of the database `engine` and `log` are on, their table created if new."""
         metadata.create_all(engine)
-        return cls(engine, erased)
+        if engine.dialect.name == "postgresql":
+            return cls(engine, erased, PostgresDriver(log.recorder.datastore))
+        return cls(engine, erased, SqliteDriver(engine))
 
     # ---- sealing and opening ------------------------------------------------------------------
 
@@ -204,31 +215,91 @@ class SubjectKeys:
         return Wiped(True, "the key's bytes were overwritten in the file and its write-ahead log")
 
     def _key_for(self, subject: UUID, at: datetime) -> bytes:
+        """The subject's key; a new subject's (the case being created, as a rule) made now.
+        Two writers sealing for a new subject at once: the first key stays."""
+        key = AESGCM.generate_key(256)
+        if self.driver.insert(str(subject), key, _micros(at)):
+            return key
         row = self._row(subject)
-        if row is not None and row.key is not None:
-            return bytes(row.key)
-        if row is not None:
+        if row is None or row.key is None:
             raise PersonalDataError(
                 f"the personal data of {subject} was erased: nothing personal is recorded "
                 f"about that subject again"
             )
-        dialect = postgresql if self.backend == "postgresql" else sqlite
-        with writing(self.engine) as conn:
-            # Two writers sealing for a new subject at once: the first key stays.
-            conn.execute(
-                dialect.insert(subject_keys)
-                .values(subject=str(subject), key=AESGCM.generate_key(256), created_at=_micros(at))
-                .on_conflict_do_nothing(index_elements=["subject"])
-            )
-        return self._key_for(subject, at)
+        return bytes(row.key)
 
-    def _row(self, subject: UUID) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(
-                select(
-                    subject_keys.c.key, subject_keys.c.created_at, subject_keys.c.erased_at
-                ).where(subject_keys.c.subject == str(subject))
-            ).first()
+    def _row(self, subject: UUID) -> KeyRow | None:
+        return self.driver.select(str(subject))
+
+
+class Driver(Protocol):
+    """The two statements of every sealing and opening, on the database driver's own
+    connection: read at each opening of a sealed field (a case's application, each time it is
+    replayed), SQLAlchemy's statement and transaction handling would cost ten times the query."""
+
+    def select(self, subject: str) -> KeyRow | None: ...
+
+    def insert(self, subject: str, key: bytes, created_at: int) -> bool:
+        """A new subject's key, unless it has one (False). The write does not wait for the
+        disk: a key is made just before the event sealed under it is written, and the event's
+        own commit, which waits, makes everything written before it durable too (SQLite syncs
+        its write-ahead log as a whole; PostgreSQL flushes its log up to the event's commit).
+        So a key is never durable later than the first event that needs it, and costs no
+        second wait."""
+        ...
+
+
+class SqliteDriver:
+    SELECT = "SELECT key, created_at, erased_at FROM subject_keys WHERE subject = ?"
+    INSERT = "INSERT OR IGNORE INTO subject_keys (subject, key, created_at) VALUES (?, ?, ?)"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def select(self, subject: str) -> KeyRow | None:
+        with self._raw() as raw:
+            found = raw.execute(self.SELECT, (subject,)).fetchone()
+        return None if found is None else KeyRow(*found)
+
+    def insert(self, subject: str, key: bytes, created_at: int) -> bool:
+        with self._raw() as raw:  # in autocommit: one statement, its own transaction
+            was = int(raw.execute("PRAGMA synchronous").fetchone()[0])
+            raw.execute("PRAGMA synchronous = NORMAL")  # outside a transaction, as it must be
+            try:
+                return bool(raw.execute(self.INSERT, (subject, key, created_at)).rowcount)
+            finally:
+                raw.execute(f"PRAGMA synchronous = {was}")
+
+    @contextmanager
+    def _raw(self) -> Iterator[Any]:
+        pooled = self.engine.raw_connection()  # isolation_level None: autocommit (database.py)
+        try:
+            yield pooled.driver_connection
+        finally:
+            pooled.close()
+
+
+class PostgresDriver:
+    """On the event log's own connections (autocommit, no pre-ping): one round trip each."""
+
+    def __init__(self, datastore: Any) -> None:
+        self.datastore = datastore
+        table = f'"{datastore.schema}".subject_keys'
+        self.select_sql = f"SELECT key, created_at, erased_at FROM {table} WHERE subject = %s"
+        self.insert_sql = (
+            "WITH unsynced AS (SELECT set_config('synchronous_commit', 'off', true)) "
+            f"INSERT INTO {table} (subject, key, created_at) SELECT %s, %s, %s FROM unsynced "
+            "ON CONFLICT (subject) DO NOTHING"
+        )
+
+    def select(self, subject: str) -> KeyRow | None:
+        with self.datastore.get_connection() as conn:
+            found = conn.execute(self.select_sql, (subject,)).fetchone()
+        return None if found is None else KeyRow(**found)
+
+    def insert(self, subject: str, key: bytes, created_at: int) -> bool:
+        with self.datastore.get_connection() as conn:
+            return bool(conn.execute(self.insert_sql, (subject, key, created_at)).rowcount)
 
 
 class PersonalDataMapper(Mapper[UUID]):
