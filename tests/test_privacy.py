@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -225,6 +226,27 @@ def test_erasing_twice_an_unknown_subject_or_without_a_reason_is_refused(
     with pytest.raises(Refused, match="holds no personal data"):
         erase(incubator, UUID(str(without.id)))
     assert incubator.log.recorder.max_notification_id() == applied
+
+
+def test_an_erasure_that_could_not_be_recorded_stays_erased_and_is_recorded_when_given_again(
+    incubator: Incubator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key goes first: a failure between destroying it and recording the erasure leaves
+    the data erased (never the other way round), and the same command then records it."""
+    case_id = apply_with_contact(incubator)
+
+    def lost(*_: Any) -> None:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(incubator.log, "save", lost)
+    with pytest.raises(ConnectionError):
+        erase(incubator, case_id)
+    monkeypatch.undo()
+    case = incubator.service.case(case_id)
+    assert case.contact == "已删除" and case.personal_data_erased is None
+    erase(incubator, case_id)
+    assert history(incubator.log, case_id)[-1]["type"] == "PersonalDataErased"
+    assert incubator.service.case(case_id).personal_data_erased is not None
 
 
 def test_the_erasure_is_itself_on_the_record_and_changes_no_step(incubator: Incubator) -> None:
