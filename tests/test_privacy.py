@@ -25,6 +25,7 @@ from commands.handlers import Actor
 from commands.messages import ErasePersonalData
 from commands.queries import case_view, history
 from commands.roles import ROLES, Right, principal
+from commands.service import Who
 from commands.workbooks import write_workbook
 from lifecycle.errors import NotFound, Refused
 from lifecycle.organization import OrganizationCase
@@ -291,6 +292,24 @@ def test_a_sealed_field_opens_only_as_its_subject_and_field(incubator: Incubator
         keys.reveal(two, "contact", sealed)
     with pytest.raises(personal.PersonalDataError):
         keys.reveal(one, "phone", sealed)
+
+
+def test_an_imported_contact_is_sealed_and_erased_the_same_way(
+    incubator: Incubator, tmp_path: Path
+) -> None:
+    from commands.workbooks import read_table
+    from tests.test_import import record, write_csv
+
+    path = write_csv(tmp_path / "records.csv", [record(1, "applied", contact=CONTACT)])
+    report = incubator.importing.import_table(Who("李娜"), read_table(path), dry_run=False)
+    assert not report.problems, report.problems
+    (case_id,) = report.imported
+    assert incubator.service.case(case_id).contact == CONTACT
+    assert history(incubator.log, case_id)[0]["type"] == "CaseImported"
+    assert CONTACT.encode() not in stored_bytes(incubator)
+    erase(incubator, case_id)
+    assert incubator.service.case(case_id).contact == "已删除"
+    assert CONTACT.encode() not in stored_bytes(incubator)
 
 
 # ---- the HTTP API and the web pages ------------------------------------------------------------
