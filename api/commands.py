@@ -5,6 +5,7 @@ parameters (types, choices, help in Chinese and English). Nothing here knows any
 POST /api/orgs                          Apply                → 201, Location, the case
 POST /api/orgs/{id}/{verb}              a case's commands    → 200, the case
 POST /api/orgs/{id}/party/{verb}        its party track's    → 200, the track
+POST /api/orgs/{id}/privacy/erase       its contact person's personal data erased → 200, the case
 POST /api/joint-branches                CreateJointBranch    → 201
 POST /api/rounds, /api/rounds/{id}/{verb}, /api/projects/{id}/{verb}
 POST /api/users, /api/users/{name}/{verb}   the accounts' commands
@@ -76,6 +77,9 @@ COLLECTIONS: Mapping[str, str] = {
     "round": "/rounds",
     "user": "/users",
 }
+# The commands of a group that acts on part of what the path names: its party track, or the
+# personal data of its contact person.
+GROUP_PATHS: Mapping[str, str] = {"party": "/party", "privacy": "/privacy"}
 VIEWS: Mapping[type, type[BaseModel]] = {
     OrganizationCase: models.CaseView,
     PartyIncubation: models.PartyView,
@@ -141,8 +145,8 @@ def route_of(message: type[Command]) -> Route:
         return Route(message, COLLECTIONS[message.group], None, None, None)
     name, spec = subject
     base, param, where = ITEMS[spec.kind]
-    party = "/party" if message.group == "party" else ""
-    path = f"{base}/{{{param}}}{party}/{message.verb}"
+    within = GROUP_PATHS.get(message.group, "")
+    path = f"{base}/{{{param}}}{within}/{message.verb}"
     return Route(message, path, name, param, where, NAMED[spec.kind])
 
 

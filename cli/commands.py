@@ -206,7 +206,11 @@ def _report_case(
     from lifecycle.stages import PARTY_STAGE_NAMES_ZH, STAGE_NAMES_ZH
 
     created = not any(spec.kind is CASE for _, spec in messages.params(message))
-    if isinstance(result, JointBranch):
+    if message.group == "privacy" and isinstance(result, OrganizationCase):
+        from cli.privacy import show
+
+        show(system, result, as_json)  # where the subject's data is, now that it is erased
+    elif isinstance(result, JointBranch):
         if as_json:
             emit_json(branch_view(result))
         else:

@@ -36,6 +36,7 @@ from cli.common import (
 )
 from cli.importing import import_cmd
 from cli.party import joint_branch, party
+from cli.privacy import privacy
 from cli.reminders import inbox_cmd, local_time, reminders, scheduler_cmd
 from cli.reports import projections, report
 from cli.rounds import round_group
@@ -301,6 +302,7 @@ declare(
         "party joint-branch": joint_branch,
         "round": round_group,
         "user": user,
+        "privacy": privacy,
     }
 )
 cli.add_command(audit)
@@ -316,6 +318,7 @@ cli.add_command(serve_cmd)
 cli.add_command(user)
 cli.add_command(backup_cmd)
 cli.add_command(restore_cmd)
+cli.add_command(privacy)
 
 
 def main() -> None:

@@ -25,11 +25,12 @@ from commands.rounds import RoundService
 from commands.service import IncubatorService
 from commands.settings import SettingsError, load_settings
 from lifecycle.park import Park
+from lifecycle.personal import ERASED
 from lifecycle.stages import WORKFLOWS
 from projections.read_models import ReadModels
 from schedules.clock import Clock, FixedClock, SystemClock
 from schedules.mail import SMTP_ENV, Mailer, MailError, SmtpMailer
-from store import audit, sessions
+from store import audit, personal, sessions
 from store.database import (
     DATABASE_ENV,
     Database,
@@ -137,9 +138,10 @@ def bootstrap(
     engine = database.engine()
     try:
         with schema_lock(database, engine) as event_store:
-            log = open_log(event_store)
+            log = open_log(personal.sealing(event_store))
             take_turns(database, log.recorder)
             try:
+                personal.keep(log, _subject_keys(database, engine, log))
                 purpose = _purpose(log, create_for, clock if from_env else None)
                 read_models = _read_models(database, engine, log, park)
             except BaseException:
@@ -180,6 +182,16 @@ def _open_cases(read_models: ReadModels) -> list[dict[str, Any]]:
         for case in read_models.caseload()
         if not WORKFLOWS[case["track"]].is_final(case["stage"])
     ]
+
+
+def _subject_keys(database: Database, engine: Engine, log: EventLog) -> personal.SubjectKeys:
+    """The keys the log's personal data is sealed under (store/personal.py)."""
+    try:
+        return personal.SubjectKeys.install(engine, ERASED, log)
+    except SQLAlchemyError as e:
+        raise DatabaseError(
+            f"cannot create the table of personal data keys at {database.url}: {database.said(e)}"
+        ) from e
 
 
 def _read_models(database: Database, engine: Engine, log: EventLog, park: Park) -> ReadModels:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import resolve_topic
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -62,6 +63,7 @@ def export(
                 "log_hash": row.log_hash,
                 "previous_log_hash": previous[row.position],
             }
+            | _personal(log, n)
         )
     return {
         "format": FORMAT,
@@ -72,6 +74,16 @@ def export(
         "events": events,
         "checkpoint": latest_checkpoint(engine),
     }
+
+
+def _personal(log: EventLog, stored: Any) -> dict[str, Any]:
+    """An event's personal fields opened, beside what is stored sealed (outside the hashes):
+    their text while the data subject's key is kept, 已删除 once erased."""
+    fields = getattr(resolve_topic(stored.topic), "personal_data", ())
+    if not fields:
+        return {}
+    event = log.mapper.to_domain_event(stored)
+    return {"personal": {name: getattr(event, name, None) for name in fields}}
 
 
 def _previous_log_hashes(conn: Any, positions: list[int]) -> dict[int, str]:

@@ -196,6 +196,11 @@ def record_registration_help(
     return s.cases.record_registration_help(c.org, who, c.note)
 
 
+@handles(m.ErasePersonalData)
+def erase_personal_data(s: Services, c: m.ErasePersonalData, who: Who) -> OrganizationCase:
+    return s.cases.erase_personal_data(c.org, who)
+
+
 # ---- the party-branch track ----------------------------------------------------------------
 
 

@@ -495,6 +495,33 @@ class ImportCase(Command):
     party_members: int | None = param(MEMBERS, "正式党员人数", "formal party members", default=None)
 
 
+# ---- personal data (个人信息) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasePersonalData(CaseCommand):
+    """个人信息删除权 (PIPL art. 47): the data subject is the contact person of a case, named by
+    the case's id. Recorded on the case; its stage and deadlines stay as they were."""
+
+    group, verb, trigger = "privacy", "erase", None
+    zh = "删除案卷联系人的个人信息(个人信息删除权): 销毁其密钥, 须 --reason; 删除本身记录在案。"
+    en = (
+        "Erase the personal data of a case's contact person (PIPL): destroys its key; "
+        "--reason required; the erasure itself is recorded."
+    )
+    org: UUID = param(
+        CASE,
+        "数据主体: 其联系人所在案卷的编号(或其前 4 位以上)",
+        "the data subject: the case whose contact person it is (its id or first 4+ characters)",
+    )
+
+    @classmethod
+    def stages(cls) -> list[str]:
+        """Any stage, an ended case's too: a data subject's request does not wait on the case."""
+        found = (stage for workflow in WORKFLOWS.values() for stage in workflow.stages)
+        return list(dict.fromkeys(found))
+
+
 # ---- the party-branch track (社会组织党组织孵化) -------------------------------------------
 
 
@@ -877,6 +904,7 @@ COMMANDS: tuple[type[Command], ...] = (
     RecordRegistration,
     CorrectLegalStatus,
     RecordRegistrationHelp,
+    ErasePersonalData,
     RecordInspection,
     CountMembers,
     AssignInstructor,

@@ -28,6 +28,7 @@ class Right(StrEnum):
     READ_ESCALATIONS = "read-escalations"  # overdue work escalated to the director
     AUDIT = "audit"  # audit verify, dossiers, exports, the log of reads
     ACCOUNTS = "accounts"  # accounts and roles
+    ERASE_PERSONAL_DATA = "erase-personal-data"  # 个人信息删除: a data subject's, at their request
 
 
 R = Right
@@ -48,6 +49,7 @@ ROLES: Mapping[str, frozenset[Right]] = {
             R.READ_HISTORY,
             R.READ_REPORTS,
             R.READ_ESCALATIONS,
+            R.ERASE_PERSONAL_DATA,
         }
     ),
     "auditor": frozenset(
@@ -61,7 +63,7 @@ ROLES: Mapping[str, frozenset[Right]] = {
             R.AUDIT,
         }
     ),
-    "admin": frozenset({R.ACCOUNTS}),
+    "admin": frozenset({R.ACCOUNTS, R.ERASE_PERSONAL_DATA}),
 }
 # The names of the roles are the domain's (an account is granted them): lifecycle/account.py.
 ROLE_NAMES = account.ROLE_NAMES
@@ -76,6 +78,7 @@ COMMAND_RIGHTS: Mapping[str, Right] = {
     "party joint-branch": R.PARTY_COMMAND,
     "round": R.ROUND_COMMAND,
     "user": R.ACCOUNTS,
+    "privacy": R.ERASE_PERSONAL_DATA,
 }
 
 

@@ -9,6 +9,7 @@ or releases are saved in one transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -33,9 +34,11 @@ from lifecycle.scores import Panel
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
 from schedules.clock import Clock, local_today
+from store import personal
 from store.log import EventLog
 
 ATTEMPTS = 3
+logger = logging.getLogger(__name__)
 KINDS: dict[type[Aggregate], str] = {
     OrganizationCase: Term("an organization case"),
     PartyIncubation: Term("a party track"),
@@ -211,6 +214,21 @@ class IncubatorService(Commands):
         )
         self.log.save(case)
         return case
+
+    def erase_personal_data(self, case_id: UUID, who: Who) -> OrganizationCase:
+        """个人信息删除: the key the case's personal data is sealed under is destroyed, then the
+        erasure is recorded on the case. (Should recording fail after the key is gone, the data
+        stays erased and the same command records it.)"""
+        keys = personal.keys_of(self.log)
+
+        def decide(case: OrganizationCase, step: Step) -> None:
+            case.erase_personal_data(step)
+            if keys is not None:
+                wiped = keys.erase(UUID(str(case.id)), step.recorded_at)
+                if not wiped.complete:
+                    logger.warning("erasing the personal data of %s: %s", case.id, wiped.note)
+
+        return self._change(case_id, who, decide)
 
     def start_inspection(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(case_id, who, lambda case, step: case.start_inspection(step))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import Any, ClassVar
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -23,6 +23,7 @@ from lifecycle.deadlines import Deadline
 from lifecycle.errors import Refused, Term
 from lifecycle.park import LEGAL_STATUSES, Rules, check_legal_status
 from lifecycle.party import PartyIncubation
+from lifecycle.personal import ERASED, is_erased
 from lifecycle.scores import Panel
 from lifecycle.stages import INCUBATION, TRACKS, WORKFLOWS
 from lifecycle.step import Stamped, Step, require_text
@@ -37,8 +38,9 @@ class OrganizationCase(Aggregate):
     legal_status: str
     track: str
     site: str
-    contact: str | None
+    contact: str | None  # personal data: reads as ERASED once erased (lifecycle/personal.py)
     party_members: int | None
+    personal_data_erased: dict[str, Any] | None  # on, actor: its personal data was erased
     stage: str
     applied_on: date
     inspected_on: date | None  # when the inspection started
@@ -59,6 +61,9 @@ class OrganizationCase(Aggregate):
     # ---- events -------------------------------------------------------------------------------
 
     class ApplicationReceived(Aggregate.Created, Stamped):
+        # The contact person (联系人) is a person the park serves: sealed under the case's key.
+        personal_data: ClassVar[tuple[str, ...]] = ("contact",)
+
         on: date
         actor: str
         reason: str | None
@@ -73,7 +78,7 @@ class OrganizationCase(Aggregate):
         def apply(self, case: OrganizationCase) -> None:
             case.name, case.field, case.legal_status = self.name, self.field, self.legal_status
             case.track, case.site, case.contact = self.track, self.site, self.contact
-            case.party_members = self.party_members
+            case.party_members, case.personal_data_erased = self.party_members, None
             case.stage, case.applied_on, case.last_on = "applied", self.on, self.on
             case.inspected_on = case.submitted_on = case.evaluated_on = None
             case.caseworker = case.workspace = case.entered_on = None
@@ -315,6 +320,22 @@ class OrganizationCase(Aggregate):
         """The party track of a case that entered before tracks started by themselves."""
 
         party_track: UUID
+
+    class PersonalDataErased(Aggregate.Event, Stamped):
+        """个人信息删除: the personal data of the case's data subject (its contact person) was
+        erased at their request: the key it was sealed under is destroyed. No step of the case:
+        its stage, dates and deadlines stay as they were."""
+
+        on: date
+        actor: str
+        reason: str
+        fields: list[str]  # the personal fields that read as erased from now on
+
+        def apply(self, case: OrganizationCase) -> None:
+            for name in self.fields:
+                if getattr(case, name) is not None:
+                    setattr(case, name, ERASED)
+            case.personal_data_erased = {"on": self.on, "actor": self.actor}
 
     def __init__(self) -> None:
         pass
@@ -688,6 +709,43 @@ class OrganizationCase(Aggregate):
             )
         self._check("start_party_track", step)  # and never before the case's last step
         self._record(self.PartyTrackStarted, step, party_track=track_id)
+
+    # ---- personal data (个人信息) ----------------------------------------------------------------
+
+    def erase_personal_data(self, step: Step) -> list[str]:
+        """The personal fields to erase (the handler destroys the key they are sealed under);
+        refused when the case holds none, or they were erased already."""
+        reason = step.require_reason(
+            "erasing personal data needs --reason: the data subject's request, or the rule "
+            "that requires it"
+        )
+        if self.personal_data_erased is not None:
+            raise Refused(
+                "the personal data of {name} was erased on {on} by {actor}; there is nothing "
+                "left to erase",
+                name=self.name,
+                on=self.personal_data_erased["on"],
+                actor=self.personal_data_erased["actor"],
+            )
+        # A field that reads as erased already (its key destroyed by an erasure that could
+        # not be recorded) is recorded as erased now.
+        held = [name for name in self.ApplicationReceived.personal_data if getattr(self, name)]
+        if not held:
+            raise Refused(
+                "{name} holds no personal data (no contact person was recorded); "
+                "there is nothing to erase",
+                name=self.name,
+            )
+        self.trigger_event(self.PersonalDataErased, **step.stamp(reason=reason, fields=held))
+        return held
+
+    @property
+    def holds_personal_data(self) -> bool:
+        """Whether it holds personal data not erased (what an erasure would act on)."""
+        return self.personal_data_erased is None and any(
+            getattr(self, name) and not is_erased(getattr(self, name))
+            for name in self.ApplicationReceived.personal_data
+        )
 
     # ---- what the case knows ------------------------------------------------------------------
 

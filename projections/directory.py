@@ -1,4 +1,7 @@
-"""The directory: every organization that ever applied, found by any part of its name."""
+"""The directory: every organization that ever applied, found by any part of its name.
+
+It holds no personal data (the contact person is read from the log, where it can be erased):
+version 3 dropped the contact that version 2 kept."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from sqlalchemy.engine import Connection
 from lifecycle.organization import OrganizationCase as Case
 from projections.runner import Batch, Projection
 
-projection = Projection("directory", version=2)
+projection = Projection("directory", version=3)
 projection.table(
     "directory",
     lambda: [
@@ -20,7 +23,6 @@ projection.table(
         Column("track", Text, nullable=False),
         Column("site", Text, nullable=False),
         Column("stage", Text, nullable=False),
-        Column("contact", Text),
         Column("applied_on", Date, nullable=False),
     ],
     by="id",
@@ -37,7 +39,6 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
         track=e.track,
         site=e.site,
         stage="applied",
-        contact=e.contact,
         applied_on=e.on,
     )
 

@@ -63,6 +63,7 @@ _GROUP_FAMILIES = {
     "party joint-branch": PARTY,
     "round": ROUND,
     "user": ACCOUNT,
+    "privacy": CASE,
 }
 BRANCH_KINDS = (INDEPENDENT, JOINT, "none")
 

@@ -60,6 +60,7 @@ def router(system: Incubator) -> APIRouter:
     r.add_api_route("/orgs/{case_id}/dossier.json", pages.dossier, methods=["GET"])
     r.add_api_route("/orgs/{case_id}/do/{verb}", pages.case_command, methods=["POST"])
     r.add_api_route("/orgs/{case_id}/party/{verb}", pages.party_command, methods=["POST"])
+    r.add_api_route("/orgs/{case_id}/privacy/{verb}", pages.privacy_command, methods=["POST"])
     r.add_api_route("/party", pages.party, methods=["GET"])
     r.add_api_route("/charts", pages.charts, methods=["GET"])
     r.add_api_route("/audit", pages.audit, methods=["GET"])
@@ -353,18 +354,17 @@ class Pages:
             timeline.reverse()  # newest first
             self._read(v, "history (web)", case)
         chinese = v.language == "zh_CN"
-        case_forms: list[forms.Form] = []
-        party_forms: list[forms.Form] = []
+        grouped: dict[str, list[forms.Form]] = {"org": [], "party": [], "privacy": []}
         if shown_as_of is None:
             for message in self._allowed(v, case, track):
-                form = forms.form_for(message, chinese)
-                (party_forms if message.group == "party" else case_forms).append(form)
+                grouped[message.group].append(forms.form_for(message, chinese))
         context = {
             "case": view,
             "party": party,
             "timeline": timeline,
-            "case_forms": case_forms,
-            "party_forms": party_forms,
+            "case_forms": grouped["org"],
+            "party_forms": grouped["party"],
+            "privacy_forms": grouped["privacy"],
             "seen": _seen(case, track),
             "problem": problem,
             "failed": failed,
@@ -387,7 +387,7 @@ class Pages:
         return [
             message
             for message in messages.COMMANDS
-            if message.group in ("org", "party")
+            if message.group in ("org", "party", "privacy")
             and message is not messages.Apply
             and v.may(right_of(message), case.site)
             and _applies(message, case, track)
@@ -398,6 +398,9 @@ class Pages:
 
     async def party_command(self, request: Request, case_id: str, verb: str) -> Response:
         return await self._command(request, case_id, verb, "party")
+
+    async def privacy_command(self, request: Request, case_id: str, verb: str) -> Response:
+        return await self._command(request, case_id, verb, "privacy")
 
     async def _command(self, request: Request, case_id: str, verb: str, group: str) -> Response:
         v = self._need(request)
@@ -630,6 +633,8 @@ def _applies(message: type[messages.Command], case: Any, track: Any) -> bool:
     """Whether the workflow's declaration allows `message` from the stage it acts on now."""
     if message is messages.StartPartyTrack:
         return track is None and case.stage in message.stages()
+    if message.group == "privacy":
+        return bool(case.holds_personal_data)
     if message.trigger is None:
         return True
     if message.group == "party":
