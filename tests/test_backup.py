@@ -215,7 +215,7 @@ def test_a_backup_holding_a_table_a_restore_into_postgresql_does_not_know_is_ref
     source.close_all()
 
     def a_table_of_a_later_version(conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE subject_keys (subject text, key blob)")
+        conn.execute("CREATE TABLE a_later_table (subject text, key blob)")
 
     newer = rewrite(
         tmp_path / "park.backup",
@@ -224,7 +224,7 @@ def test_a_backup_holding_a_table_a_restore_into_postgresql_does_not_know_is_ref
         recompute="all",
     )
     target = new_database("postgresql")
-    with pytest.raises(BackupRefused, match="subject_keys, which this version of incubator"):
+    with pytest.raises(BackupRefused, match="a_later_table, which this version of incubator"):
         restore(newer, target, clock=FixedClock(NOW))
     engine = parse_database_url(target).engine()
     with engine.connect() as conn:
