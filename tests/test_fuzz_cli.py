@@ -51,7 +51,9 @@ def commands(group: click.Group = cli, path: tuple[str, ...] = ()) -> Iterator[C
             yield from commands(command, (*path, name))
         else:
             follows = "SIGTERM" in (command.help or "")
-            yield Command((*path, name), tuple(command.params), follows)
+            # `demo --serve` serves the web application until stopped: `serve` is fuzzed itself
+            params = tuple(p for p in command.params if (name, p.name) != ("demo", "serve"))
+            yield Command((*path, name), params, follows)
 
 
 COMMANDS = list(commands())
