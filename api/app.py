@@ -37,7 +37,8 @@ def create_app(
     accounts: Accounts | None = None,
     close: bool = False,
 ) -> FastAPI:
-    """The API on `system`; `routers` are added after the API's own (the web pages).
+    """The API on `system`; `routers` (the web pages) are added after the API's reads, before
+    its commands.
     `accounts` defaults to the system's; `close`: the app closes the system when it stops."""
 
     @asynccontextmanager
@@ -65,9 +66,10 @@ def create_app(
         Services(system.service, system.party, system.rounds, system.accounts)
     )
     problems.install(app)
-    # The reads before the commands: a GET is matched after fewer routes (no path of one is
-    # the path of another with the same method, so the order decides nothing else).
-    app.state.routers = [auth.router, reads.router, commands.router(), *routers]
+    # The reads, then the pages, then the commands: a GET is matched after fewer routes (a
+    # request is matched against each route in turn). No two routes share a path and a method,
+    # so the order decides nothing else.
+    app.state.routers = [auth.router, reads.router, *routers, commands.router()]
     for router in app.state.routers:
         app.include_router(router)
     return app

@@ -76,6 +76,7 @@ ENV = Environment(
     extensions=["jinja2.ext.i18n"],
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # the templates do not change while the server runs: no stat per page
 )
 ENV.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
 ENV.filters.update(day=_date, moment=_datetime, label=_label, said=_said)
