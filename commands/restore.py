@@ -95,6 +95,7 @@ def restore(
     with tempfile.TemporaryDirectory(prefix="incubator-restore-") as work:
         content = Path(work) / files.CONTENT
         manifest, signed = _admitted(file, content, target, trust)
+        new_schema = target.backend == "postgresql" and _schema_missing(target)
         took.lap("file")
         try:
             if target.backend == "sqlite":
@@ -103,7 +104,7 @@ def restore(
             else:
                 _copy_into_postgres(content, target)
         except BaseException:
-            _discard(target)
+            _discard(target, new_schema)
             raise
         took.lap("copy")
     system = None
@@ -114,7 +115,7 @@ def restore(
         if system is not None:
             system.close_all()
             system = None
-        _discard(target)
+        _discard(target, new_schema)
         if isinstance(e, CheckFailed):
             raise BackupRefused(
                 f"the database restored from {file} does not pass its checks, and was removed: {e}"
@@ -282,13 +283,11 @@ def _refuse_unless_empty(target: Database) -> None:
 
 def _postgres_tables(target: Database) -> tuple[list[str], int]:
     """Our tables in the target's schema, and the events they hold."""
+    if _schema_missing(target):
+        return [], 0
     engine = target.engine()
     try:
         with engine.connect() as conn:
-            if target.schema and conn.scalar(
-                text("SELECT to_regnamespace(:s) IS NULL"), {"s": target.schema}
-            ):
-                return [], 0
             ours = _ours(conn, target)
             events = chain.events_table(target)
             held = conn.scalar(text(f"SELECT count(*) FROM {events}")) if events in ours else 0
@@ -366,8 +365,22 @@ def _untouched(target: Database) -> None:
         path.unlink()
 
 
-def _discard(target: Database) -> None:
-    """What a failed restore wrote into the target, removed (it held nothing of ours before)."""
+def _schema_missing(target: Database) -> bool:
+    """PostgreSQL: the URL names a schema that does not exist (yet)."""
+    if target.schema is None:
+        return False
+    engine = target.engine()
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT to_regnamespace(:s) IS NULL")
+            return bool(conn.scalar(query, {"s": target.schema}))
+    finally:
+        engine.dispose()
+
+
+def _discard(target: Database, new_schema: bool) -> None:
+    """What a failed restore wrote into the target, removed (it held nothing of ours before):
+    the SQLite file; the PostgreSQL schema it created, or else the tables."""
     if target.backend == "sqlite":
         assert target.path is not None
         for suffix in ("", "-journal", "-wal", "-shm"):
@@ -376,6 +389,9 @@ def _discard(target: Database) -> None:
     engine = target.engine()
     try:
         with engine.connect() as conn, conn.begin():
+            if new_schema:  # the name is checked: lower-case letters, digits, underscores
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE')
+                return
             for name in _ours(conn, target):
                 conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}" CASCADE')
     finally:
