@@ -189,9 +189,7 @@ def _subject_keys(database: Database, engine: Engine, log: EventLog) -> personal
     try:
         return personal.SubjectKeys.install(engine, ERASED, log)
     except SQLAlchemyError as e:
-        raise DatabaseError(
-            f"cannot create the table of personal data keys at {database.url}: {database.said(e)}"
-        ) from e
+        raise DatabaseError(database.failed("create the table of personal data keys", e)) from e
 
 
 def _read_models(database: Database, engine: Engine, log: EventLog, park: Park) -> ReadModels:
@@ -200,9 +198,7 @@ def _read_models(database: Database, engine: Engine, log: EventLog, park: Park) 
         sessions.install(engine)
         return ReadModels(engine, log, park, lambda: audit.seal(engine, log))
     except SQLAlchemyError as e:
-        raise DatabaseError(
-            f"cannot create the read models at {database.url}: {database.said(e)}"
-        ) from e
+        raise DatabaseError(database.failed("create the read models", e)) from e
 
 
 def _purpose(log: EventLog, create_for: str | None, env_clock: Clock | None) -> str | None:

@@ -38,11 +38,22 @@ class Database:
     path: Path | None = None
     password: str | None = field(default=None, repr=False)
 
-    def said(self, error: BaseException) -> str:
+    def said(self, error: BaseException | str) -> str:
         """A driver's error as a message may show it: without the password, should the driver
         have repeated it (a URL it could not parse, say)."""
         text = str(error)
         return text.replace(self.password, "***") if self.password else text
+
+    def failed(self, doing: str, error: BaseException) -> str:
+        """What failed while setting up, in a line: a connection lost or a database busy (an
+        operational error) says the database cannot be used now; else what the driver said."""
+        lost = operational(error)
+        said = (
+            f"the database cannot be used now ({self.said(lost)}); nothing more was recorded"
+            if lost is not None
+            else self.said(error)
+        )
+        return f"cannot {doing} at {self.url}: {said}"
 
     def engine(self) -> Engine:
         from sqlalchemy import create_engine, event
@@ -309,3 +320,21 @@ def writing(engine: Engine) -> Iterator[Connection]:
     """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
     with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
         yield conn
+
+
+def operational(error: BaseException) -> str | None:
+    """The first line of an operational error of the driver (a connection cut, a database busy
+    or locked), else None."""
+    import sqlite3
+
+    cause = getattr(error, "orig", None) or error
+    if not (
+        isinstance(cause, sqlite3.OperationalError)
+        or (type(cause).__module__.startswith("psycopg") and "OperationalError" in _names(cause))
+    ):
+        return None
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+
+
+def _names(error: BaseException) -> set[str]:
+    return {klass.__name__ for klass in type(error).__mro__}

@@ -71,9 +71,7 @@ def open_log(database: Database) -> EventLog:
     try:
         return EventLog(env=database.event_store_env)
     except Exception as e:  # the driver's own errors vary by backend
-        raise DatabaseError(
-            f"cannot open the event log at {database.url}: {database.said(e)}"
-        ) from e
+        raise DatabaseError(database.failed("open the event log", e)) from e
 
 
 def event_data(event: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -175,3 +175,23 @@ def test_the_default_data_folder_is_created_for_the_owner_alone(tmp_path: Path) 
     folder = tmp_path / "data" / "incubator"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "incubator.sqlite3").stat().st_mode) == 0o600
+
+
+def test_a_connection_cut_while_setting_up_says_the_database_cannot_be_used_now() -> None:
+    # A rebuild whose connection an administrator cuts while it creates the read models (#20's
+    # anomaly test once met it there) says so in a line, with the password hidden; any other
+    # error of the driver keeps its own words.
+    import psycopg
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    database = parse_database_url("postgresql://app:s3cret@db.local/park")
+    cut = psycopg.errors.AdminShutdown("terminating connection due to administrator command\nX")
+    said = database.failed("create the read models", OperationalError("SELECT 1", {}, cut))
+    assert said == (
+        "cannot create the read models at postgresql://app:***@db.local/park: the database "
+        "cannot be used now (terminating connection due to administrator command); nothing "
+        "more was recorded"
+    )
+    denied = psycopg.errors.InsufficientPrivilege("permission denied for schema public")
+    said = database.failed("create the read models", ProgrammingError("CREATE", {}, denied))
+    assert "cannot be used now" not in said and "permission denied for schema public" in said
