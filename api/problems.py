@@ -177,6 +177,11 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     if trouble is not None:
         log.error("%s %s: %s", request.method, request.url.path, trouble)
         return problem(503, trouble, kind="database", headers={"Retry-After": "5"})
+    from commands.bootstrap import AuditError
+
+    if isinstance(error, AuditError):  # a write the log refused: it would not be signed
+        log.error("%s %s: %s", request.method, request.url.path, error)
+        return problem(503, f"{error}; nothing was recorded", kind="audit")
     log.exception("%s %s failed", request.method, request.url.path)
     return problem(
         500,

@@ -102,10 +102,19 @@ def _failure(e: Exception) -> str:
     unusable = unusable_database(e)
     if unusable is not None:
         return unusable
+    if _not_signing(e):
+        return f"{e}; nothing was recorded"
     return (
         f"unexpected error ({type(e).__name__}: {str(e)[:300]}); nothing more was recorded. "
         f"This is a bug: run it again with {DEBUG_ENV}=1 and report what it prints"
     )
+
+
+def _not_signing(e: Exception) -> bool:
+    """A write the log refused: it would not be signed (store/signing.py)."""
+    from commands.bootstrap import AuditError
+
+    return isinstance(e, AuditError)
 
 
 def open_incubator(ctx: click.Context, create_for: str | None = None) -> Incubator:

@@ -30,7 +30,8 @@ from lifecycle.stages import WORKFLOWS
 from projections.read_models import ReadModels
 from schedules.clock import Clock, FixedClock, SystemClock
 from schedules.mail import SMTP_ENV, Mailer, MailError, SmtpMailer
-from store import audit, personal, sessions
+from store import audit, personal, sessions, signing
+from store.audit import AuditError
 from store.database import (
     DATABASE_ENV,
     Database,
@@ -49,8 +50,8 @@ SETTINGS_ENV = "INCUBATOR_SETTINGS"
 # database created for a rehearsal or a demonstration allows it (store/purpose.py).
 NOW_ENV = "INCUBATOR_NOW"
 # What makes a system impossible to open: the settings, the database or the mail URL.
-SETUP_ERRORS = (SettingsError, DatabaseError, MailError)
-__all__ = ["SETUP_ERRORS", "Incubator", "PurposeError", "bootstrap"]
+SETUP_ERRORS = (SettingsError, DatabaseError, MailError, AuditError)
+__all__ = ["SETUP_ERRORS", "AuditError", "Incubator", "PurposeError", "bootstrap"]
 
 
 @dataclass
@@ -67,6 +68,12 @@ class Incubator:
     rounds: RoundService
     importing: ImportService
     accounts: AccountService
+    keys: signing.KeyFiles  # where this database's keys are kept, outside it
+    signer: signing.Signer  # what this process signs the events it writes with
+
+    def trust(self) -> audit.Trust:
+        """The public keys pinned for this database (store/signing.py)."""
+        return signing.trust(self.keys, self.signer.key)
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -138,12 +145,16 @@ def bootstrap(
     engine = database.engine()
     try:
         with schema_lock(database, engine) as event_store:
-            log = open_log(personal.sealing(event_store))
+            log = open_log(signing.signed(personal.sealing(event_store)))
             take_turns(database, log.recorder)
             try:
+                keys = signing.KeyFiles.of(database)
+                key = signing.signing_key(keys, park.signing_key)
+                signer = signing.Signer(key, clock.now)
+                signing.sign_with(log, signer)
                 personal.keep(log, _subject_keys(database, engine, log))
-                purpose = _purpose(log, create_for, clock if from_env else None)
                 read_models = _read_models(database, engine, log, park)
+                purpose = _purpose(log, create_for, clock if from_env else None)
             except BaseException:
                 log.close()
                 raise
@@ -165,6 +176,8 @@ def bootstrap(
         AccountService(
             log, park, clock, read_models, sessions.SessionStore(engine), password_hasher
         ),
+        keys,
+        signer,
     )
 
 
@@ -196,7 +209,7 @@ def _read_models(database: Database, engine: Engine, log: EventLog, park: Park) 
     try:
         audit.install(database, engine)
         sessions.install(engine)
-        return ReadModels(engine, log, park, lambda: audit.seal(engine, log))
+        return ReadModels(engine, log, park)
     except SQLAlchemyError as e:
         raise DatabaseError(database.failed("create the read models", e)) from e
 

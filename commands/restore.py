@@ -28,6 +28,7 @@ from projections.read_models import PROJECTIONS
 from projections.runner import Projection, anomalies, registry, serving
 from store import audit as chain
 from store import backup as files
+from store import signing
 from store.database import Database, parse_database_url, schema_lock, writing
 from store.log import open_log
 
@@ -91,6 +92,7 @@ def restore(
     database fails a check."""
     trust = Trust.of(park_settings(settings_path), allow_unsigned)
     target = parse_database_url(url)
+    keys_before = _key_files(target)
     took = Stopwatch()
     with tempfile.TemporaryDirectory(prefix="incubator-restore-") as work:
         content = Path(work) / files.CONTENT
@@ -110,12 +112,14 @@ def restore(
     system = None
     try:
         system = bootstrap(url, settings_path, clock)
-        checked = _check(system, manifest, kept, took)
+        pinned = _pin_log_keys(system, file)
+        checked = _check(system, manifest, kept, took) | {"keys_pinned": pinned}
     except BaseException as e:
         if system is not None:
             system.close_all()
             system = None
         _discard(target, new_schema)
+        _discard_keys(target, keys_before)
         if isinstance(e, CheckFailed):
             raise BackupRefused(
                 f"the database restored from {file} does not pass its checks, and was removed: {e}"
@@ -376,6 +380,33 @@ def _schema_missing(target: Database) -> bool:
             return bool(conn.scalar(query, {"s": target.schema}))
     finally:
         engine.dispose()
+
+
+def _pin_log_keys(system: Incubator, file: Path) -> list[str]:
+    """The keys that signed the restored log, pinned for the restored database (said in the
+    answer, to be compared with the park's records): the backup's log keeps its signatures,
+    and the database it is restored into has a key of its own."""
+    trusted = system.trust().keys
+    pinned = []
+    for key in sorted(chain.signed_by(system.read_models.engine)):
+        if key not in trusted:
+            signing.pin(system.keys, key, f"signed the log restored from {file.name}")
+            pinned.append(key)
+    return pinned
+
+
+def _key_files(target: Database) -> set[Path]:
+    """The key files of the target that exist before the restore (kept if it fails)."""
+    keys = signing.KeyFiles.of(target)
+    return {path for path in (keys.signing, keys.trusted) if path.exists()}
+
+
+def _discard_keys(target: Database, before: set[Path]) -> None:
+    """The key files a failed restore made for its target, removed with it."""
+    keys = signing.KeyFiles.of(target)
+    for path in (keys.signing, keys.trusted):
+        if path not in before:
+            path.unlink(missing_ok=True)
 
 
 def _discard(target: Database, new_schema: bool) -> None:

@@ -69,11 +69,8 @@ class ReadModels:
         engine: Engine,
         event_log: EventLog,
         park: Park,
-        sealer: Callable[[], int] | None = None,
     ) -> None:
-        """`sealer` chains the events written since it last ran (commands/audit.py); it runs
-        first whenever the read models catch up."""
-        self.engine, self.log, self.park, self.sealer = engine, event_log, park, sealer
+        self.engine, self.log, self.park = engine, event_log, park
         # The anomalies the reads so far have touched (see `read`), for the reader to be told.
         self.noticed: dict[tuple[str, int, int], dict[str, Any]] = {}
         # Each read model as built with these settings: a version of its own for the settings
@@ -103,8 +100,6 @@ class ReadModels:
         at = (self.head(), tuple(p.version for p in self.projections))
         if at == self._current_at:
             return 0
-        if self.sealer is not None:
-            self.sealer()
         stale = self.stale()
         if stale:
             blue_green.rebuild(self.engine, self.log, stale, self.park)

@@ -1,20 +1,27 @@
-"""Tamper evidence: every stored event chained by hashes, and a walk of the log that finds the
-first event changed, removed, inserted or reordered.
+"""Tamper evidence: every stored event chained by hashes and signed as it is written, and a walk
+of the log that names the first event changed, removed, inserted, reordered or unsigned.
 
-A sealer follows the log (like the read models, under a lock, in batches) and writes one row per
+The writer (store/signing.py) writes, in the transaction that writes the events, one row per
 event into `event_chain`: the event's place in the log, its case (originator) and version, its
 `case_hash` = sha256(previous case_hash of the same case + the event's digest) and its `log_hash`
-= sha256(previous log_hash + place + case_hash). The digest covers what the library stores: the
-originator id, the version, the topic and the stored bytes of the event. `verify` recomputes both
-chains from the events as they are now and compares them with what was sealed; events written
-after the last seal are the unsealed tail. Triggers refuse UPDATE and DELETE on the events and
-on the chain, so changing the record takes an intruder who first drops them.
+= sha256(previous log_hash + place + case_hash); then one row into `event_signatures`: the
+transaction's first and last place and the Ed25519 signature of its links (`links_message`). The
+digest covers what the library stores: the originator id, the version, the topic and the stored
+bytes of the event.
+
+`verify` recomputes both chains from the events as they are now, compares them with the links,
+and checks that the signed ranges cover every link without a gap, each signature by a key the
+park pinned outside the database (`Trust`). Nothing is ever chained after the fact: a log written
+before signing is chained and signed once, by `migrate`, which says where signing starts.
+Triggers refuse UPDATE and DELETE on the events and on the chain, so changing the record takes an
+intruder who first drops them, and then `verify` names the change.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,12 +63,30 @@ chain = Table(
     Column("case_hash", String(64), nullable=False),
     Column("log_hash", String(64), nullable=False),
 )
-chain_head = Table(  # one row: where the sealer stands (locked while sealing)
+chain_head = Table(  # one row: the last link written (updated by each writer, in its turn)
     "event_chain_head",
     chain_metadata,
     Column("id", Integer, primary_key=True),
     Column("position", BigInteger, nullable=False),
     Column("log_hash", String(64), nullable=False),
+)
+signatures = Table(  # one row per writing transaction: its links, signed
+    "event_signatures",
+    chain_metadata,
+    Column("last_position", BigInteger, primary_key=True),
+    Column("first_position", BigInteger, nullable=False),
+    Column("signed_at", String(40), nullable=False),  # when it was written (UTC)
+    Column("public_key", String(64), nullable=False),  # Ed25519, raw, hex
+    Column("signature", String(128), nullable=False),  # hex
+    Column("migrated", Integer, nullable=False),  # 1: the past of a log written before signing
+)
+signing_started = Table(  # one row once events are signed: from where, and since when
+    "audit_signing",
+    chain_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("since_position", BigInteger, nullable=False),  # the first position signed as written
+    Column("started_at", String(40), nullable=False),
+    Column("migrated_events", BigInteger, nullable=False),  # chained and signed on migration
 )
 APPEND_ONLY = "the event log and its hash chain are append-only: {operation} is refused"
 
@@ -79,7 +104,8 @@ def link(previous: str, *parts: object) -> str:
 
 
 def install(database: Database, engine: Engine) -> None:
-    """The chain tables, and the triggers that make events and chain append-only."""
+    """The chain tables, and the triggers that make events and chain append-only. On a new log
+    signing starts at once; a log written before signing waits for `migrate`."""
     chain_metadata.create_all(engine)
     with writing(engine) as conn:
         if conn.execute(select(chain_head)).first() is None:
@@ -88,9 +114,27 @@ def install(database: Database, engine: Engine) -> None:
             events_table(database),
             "event_chain",
             "event_chain_head",
+            "event_signatures",
+            "audit_signing",
             "audit_checkpoints",
         ):
             _append_only(conn, database, table)
+        started = conn.execute(select(signing_started.c.id)).first() is not None
+        empty = conn.exec_driver_sql(f"SELECT 1 FROM {events_table(database)} LIMIT 1").first()
+        if not started and empty is None:
+            conn.execute(
+                signing_started.insert().values(
+                    id=1, since_position=1, started_at="", migrated_events=0
+                )
+            )
+
+
+def signing_state(engine: Engine) -> dict[str, Any] | None:
+    """Where signing started (None: the log was written before signing and waits for
+    `migrate`)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(signing_started)).first()
+    return dict(row._mapping) if row else None
 
 
 def events_table(database: Database) -> str:
@@ -138,48 +182,149 @@ def _append_only(conn: Connection, database: Database, table: str) -> None:
         )
 
 
-# ---- sealing ---------------------------------------------------------------------------------
+# ---- signing ---------------------------------------------------------------------------------
 
 
-def seal(engine: Engine, log: EventLog) -> int:
-    """Chain every event written since the last seal; returns how many were sealed."""
-    with engine.connect() as peek:  # most calls find nothing new: no write lock for those
-        position = peek.execute(select(chain_head.c.position)).scalar() or 0
-    if position >= (log.recorder.max_notification_id() or 0):
-        return 0
-    sealed = 0
-    while True:
-        with writing(engine) as conn:
-            head = conn.execute(_locked(conn, select(chain_head).where(chain_head.c.id == 1))).one()
-            notifications = log.recorder.select_notifications(
-                start=head.position, limit=BATCH, inclusive_of_start=False
+def links_message(
+    first: int,
+    last: int,
+    log_hash: str,
+    signed_at: str,
+    public_key: str,
+    links: Sequence[tuple[int, str, int, str]],
+) -> bytes:
+    """What a writer signs: the places its transaction wrote, the log hash it ends on, when, with
+    which key, and each link (place, case, version, case hash), so that a dossier holding some
+    of them checks offline."""
+    lines = [f"{p} {case} {version} {case_hash}" for p, case, version, case_hash in links]
+    head = f"incubator-links/1\n{first}\n{last}\n{log_hash}\n{signed_at}\n{public_key}"
+    return "\n".join([head, *lines]).encode()
+
+
+@dataclass(frozen=True)
+class Trust:
+    """The public keys the park pinned outside the database (settings, the key files beside the
+    database, an auditor's own list): a signature by any other key fails, and a revoked key's
+    signature fails from the moment of its revocation on."""
+
+    keys: frozenset[str]
+    revoked: dict[str, datetime] = field(default_factory=dict)
+
+    def problem(self, public_key: str, signed_at: str, latest: str) -> str | None:
+        """Why a signature by `public_key` at `signed_at` is not to be trusted (None: it is);
+        `latest` is the latest signing time met before it in the log, so that a stolen key
+        cannot backdate past a later signature."""
+        if public_key not in self.keys:
+            return f"signed by the key {public_key[:16]}…, which the park did not pin"
+        revoked = self.revoked.get(public_key)
+        if revoked is None:
+            return None
+        try:
+            when = max(_moment(signed_at), _moment(latest) if latest else _moment(signed_at))
+        except ValueError:
+            return f"its signing time {signed_at!r} is not a moment"
+        if when >= revoked:
+            return (
+                f"signed by the key {public_key[:16]}… after its revocation on "
+                f"{revoked.isoformat()}"
             )
-            if not notifications:
-                return sealed
-            last_of = _case_hashes_before(conn, notifications)
-            rows, log_hash = [], head.log_hash
-            for n in notifications:
-                case = str(n.originator_id)
-                previous = last_of.get(case, GENESIS)
-                case_hash = link(previous, digest(case, n.originator_version, n.topic, n.state))
-                log_hash = link(log_hash, n.id, case_hash)
-                last_of[case] = case_hash
-                rows.append(
-                    {
-                        "position": n.id,
-                        "originator_id": case,
-                        "version": n.originator_version,
-                        "case_hash": case_hash,
-                        "log_hash": log_hash,
-                    }
-                )
-            conn.execute(chain.insert(), rows)
+        return None
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def signature_holds(public_key: str, signature: str, message: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key)).verify(
+            bytes.fromhex(signature), message
+        )
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+# ---- migrating a log written before signing ---------------------------------------------------
+
+
+def migrate(engine: Engine, log: EventLog, key: Ed25519PrivateKey, now: datetime) -> dict[str, Any]:
+    """Once, for a log written before events were signed: chain what was never chained, sign
+    the whole past as one range (marked migrated), and start signing. Refused when signing has
+    started: nothing once chained is chained again."""
+    if signing_state(engine) is not None:
+        raise AuditError(
+            "this log is already signed as it is written: there is nothing to migrate "
+            "(`incubator audit verify` says from which position signatures start)"
+        )
+    with writing(engine) as conn:
+        _seal_past(conn, log)
+        head = conn.execute(select(chain_head)).one()
+        first = conn.execute(select(func.min(chain.c.position))).scalar() or 0
+        links = [
+            (r.position, r.originator_id, r.version, r.case_hash)
+            for r in conn.execute(select(chain).order_by(chain.c.position))
+        ]
+        signed_at = now.astimezone(UTC).isoformat()
+        public = _public_hex(key.public_key())
+        if links:
+            message = links_message(first, head.position, head.log_hash, signed_at, public, links)
             conn.execute(
-                chain_head.update()
-                .where(chain_head.c.id == 1)
-                .values(position=notifications[-1].id, log_hash=log_hash)
+                signatures.insert().values(
+                    last_position=head.position,
+                    first_position=first,
+                    signed_at=signed_at,
+                    public_key=public,
+                    signature=key.sign(message).hex(),
+                    migrated=1,
+                )
             )
-            sealed += len(rows)
+        conn.execute(
+            signing_started.insert().values(
+                id=1,
+                since_position=head.position + 1,
+                started_at=signed_at,
+                migrated_events=len(links),
+            )
+        )
+    return {"migrated_events": len(links), "signed_from": head.position + 1, "key": public}
+
+
+def _seal_past(conn: Connection, log: EventLog) -> None:
+    """Chain every event not chained yet (a log of an older release, sealed after the fact by
+    its readers): only ever run by `migrate`."""
+    head = conn.execute(_locked(conn, select(chain_head).where(chain_head.c.id == 1))).one()
+    position, log_hash = head.position, head.log_hash
+    while True:
+        notifications = log.recorder.select_notifications(
+            start=position, limit=BATCH, inclusive_of_start=False
+        )
+        if not notifications:
+            break
+        last_of = _case_hashes_before(conn, notifications)
+        rows = []
+        for n in notifications:
+            case = str(n.originator_id)
+            case_hash = link(
+                last_of.get(case, GENESIS), digest(case, n.originator_version, n.topic, n.state)
+            )
+            log_hash = link(log_hash, n.id, case_hash)
+            last_of[case] = case_hash
+            rows.append(
+                {
+                    "position": n.id,
+                    "originator_id": case,
+                    "version": n.originator_version,
+                    "case_hash": case_hash,
+                    "log_hash": log_hash,
+                }
+            )
+        conn.execute(chain.insert(), rows)
+        position = notifications[-1].id
+    conn.execute(
+        chain_head.update().where(chain_head.c.id == 1).values(position=position, log_hash=log_hash)
+    )
 
 
 def _locked(conn: Connection, query: Any) -> Any:
@@ -187,8 +332,8 @@ def _locked(conn: Connection, query: Any) -> Any:
 
 
 def _case_hashes_before(conn: Connection, notifications: Sequence[Any]) -> dict[str, str]:
-    """The sealed hash each case had before its first event in `notifications` (a case's first
-    event has none): one query a batch, not one a case."""
+    """The chained hash each case had before its first event in `notifications` (a case's
+    first event has none): one query a batch, not one a case."""
     wanted: dict[str, int] = {}
     for n in notifications:
         case = str(n.originator_id)
@@ -212,9 +357,12 @@ def _case_hashes_before(conn: Connection, notifications: Sequence[Any]) -> dict[
 class Verdict:
     ok: bool = True
     events: int = 0  # events in the log
-    sealed: int = 0  # of them, sealed and checked
-    unsealed: int = 0  # written after the last seal (checked only once sealed)
-    head: str = GENESIS  # the log hash of the last sealed event
+    sealed: int = 0  # of them, linked, signed and checked
+    signatures: int = 0  # signed ranges checked
+    signed_from: int | None = None  # the first position signed as it was written
+    migrated: int = 0  # events chained and signed once, on migration
+    keys: dict[str, int] = field(default_factory=dict)  # events signed by each key
+    head: str = GENESIS  # the log hash of the last linked event
     problem: dict[str, Any] | None = None
     cases: set[str] = field(default_factory=set, repr=False)
 
@@ -223,54 +371,131 @@ class Verdict:
             "ok": self.ok,
             "events": self.events,
             "sealed": self.sealed,
-            "unsealed_tail": self.unsealed,
+            "signatures": self.signatures,
+            "signed_from": self.signed_from,
+            "migrated": self.migrated,
+            "keys": self.keys,
             "head": self.head,
             "cases": len(self.cases),
             "problem": self.problem,
         }
 
 
-def verify(engine: Engine, log: EventLog) -> Verdict:
-    """Walk the log and the chain side by side; stop at the first event that is not as sealed."""
+@dataclass
+class _Range:
+    """The signed range being walked: its signature row and the links met in it so far."""
+
+    row: Any
+    links: list[tuple[int, str, int, str]] = field(default_factory=list)
+
+
+def verify(engine: Engine, log: EventLog, trust: Trust) -> Verdict:  # noqa: PLR0911, PLR0912
+    """Walk the log, its links and their signatures side by side; stop at the first event that
+    is not as it was written and signed."""
     verdict = Verdict()
     last_of: dict[str, str] = {}
-    log_hash = GENESIS
-    with engine.connect() as conn:
+    version_of: dict[str, int] = {}
+    log_hash, latest_signed = GENESIS, ""
+    with _snapshot(engine) as conn:
+        # The head, the last event and the links as of one moment: events up to `until` were
+        # committed with their links (one transaction each), so a writer meanwhile is not seen.
         head = conn.execute(select(chain_head)).one()
-        # Every sealed place is checked, also past a head that was moved back.
-        last_sealed = conn.execute(select(func.max(chain.c.position))).scalar() or 0
-        sealed_until = max(head.position, last_sealed)
-        links = _chain_rows(conn)
-        sealed = next(links, None)
-        for n in _notifications(log):
+        until = conn.exec_driver_sql(_LAST_EVENT[conn.dialect.name]).scalar() or 0
+        started = conn.execute(select(signing_started)).first()
+        if started is None and until:
+            return _fail(
+                verdict,
+                "unsigned",
+                None,
+                "the log was written before events were signed: run `incubator audit migrate` "
+                "once to chain and sign its past",
+            )
+        verdict.signed_from = started.since_position if started else None
+        verdict.migrated = started.migrated_events if started else 0
+        links = _rows(conn, chain, chain.c.position)
+        ranges = _rows(conn, signatures, signatures.c.last_position)
+        sealed, signed = next(links, None), next(ranges, None)
+        current: _Range | None = None
+        for n in _notifications(log, until):
             verdict.events += 1
             case = str(n.originator_id)
-            if n.id > sealed_until:
-                verdict.unsealed += 1
-                continue
-            if sealed is None:
-                return _fail(verdict, "inserted", n, "in the log, but never sealed there")
+            if sealed is None or sealed.position > n.id:
+                return _fail(verdict, "inserted", n, "an event without a link: never chained")
+            if n.originator_version > version_of.get(case, 0) + 1 and sealed.position == n.id:
+                detail = f"version {version_of.get(case, 0) + 1} of its aggregate is missing"
+                return _fail(verdict, "gap", n, detail)
             kind, detail, case_hash, log_hash = _compare(
                 n, case, sealed, last_of.get(case, GENESIS), log_hash
             )
             if kind == "reordered" and not _sealed_anywhere(conn, case, n.originator_version):
-                kind, detail = "inserted", "in the log, but never sealed anywhere"
+                kind, detail = "inserted", "an event without a link: never chained"
             if kind is not None:
                 return _fail(verdict, kind, sealed if kind == "removed" else n, detail)
-            last_of[case] = case_hash
+            # the signed range this link belongs to
+            if current is None:
+                if signed is None or signed.first_position != n.id:
+                    return _fail(verdict, "unsigned", n, "a link that no signature covers")
+                current, signed = _Range(signed), next(ranges, None)
+            current.links.append((n.id, case, n.originator_version, case_hash))
+            if n.id == current.row.last_position:
+                problem = _range_problem(current, log_hash, trust, latest_signed)
+                if problem:
+                    return _fail(verdict, "signature", n, problem)
+                latest_signed = max(latest_signed, current.row.signed_at)
+                verdict.signatures += 1
+                key = current.row.public_key
+                verdict.keys[key] = verdict.keys.get(key, 0) + len(current.links)
+                current = None
+            elif n.id > current.row.last_position:
+                return _fail(verdict, "unsigned", n, "a link that no signature covers")
+            last_of[case], version_of[case] = case_hash, n.originator_version
             verdict.cases.add(case)
             verdict.sealed += 1
             verdict.head = log_hash
             sealed = next(links, None)
-        if sealed is not None:
-            return _fail(verdict, "removed", sealed, "sealed, but no longer in the log")
-    if verdict.head != head.log_hash or head.position != last_sealed:
-        verdict.ok = False
-        verdict.problem = {
-            "kind": "changed",
-            "detail": "the chain's recorded head is not its last sealed event (moved back?)",
-        }
+        if sealed is not None:  # in the snapshot with its event, which is gone
+            return _fail(verdict, "removed", sealed, "linked, but no longer in the log")
+        if current is not None:
+            return _fail(verdict, "unsigned", None, "the last links are covered by no signature")
+    if (head.position, head.log_hash) != (until, verdict.head):
+        return _fail(
+            verdict,
+            "changed",
+            None,
+            "the chain's recorded head is not its last link (moved back, or the tail cut?)",
+        )
     return verdict
+
+
+_LAST_EVENT = {
+    "sqlite": "SELECT max(rowid) FROM stored_events",
+    "postgresql": "SELECT max(notification_id) FROM incubator_events",
+}
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one moment of the database."""
+    with engine.connect() as plain:
+        conn = plain
+        if plain.dialect.name == "postgresql":
+            conn = plain.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn
+
+
+def _range_problem(current: _Range, log_hash: str, trust: Trust, latest: str) -> str | None:
+    row = current.row
+    distrust = trust.problem(row.public_key, row.signed_at, latest)
+    if distrust:
+        return distrust
+    message = links_message(
+        row.first_position, row.last_position, log_hash, row.signed_at, row.public_key,
+        current.links,
+    )  # fmt: skip
+    if not signature_holds(row.public_key, row.signature, message):
+        return "its signature does not hold for the links it covers"
+    return None
 
 
 def _sealed_anywhere(conn: Connection, case: str, version: int) -> bool:
@@ -283,18 +508,16 @@ def _sealed_anywhere(conn: Connection, case: str, version: int) -> bool:
 def _compare(
     n: Any, case: str, sealed: Any, previous_case_hash: str, previous_log_hash: str
 ) -> tuple[str | None, str, str, str]:
-    """How the event (of `case`) at a place differs from what was sealed there (None: it does
-    not), and the two hashes it carries on."""
+    """How the event (of `case`) at a place differs from its link there (None: it does not),
+    and the two hashes it carries on."""
     if sealed.position < n.id:
-        return "removed", "sealed, but no longer in the log", "", ""
-    if sealed.position > n.id:
-        return "inserted", "in the log, but never sealed there", "", ""
+        return "removed", "linked, but no longer in the log", "", ""
     if (sealed.originator_id, sealed.version) != (case, n.originator_version):
-        detail = f"this place was sealed for version {sealed.version} of {sealed.originator_id}"
+        detail = f"this place was linked for version {sealed.version} of {sealed.originator_id}"
         return "reordered", detail, "", ""
     case_hash = link(previous_case_hash, digest(case, n.originator_version, n.topic, n.state))
     if case_hash != sealed.case_hash:
-        return "changed", "its content is not what was sealed", "", ""
+        return "changed", "its content is not what was written and signed", "", ""
     log_hash = link(previous_log_hash, n.id, case_hash)
     if log_hash != sealed.log_hash:
         return "changed", "the chain over the whole log breaks here", "", ""
@@ -316,11 +539,11 @@ def _fail(verdict: Verdict, kind: str, where: Any, detail: str) -> Verdict:
     return verdict
 
 
-def _notifications(log: EventLog) -> Iterator[Any]:
+def _notifications(log: EventLog, until: int) -> Iterator[Any]:
     position = 0
-    while True:
+    while position < until:
         batch = log.recorder.select_notifications(
-            start=position, limit=BATCH, inclusive_of_start=False
+            start=position, limit=BATCH, stop=until, inclusive_of_start=False
         )
         if not batch:
             return
@@ -328,16 +551,14 @@ def _notifications(log: EventLog) -> Iterator[Any]:
         position = batch[-1].id
 
 
-def _chain_rows(conn: Connection) -> Iterator[Any]:
-    position = 0
+def _rows(conn: Connection, table: Table, order: Any) -> Iterator[Any]:
+    after = 0
     while True:
-        rows = conn.execute(
-            select(chain).where(chain.c.position > position).order_by(chain.c.position).limit(BATCH)
-        ).all()
+        rows = conn.execute(select(table).where(order > after).order_by(order).limit(BATCH)).all()
         if not rows:
             return
         yield from rows
-        position = rows[-1].position
+        after = getattr(rows[-1], order.name)
 
 
 # ---- signed checkpoints ----------------------------------------------------------------------
@@ -389,8 +610,7 @@ def new_signing_key(path: Path) -> str:
 def checkpoint(
     engine: Engine, log: EventLog, key: Ed25519PrivateKey, now: datetime
 ) -> dict[str, Any]:
-    """Seal, then sign the head of the chain and record the checkpoint (kept outside too)."""
-    seal(engine, log)
+    """Sign the head of the chain and record the checkpoint (kept outside too)."""
     with writing(engine) as conn:
         head = conn.execute(select(chain_head)).one()
         if head.position == 0:
@@ -413,10 +633,11 @@ def checkpoint(
     return row
 
 
-def check_checkpoint(engine: Engine, kept: dict[str, Any]) -> str | None:
+def check_checkpoint(engine: Engine, kept: dict[str, Any], trust: Trust) -> str | None:
     """Why a checkpoint does not hold against the chain as it is now (None: it holds): its
-    signature must be good, and the chain must still have its hash at its place."""
-    problem = signature_problem(kept)
+    signature must be good, by a key the park pinned, and the chain must still have its hash at
+    its place."""
+    problem = signature_problem(kept, trust)
     if problem:
         return problem
     with engine.connect() as conn:
@@ -433,7 +654,10 @@ def check_checkpoint(engine: Engine, kept: dict[str, Any]) -> str | None:
     return None
 
 
-def signature_problem(kept: dict[str, Any]) -> str | None:
+def signature_problem(kept: Any, trust: Trust) -> str | None:
+    """Why a checkpoint's signature proves nothing (None: it holds, by a pinned key)."""
+    if not isinstance(kept, dict):
+        return f"the checkpoint is malformed: an object is needed, not {type(kept).__name__}"
     try:
         public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(kept["public_key"]))
         public.verify(
@@ -447,7 +671,8 @@ def signature_problem(kept: dict[str, Any]) -> str | None:
         )
     except InvalidSignature:
         return "the checkpoint's signature does not match its content"
-    return None
+    distrust = trust.problem(str(kept["public_key"]), str(kept["signed_at"]), "")
+    return f"the checkpoint is {distrust}" if distrust else None
 
 
 def latest_checkpoint(engine: Engine) -> dict[str, Any] | None:
@@ -456,6 +681,25 @@ def latest_checkpoint(engine: Engine) -> dict[str, Any] | None:
             select(checkpoints).order_by(checkpoints.c.position.desc()).limit(1)
         ).first()
     return dict(row._mapping) if row else None
+
+
+def signed_by(engine: Engine) -> dict[str, dict[str, Any]]:
+    """For each key that signed links in the log: how many ranges, and when first and last."""
+    query = select(
+        signatures.c.public_key,
+        func.count(),
+        func.min(signatures.c.signed_at),
+        func.max(signatures.c.signed_at),
+    ).group_by(signatures.c.public_key)
+    with engine.connect() as conn:
+        return {
+            key: {"ranges": ranges, "first_signed": first, "last_signed": last}
+            for key, ranges, first, last in conn.execute(query)
+        }
+
+
+def public_hex(key: Ed25519PublicKey) -> str:
+    return _public_hex(key)
 
 
 def _public_hex(key: Ed25519PublicKey) -> str:

@@ -14,10 +14,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-import time
 import traceback
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -28,12 +26,11 @@ from uuid import UUID
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
-from sqlalchemy.engine import Connection, Engine
 
 from commands.bootstrap import Incubator, bootstrap
 from schedules.clock import FixedClock
 from store import audit
-from store.database import Database, parse_database_url, writing
+from store.database import Database, parse_database_url
 from tests.builders import drive, new_case
 from tests.conftest import NOW, POSTGRES_URL, who
 from tests.processes import at_once
@@ -63,8 +60,8 @@ RACE_PAUSE = 0.02  # seconds a racing sealer waits after each batch
 
 
 def write_cohort(system: Incubator) -> list[UUID]:
-    """Several cases driven through their stages: a few dozen events, none sealed yet (the
-    service saves through the log; only `catch_up` seals)."""
+    """Several cases driven through their stages: a few dozen events, each linked and signed
+    as it was written."""
     cases = []
     for name, stage, workspace in COHORT:
         case_id = new_case(system.service, name=name)
@@ -81,7 +78,7 @@ def notifications(system: Incubator) -> list[Notification]:
 
 
 def verify(system: Incubator) -> audit.Verdict:
-    return audit.verify(system.read_models.engine, system.log)
+    return audit.verify(system.read_models.engine, system.log, system.trust())
 
 
 def case_of(n: Notification) -> str:
@@ -207,52 +204,42 @@ def assert_problem(
 # ---- 1. a clean log, sealed and unsealed -----------------------------------------------------
 
 
-def test_a_clean_log_verifies_and_its_unsealed_tail_is_sealed_by_catch_up(
+def test_every_event_is_linked_and_signed_in_the_transaction_that_writes_it(
     any_incubator: Incubator,
 ) -> None:
     system = any_incubator
     empty = verify(system)
-    assert (empty.ok, empty.events, empty.sealed, empty.unsealed) == (True, 0, 0, 0)
+    assert (empty.ok, empty.events, empty.sealed, empty.signed_from) == (True, 0, 0, 1)
 
     cases = write_cohort(system)
     written = notifications(system)
     assert len(written) > 40
-    before = verify(system)  # written, not sealed yet: all of it is the unsealed tail
+    before = verify(system)  # no catch-up, no sealer: written is linked and signed
     assert before.ok, before.problem
-    assert (before.events, before.sealed, before.unsealed) == (len(written), 0, len(written))
-
-    system.read_models.catch_up()  # seals first
-    after = verify(system)
-    assert after.ok, after.problem
-    assert (after.events, after.sealed, after.unsealed) == (len(written), len(written), 0)
-    assert after.cases == {case_of(n) for n in written}
-    assert after.as_json()["unsealed_tail"] == 0
+    assert (before.events, before.sealed, before.migrated) == (len(written), len(written), 0)
+    assert before.cases == {case_of(n) for n in written}
+    assert set(before.keys) == {system.signer.public_key}
     with system.read_models.engine.connect() as conn:
         chain = conn.execute(audit.chain.select().order_by(audit.chain.c.position)).all()
         head = conn.execute(audit.chain_head.select()).one()
+        ranges = conn.execute(
+            audit.signatures.select().order_by(audit.signatures.c.last_position)
+        ).all()
     assert [(r.position, r.originator_id, r.version) for r in chain] == [
         (n.id, case_of(n), n.originator_version) for n in written
     ]
-    assert (head.position, head.log_hash) == (written[-1].id, after.head)
+    assert (head.position, head.log_hash) == (written[-1].id, before.head)
     assert (head.position, head.log_hash) == (chain[-1].position, chain[-1].log_hash)
-    assert audit.seal(system.read_models.engine, system.log) == 0  # nothing sealed twice
+    # one signature a transaction; together they cover every link once, in order
+    assert before.signatures == len(ranges) > len(cases)
+    covered = [p for r in ranges for p in range(r.first_position, r.last_position + 1)]
+    assert covered == [n.id for n in written]
+    assert {r.public_key for r in ranges} == {system.signer.public_key}
 
-    # More events through the log, no catch-up: an unsealed tail behind a sealed log.
     system.service.record_growth_review(cases[2], who("2014-07-10"), ["王芳=75"])
-    drive(system.service, new_case(system.service, name="老年互助协会"), "entry_review")
-    now = notifications(system)
-    tail = len(now) - len(written)
-    assert tail >= 3
-    pending = verify(system)
-    assert pending.ok, pending.problem
-    assert (pending.events, pending.sealed, pending.unsealed) == (len(now), len(written), tail)
-    assert pending.head == after.head
-
-    system.read_models.catch_up()
-    final = verify(system)
-    assert final.ok, final.problem
-    assert (final.events, final.sealed, final.unsealed) == (len(now), len(now), 0)
-    assert final.head != after.head
+    after = verify(system)
+    assert after.ok and after.sealed == len(notifications(system)) > len(written)
+    assert after.head != before.head
 
 
 # ---- 2. the triggers -------------------------------------------------------------------------
@@ -450,10 +437,7 @@ def test_rolling_the_chain_head_back_does_not_hide_a_changed_event(
     assert len(intruder.run("SELECT position FROM event_chain")) == len(sealed)
 
     verdict = verify(any_incubator)
-    assert not verdict.ok, (
-        f"event {target.id} was changed after it was sealed, yet verify passes with "
-        f"{verdict.unsealed} events 'written since the last seal': {verdict.as_json()}"
-    )
+    assert not verdict.ok, f"event {target.id} was changed, yet verify passes: {verdict}"
 
 
 def test_a_payload_rewritten_as_text_is_named_changed(incubator: Incubator) -> None:
@@ -492,37 +476,19 @@ def incubator_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[
 def test_audit_verify_through_the_executable(database_url: str, clock: FixedClock) -> None:
     system = bootstrap(database_url, clock=clock)
     try:
-        write_cohort(system)  # written through the log, not sealed
+        write_cohort(system)  # written through the log: linked and signed
         events = notifications(system)
     finally:
         system.close_all()
 
-    unsealed = incubator_cli(database_url, "audit", "verify", "--json")
-    assert unsealed.returncode == 0, unsealed.stderr
-    report = json.loads(unsealed.stdout)
-    assert (report["ok"], report["events"], report["sealed"], report["unsealed_tail"]) == (
-        True,
-        len(events),
-        0,
-        len(events),
-    )
-
-    seal = incubator_cli(database_url, "audit", "seal")
-    assert seal.returncode == 0, seal.stderr
-    assert seal.stdout.strip() == f"sealed {len(events):,} events"
-
     clean = incubator_cli(database_url, "audit", "verify")
     assert clean.returncode == 0, clean.stderr
     assert clean.stdout.startswith("ok:"), clean.stdout
-    assert f"{len(events):,} sealed events" in clean.stdout
-    assert "written since the last seal" not in clean.stdout
+    assert f"{len(events):,} events of" in clean.stdout
+    assert "signed as written from position 1" in clean.stdout
     report = json.loads(incubator_cli(database_url, "audit", "verify", "--json").stdout)
     assert report["ok"] is True
-    assert (report["events"], report["sealed"], report["unsealed_tail"]) == (
-        len(events),
-        len(events),
-        0,
-    )
+    assert (report["events"], report["sealed"], report["migrated"]) == (len(events), len(events), 0)
     assert report["problem"] is None
     assert report["cases"] == len({case_of(n) for n in events})
 
@@ -556,27 +522,20 @@ def test_audit_verify_through_the_executable(database_url: str, clock: FixedCloc
     }
 
 
-# ---- 5. two sealers at once ------------------------------------------------------------------
+# ---- 5. two writers at once -----------------------------------------------------------------
 
 
-def seal_at_once(url: str, barrier: Barrier, results: Queue[tuple[str, int, str]]) -> None:
-    """A child process: bootstrap on `url`, wait for the other, seal in small batches with a
-    pause after each (else on SQLite the first to take the write lock takes it again at once,
-    while the other sleeps in its busy handler, and seals everything alone)."""
-
-    @contextmanager
-    def pausing(engine: Engine) -> Iterator[Connection]:
-        with writing(engine) as conn:
-            yield conn
-        time.sleep(RACE_PAUSE)
-
+def write_at_once(url: str, barrier: Barrier, results: Queue[tuple[str, int, str]]) -> None:
+    """A child process: bootstrap on `url`, wait for the other, then write cases as fast as it
+    can: each transaction links and signs its events after the log's own lock."""
     try:
         system = bootstrap(url, clock=FixedClock(NOW))
         try:
-            audit.BATCH = RACE_BATCH  # many short transactions, interleaved with the other's
-            vars(audit)["writing"] = pausing  # what seal() calls for each batch
             barrier.wait(BARRIER_TIMEOUT)
-            results.put(("ok", audit.seal(system.read_models.engine, system.log), ""))
+            for number in range(RACE_CASES // 2):
+                case_id = new_case(system.service, name=f"社会组织{os.getpid()}-{number:02d}")
+                drive(system.service, case_id, "entry_review")
+            results.put(("ok", RACE_CASES // 2, system.signer.public_key))
         finally:
             system.close_all()
     except Exception:
@@ -584,45 +543,34 @@ def seal_at_once(url: str, barrier: Barrier, results: Queue[tuple[str, int, str]
 
 
 @pytest.mark.slow
-def test_two_processes_sealing_at_once_chain_each_event_exactly_once(
+def test_two_processes_writing_at_once_link_and_sign_each_event_exactly_once(
     database_url: str, clock: FixedClock
 ) -> None:
-    system = bootstrap(database_url, clock=clock)
-    try:
-        for number in range(RACE_CASES):
-            case_id = new_case(system.service, name=f"社会组织{number:02d}")
-            drive(system.service, case_id, "closed", workspace=f"M-{number % 30 + 1:02d}")
-        events = notifications(system)
-        assert len(events) >= 400
-        assert verify(system).unsealed == len(events)  # nothing sealed before the race
-    finally:
-        system.close_all()
-
+    bootstrap(database_url, clock=clock).close_all()
     received: list[tuple[str, int, str]]
     received, exits = at_once(
-        seal_at_once, [(database_url,), (database_url,)], ["sealer-1", "sealer-2"], RACE_TIMEOUT
+        write_at_once, [(database_url,), (database_url,)], ["writer-1", "writer-2"], RACE_TIMEOUT
     )
     errors = [message for kind, _, message in received if kind != "ok"]
     assert not errors, "\n".join(errors)
-    assert len(received) == 2, (received, exits)
-    assert all(code == 0 for code in exits.values()), exits
-    assert sum(count for _, count, _ in received) == len(events), received
-    assert all(count > 0 for _, count, _ in received), f"no race: one sealed all {received}"
+    assert len(received) == 2 and all(code == 0 for code in exits.values()), (received, exits)
 
     system = bootstrap(database_url, clock=clock)
     try:
+        events = notifications(system)
         with system.read_models.engine.connect() as conn:
             chain = conn.execute(audit.chain.select().order_by(audit.chain.c.position)).all()
             head = conn.execute(audit.chain_head.select()).one()
-        positions = [r.position for r in chain]
-        assert positions == [n.id for n in events]  # each position exactly once, none missing
+        assert [r.position for r in chain] == [n.id for n in events]  # once each, none missing
         assert [(r.originator_id, r.version) for r in chain] == [
             (case_of(n), n.originator_version) for n in events
         ]
         assert head.position == events[-1].id
+        writers = {str(UUID(str(n.originator_id))) for n in events}
+        assert len(writers) >= RACE_CASES  # both wrote (a case and its workspace each)
         verdict = verify(system)
         assert verdict.ok, verdict.problem
-        assert (verdict.events, verdict.sealed, verdict.unsealed) == (len(events), len(events), 0)
+        assert (verdict.events, verdict.sealed) == (len(events), len(events))
         assert verdict.head == head.log_hash
     finally:
         system.close_all()

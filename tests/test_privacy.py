@@ -402,6 +402,10 @@ def test_plain_text_from_before_sealing_reads_as_erased_but_stays_in_the_log(
     system = bootstrap(sqlite_url, clock=FixedClock(NOW))
     try:
         assert system.service.case(case_id).contact == CONTACT
+        # the old log is signed once, by its administrator, before anything more is written
+        unsigned = Audit(system).verify()
+        assert not unsigned["ok"] and unsigned["problem"]["kind"] == "unsigned"
+        assert Audit(system).migrate()["migrated_events"] == 1
         from commands.privacy import whereabouts
 
         found = whereabouts(system.log, system.service.case(case_id))

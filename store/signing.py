@@ -1,0 +1,318 @@
+"""Events signed as they are written: the writer's side of the audit (store/audit.py).
+
+The log is opened with a recorder of ours (the library's SQLite or PostgreSQL one, extended):
+in the transaction that inserts a batch of events, after the log's own lock (SQLite's write
+lock; PostgreSQL's advisory turn, see `take_turns`), it reads the chain's head, writes one link
+per event, signs the transaction's links with the park's Ed25519 key and moves the head on. So
+chaining serializes nothing the log does not serialize already, and no event is ever stored
+without its link and signature, nor chained later by a reader.
+
+The keys live outside the database. The signing key is the settings' `[audit] signing_key`, else
+one made on first use beside the database (SQLite: `<file>.signing-key.pem`; PostgreSQL: in the
+user's data folder, one per database). The pinned public keys are that key's, the settings'
+`[audit] trusted_keys`, and the lines of the trusted-keys file beside it (`<hex>` or
+`<hex> revoked <moment>`): `audit verify` accepts a signature by no other key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
+
+from store.audit import (
+    GENESIS,
+    AuditError,
+    Trust,
+    digest,
+    link,
+    links_message,
+    load_signing_key,
+)
+from store.database import Database
+
+KEY = re.compile(r"^[0-9a-f]{64}$")
+RECORDER_TOPIC = {
+    "sqlite": "store.signing:SignedSQLiteRecorder",
+    "postgresql": "store.signing:SignedPostgresRecorder",
+}
+
+
+class NotSigning(AuditError):
+    """The log was opened without a key, or was written before signing and waits for
+    `incubator audit migrate`: it is not written to."""
+
+
+@dataclass(frozen=True)
+class Signer:
+    """The key a writer signs its links with, and the clock that says when (UTC)."""
+
+    key: Ed25519PrivateKey
+    now: Callable[[], datetime]
+
+    @property
+    def public_key(self) -> str:
+        raw = self.key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return raw.hex()
+
+
+# ---- the writer ------------------------------------------------------------------------------
+
+
+class _Links:
+    """Writes the links of one transaction's events through the library's cursor (`?` or `%s`
+    parameters; SQLite's rows and psycopg's dict rows are both read by column name)."""
+
+    def __init__(self, cursor: Any, mark: str, schema: str) -> None:
+        self.cursor, self.mark, self.schema = cursor, mark, schema
+
+    def _sql(self, statement: str) -> str:
+        return statement.format(s=self.schema).replace("?", self.mark)
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        self.cursor.execute(self._sql(statement), params)
+        return self.cursor.fetchone()
+
+    def run(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(self._sql(statement), params)
+
+    def many(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.cursor.executemany(self._sql(statement), list(rows))
+
+    def write(
+        self, signer: Signer | None, positions: Sequence[int], stored: Sequence[StoredEvent]
+    ) -> None:
+        """Chain and sign `stored`, just inserted at `positions`, in their transaction."""
+        head = self.one(
+            "SELECT h.position, h.log_hash, (SELECT count(*) FROM {s}audit_signing) AS started "
+            "FROM {s}event_chain_head h WHERE h.id = 1"
+        )
+        if signer is None:
+            raise NotSigning("the log was opened without a signing key: nothing is written")
+        if head is None or not head["started"]:
+            raise NotSigning(
+                "this log was written before events were signed as they are written: an "
+                "administrator runs `incubator audit migrate` once, then it is written again"
+            )
+        log_hash, last_of, links = head["log_hash"], {}, []
+        for position, event in zip(positions, stored, strict=True):
+            case = str(event.originator_id)
+            if case not in last_of:
+                last_of[case] = self._case_hash(case, event.originator_version - 1)
+            case_hash = link(
+                last_of[case], digest(case, event.originator_version, event.topic, event.state)
+            )
+            log_hash = link(log_hash, position, case_hash)
+            last_of[case] = case_hash
+            links.append((position, case, event.originator_version, case_hash, log_hash))
+        self.many(
+            "INSERT INTO {s}event_chain (position, originator_id, version, case_hash, log_hash) "
+            "VALUES (?, ?, ?, ?, ?)",
+            links,
+        )
+        first, last = links[0][0], links[-1][0]
+        signed_at = signer.now().astimezone(UTC).isoformat()
+        public = signer.public_key
+        message = links_message(
+            first, last, log_hash, signed_at, public, [row[:4] for row in links]
+        )
+        self.run(
+            "INSERT INTO {s}event_signatures (last_position, first_position, signed_at, "
+            "public_key, signature, migrated) VALUES (?, ?, ?, ?, ?, 0)",
+            (last, first, signed_at, public, signer.key.sign(message).hex()),
+        )
+        self.run(
+            "UPDATE {s}event_chain_head SET position = ?, log_hash = ? WHERE id = 1",
+            (last, log_hash),
+        )
+
+    def _case_hash(self, case: str, version: int) -> str:
+        if version < 1:
+            return GENESIS
+        row = self.one(
+            "SELECT case_hash FROM {s}event_chain WHERE originator_id = ? AND version = ?",
+            (case, version),
+        )
+        return row["case_hash"] if row is not None else GENESIS  # verify names the gap
+
+
+class SignedSQLiteRecorder(SQLiteApplicationRecorder):
+    signer: Signer | None = None
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        if stored_events:
+            assert positions is not None
+            _Links(c, "?", "").write(self.signer, positions, stored_events)
+        return positions
+
+
+class SignedPostgresRecorder(PostgresApplicationRecorder):
+    signer: Signer | None = None
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's insert, with the links written before its transaction ends. (The
+        library keeps an error met after the insert until its transaction has committed; an
+        event must not commit without its link, so here the error ends the transaction.)"""
+        if not stored_events:
+            return []
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline() as pipeline,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._insert_stored_events(curs, stored_events, **kwargs)
+            pipeline.sync()  # a uniqueness violation is raised here, not at commit
+            positions = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            assert positions is not None
+            schema = f'"{self.datastore.schema}".' if self.datastore.schema else ""
+            _Links(curs, "%s", schema).write(self.signer, positions, stored_events)
+        return positions
+
+
+def signed(database: Database) -> Database:
+    """`database`, its log written through the signing recorder."""
+    from dataclasses import replace
+
+    topic = RECORDER_TOPIC[database.backend]
+    return replace(
+        database, event_store_env=database.event_store_env | {"APPLICATION_RECORDER_TOPIC": topic}
+    )
+
+
+def sign_with(log: Any, signer: Signer) -> None:
+    """Hands the log opened on `signed(database)` the key its writes are signed with."""
+    recorder = log.recorder
+    if not isinstance(recorder, SignedSQLiteRecorder | SignedPostgresRecorder):
+        raise AuditError("the log was not opened to sign its events")
+    recorder.signer = signer
+
+
+# ---- the keys, outside the database ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyFiles:
+    """Where a database's keys are kept: its signing key (unless the settings name one) and the
+    public keys pinned for it."""
+
+    signing: Path
+    trusted: Path
+
+    @classmethod
+    def of(cls, database: Database) -> KeyFiles:
+        if database.backend == "sqlite":
+            assert database.path is not None
+            path = database.path
+            return cls(
+                path.with_name(f"{path.name}.signing-key.pem"),
+                path.with_name(f"{path.name}.trusted-keys"),
+            )
+        from platformdirs import user_data_path
+
+        env = database.event_store_env  # the database, whoever connects to it
+        named = "/".join(
+            env.get(k, "") for k in ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DBNAME")
+        )
+        where = hashlib.sha256(f"{named}/{database.schema or 'public'}".encode()).hexdigest()[:16]
+        folder = user_data_path("incubator") / "keys" / where
+        return cls(folder / "signing-key.pem", folder / "trusted-keys")
+
+
+def signing_key(files: KeyFiles, named: str | None) -> Ed25519PrivateKey:
+    """The key named in the settings, else the database's own, made (and pinned) on first use."""
+    if named is not None:
+        return load_signing_key(named)
+    if not files.signing.exists():
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        files.signing.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(files.signing, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:  # another process made it first: theirs is the key
+            return load_signing_key(str(files.signing))
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        pin(files, Signer(key, lambda: datetime.now(UTC)).public_key, "made with this database")
+    return load_signing_key(str(files.signing))
+
+
+def pin(files: KeyFiles, public_key: str, why: str, revoked: datetime | None = None) -> None:
+    """Add a line to the trusted-keys file: a key pinned, or revoked from a moment on."""
+    if not KEY.match(public_key):
+        raise AuditError(f"{public_key!r} is not a public key: 64 hexadecimal digits are needed")
+    files.trusted.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    line = public_key if revoked is None else f"{public_key} revoked {revoked.isoformat()}"
+    fd = os.open(files.trusted, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as out:
+        out.write(f"{line}  # {why}\n")
+
+
+def read_trusted(path: Path) -> tuple[set[str], dict[str, datetime]]:
+    """The keys a trusted-keys file pins, and those it revokes from a moment on."""
+    keys: set[str] = set()
+    revoked: dict[str, datetime] = {}
+    if not path.exists():
+        return keys, revoked
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        words = raw.split("#", 1)[0].split()
+        if not words:
+            continue
+        ok = KEY.match(words[0]) and (
+            len(words) == 1 or (len(words) == 3 and words[1] == "revoked")
+        )
+        when = None
+        if ok and len(words) == 3:
+            try:
+                when = datetime.fromisoformat(words[2])
+            except ValueError:
+                ok = None
+        if not ok or (when is not None and when.tzinfo is None):
+            raise AuditError(
+                f"{path}, line {number}: {raw.strip()!r} is neither a public key (64 hex digits) "
+                f"nor '<key> revoked <moment with its UTC offset>'"
+            )
+        keys.add(words[0])
+        if when is not None:
+            revoked[words[0]] = min(when, revoked.get(words[0], when))
+    return keys, revoked
+
+
+def trust(
+    files: KeyFiles,
+    key: Ed25519PrivateKey | None,
+    settings_keys: Iterable[str] = (),
+    settings_revoked: dict[str, datetime] | None = None,
+) -> Trust:
+    """The keys pinned for this database: its signing key's, the settings', the file's."""
+    keys, revoked = read_trusted(files.trusted)
+    keys |= set(settings_keys)
+    if key is not None:
+        keys.add(Signer(key, lambda: datetime.now(UTC)).public_key)
+    for public, when in (settings_revoked or {}).items():
+        revoked[public] = min(when, revoked.get(public, when))
+    return Trust(frozenset(keys), revoked)
