@@ -220,7 +220,9 @@ def verify_export_cmd(ctx: click.Context, file: Path, trusted: Path | None, as_j
         trust = Audit(open_incubator(ctx)).trust()
     problems = verify_dossier(data, trust)
     if as_json:
-        emit_json({"ok": not problems, "events": len(data.get("events", [])), "problems": problems})
+        events = data.get("events") if isinstance(data, dict) else None
+        count = len(events) if isinstance(events, list) else 0
+        emit_json({"ok": not problems, "events": count, "problems": problems})
     elif problems:
         # the file and what it holds are anyone's: nothing in them acts on the terminal
         click.echo(neutral(f"incubator: {file} does not verify: {problems[0]}"), err=True)

@@ -124,6 +124,11 @@ def restore_cmd(
         f"  the read models: {len(models)} caught up from the backup and rebuilt from the log, "
         f"the same rows ({sum(m['rows'] for m in models):,} in all)"
     )
+    for key in checks.get("keys_pinned", []):
+        say(
+            f"  pinned for the restored database: {key}, a key that signed the restored log "
+            f"(compare it with the park's records: `incubator audit keys`)"
+        )
     took = report["seconds"]
     say(
         f"in {took['total']:,.1f} s (the file {took['file']:,.1f}, the copy {took['copy']:,.1f}, "

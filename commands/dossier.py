@@ -208,6 +208,13 @@ def verify_dossier(dossier: Any, trust: Trust) -> list[str]:
     if not isinstance(dossier, dict) or dossier.get("format") != FORMAT:
         found = dossier.get("format") if isinstance(dossier, dict) else type(dossier).__name__
         return [f"not an incubator dossier ({found!r}; expected an object of format {FORMAT})"]
+    malformed = [
+        name
+        for name in ("aggregates", "events", "signatures")
+        if not isinstance(dossier.get(name), list)
+    ]
+    if malformed:
+        return [f"the dossier is malformed: {', '.join(malformed)} must be lists"]
     problems = _export_problems(dossier, trust)
     last: dict[str, tuple[int, str]] = dict.fromkeys(dossier.get("aggregates", []), (0, GENESIS))
     position = 0

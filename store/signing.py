@@ -9,9 +9,9 @@ without its link and signature, nor chained later by a reader.
 
 The keys live outside the database. The signing key is the settings' `[audit] signing_key`, else
 one made on first use beside the database (SQLite: `<file>.signing-key.pem`; PostgreSQL: in the
-user's data folder, one per database). The pinned public keys are that key's, the settings'
-`[audit] trusted_keys`, and the lines of the trusted-keys file beside it (`<hex>` or
-`<hex> revoked <moment>`): `audit verify` accepts a signature by no other key.
+user's data folder, one per database). The pinned public keys are that key's and the lines of
+the trusted-keys file beside it (`<hex>` or `<hex> revoked <moment>`; `incubator audit trust-key`
+and `revoke-key` add them): `audit verify` accepts a signature by no other key.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,13 +61,13 @@ class Signer:
 
     key: Ed25519PrivateKey
     now: Callable[[], datetime]
+    public_key: str = field(init=False)  # hex, raw: computed once, signed into every link
 
-    @property
-    def public_key(self) -> str:
+    def __post_init__(self) -> None:
         raw = self.key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-        return raw.hex()
+        object.__setattr__(self, "public_key", raw.hex())
 
 
 # ---- the writer ------------------------------------------------------------------------------
@@ -302,17 +302,9 @@ def read_trusted(path: Path) -> tuple[set[str], dict[str, datetime]]:
     return keys, revoked
 
 
-def trust(
-    files: KeyFiles,
-    key: Ed25519PrivateKey | None,
-    settings_keys: Iterable[str] = (),
-    settings_revoked: dict[str, datetime] | None = None,
-) -> Trust:
-    """The keys pinned for this database: its signing key's, the settings', the file's."""
+def trust(files: KeyFiles, key: Ed25519PrivateKey | None) -> Trust:
+    """The keys pinned for this database: its signing key's and the trusted-keys file's."""
     keys, revoked = read_trusted(files.trusted)
-    keys |= set(settings_keys)
     if key is not None:
         keys.add(Signer(key, lambda: datetime.now(UTC)).public_key)
-    for public, when in (settings_revoked or {}).items():
-        revoked[public] = min(when, revoked.get(public, when))
     return Trust(frozenset(keys), revoked)
