@@ -466,6 +466,14 @@ def verify(engine: Engine, log: EventLog, trust: Trust) -> Verdict:  # noqa: PLR
         gone = _first_link_after(conn, walked)
         if gone is not None:  # in the snapshot with its event, which is gone
             return _fail(verdict, "removed", gone, "linked, but no longer in the log")
+        if signed is not None:  # a writer signed links that are gone with their events
+            return _fail(
+                verdict,
+                "removed",
+                None,
+                f"positions {signed.first_position}–{signed.last_position} were written and "
+                f"signed, but are no longer in the log (the tail cut off?)",
+            )
         if current is not None:
             return _fail(verdict, "unsigned", None, "the last links are covered by no signature")
     if (head.position, head.log_hash) != (until, verdict.head):

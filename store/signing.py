@@ -251,12 +251,16 @@ def signing_key(files: KeyFiles, named: str | None) -> Ed25519PrivateKey:
             serialization.NoEncryption(),
         )
         files.signing.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            fd = os.open(files.signing, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:  # another process made it first: theirs is the key
-            return load_signing_key(str(files.signing))
+        made = files.signing.with_name(f".{files.signing.name}.{os.getpid()}")
+        fd = os.open(made, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(pem)
+        try:  # whole or not at all: another process never reads half a key
+            os.link(made, files.signing)
+        except FileExistsError:  # another process made it first: theirs is the key
+            return load_signing_key(str(files.signing))
+        finally:
+            made.unlink()
         pin(files, Signer(key, lambda: datetime.now(UTC)).public_key, "made with this database")
     return load_signing_key(str(files.signing))
 

@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from benchmarks.cohorts import fill
+from commands.audit import Audit
 from commands.bootstrap import Incubator, bootstrap
 from projections import rebuild as blue_green
 from projections.read_models import PROJECTIONS
@@ -157,8 +158,13 @@ def test_a_wiped_chain_and_a_reset_head_are_named_and_never_chained_again(
             target.state.replace("王芳".encode(), "李四".encode()),
             target.id,
         )
-        intruder.run("DELETE FROM event_chain")
-        intruder.run("DELETE FROM event_signatures")
+        if intruder.backend == "postgresql":  # where TRUNCATE fires no DELETE trigger
+            for table in ("event_chain", "event_signatures"):
+                intruder.drop_trigger(table, "truncate")
+                intruder.run(f"TRUNCATE {table}")
+        else:
+            intruder.run("DELETE FROM event_chain")
+            intruder.run("DELETE FROM event_signatures")
         intruder.run("UPDATE event_chain_head SET position = 0, log_hash = ?", GENESIS)
     first = verify(system)
     assert not first.ok and first.problem is not None
@@ -333,3 +339,34 @@ def test_a_log_written_before_signing_is_migrated_once(old_log: tuple[str, int])
         system.close_all()
     said = incubator_cli(url, "audit", "verify")
     assert f"({events:,} earlier events signed once, on migration)" in said.stdout
+
+
+def test_a_tail_cut_off_is_named_and_with_its_signatures_gone_a_kept_checkpoint_names_it(
+    written: Incubator,
+) -> None:
+    system = written
+    before = notifications(system)[-1].id
+    new_case(system.service, name="最后的协会")  # the tail: one command, one transaction
+    kept = Audit(system).checkpoint()  # an auditor keeps it outside
+    tail = [n.id for n in notifications(system) if n.id > before]
+    assert tail and kept["position"] == tail[-1]
+    with Intruder(system.database) as intruder:
+        intruder.drop_event_triggers()
+        for table in ("event_chain", "audit_checkpoints"):
+            intruder.drop_trigger(table, "delete")
+        for position in tail:
+            intruder.run("DELETE FROM {events} WHERE {position} = ?", position)
+            intruder.run("DELETE FROM event_chain WHERE position = ?", position)
+        intruder.run("DELETE FROM audit_checkpoints")
+        (log_hash,) = intruder.run("SELECT log_hash FROM event_chain WHERE position = ?", before)[0]
+        intruder.run("UPDATE event_chain_head SET position = ?, log_hash = ?", before, log_hash)
+    cut = verify(system)  # the writer's signature of the tail is still there
+    assert not cut.ok and cut.problem is not None and cut.problem["kind"] == "removed"
+    assert f"positions {tail[0]}–{tail[-1]}" in cut.problem["detail"]
+    with Intruder(system.database) as intruder:  # the signature goes too: the shorter log
+        intruder.drop_trigger("event_signatures", "delete")  # holds together by itself...
+        intruder.run("DELETE FROM event_signatures WHERE first_position >= ?", tail[0])
+    assert verify(system).ok
+    held = Audit(system).verify(kept)  # ...but not against the checkpoint kept outside
+    assert not held["ok"] and held["problem"]["kind"] == "checkpoint"
+    assert f"no event at the checkpoint's position {tail[-1]}" in held["problem"]["detail"]
