@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -77,11 +77,31 @@ class _Links:
     """Writes the links of one transaction's events through the library's cursor (`?` or `%s`
     parameters; SQLite's rows and psycopg's dict rows are both read by column name)."""
 
+    HEAD = (
+        "SELECT h.position, h.log_hash, (SELECT count(*) FROM {s}audit_signing) AS started, "
+        "(SELECT case_hash FROM {s}event_chain WHERE originator_id = ? AND version = ?) "
+        "AS previous FROM {s}event_chain_head h WHERE h.id = 1"
+    )
+    CASE = "SELECT case_hash FROM {s}event_chain WHERE originator_id = ? AND version = ?"
+    LINKS = (
+        "INSERT INTO {s}event_chain (position, originator_id, version, case_hash, log_hash) "
+        "VALUES (?, ?, ?, ?, ?)"
+    )
+    SIGNATURE = (
+        "INSERT INTO {s}event_signatures (last_position, first_position, signed_at, "
+        "public_key, signature, migrated) VALUES (?, ?, ?, ?, ?, 0)"
+    )
+    MOVE = "UPDATE {s}event_chain_head SET position = ?, log_hash = ? WHERE id = 1"
+    _said: ClassVar[dict[tuple[str, str, str], str]] = {}  # each statement, made once
+
     def __init__(self, cursor: Any, mark: str, schema: str) -> None:
         self.cursor, self.mark, self.schema = cursor, mark, schema
 
     def _sql(self, statement: str) -> str:
-        return statement.format(s=self.schema).replace("?", self.mark)
+        key = (statement, self.mark, self.schema)
+        if key not in self._said:
+            self._said[key] = statement.format(s=self.schema).replace("?", self.mark)
+        return self._said[key]
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
         self.cursor.execute(self._sql(statement), params)
@@ -90,17 +110,13 @@ class _Links:
     def run(self, statement: str, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(self._sql(statement), params)
 
-    def many(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.cursor.executemany(self._sql(statement), list(rows))
-
     def write(
         self, signer: Signer | None, positions: Sequence[int], stored: Sequence[StoredEvent]
     ) -> None:
-        """Chain and sign `stored`, just inserted at `positions`, in their transaction."""
-        head = self.one(
-            "SELECT h.position, h.log_hash, (SELECT count(*) FROM {s}audit_signing) AS started "
-            "FROM {s}event_chain_head h WHERE h.id = 1"
-        )
+        """Chain and sign `stored`, just inserted at `positions`, in their transaction: one
+        read (the head, and the first case's last link), two inserts and the head moved on."""
+        first_case = str(stored[0].originator_id)
+        head = self.one(self.HEAD, (first_case, stored[0].originator_version - 1))
         if signer is None:
             raise NotSigning("the log was opened without a signing key: nothing is written")
         if head is None or not head["started"]:
@@ -108,7 +124,8 @@ class _Links:
                 "this log was written before events were signed as they are written: an "
                 "administrator runs `incubator audit migrate` once, then it is written again"
             )
-        log_hash, last_of, links = head["log_hash"], {}, []
+        log_hash, links = head["log_hash"], []
+        last_of = {first_case: head["previous"] or GENESIS}  # none: verify names the gap
         for position, event in zip(positions, stored, strict=True):
             case = str(event.originator_id)
             if case not in last_of:
@@ -119,34 +136,24 @@ class _Links:
             log_hash = link(log_hash, position, case_hash)
             last_of[case] = case_hash
             links.append((position, case, event.originator_version, case_hash, log_hash))
-        self.many(
-            "INSERT INTO {s}event_chain (position, originator_id, version, case_hash, log_hash) "
-            "VALUES (?, ?, ?, ?, ?)",
-            links,
-        )
+        if len(links) == 1:
+            self.run(self.LINKS, links[0])
+        else:
+            self.cursor.executemany(self._sql(self.LINKS), links)
         first, last = links[0][0], links[-1][0]
         signed_at = signer.now().astimezone(UTC).isoformat()
         public = signer.public_key
         message = links_message(
             first, last, log_hash, signed_at, public, [row[:4] for row in links]
         )
-        self.run(
-            "INSERT INTO {s}event_signatures (last_position, first_position, signed_at, "
-            "public_key, signature, migrated) VALUES (?, ?, ?, ?, ?, 0)",
-            (last, first, signed_at, public, signer.key.sign(message).hex()),
-        )
-        self.run(
-            "UPDATE {s}event_chain_head SET position = ?, log_hash = ? WHERE id = 1",
-            (last, log_hash),
-        )
+        signature = signer.key.sign(message).hex()
+        self.run(self.SIGNATURE, (last, first, signed_at, public, signature))
+        self.run(self.MOVE, (last, log_hash))
 
     def _case_hash(self, case: str, version: int) -> str:
         if version < 1:
             return GENESIS
-        row = self.one(
-            "SELECT case_hash FROM {s}event_chain WHERE originator_id = ? AND version = ?",
-            (case, version),
-        )
+        row = self.one(self.CASE, (case, version))
         return row["case_hash"] if row is not None else GENESIS  # verify names the gap
 
 
