@@ -370,3 +370,22 @@ def test_a_tail_cut_off_is_named_and_with_its_signatures_gone_a_kept_checkpoint_
     held = Audit(system).verify(kept)  # ...but not against the checkpoint kept outside
     assert not held["ok"] and held["problem"]["kind"] == "checkpoint"
     assert f"no event at the checkpoint's position {tail[-1]}" in held["problem"]["detail"]
+
+
+def test_a_signature_that_does_not_hold_is_named(written: Incubator) -> None:
+    """A writer's signature changed in place (or copied from another range): its links are
+    intact, yet the signature over them fails."""
+    system = written
+    with Intruder(system.database) as intruder:
+        ranges = intruder.run(
+            "SELECT last_position, signature FROM event_signatures ORDER BY last_position"
+        )
+        (target, _), (_, other) = ranges[len(ranges) // 2], ranges[0]
+        intruder.drop_trigger("event_signatures", "update")
+        intruder.run(
+            "UPDATE event_signatures SET signature = ? WHERE last_position = ?", other, target
+        )
+    verdict = verify(system)
+    assert verdict.problem is not None
+    assert (verdict.problem["kind"], verdict.problem["position"]) == ("signature", target)
+    assert "does not hold" in verdict.problem["detail"]
