@@ -110,13 +110,28 @@ class _Links:
     def run(self, statement: str, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(self._sql(statement), params)
 
+    def ask_head(self, stored: Sequence[StoredEvent]) -> None:
+        """Send the read of the head (and of the first case's last link): on PostgreSQL it
+        goes in the same round trip as the insert."""
+        first = stored[0]
+        self.cursor.execute(
+            self._sql(self.HEAD), (str(first.originator_id), first.originator_version - 1)
+        )
+
     def write(
-        self, signer: Signer | None, positions: Sequence[int], stored: Sequence[StoredEvent]
+        self,
+        signer: Signer | None,
+        positions: Sequence[int],
+        stored: Sequence[StoredEvent],
+        head: Any = None,
     ) -> None:
         """Chain and sign `stored`, just inserted at `positions`, in their transaction: one
-        read (the head, and the first case's last link), two inserts and the head moved on."""
+        read (the head, and the first case's last link; `head` if it was asked already), two
+        inserts and the head moved on."""
         first_case = str(stored[0].originator_id)
-        head = self.one(self.HEAD, (first_case, stored[0].originator_version - 1))
+        if head is None:
+            self.ask_head(stored)
+            head = self.cursor.fetchone()
         if signer is None:
             raise NotSigning("the log was opened without a signing key: nothing is written")
         if head is None or not head["started"]:
@@ -189,11 +204,14 @@ class SignedPostgresRecorder(PostgresApplicationRecorder):
             conn.cursor() as curs,
         ):
             self._insert_stored_events(curs, stored_events, **kwargs)
-            pipeline.sync()  # a uniqueness violation is raised here, not at commit
-            positions = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-            assert positions is not None
             schema = f'"{self.datastore.schema}".' if self.datastore.schema else ""
-            _Links(curs, "%s", schema).write(self.signer, positions, stored_events)
+            with conn.cursor() as asking:  # the head is read in the insert's round trip
+                links = _Links(asking, "%s", schema)
+                links.ask_head(stored_events)
+                pipeline.sync()  # a uniqueness violation is raised here, not at commit
+                positions = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                assert positions is not None
+                links.write(self.signer, positions, stored_events, asking.fetchone())
         return positions
 
 
