@@ -205,13 +205,18 @@ def key_files(url: str) -> signing.KeyFiles:
     return signing.KeyFiles.of(parse_database_url(url))
 
 
-def test_a_revoked_keys_later_signatures_fail_and_it_cannot_backdate(sqlite_url: str) -> None:
-    system = bootstrap(sqlite_url, clock=FixedClock(NOW))
+def a_cohort_written(url: str) -> str:
+    """The cohort written on a new database; the public key it was signed with."""
+    system = bootstrap(url, clock=FixedClock(NOW))
     try:
         write_cohort(system)
-        stolen = system.signer.public_key
+        return system.signer.public_key
     finally:
         system.close_all()
+
+
+def test_a_revoked_keys_later_signatures_fail_and_it_cannot_backdate(sqlite_url: str) -> None:
+    stolen = a_cohort_written(sqlite_url)
     files = key_files(sqlite_url)
     revoked_from = NOW + timedelta(days=30)
     signing.pin(files, stolen, "stolen", revoked_from)
@@ -249,12 +254,7 @@ def test_a_revoked_keys_later_signatures_fail_and_it_cannot_backdate(sqlite_url:
 
 
 def test_an_auditors_own_keys_decide_what_is_trusted(sqlite_url: str, tmp_path: Path) -> None:
-    system = bootstrap(sqlite_url, clock=FixedClock(NOW))
-    try:
-        write_cohort(system)
-        park_key = system.signer.public_key
-    finally:
-        system.close_all()
+    park_key = a_cohort_written(sqlite_url)
     mine = tmp_path / "auditor-keys"
     mine.write_text(f"# the park's key, as the director handed it over\n{park_key}\n")
     ok = incubator_cli(sqlite_url, "audit", "verify", "--trusted-keys", str(mine))
@@ -271,12 +271,7 @@ def test_an_auditors_own_keys_decide_what_is_trusted(sqlite_url: str, tmp_path: 
 
 
 def test_keys_are_shown_pinned_and_revoked_through_the_command_line(sqlite_url: str) -> None:
-    system = bootstrap(sqlite_url, clock=FixedClock(NOW))
-    try:
-        write_cohort(system)
-        park_key = system.signer.public_key
-    finally:
-        system.close_all()
+    park_key = a_cohort_written(sqlite_url)
     keys = json.loads(incubator_cli(sqlite_url, "audit", "keys", "--json").stdout)
     assert keys["signing_key"] == park_key and keys["pinned"] == [park_key]
     assert keys["signed"][park_key]["ranges"] > 10
