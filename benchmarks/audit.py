@@ -38,7 +38,7 @@ from store.audit import Verdict, verify
 
 def timed_verify(system: Incubator, events: int) -> tuple[float, Verdict]:
     started = time.perf_counter()
-    verdict = verify(system.read_models.engine, system.log, system.trust())
+    verdict = verify(system.read_models.engine, system.trust())
     rate = verdict.events / (time.perf_counter() - started)
     assert verdict.ok, f"the untouched log should verify: {verdict.problem}"
     assert verdict.events == verdict.sealed == events, verdict

@@ -37,7 +37,7 @@ class Audit:
         pins (else those pinned for this database)."""
         engine = self.system.read_models.engine
         trust = self.trust(trusted)
-        verdict = chain.verify(engine, self.system.log, trust)
+        verdict = chain.verify(engine, trust)
         held = [chain.latest_checkpoint(engine)] if kept is None else [kept]
         for checkpoint in (c for c in held if c is not None):
             problem = chain.check_checkpoint(engine, checkpoint, trust)
@@ -89,7 +89,7 @@ class Audit:
         system = self.system
         try:
             return chain.checkpoint(
-                system.read_models.engine, system.log, system.signer.key, system.clock.now()
+                system.read_models.engine, system.signer.key, system.clock.now()
             )
         except chain.AuditError as e:
             raise Refused(str(e)) from e

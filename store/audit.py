@@ -386,21 +386,68 @@ class Verdict:
         }
 
 
-@dataclass
-class _Range:
-    """The signed range being walked: its signature row and the links met in it so far."""
+class _Signatures:
+    """The writers' signed ranges, walked beside the links: each link must fall in the next
+    range, and a range is checked when its last link is met."""
 
-    row: Any
-    links: list[tuple[int, str, int, str]] = field(default_factory=list)
+    def __init__(self, conn: Connection, trust: Trust, verdict: Verdict) -> None:
+        self.ranges = _rows(conn, signatures, signatures.c.last_position)
+        self.trust, self.verdict = trust, verdict
+        self.ahead: Any = next(self.ranges, None)  # the next range, not entered yet
+        self.row: Any = None  # the range being walked
+        self.links: list[tuple[int, str, int, str]] = []
+        self.latest = ""  # the latest signing time met: a revoked key cannot backdate past it
+
+    def cover(
+        self, position: int, case: str, version: int, case_hash: str, log_hash: str
+    ) -> tuple[str, str] | None:
+        """What is wrong with the signing of the link at `position` (kind, in words; None: it
+        is signed, or will be by the end of its range)."""
+        if self.row is None:
+            if self.ahead is None or self.ahead.first_position != position:
+                return "unsigned", "a link that no signature covers"
+            self.row, self.links, self.ahead = self.ahead, [], next(self.ranges, None)
+        self.links.append((position, case, version, case_hash))
+        if position > self.row.last_position:
+            return "unsigned", "a link that no signature covers"
+        if position < self.row.last_position:
+            return None
+        row, self.row = self.row, None
+        distrust = self.trust.problem(row.public_key, row.signed_at, self.latest)
+        if distrust:
+            return "signature", distrust
+        message = links_message(
+            row.first_position, row.last_position, log_hash, row.signed_at, row.public_key,
+            self.links,
+        )  # fmt: skip
+        if not signature_holds(row.public_key, row.signature, message):
+            return "signature", "its signature does not hold for the links it covers"
+        self.latest = max(self.latest, row.signed_at)
+        self.verdict.signatures += 1
+        self.verdict.keys[row.public_key] = self.verdict.keys.get(row.public_key, 0) + len(
+            self.links
+        )
+        return None
+
+    def left(self) -> tuple[str, str] | None:
+        """What is left unsigned, or signed but gone, once every link was walked."""
+        if self.ahead is not None:  # a writer signed links that are gone with their events
+            return "removed", (
+                f"positions {self.ahead.first_position}–{self.ahead.last_position} were written "
+                f"and signed, but are no longer in the log (the tail cut off?)"
+            )
+        if self.row is not None:
+            return "unsigned", "the last links are covered by no signature"
+        return None
 
 
-def verify(engine: Engine, log: EventLog, trust: Trust) -> Verdict:  # noqa: PLR0911
+def verify(engine: Engine, trust: Trust) -> Verdict:  # noqa: PLR0911
     """Walk the log, its links and their signatures side by side; stop at the first event that
     is not as it was written and signed."""
     verdict = Verdict()
     last_of: dict[str, str] = {}
     version_of: dict[str, int] = {}
-    log_hash, latest_signed = GENESIS, ""
+    log_hash = GENESIS
     with _snapshot(engine) as conn:
         # The head, the last event and the links as of one moment: events up to `until` were
         # committed with their links (one transaction each), so a writer meanwhile is not seen.
@@ -417,9 +464,7 @@ def verify(engine: Engine, log: EventLog, trust: Trust) -> Verdict:  # noqa: PLR
             )
         verdict.signed_from = started.since_position if started else None
         verdict.migrated = started.migrated_events if started else 0
-        ranges = _rows(conn, signatures, signatures.c.last_position)
-        signed = next(ranges, None)
-        current: _Range | None = None
+        signed = _Signatures(conn, trust, verdict)
         walked = 0  # the position of the last event walked
         for n, sealed in _walk(conn, until):
             verdict.events += 1
@@ -442,23 +487,9 @@ def verify(engine: Engine, log: EventLog, trust: Trust) -> Verdict:  # noqa: PLR
                 )
                 return _fail(verdict, kind, where, detail)
             log_hash, walked = next_hash, n.id
-            # the signed range this link belongs to
-            if current is None:
-                if signed is None or signed.first_position != n.id:
-                    return _fail(verdict, "unsigned", n, "a link that no signature covers")
-                current, signed = _Range(signed), next(ranges, None)
-            current.links.append((n.id, case, n.originator_version, case_hash))
-            if n.id == current.row.last_position:
-                problem = _range_problem(current, log_hash, trust, latest_signed)
-                if problem:
-                    return _fail(verdict, "signature", n, problem)
-                latest_signed = max(latest_signed, current.row.signed_at)
-                verdict.signatures += 1
-                key = current.row.public_key
-                verdict.keys[key] = verdict.keys.get(key, 0) + len(current.links)
-                current = None
-            elif n.id > current.row.last_position:
-                return _fail(verdict, "unsigned", n, "a link that no signature covers")
+            unsigned = signed.cover(n.id, case, n.originator_version, case_hash, log_hash)
+            if unsigned:
+                return _fail(verdict, unsigned[0], n, unsigned[1])
             last_of[case], version_of[case] = case_hash, n.originator_version
             verdict.cases.add(case)
             verdict.sealed += 1
@@ -466,16 +497,9 @@ def verify(engine: Engine, log: EventLog, trust: Trust) -> Verdict:  # noqa: PLR
         gone = _first_link_after(conn, walked)
         if gone is not None:  # in the snapshot with its event, which is gone
             return _fail(verdict, "removed", gone, "linked, but no longer in the log")
-        if signed is not None:  # a writer signed links that are gone with their events
-            return _fail(
-                verdict,
-                "removed",
-                None,
-                f"positions {signed.first_position}–{signed.last_position} were written and "
-                f"signed, but are no longer in the log (the tail cut off?)",
-            )
-        if current is not None:
-            return _fail(verdict, "unsigned", None, "the last links are covered by no signature")
+        left = signed.left()
+        if left:
+            return _fail(verdict, left[0], None, left[1])
     if (head.position, head.log_hash) != (until, verdict.head):
         return _fail(
             verdict,
@@ -501,20 +525,6 @@ def _snapshot(engine: Engine) -> Iterator[Connection]:
             conn = plain.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn
-
-
-def _range_problem(current: _Range, log_hash: str, trust: Trust, latest: str) -> str | None:
-    row = current.row
-    distrust = trust.problem(row.public_key, row.signed_at, latest)
-    if distrust:
-        return distrust
-    message = links_message(
-        row.first_position, row.last_position, log_hash, row.signed_at, row.public_key,
-        current.links,
-    )  # fmt: skip
-    if not signature_holds(row.public_key, row.signature, message):
-        return "its signature does not hold for the links it covers"
-    return None
 
 
 def _sealed_anywhere(conn: Connection, case: str, version: int) -> bool:
@@ -688,9 +698,7 @@ def new_signing_key(path: Path) -> str:
     return _public_hex(key.public_key())
 
 
-def checkpoint(
-    engine: Engine, log: EventLog, key: Ed25519PrivateKey, now: datetime
-) -> dict[str, Any]:
+def checkpoint(engine: Engine, key: Ed25519PrivateKey, now: datetime) -> dict[str, Any]:
     """Sign the head of the chain and record the checkpoint (kept outside too)."""
     with writing(engine) as conn:
         head = conn.execute(select(chain_head)).one()

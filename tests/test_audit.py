@@ -78,7 +78,7 @@ def notifications(system: Incubator) -> list[Notification]:
 
 
 def verify(system: Incubator) -> audit.Verdict:
-    return audit.verify(system.read_models.engine, system.log, system.trust())
+    return audit.verify(system.read_models.engine, system.trust())
 
 
 def case_of(n: Notification) -> str:

@@ -230,7 +230,7 @@ def test_keygen_writes_a_private_key_and_checkpoint_signs_the_head_of_the_log(
     with opened(sqlite_url) as system:
         events = notifications(system)
         head = chain_head(system)
-        verdict = audit.verify(system.read_models.engine, system.log, system.trust())
+        verdict = audit.verify(system.read_models.engine, system.trust())
         recorded = audit.latest_checkpoint(system.read_models.engine)
         rows = chain_rows(system)
         assert audit.check_checkpoint(system.read_models.engine, kept, system.trust()) is None
@@ -393,7 +393,7 @@ def test_a_kept_checkpoint_catches_an_intruder_who_rebuilt_and_resigned_the_whol
         ranges = rechain(intruder, intruder_key)
     assert ranges == report["signatures"] > 1
     with opened(database_url) as system:
-        own_signed = audit.verify(system.read_models.engine, system.log, system.trust())
+        own_signed = audit.verify(system.read_models.engine, system.trust())
         assert audit.latest_checkpoint(system.read_models.engine) is None
     assert not own_signed.ok and own_signed.problem is not None, own_signed
     assert own_signed.problem["kind"] == "signature", own_signed.problem
@@ -407,7 +407,7 @@ def test_a_kept_checkpoint_catches_an_intruder_who_rebuilt_and_resigned_the_whol
     with Intruder(parse_database_url(database_url)) as intruder:
         rechain(intruder, stolen)
     with opened(database_url) as system:
-        rebuilt = audit.verify(system.read_models.engine, system.log, system.trust())
+        rebuilt = audit.verify(system.read_models.engine, system.trust())
         now_at_checkpoint = {r.position: r for r in chain_rows(system)}[kept["position"]]
     assert rebuilt.ok and rebuilt.sealed == len(events), rebuilt
     assert rebuilt.keys == {public_hex(park_key): len(events)}
@@ -460,12 +460,12 @@ def populate(system: Incubator, clock: FixedClock) -> Park:
     other_id = park.enter(OTHER, "M-02")
     system.party.assign_instructor(case_id, who("2014-02-10"), instructor="陈红")
     engine, key = system.read_models.engine, system.signer.key
-    audit.checkpoint(engine, system.log, key, clock.now())  # an earlier one
+    audit.checkpoint(engine, key, clock.now())  # an earlier one
     scanned = [*scan(park, "2014-06-10 08:00"), *scan(park, "2014-07-09 08:00")]
     park.move("2014-07-09 12:00")
     system.service.record_growth_review(case_id, who("2014-07-09"), ["王芳=75"])
     park.move("2014-07-10 12:00")
-    checkpoint = audit.checkpoint(engine, system.log, key, clock.now())
+    checkpoint = audit.checkpoint(engine, key, clock.now())
     reminders = [UUID(r["id"]) for r in scanned if r["case_id"] == str(case_id)]
     assert len(reminders) >= 2, scanned
     assert any(r["case_id"] == str(other_id) for r in scanned), scanned

@@ -176,7 +176,7 @@ def test_the_generated_log_rebuilds_its_read_models_and_verifies(network: Genera
     assert len(incremental["caseload"]) == ORGANIZATIONS
     system.read_models.rebuild()
     assert snapshot(system) == incremental
-    verdict = audit.verify(system.read_models.engine, system.log, system.trust())
+    verdict = audit.verify(system.read_models.engine, system.trust())
     assert verdict.ok, verdict.problem
     assert verdict.events == verdict.sealed == network.summary.events
 

@@ -186,7 +186,7 @@ def test_the_role_cannot_change_or_remove_events_even_without_the_triggers(roles
     try:
         drive(system.service, new_case(system.service), "incubating")
         system.read_models.catch_up()
-        before = audit.verify(system.read_models.engine, system.log, system.trust())
+        before = audit.verify(system.read_models.engine, system.trust())
     finally:
         system.close_all()
     assert before.ok and before.sealed == before.events > 0
@@ -227,7 +227,7 @@ def test_the_role_cannot_change_or_remove_events_even_without_the_triggers(roles
     Shell(roles.url(roles.admin)).run("init")  # ...until the administrator restores them
     system = bootstrap(roles.url(roles.app), clock=FixedClock(NOW))
     try:
-        after = audit.verify(system.read_models.engine, system.log, system.trust())
+        after = audit.verify(system.read_models.engine, system.trust())
     finally:
         system.close_all()
     assert after.ok and (after.events, after.head) == (before.events, before.head)

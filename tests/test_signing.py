@@ -34,7 +34,7 @@ GENESIS = audit.GENESIS
 
 
 def verify(system: Incubator) -> audit.Verdict:
-    return audit.verify(system.read_models.engine, system.log, system.trust())
+    return audit.verify(system.read_models.engine, system.trust())
 
 
 @pytest.fixture
