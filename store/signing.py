@@ -27,10 +27,8 @@ from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import retry
 
 from store.audit import (
     GENESIS,
@@ -46,7 +44,7 @@ from store.database import Database
 KEY = re.compile(r"^[0-9a-f]{64}$")
 RECORDER_TOPIC = {
     "sqlite": "store.signing:SignedSQLiteRecorder",
-    "postgresql": "store.signing:SignedPostgresRecorder",
+    "postgresql": "store.signing_postgres:SignedPostgresRecorder",  # psycopg only when used
 }
 
 
@@ -73,7 +71,7 @@ class Signer:
 # ---- the writer ------------------------------------------------------------------------------
 
 
-class _Links:
+class LinkWriter:
     """Writes the links of one transaction's events through the library's cursor (`?` or `%s`
     parameters; SQLite's rows and psycopg's dict rows are both read by column name)."""
 
@@ -181,37 +179,7 @@ class SignedSQLiteRecorder(SQLiteApplicationRecorder):
         positions = super()._insert_events(c, stored_events, **kwargs)
         if stored_events:
             assert positions is not None
-            _Links(c, "?", "").write(self.signer, positions, stored_events)
-        return positions
-
-
-class SignedPostgresRecorder(PostgresApplicationRecorder):
-    signer: Signer | None = None
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        """The library's insert, with the links written before its transaction ends. (The
-        library keeps an error met after the insert until its transaction has committed; an
-        event must not commit without its link, so here the error ends the transaction.)"""
-        if not stored_events:
-            return []
-        with (
-            self.datastore.get_connection() as conn,
-            conn.pipeline() as pipeline,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
-            self._insert_stored_events(curs, stored_events, **kwargs)
-            schema = f'"{self.datastore.schema}".' if self.datastore.schema else ""
-            with conn.cursor() as asking:  # the head is read in the insert's round trip
-                links = _Links(asking, "%s", schema)
-                links.ask_head(stored_events)
-                pipeline.sync()  # a uniqueness violation is raised here, not at commit
-                positions = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-                assert positions is not None
-                links.write(self.signer, positions, stored_events, asking.fetchone())
+            LinkWriter(c, "?", "").write(self.signer, positions, stored_events)
         return positions
 
 
@@ -228,7 +196,7 @@ def signed(database: Database) -> Database:
 def sign_with(log: Any, signer: Signer) -> None:
     """Hands the log opened on `signed(database)` the key its writes are signed with."""
     recorder = log.recorder
-    if not isinstance(recorder, SignedSQLiteRecorder | SignedPostgresRecorder):
+    if not hasattr(recorder, "signer"):
         raise AuditError("the log was not opened to sign its events")
     recorder.signer = signer
 
