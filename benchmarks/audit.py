@@ -98,6 +98,7 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
         "verify_ratio_to_plain_read": round(best_verify / max(read), 2),
         "verify_ratio_to_plain_read_per_round": [round(r, 2) for r in ratios],
         "signatures": verdict.signatures,
+        "verify_spread": [round(min(checked)), round(max(checked))],
         "verify_s": round(written / best_verify, 1),
         "verify_rounds": len(checked),
         "cli_verify_s": round(cli_seconds, 1),

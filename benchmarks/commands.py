@@ -97,7 +97,8 @@ def _visits(side: Side, cases: list[UUID]) -> float:
 
 
 def run(backend: str, block: int, rounds: int) -> dict[str, Any]:
-    """`rounds` alternating blocks of `block` commands of each workload, ours then raw."""
+    """`rounds` alternating blocks of `block` commands of each workload, ours then raw in one
+    round and raw then ours in the next."""
     folder = Path(tempfile.mkdtemp(prefix="incubator-bench-commands-"))
     ours_url, drop_ours = database(backend, folder)
     raw_url, drop_raw = database(backend, folder)
@@ -106,14 +107,17 @@ def run(backend: str, block: int, rounds: int) -> dict[str, Any]:
     try:
         sides: dict[str, Side] = {"ours": Ours(ours_url), "raw": Raw(raw_url)}
         for round_ in range(rounds):
+            # Ours first in even rounds, raw first in odd ones: neither side always runs on a
+            # machine the other has just warmed (or loaded).
+            order = list(sides.items()) if round_ % 2 == 0 else list(sides.items())[::-1]
             created: dict[str, float] = {}
             cases: dict[str, list[UUID]] = {}
-            for name, side in sides.items():
+            for name, side in order:
                 created[name], cases[name] = _creates(side, block, round_ * block)
-            for name, side in sides.items():
+            for name, side in order:
                 for case_id in cases[name]:
                     side.start_inspection(case_id)  # a visit needs a case under inspection
-            visited = {name: _visits(side, cases[name]) for name, side in sides.items()}
+            visited = {name: _visits(side, cases[name]) for name, side in order}
             for workload, figures in (("create", created), ("visit", visited)):
                 rates[f"{workload}_ours"] = [*rates.get(f"{workload}_ours", []), figures["ours"]]
                 rates[f"{workload}_raw"] = [*rates.get(f"{workload}_raw", []), figures["raw"]]
@@ -130,6 +134,10 @@ def run(backend: str, block: int, rounds: int) -> dict[str, Any]:
             f"{workload}_raw_per_s": round(statistics.median(rates[f"{workload}_raw"])),
             f"{workload}_ratio_to_raw": round(statistics.median(ratios[workload]), 2),
             f"{workload}_ratio_each_round": [round(x, 2) for x in ratios[workload]],
+            f"{workload}_ratio_spread": [
+                round(min(ratios[workload]), 2),
+                round(max(ratios[workload]), 2),
+            ],
         }
     return result
 

@@ -8,12 +8,15 @@ The cases are driven through the application service (inspection visits, entry, 
 exit, follow-up services) with dates a caseworker would use; the log around them is filled with
 benchmarks.cohorts. Each sample picks a case at random and times what `org history` and
 `org show --as-of` do before they render: `reminders_of` + `history`, and `case_as_of` +
-`case_view`.
+`case_view`. Every read is timed while another process writes (new cases and their events,
+about a hundred commands a second at most), as on a working day.
 """
 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -96,6 +99,38 @@ def sample(call: Callable[[UUID], object], cases: list[UUID], count: int) -> dic
     return percentiles(times)
 
 
+WRITES_APART = 0.01  # seconds between the writer's commands: at most about 100 a second
+
+
+def write_meanwhile(url: str) -> None:
+    """Another process's caseworker, writing until it is stopped: new cases, then visits to
+    them, one command at a time (`--write-into URL`)."""
+    system = bootstrap(url, clock=FixedClock(NOW))
+    service, who = system.service, Who("李娜", on=date(2025, 1, 2))
+    for number in range(1_000_000):
+        case = service.apply(
+            who,
+            name=f"另一进程{number:06d}",
+            field="charity",
+            legal_status="registered",
+            track="incubation",
+            site="main",
+        )
+        case_id = UUID(str(case.id))
+        service.start_inspection(case_id, who)
+        for n in range(20):
+            time.sleep(WRITES_APART)
+            service.record_visit(case_id, who, f"另一进程的走访 {n}")
+
+
+def _writer(url: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.history", "--write-into", url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def run(backend: str, cases: int, background: int, samples: int) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="incubator-bench-history-"))
     url, drop = database(backend, folder)
@@ -119,15 +154,23 @@ def run(backend: str, cases: int, background: int, samples: int) -> dict[str, An
             assert case is not None
             return case_view(case, system.park, day, track)
 
-        for size in SIZES:
-            ids = [case_id for case_id, _ in made[size]]
-            lengths = [len(list(system.log.events.get(i))) for i in ids]
-            result[f"cases_of_{size}"] = {
-                "cases": len(ids),
-                "events_per_case": round(sum(lengths) / len(lengths), 1),
-                "history": sample(show_history, ids, samples),
-                "as_of": sample(show_as_of, ids, samples),
-            }
+        writer = _writer(url)  # the reads are timed while another process writes
+        try:
+            time.sleep(2.0)  # it has started and writes
+            written_before = system.read_models.head()
+            for size in SIZES:
+                ids = [case_id for case_id, _ in made[size]]
+                lengths = [len(list(system.log.events.get(i))) for i in ids]
+                result[f"cases_of_{size}"] = {
+                    "cases": len(ids),
+                    "events_per_case": round(sum(lengths) / len(lengths), 1),
+                    "history": sample(show_history, ids, samples),
+                    "as_of": sample(show_as_of, ids, samples),
+                }
+            result["written_meanwhile"] = system.read_models.head() - written_before
+        finally:
+            writer.terminate()
+            writer.wait()
         system.close_all()
     finally:
         drop()
@@ -135,6 +178,9 @@ def run(backend: str, cases: int, background: int, samples: int) -> dict[str, An
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--write-into":
+        write_meanwhile(sys.argv[2])
+        return
     parser = section_arguments(__doc__)
     parser.add_argument("--cases", type=int, default=50, help="cases of each size")
     parser.add_argument("--background", type=int, default=20_000, help="other cases in the log")

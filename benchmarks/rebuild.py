@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,18 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
         written = small + rest
         fill_seconds = time.perf_counter() - started
         system.read_models.catch_up()
-        raw, one, every = [], [], []
-        for _ in range(rounds):  # interleaved, so each rate sees the same machine
-            raw.append(raw_read_and_decode(system.log.recorder, system.log.mapper))
-            one.append(timed_rebuild(system, ["caseload"]))
-            raw.append(raw_read_and_decode(system.log.recorder, system.log.mapper))
-            every.append(timed_rebuild(system, None))
+        raw: list[float] = []
+        one: list[float] = []
+        every: list[float] = []
+        steps: list[Callable[[], None]] = [
+            lambda: raw.append(raw_read_and_decode(system.log.recorder, system.log.mapper)),
+            lambda: one.append(timed_rebuild(system, ["caseload"])),
+            lambda: raw.append(raw_read_and_decode(system.log.recorder, system.log.mapper)),
+            lambda: every.append(timed_rebuild(system, None)),
+        ]
+        for round_ in range(rounds):  # interleaved, so each rate sees the same machine;
+            for step in steps if round_ % 2 == 0 else steps[::-1]:  # raw first, then last
+                step()
         each = {
             p.name: timed_rebuild(system, [p.name]) for p in system.read_models.named(None)
         }  # one round: each read model alone, to see which ones cost what
@@ -75,6 +82,9 @@ def run(backend: str, events: int, rounds: int) -> dict[str, Any]:
         "rebuild_all_events_per_s": round(max(every)),
         "rebuild_caseload_ratio_to_raw": round(max(one) / best_raw, 2),
         "rebuild_all_ratio_to_raw": round(max(every) / best_raw, 2),
+        # every round's rates: how far apart they were on this machine
+        "raw_read_decode_spread": [round(min(raw)), round(max(raw))],
+        "rebuild_all_spread": [round(min(every)), round(max(every))],
         "rebuild_each": {
             name: {"events_per_s": round(rate), "ratio": round(rate / best_raw, 2)}
             for name, rate in each.items()

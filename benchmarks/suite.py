@@ -29,6 +29,7 @@ from benchmarks.common import BACKENDS, machine
 
 SECTIONS = (
     "startup",
+    "calls",
     "commands",
     "history",
     "scan",
@@ -64,6 +65,25 @@ def startup(quick: bool) -> dict[str, Any]:
     }
 
 
+# The park whose command-line calls are timed (benchmarks/calls.py): the 20,000-organization
+# log of benchmarks/generate.py, made beforehand (40 minutes); without it a small one is made.
+PARK_URL_ENV, PARK_SETTINGS_ENV = "INCUBATOR_BENCH_PARK_URL", "INCUBATOR_BENCH_PARK_SETTINGS"
+
+
+def whole_calls(quick: bool) -> dict[str, Any]:
+    import os
+    import tempfile
+
+    from benchmarks import calls
+
+    rounds = 5 if quick else 20
+    url = os.environ.get(PARK_URL_ENV)
+    if url:
+        return calls.run(calls.Park(url, os.environ.get(PARK_SETTINGS_ENV)), rounds)
+    with tempfile.TemporaryDirectory(prefix="incubator-bench-calls-") as folder:
+        return calls.run(calls.small_park(Path(folder), 300 if quick else 2000), rounds)
+
+
 def run_section(name: str, quick: bool) -> Any:
     """One section's figures: a run per backend where it has both."""
     from benchmarks import api, audit, backup, commands, history, processes, rebuild, scan, web
@@ -84,6 +104,8 @@ def run_section(name: str, quick: bool) -> Any:
     }
     if name == "startup":
         return startup(quick)
+    if name == "calls":  # SQLite: the park a person opens on their own machine
+        return whole_calls(quick)
     if name == "processes":  # PostgreSQL only: several processes on one database
         return processes.run(quick, seconds=None if quick else 10.0)
     if name == "web":  # SQLite only: the goal is the embedded database's
@@ -155,7 +177,35 @@ def _cpu(reads: str, key: str) -> Callable[[Any], float | None]:
     return value
 
 
+def _call(name: str) -> Figure:
+    from benchmarks.calls import GOALS
+
+    return Figure(
+        "calls",
+        f"`incubator {name}`, whole process (median)",
+        lambda s: s["calls"][name]["median_s"],
+        "s",
+        f"≤ {GOALS[name]} s",
+        lambda v: v <= GOALS[name],
+        per_run=False,
+        backends=("sqlite",),
+    )
+
+
+CALLS = (
+    "--help",
+    "org show",
+    "org record-visit",
+    "org list",
+    "org list --stage",
+    "org find",
+    "report due",
+    "report assignments",
+    "party branches",
+    "org list --all --json",
+)
 FIGURES = [
+    *(_call(name) for name in CALLS),
     Figure(
         "startup",
         "`incubator --help` start-up (median)",

@@ -8,14 +8,22 @@ from uuid import UUID
 
 import click
 
-from cli.common import NAME_TEXT, emit_json, history_format, open_incubator, say, show_history
+from cli.common import (
+    NAME_TEXT,
+    Declared,
+    emit_json,
+    history_format,
+    open_incubator,
+    say,
+    show_history,
+)
 
 if TYPE_CHECKING:
     from commands.accounts import AccountView
     from lifecycle.account import Account
 
 
-@click.group("user")
+@click.group("user", cls=Declared)
 def user() -> None:
     """Accounts and their roles (账户与角色); passwords are read from standard input."""
 

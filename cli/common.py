@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from uuid import UUID
@@ -17,6 +17,7 @@ from lifecycle.errors import Conflict, Refused
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
+    from commands.paging import Paging
     from commands.workbooks import Sheet
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,6 +93,51 @@ class Guarded(click.Group):
             fail(_failure(e), EXIT_SETUP)
 
 
+# The groups that hold commands generated from the command messages, by their names in the
+# catalogue ("party joint-branch"); they are made when first asked for (`Declared`).
+_UNDECLARED: dict[str, click.Group] = {}
+
+
+def declare_later(groups: dict[str, click.Group]) -> None:
+    """The generated commands of `groups` (cli/commands.py), made when a `Declared` group is
+    first asked for one it does not hold, or for its list."""
+    _UNDECLARED.update(groups)
+
+
+def _declare_now() -> bool:
+    """Make the generated commands, once; whether any were made now."""
+    if not _UNDECLARED:
+        return False
+    from cli.commands import declare
+
+    groups = dict(_UNDECLARED)
+    _UNDECLARED.clear()
+    declare(groups)
+    return True
+
+
+class Declared(click.Group):
+    """A group that also holds commands generated from the command messages. They are made
+    only when asked for, so that `--help` and the hand-written commands never import the
+    messages, nor the domain they name (a third of a second of start-up). Whatever looks at
+    `commands` (a listing, a test) finds them all."""
+
+    _commands: dict[str, click.Command]
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        _declare_now()
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._commands = value
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = self._commands.get(cmd_name)  # a hand-written command: nothing else is made
+        return found if found is not None else self.commands.get(cmd_name)
+
+
 def _failure(e: Exception) -> str:
     """What went wrong, in a line: the database's or the file system's words, else a bug."""
     from commands.bootstrap import unusable_database
@@ -128,6 +174,10 @@ def open_incubator(ctx: click.Context, create_for: str | None = None) -> Incubat
         fail(str(e), EXIT_SETUP)
     except PurposeError as e:  # a database with real work cannot become a rehearsal
         fail(str(e), EXIT_REFUSED)
+    import gc
+
+    gc.freeze()  # what start-up made lives as long as the process: never collected again
+    gc.enable()  # paused by main() while the system opened
     ctx.call_on_close(system.close_all)
     ctx.call_on_close(lambda: warn_anomalies(system))  # first: callbacks run last in, first out
     return system
@@ -357,3 +407,90 @@ def emit_history_csv(events: list[dict[str, Any]]) -> None:
     from commands.exports import history_csv
 
     sys.stdout.write(history_csv(events))
+
+
+# ---- long lists: a page for people, every row for machines (commands/paging.py) -----------
+
+
+def list_options(func: F) -> F:
+    """--limit, --page and --all choose the rows of a list; --json and --csv write them out."""
+    from commands.paging import PAGE_LIMIT, PAGE_MAX, PAGE_SIZE
+
+    options = (
+        click.option(
+            "--limit",
+            type=click.IntRange(1, PAGE_LIMIT),
+            metavar="N",
+            help=f"rows of a page: 1 to {PAGE_LIMIT} (default {PAGE_SIZE} in a table; "
+            f"--json and --csv: every row unless given)",
+        ),
+        click.option(
+            "--page",
+            type=click.IntRange(1, PAGE_MAX),
+            metavar="P",
+            help="which page, from 1 (default 1)",
+        ),
+        click.option("--all", "everything", is_flag=True, help="every row, not a page"),
+        click.option("--json", "as_json", is_flag=True, help="as a JSON list"),
+        click.option("--csv", "as_csv", is_flag=True, help="as UTF-8 CSV, a header first"),
+    )
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def paging_of(
+    limit: int | None, page: int | None, everything: bool, as_json: bool, as_csv: bool
+) -> Paging:
+    """The rows asked for: --all, or a page; --json and --csv give every row unless a page
+    is named. Both at once is refused, as is --json with --csv."""
+    from commands.paging import PAGE_SIZE, Paging
+
+    if as_json and as_csv:
+        raise click.UsageError("give --json or --csv, not both")
+    if everything and (limit is not None or page is not None):
+        raise click.UsageError("give --all, or --limit and --page, not both")
+    if everything or ((as_json or as_csv) and limit is None and page is None):
+        return Paging(everything=True)
+    return Paging(limit or PAGE_SIZE, page or 1)
+
+
+def write_rows(rows: Iterable[dict[str, Any]], as_csv: bool) -> None:
+    """Rows as a JSON list (as --json writes any answer) or as CSV, written as they come: a
+    list of any length is written in the memory of one row."""
+    import json
+
+    from commands.exports import json_default
+
+    out = sys.stdout
+    if as_csv:
+        import csv
+
+        writer = None
+        for row in rows:
+            if writer is None:
+                writer = csv.DictWriter(
+                    out, fieldnames=list(row), extrasaction="ignore", lineterminator="\n"
+                )
+                writer.writeheader()
+            writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        return
+    out.write("[")
+    first = True
+    for row in rows:
+        text = json.dumps(row, ensure_ascii=False, indent=2, default=json_default)
+        text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        out.write(("\n  " if first else ",\n  ") + text.replace("\n", "\n  "))
+        first = False
+    out.write("\n]\n" if not first else "]\n")
+
+
+def _csv_value(value: Any) -> str:
+    """A cell as history's CSV writes one: neutralised, so a spreadsheet never runs it."""
+    from commands.exports import json_default
+
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float | bool):
+        value = json_default(value)
+    return bounds.neutral(str(value), keep_newlines=True)

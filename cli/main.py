@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import UUID
 
 import click
@@ -17,20 +17,24 @@ import click
 from cli.accounts import user
 from cli.audit import audit
 from cli.backup import backup_cmd, restore_cmd
-from cli.commands import declare
 from cli.common import (
     DAY,
     ID,
     NAME_TEXT,
+    Declared,
     Guarded,
     case_anomalies,
+    declare_later,
     emit_json,
     history_format,
+    list_options,
     open_incubator,
+    paging_of,
     resolve,
     say,
     show_history,
     warn_calendar,
+    write_rows,
     write_xlsx,
     xlsx_option,
 )
@@ -99,7 +103,7 @@ def init(ctx: click.Context, rehearsal: bool) -> None:
         )
 
 
-@cli.group()
+@cli.group(cls=Declared)
 def org() -> None:
     """Organization incubation cases (社会组织孵化)."""
 
@@ -202,7 +206,7 @@ def _view_as_of(
 @click.option("--site", type=NAME_TEXT, help="only cases at this site")
 @as_of_option
 @known_on_option
-@click.option("--json", "as_json", is_flag=True)
+@list_options
 @xlsx_option
 @click.pass_context
 def list_cmd(
@@ -211,17 +215,31 @@ def list_cmd(
     site: str | None,
     as_of: date | None,
     known_on: datetime | None,
+    limit: int | None,
+    page: int | None,
+    everything: bool,
     as_json: bool,
+    as_csv: bool,
     xlsx: Path | None,
 ) -> None:
     """The caseload now (from the caseload read model), or as it stood at a date (from the log:
-    for a year-end report, --as-of 2014-12-31)."""
+    for a year-end report, --as-of 2014-12-31): a page of 50 cases in order of application,
+    or every case with --all (--json and --csv: every case unless a page is named)."""
+    from commands import reads
+    from commands.paging import Paging
+
+    paging = (
+        Paging(everything=True) if xlsx else paging_of(limit, page, everything, as_json, as_csv)
+    )
     system = open_incubator(ctx)
     if site is not None:
         system.park.site(site)
     if as_of is None and known_on is None:
         system.read_models.catch_up()
-        rows = system.read_models.caseload(stage=stage, site=site)
+        if paging.everything and (as_json or as_csv):  # written as read: memory stays flat
+            write_rows(reads.caseload_rows(system.read_models, stage=stage, site=site), as_csv)
+            return
+        found = reads.caseload_page(system.read_models, paging, stage=stage, site=site)
     else:
         from commands.as_of import caseload_as_of
 
@@ -231,33 +249,49 @@ def list_cmd(
             for r in caseload_as_of(system.log, as_of, moment)
             if (stage is None or r["stage"] == stage) and (site is None or r["site"] == site)
         ]
+        found = reads.listed_page(rows, paging)
     if xlsx is not None:
         from commands import exports
 
-        write_xlsx(xlsx, exports.caseload(system.park, rows))
-    if as_json:
-        emit_json(rows)
+        write_xlsx(xlsx, exports.caseload(system.park, found.rows))
+    if as_json or as_csv:
+        write_rows(found.rows, as_csv)
     elif xlsx is None:
         from cli.render import render_caseload
 
-        render_caseload(rows)
+        render_caseload(found.rows, found)
 
 
 @org.command("find")
 @click.argument("text", type=NAME_TEXT)
-@click.option("--json", "as_json", is_flag=True)
+@list_options
 @click.pass_context
-def find_cmd(ctx: click.Context, text: str, as_json: bool) -> None:
-    """Organizations whose name contains TEXT (any part of a Chinese name)."""
+def find_cmd(
+    ctx: click.Context,
+    text: str,
+    limit: int | None,
+    page: int | None,
+    everything: bool,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Organizations whose name contains TEXT (any part of a Chinese name), by name: a page of
+    50, or every one with --all (--json and --csv: every one unless a page is named)."""
+    from commands import reads
+
+    paging = paging_of(limit, page, everything, as_json, as_csv)
     system = open_incubator(ctx)
     system.read_models.catch_up()
-    rows = system.read_models.search(text)
-    if as_json:
-        emit_json(rows)
+    if paging.everything and (as_json or as_csv):
+        write_rows(reads.found_rows(system.read_models, text), as_csv)
+        return
+    found = reads.found_page(system.read_models, text, paging)
+    if as_json or as_csv:
+        write_rows(found.rows, as_csv)
     else:
         from cli.render import render_rows
 
-        render_rows(f"names containing '{text}'", rows)
+        render_rows(f"names containing '{text}'", found.rows, found)
 
 
 @cli.command()
@@ -295,7 +329,7 @@ def demo(ctx: click.Context, demo_database: str | None, serve: bool, host: str, 
         ctx.invoke(serve_cmd, host=host, port=port, workers=1, log_level="warning")
 
 
-declare(
+declare_later(
     {
         "org": org,
         "party": party,
@@ -322,12 +356,39 @@ cli.add_command(privacy)
 
 
 def main() -> None:
+    import gc
     import signal
 
     # SIGTERM interrupts as Ctrl-C does (exit 130, "a command already recorded stays recorded")
     # rather than killing mid-sentence; the followers replace this with a clean stop.
     signal.signal(signal.SIGTERM, _interrupted)
-    cli(prog_name="incubator")
+    # Start-up creates a great many objects that live as long as the process (the modules, the
+    # event classes): the collector, paused until the system is open (open_incubator), would
+    # walk them over and over for nothing.
+    gc.disable()
+    try:
+        cli(prog_name="incubator")
+    except SystemExit as e:
+        _leave(e.code)
+    _leave(0)
+
+
+def _leave(code: object) -> NoReturn:
+    """End the process once the command is done and its output written, without tearing down
+    every module and object one by one (a tenth of a second): what had to be closed was closed
+    when the command's context closed."""
+    import os
+    import sys
+
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away (`| head`)
+        pass
+    os._exit(code or 0)
 
 
 def _interrupted(signum: int, _frame: Any) -> None:

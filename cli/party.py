@@ -15,13 +15,17 @@ import click
 from cli.common import (
     ID,
     NAME_TEXT,
+    Declared,
     case_anomalies,
     emit_json,
     history_format,
+    list_options,
     open_incubator,
+    paging_of,
     resolve,
     say,
     show_history,
+    write_rows,
     write_xlsx,
     xlsx_option,
 )
@@ -30,7 +34,7 @@ if TYPE_CHECKING:
     pass
 
 
-@click.group()
+@click.group(cls=Declared)
 def party() -> None:
     """Party-branch incubation (社会组织党组织孵化): starts when an organization moves in."""
 
@@ -103,28 +107,41 @@ def coverage_cmd(ctx: click.Context, site: str | None, as_json: bool, xlsx: Path
     )
 
 
-@party.group("joint-branch")
+@party.group("joint-branch", cls=Declared)
 def joint_branch() -> None:
     """Joint party branches (联合党支部) of a site, for organizations with 1–2 members."""
 
 
 @party.command("branches")
 @click.option("--site", type=NAME_TEXT, help="only this site")
-@click.option("--json", "as_json", is_flag=True)
+@list_options
 @click.pass_context
-def branches_cmd(ctx: click.Context, site: str | None, as_json: bool) -> None:
-    """Every party branch in the park: independent ones and joint ones, with their members."""
+def branches_cmd(
+    ctx: click.Context,
+    site: str | None,
+    limit: int | None,
+    page: int | None,
+    everything: bool,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Every party branch in the park: independent ones and joint ones, with their members;
+    a page of 50 by site, kind and name, or every one with --all (--json and --csv: every
+    one unless a page is named)."""
+    from commands.reads import listed_page
+
+    paging = paging_of(limit, page, everything, as_json, as_csv)
     system = open_incubator(ctx)
     if site is not None:
         system.park.site(site)
     system.read_models.catch_up()
-    rows = system.read_models.party_branches(site)
-    if as_json:
-        emit_json(rows)
+    found = listed_page(system.read_models.party_branches(site), paging)
+    if as_json or as_csv:
+        write_rows(found.rows, as_csv)
     else:
         from cli.render import render_rows
 
-        render_rows("party branches", rows)
+        render_rows("party branches", found.rows, found)
 
 
 @joint_branch.command("show")

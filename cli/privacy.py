@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.common import ID, emit_json, open_incubator, resolve, say
+from cli.common import ID, Declared, emit_json, open_incubator, resolve, say
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
     from lifecycle.organization import OrganizationCase
 
 
-@click.group()
+@click.group(cls=Declared)
 def privacy() -> None:
     """Personal data (个人信息): where a data subject's is, and its erasure (个人信息删除权).
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.table import Table
 
 from lifecycle.bounds import neutral
 from lifecycle.stages import PARTY_STAGE_NAMES_ZH, STAGE_NAMES_ZH
+
+if TYPE_CHECKING:
+    from commands.paging import Page
 
 # Piped output is not cut to 80 columns.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -191,7 +194,8 @@ def _change(name: str, before: Any, after: Any) -> str:
 _GONE = object()
 
 
-def render_caseload(rows: list[dict[str, Any]]) -> None:
+def render_caseload(rows: list[dict[str, Any]], page: Page | None = None) -> None:
+    """The cases of a page, said which of how many, and how to see the others."""
     table = Table(
         "id",
         "name",
@@ -203,7 +207,7 @@ def render_caseload(rows: list[dict[str, Any]]) -> None:
         "caseworker",
         "entered on",
         box=box.SIMPLE,
-        title=f"caseload: {len(rows)} cases",
+        title=f"caseload: {page.shown('cases') if page else f'{len(rows)} cases'}",
     )
     for r in rows:
         table.add_row(
@@ -219,17 +223,27 @@ def render_caseload(rows: list[dict[str, Any]]) -> None:
             _s(r["entered_on"]),
         )
     console.print(table)
+    _more(page)
 
 
-def render_rows(title: str, rows: list[dict[str, Any]]) -> None:
-    """Any list of flat records as a table."""
+def render_rows(title: str, rows: list[dict[str, Any]], page: Page | None = None) -> None:
+    """Any list of flat records as a table; of a `page`, said which of how many, and how to
+    see the others."""
+    shown = page.shown() if page else str(len(rows))
     if not rows:
-        console.print(f"{_s(title)}: none")
-        return
-    table = Table(*rows[0].keys(), box=box.SIMPLE, title=f"{_s(title)}: {len(rows)}")
-    for row in rows:
-        table.add_row(*(_s(v) for v in row.values()))
-    console.print(table)
+        console.print(f"{_s(title)}: {shown if page else 'none'}")
+    else:
+        table = Table(*rows[0].keys(), box=box.SIMPLE, title=f"{_s(title)}: {shown}")
+        for row in rows:
+            table.add_row(*(_s(v) for v in row.values()))
+        console.print(table)
+    _more(page)
+
+
+def _more(page: Page | None) -> None:
+    more = page.more() if page else None
+    if more:
+        console.print(_s(more), soft_wrap=True)
 
 
 def _next(allowed: list[str] | None, what: str) -> str:

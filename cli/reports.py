@@ -20,10 +20,13 @@ from cli.common import (
     Bounded,
     emit_json,
     fail,
+    list_options,
     open_incubator,
+    paging_of,
     resolve_round,
     say,
     warn_calendar,
+    write_rows,
     write_xlsx,
     xlsx_option,
 )
@@ -193,13 +196,18 @@ def _rows(
     ctx: click.Context,
     title: str,
     query: str,
-    as_json: bool,
+    listing: Listing,
     xlsx: Path | None,
     sheets: Callable[[Incubator, Any], list[Sheet]],
     warn: bool = False,
     site: str | None = None,
     **args: Any,
 ) -> None:
+    """A report's rows: a page of them in a table, or every row as JSON, CSV or a workbook."""
+    from commands.paging import Paging, page_of
+
+    paging = Paging(everything=True) if xlsx else paging_of(*listing)
+    as_json, as_csv = listing[3], listing[4]
     system = open_incubator(ctx)
     if warn:  # the due dates count working days: say when a year's are not known
         warn_calendar(system)
@@ -207,28 +215,42 @@ def _rows(
         system.park.site(site)
         args["site"] = site
     system.read_models.catch_up()
-    rows = getattr(system.read_models, query)(**args)
+    found = page_of(getattr(system.read_models, query)(**args), paging)
     if xlsx is not None:
-        write_xlsx(xlsx, sheets(system, rows))
-    if as_json:
-        emit_json(rows)
+        write_xlsx(xlsx, sheets(system, found.rows))
+    if as_json or as_csv:
+        write_rows(found.rows, as_csv)
     elif xlsx is None:
         from cli.render import render_rows
 
-        render_rows(title, rows)
+        render_rows(title, found.rows, found)
+
+
+# --limit, --page, --all, --json, --csv as given (cli/common.py `list_options`)
+Listing = tuple[int | None, int | None, bool, bool, bool]
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 
 
+def _listing(given: dict[str, Any]) -> Listing:
+    return (
+        given["limit"],
+        given["page"],
+        given["everything"],
+        given["as_json"],
+        given["as_csv"],
+    )
+
+
 @report.command("due")
 @click.option("--until", type=DAY, metavar="YYYY-MM-DD", help="due on or before")
 @click.option("--site", type=NAME_TEXT)
-@json_option
+@list_options
 @xlsx_option
 @click.pass_context
 def due_cmd(
-    ctx: click.Context, until: date | None, site: str | None, as_json: bool, xlsx: Path | None
+    ctx: click.Context, /, until: date | None, site: str | None, xlsx: Path | None, **listing: Any
 ) -> None:
     """Every pending deadline of every case, soonest first."""
 
@@ -239,7 +261,7 @@ def due_cmd(
         names |= {p["id"]: p["title"] for p in system.read_models.projects()}
         return exports.due(system.park, rows, names)
 
-    _rows(ctx, "pending deadlines", "due", as_json, xlsx, sheets, True, site, until=until)
+    _rows(ctx, "pending deadlines", "due", _listing(listing), xlsx, sheets, True, site, until=until)
 
 
 @report.command("occupancy")
@@ -280,18 +302,18 @@ def occupancy_cmd(ctx: click.Context, site: str | None, as_json: bool, xlsx: Pat
 
 @report.command("assignments")
 @click.option("--caseworker", type=NAME_TEXT, metavar="NAME")
-@json_option
+@list_options
 @xlsx_option
 @click.pass_context
 def assignments_cmd(
-    ctx: click.Context, caseworker: str | None, as_json: bool, xlsx: Path | None
+    ctx: click.Context, /, caseworker: str | None, xlsx: Path | None, **listing: Any
 ) -> None:
     """Open cases by caseworker (unassigned ones last)."""
     _rows(
         ctx,
         "open cases by caseworker",
         "assignments",
-        as_json,
+        _listing(listing),
         xlsx,
         lambda system, rows: exports().assignments(system.park, rows),
         caseworker=caseworker,
@@ -300,16 +322,16 @@ def assignments_cmd(
 
 @report.command("stages")
 @click.option("--site", type=NAME_TEXT)
-@json_option
+@list_options
 @xlsx_option
 @click.pass_context
-def stages_cmd(ctx: click.Context, site: str | None, as_json: bool, xlsx: Path | None) -> None:
+def stages_cmd(ctx: click.Context, /, site: str | None, xlsx: Path | None, **listing: Any) -> None:
     """Cases entering and leaving each stage per site and month, and in it at month's end."""
     _rows(
         ctx,
         "stage statistics",
         "stage_stats",
-        as_json,
+        _listing(listing),
         xlsx,
         lambda system, rows: exports().stage_stats(system.park, rows),
         site=site,
@@ -318,11 +340,11 @@ def stages_cmd(ctx: click.Context, site: str | None, as_json: bool, xlsx: Path |
 
 @report.command("legal-status")
 @click.option("--site", type=NAME_TEXT)
-@json_option
+@list_options
 @xlsx_option
 @click.pass_context
 def legal_status_cmd(
-    ctx: click.Context, site: str | None, as_json: bool, xlsx: Path | None
+    ctx: click.Context, /, site: str | None, xlsx: Path | None, **listing: Any
 ) -> None:
     """Per site: the organizations in the park now by legal status (登记/备案), and how many
     moved to filed or registered while the park incubated them (in the park now or not)."""
@@ -330,7 +352,7 @@ def legal_status_cmd(
         ctx,
         "legal status per site (登记/备案)",
         "legal_status",
-        as_json,
+        _listing(listing),
         xlsx,
         lambda system, rows: exports().legal_status(system.park, rows),
         site=site,
@@ -339,18 +361,18 @@ def legal_status_cmd(
 
 @report.command("time-in-stage")
 @click.option("--track", type=click.Choice(["incubation", "residency"]))
-@json_option
+@list_options
 @xlsx_option
 @click.pass_context
 def time_in_stage_cmd(
-    ctx: click.Context, track: str | None, as_json: bool, xlsx: Path | None
+    ctx: click.Context, /, track: str | None, xlsx: Path | None, **listing: Any
 ) -> None:
     """Mean and longest days spent in each stage, per cohort (year of application)."""
     _rows(
         ctx,
         "days in stage per cohort",
         "time_in_stage",
-        as_json,
+        _listing(listing),
         xlsx,
         lambda system, rows: exports().time_in_stage(system.park, rows),
         track=track,

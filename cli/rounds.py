@@ -14,6 +14,7 @@ import click
 
 from cli.common import (
     ID,
+    Declared,
     emit_json,
     history_format,
     open_incubator,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from lifecycle.round import Round
 
 
-@click.group("round")
+@click.group("round", cls=Declared)
 def round_group() -> None:
     """Venture-philanthropy rounds (公益创投): a fund, projects, screening, expert scores,
     awards within the fund, and tracking of the awarded projects."""

@@ -7,21 +7,15 @@ clock and the URL from INCUBATOR_DATABASE_URL.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from argon2 import PasswordHasher
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from commands.accounts import AccountService
-from commands.handlers import Dispatcher, Services
-from commands.importing import ImportService
-from commands.party import PartyService
-from commands.reminders import ReminderService
-from commands.rounds import RoundService
 from commands.service import IncubatorService
 from commands.settings import SettingsError, load_settings
 from lifecycle.park import Park
@@ -30,7 +24,7 @@ from lifecycle.stages import WORKFLOWS
 from projections.read_models import ReadModels
 from schedules.clock import Clock, FixedClock, SystemClock
 from schedules.mail import SMTP_ENV, Mailer, MailError, SmtpMailer
-from store import audit, personal, sessions, signing
+from store import audit, personal, schema, sessions, signing
 from store.audit import AuditError
 from store.database import (
     DATABASE_ENV,
@@ -43,6 +37,16 @@ from store.database import (
 )
 from store.log import EventLog, open_log
 from store.purpose import PURPOSES, PurposeError, mark, purpose_of
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+    from commands.accounts import AccountService
+    from commands.handlers import Dispatcher
+    from commands.importing import ImportService
+    from commands.party import PartyService
+    from commands.reminders import ReminderService
+    from commands.rounds import RoundService
 
 SETTINGS_ENV = "INCUBATOR_SETTINGS"
 # Freezes the clock at one moment (rehearsals, end-to-end tests): every command runs as if it
@@ -63,13 +67,49 @@ class Incubator:
     log: EventLog
     service: IncubatorService
     read_models: ReadModels
-    party: PartyService
-    reminders: ReminderService
-    rounds: RoundService
-    importing: ImportService
-    accounts: AccountService
     keys: signing.KeyFiles  # where this database's keys are kept, outside it
     signer: signing.Signer  # what this process signs the events it writes with
+    mailer: Mailer | None = None
+    password_hasher: PasswordHasher | None = None
+
+    # The other services are made when first used: a command that reads a case never imports
+    # the accounts', the rounds' or the imports' code (start-up is most of a command's time).
+
+    @cached_property
+    def party(self) -> PartyService:
+        from commands.party import PartyService
+
+        return PartyService(self.log, self.park, self.clock)
+
+    @cached_property
+    def reminders(self) -> ReminderService:
+        from commands.reminders import ReminderService
+
+        return ReminderService(self.log, self.park, self.clock, self.read_models, self.mailer)
+
+    @cached_property
+    def rounds(self) -> RoundService:
+        from commands.rounds import RoundService
+
+        return RoundService(self.log, self.park, self.clock)
+
+    @cached_property
+    def importing(self) -> ImportService:
+        from commands.importing import ImportService
+
+        read_models = self.read_models
+        return ImportService(
+            self.log, self.park, self.clock, open_names=lambda: _open_cases(read_models)
+        )
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        from commands.accounts import AccountService
+
+        store = sessions.SessionStore(self.read_models.engine)
+        return AccountService(
+            self.log, self.park, self.clock, self.read_models, store, self.password_hasher
+        )
 
     def trust(self) -> audit.Trust:
         """The public keys pinned for this database (store/signing.py)."""
@@ -78,6 +118,8 @@ class Incubator:
     @property
     def dispatcher(self) -> Dispatcher:
         """Every command message to its handler, on this system's services."""
+        from commands.handlers import Dispatcher, Services
+
         return Dispatcher(Services(self.service, self.party, self.rounds, self.accounts))
 
     def close_all(self) -> None:
@@ -144,20 +186,23 @@ def bootstrap(
         mailer = SmtpMailer.from_url(os.environ[SMTP_ENV])  # MailError when malformed
     engine = database.engine()
     try:
-        with schema_lock(database, engine) as event_store:
-            log = open_log(signing.signed(personal.sealing(event_store)))
-            take_turns(database, log.recorder)
-            try:
-                keys = signing.KeyFiles.of(database)
-                key = signing.signing_key(keys, park.signing_key)
-                signer = signing.Signer(key, clock.now)
-                signing.sign_with(log, signer)
-                personal.keep(log, _subject_keys(database, engine, log))
-                read_models = _read_models(database, engine, log, park)
-                purpose = _purpose(log, create_for, clock if from_env else None)
-            except BaseException:
-                log.close()
-                raise
+        keys = signing.KeyFiles.of(database)
+        signer = signing.Signer(signing.signing_key(keys, park.signing_key), clock.now)
+        expected = schema_fingerprint(database, park)
+        if schema.current(engine, expected):  # most days: nothing to create, no lock
+            present = database.event_store_env | {"CREATE_TABLE": "no"}
+            log, read_models = _open(
+                replace(database, event_store_env=present), engine, park, signer
+            )
+        else:
+            with schema_lock(database, engine) as event_store:
+                log, read_models = _open(event_store, engine, park, signer, install=True)
+            schema.record(engine, expected)
+        try:
+            purpose = _purpose(log, create_for, clock if from_env else None)
+        except BaseException:
+            log.close()
+            raise
     except BaseException:
         engine.dispose()
         raise
@@ -169,15 +214,10 @@ def bootstrap(
         log,
         IncubatorService(log, park, clock),
         read_models,
-        PartyService(log, park, clock),
-        ReminderService(log, park, clock, read_models, mailer),
-        RoundService(log, park, clock),
-        ImportService(log, park, clock, open_names=lambda: _open_cases(read_models)),
-        AccountService(
-            log, park, clock, read_models, sessions.SessionStore(engine), password_hasher
-        ),
         keys,
         signer,
+        mailer,
+        password_hasher,
     )
 
 
@@ -205,13 +245,61 @@ def _subject_keys(database: Database, engine: Engine, log: EventLog) -> personal
         raise DatabaseError(database.failed("create the table of personal data keys", e)) from e
 
 
-def _read_models(database: Database, engine: Engine, log: EventLog, park: Park) -> ReadModels:
+def _open(
+    database: Database, engine: Engine, park: Park, signer: signing.Signer, install: bool = False
+) -> tuple[EventLog, ReadModels]:
+    """The log, signing what it writes with `signer`, and the read models on `database`; with
+    `install`, their tables and triggers are created first where missing."""
+    log = open_log(signing.signed(personal.sealing(database)))
+    take_turns(database, log.recorder)
+    signing.sign_with(log, signer)
     try:
-        audit.install(database, engine)
-        sessions.install(engine)
-        return ReadModels(engine, log, park)
+        personal.keep(log, _subject_keys(database, engine, log))
+        return log, _read_models(database, engine, log, park, install)
+    except BaseException:
+        log.close()
+        raise
+
+
+def _read_models(
+    database: Database, engine: Engine, log: EventLog, park: Park, install: bool
+) -> ReadModels:
+    try:
+        if install:
+            audit.install(database, engine)
+            sessions.install(engine)
+        return ReadModels(engine, log, park, install=install)
     except SQLAlchemyError as e:
         raise DatabaseError(database.failed("create the read models", e)) from e
+
+
+def schema_fingerprint(database: Database, park: Park) -> str:
+    """What this code installs on `database` (store/schema.py): the tables of the audit chain,
+    the sessions, the personal data keys and the read models' registry; the code that installs
+    them and the append-only triggers; every read model's name, version and tables."""
+    from projections import runner
+    from projections.read_models import PROJECTIONS
+
+    built = [p.built_with(park) for p in PROJECTIONS]
+    specs = [spec for p in built for spec in p.specs.values()]
+    return schema.fingerprint(
+        [
+            *audit.chain_metadata.tables.values(),
+            *sessions.metadata.tables.values(),
+            *personal.metadata.tables.values(),
+            *runner.registry_metadata.tables.values(),
+        ],
+        [
+            audit.install,
+            sessions.install,
+            personal.SubjectKeys.install,
+            runner.install,
+            *(spec.columns for spec in specs),
+        ],
+        database.backend,
+        [(p.name, p.version, sorted(p.specs)) for p in built],
+        [(spec.name, spec.by, spec.indexes) for spec in specs],
+    )
 
 
 def _purpose(log: EventLog, create_for: str | None, env_clock: Clock | None) -> str | None:

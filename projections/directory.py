@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Date, String, Table, Text, select
+from sqlalchemy import Column, Date, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
 
 from lifecycle.organization import OrganizationCase as Case
 from projections.runner import Batch, Projection
@@ -54,14 +55,26 @@ def _moved(rows: Batch, e: Case.Moved) -> None:
 
 
 def search(
-    conn: Connection, tables: dict[str, Table], text: str, limit: int = 50
+    conn: Connection, tables: dict[str, Table], text: str, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
-    """Organizations whose name contains `text` (爱心 finds 伊金霍洛旗爱心志愿者协会)."""
+    """Organizations whose name contains `text` (爱心 finds 伊金霍洛旗爱心志愿者协会), by name:
+    `limit` of them from `offset`, walking the index of the names until the page is full."""
     directory = tables["directory"]
     query = (
         select(directory)
-        .where(directory.c.name.contains(text.strip(), autoescape=True))
+        .where(_containing(directory, text))
         .order_by(directory.c.name, directory.c.id)
         .limit(limit)
+        .offset(offset)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def found(conn: Connection, tables: dict[str, Table], text: str) -> int:
+    """How many organizations' names contain `text`."""
+    directory = tables["directory"]
+    return int(conn.execute(select(func.count()).where(_containing(directory, text))).scalar() or 0)
+
+
+def _containing(directory: Table, text: str) -> ColumnElement[bool]:
+    return directory.c.name.contains(text.strip(), autoescape=True)

@@ -34,13 +34,13 @@ from projections.runner import (
     Generation,
     Projection,
     catch_up,
-    install,
     positions,
     registry,
     said,
     serving_anomalies,
     serving_flagged,
 )
+from projections.runner import install as install_tables
 from store.database import reading
 from store.log import EventLog
 
@@ -69,14 +69,18 @@ class ReadModels:
         engine: Engine,
         event_log: EventLog,
         park: Park,
+        install: bool = True,
     ) -> None:
+        """`install`: create the registry and the tables of a read model new to this database
+        (False: the schema is known current)."""
         self.engine, self.log, self.park = engine, event_log, park
         # The anomalies the reads so far have touched (see `read`), for the reader to be told.
         self.noticed: dict[tuple[str, int, int], dict[str, Any]] = {}
         # Each read model as built with these settings: a version of its own for the settings
         # it depends on (the due dates: lengths, reminder policy, calendar).
         self.projections = tuple(p.built_with(park) for p in PROJECTIONS)
-        install(engine, self.projections)
+        if install:
+            install_tables(engine, self.projections)
         # The end of the log when every read model, at these versions, was last brought to
         # it (or past it): until the log grows, a catch-up has nothing to do.
         self._current_at: tuple[int, tuple[int, ...]] | None = None
@@ -239,8 +243,16 @@ class ReadModels:
     def stage_counts(self, **filters: Any) -> dict[str, int]:
         return self.read(caseload.projection, lambda c, t: caseload.stage_counts(c, t, **filters))
 
-    def search(self, text: str) -> list[dict[str, Any]]:
-        return self.read(directory.projection, lambda c, t: directory.search(c, t, text), mark=True)
+    def search(self, text: str, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        return self.read(
+            directory.projection,
+            lambda c, t: directory.search(c, t, text, limit, offset),
+            mark=True,
+        )
+
+    def found(self, text: str) -> int:
+        """How many organizations' names contain `text`."""
+        return self.read(directory.projection, lambda c, t: directory.found(c, t, text))
 
     def due(self, until: date | None = None, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
+from functools import cached_property
 from operator import itemgetter
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Date, Table, and_, bindparam, delete, select
+from sqlalchemy import Column, Date, Table, and_, bindparam, delete
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
 
@@ -81,11 +82,23 @@ class TableStatements:
         self.postgresql = dialect.name == "postgresql"
         self._quote = dialect.identifier_preparer.quote
         self._name = dialect.identifier_preparer.format_table(table)
-        self.upsert = self._upsert(self.columns, add=False)
-        self.delete = self._delete()
         self._counts: dict[tuple[str, ...], Write] = {}
-        self._fetch = self._fetch_query() if by is not None else ""
         self._readers = [(c.name, r) for c in table.columns if (r := _reader(c, dialect))]
+
+    # Each statement is compiled when a batch first needs it: a process that applies a few
+    # events (a command's catch-up) compiles those of the tables they touch, not of every one.
+
+    @cached_property
+    def upsert(self) -> Write:
+        return self._upsert(self.columns, add=False)
+
+    @cached_property
+    def delete(self) -> Write:
+        return self._delete()
+
+    @cached_property
+    def _fetch(self) -> str:
+        return self._fetch_query() if self.by is not None else ""
 
     def counts(self, columns: tuple[str, ...]) -> Write:
         """Adds to the counters `columns` (created at zero)."""
@@ -118,8 +131,9 @@ class TableStatements:
             names = ", ".join(map(self._quote, self.columns))
             array = f"%(ids)s::{by.type.compile(self.dialect)}[]"
             return f"SELECT {names} FROM {self._name} WHERE {self._quote(by.name)} = ANY({array})"
-        ids: list[Any] = [bindparam(f"id{i}") for i in range(FETCH_CHUNK)]
-        return str(select(self.table).where(by.in_(ids)).compile(dialect=self.dialect))
+        names = ", ".join(self._quote(name) for name in self.columns)
+        marks = ", ".join("?" * FETCH_CHUNK)  # written out: SQLAlchemy compiles 500 slowly
+        return f"SELECT {names} FROM {self._name} WHERE {self._quote(by.name)} IN ({marks})"
 
     def _upsert(self, names: Sequence[str], *, add: bool) -> Write:
         """Insert rows of `names`; where a row's key is taken, set its other columns instead

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from commands import messages
 from commands.bootstrap import Incubator
 from commands.handlers import Actor
+from commands.paging import PAGE_SIZE
 from commands.requests import Requests
 from commands.roles import ROLE_NAMES, Right, right_of
 from lifecycle.errors import Conflict, NotFound, Refused, Said
@@ -36,7 +37,7 @@ from web.session import (
     viewer,
 )
 
-PAGE = 50  # cases per page of the caseload
+PAGE = PAGE_SIZE  # cases per page of the caseload, as every list's (commands/paging.py)
 SOON = 30  # days ahead that "my work" shows a deadline before any reminder
 
 
