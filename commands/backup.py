@@ -36,7 +36,7 @@ from projections.runner import (
 )
 from store import audit as chain
 from store import backup as files
-from store import personal, requests, sessions
+from store import personal, requests, schema, sessions
 from store.database import parse_database_url
 from store.log import open_log
 
@@ -55,7 +55,8 @@ def declared_tables() -> dict[str, Table]:
     """Every table of ours the code declares, by name, besides the events table (the library's)
     and the read models' generations: the chain and its checkpoints, sessions and failed logins,
     the API's answers and record of reads, the data subjects' keys (an erased subject's is
-    gone, so a later backup holds none of it), the read models' registry."""
+    gone, so a later backup holds none of it), the read models' registry, the schema's
+    fingerprint."""
     found: dict[str, Table] = {}
     for metadata in (
         chain.chain_metadata,
@@ -63,6 +64,7 @@ def declared_tables() -> dict[str, Table]:
         requests.metadata,
         personal.metadata,
         registry_metadata,
+        schema.metadata,
     ):
         found.update(metadata.tables)
     return found
