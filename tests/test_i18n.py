@@ -188,8 +188,7 @@ def test_every_refusal_the_domain_can_raise_has_its_chinese_template() -> None:
         "the exit evaluation",
         "nobody yet",
         "registered",  # a legal status made a Term at run time
-        "no signing key: write one with `incubator audit keygen --out FILE` and name it "
-        "under [audit] signing_key in the settings file",  # a subclass of Refused
+        "wrong name or password, or the account cannot log in",  # a subclass of Refused
     ):
         assert (None, template) in found, template
         assert cjk(ZH_LANG.gettext(template)) > 0, template
