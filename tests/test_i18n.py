@@ -188,7 +188,7 @@ def test_every_refusal_the_domain_can_raise_has_its_chinese_template() -> None:
         "the exit evaluation",
         "nobody yet",
         "registered",  # a legal status made a Term at run time
-        "wrong name or password, or the account cannot log in",  # a subclass of Refused
+        "no joint branch with id {id}",  # a subclass of Refused
     ):
         assert (None, template) in found, template
         assert cjk(ZH_LANG.gettext(template)) > 0, template
