@@ -195,7 +195,7 @@ def _call(name: str) -> Figure:
 CALLS = (
     "--help",
     "org show",
-    "org record-visit",
+    "org record-service-evaluation",
     "org list",
     "org list --stage",
     "org find",
