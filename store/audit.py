@@ -272,7 +272,7 @@ def migrate(engine: Engine, log: EventLog, key: Ed25519PrivateKey, now: datetime
             for r in conn.execute(select(chain).order_by(chain.c.position))
         ]
         signed_at = now.astimezone(UTC).isoformat()
-        public = _public_hex(key.public_key())
+        public = public_hex(key.public_key())
         if links:
             message = links_message(first, head.position, head.log_hash, signed_at, public, links)
             conn.execute(
@@ -697,7 +697,7 @@ def new_signing_key(path: Path) -> str:
     )
     path.touch(mode=0o600, exist_ok=False)
     path.write_bytes(pem)
-    return _public_hex(key.public_key())
+    return public_hex(key.public_key())
 
 
 def checkpoint(engine: Engine, key: Ed25519PrivateKey, now: datetime) -> dict[str, Any]:
@@ -712,7 +712,7 @@ def checkpoint(engine: Engine, key: Ed25519PrivateKey, now: datetime) -> dict[st
             "position": head.position,
             "log_hash": head.log_hash,
             "signed_at": signed_at,
-            "public_key": _public_hex(key.public_key()),
+            "public_key": public_hex(key.public_key()),
             "signature": key.sign(message).hex(),
         }
         kept = conn.execute(
@@ -790,10 +790,7 @@ def signed_by(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def public_hex(key: Ed25519PublicKey) -> str:
-    return _public_hex(key)
-
-
-def _public_hex(key: Ed25519PublicKey) -> str:
+    """A public key as the chain, checkpoints and trusted-keys files write it: raw, in hex."""
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
 
 

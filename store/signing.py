@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -38,6 +37,8 @@ from store.audit import (
     link,
     links_message,
     load_signing_key,
+    new_signing_key,
+    public_hex,
 )
 from store.database import Database
 
@@ -62,10 +63,7 @@ class Signer:
     public_key: str = field(init=False)  # hex, raw: computed once, signed into every link
 
     def __post_init__(self) -> None:
-        raw = self.key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        object.__setattr__(self, "public_key", raw.hex())
+        object.__setattr__(self, "public_key", public_hex(self.key.public_key()))
 
 
 # ---- the writer ------------------------------------------------------------------------------
@@ -237,24 +235,16 @@ def signing_key(files: KeyFiles, named: str | None) -> Ed25519PrivateKey:
     if named is not None:
         return load_signing_key(named)
     if not files.signing.exists():
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
         files.signing.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         made = files.signing.with_name(f".{files.signing.name}.{os.getpid()}")
-        fd = os.open(made, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
+        public = new_signing_key(made)
         try:  # whole or not at all: another process never reads half a key
             os.link(made, files.signing)
         except FileExistsError:  # another process made it first: theirs is the key
             return load_signing_key(str(files.signing))
         finally:
             made.unlink()
-        pin(files, Signer(key, lambda: datetime.now(UTC)).public_key, "made with this database")
+        pin(files, public, "made with this database")
     return load_signing_key(str(files.signing))
 
 
@@ -303,5 +293,5 @@ def trust(files: KeyFiles, key: Ed25519PrivateKey | None) -> Trust:
     """The keys pinned for this database: its signing key's and the trusted-keys file's."""
     keys, revoked = read_trusted(files.trusted)
     if key is not None:
-        keys.add(Signer(key, lambda: datetime.now(UTC)).public_key)
+        keys.add(public_hex(key.public_key()))
     return Trust(frozenset(keys), revoked)
