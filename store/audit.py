@@ -52,12 +52,15 @@ from store.log import EventLog
 
 GENESIS = "0" * 64
 BATCH = 5000
+# A position as a primary key: on SQLite an INTEGER one is the row's own id, so a link or a
+# signature is written into one table page, with no separate index to update.
+POSITION = BigInteger().with_variant(Integer(), "sqlite")
 
 chain_metadata = MetaData()
 chain = Table(
     "event_chain",
     chain_metadata,
-    Column("position", BigInteger, primary_key=True),  # the event's notification id
+    Column("position", POSITION, primary_key=True),  # the event's notification id
     Column("originator_id", String(36), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("case_hash", String(64), nullable=False),
@@ -73,7 +76,7 @@ chain_head = Table(  # one row: the last link written (updated by each writer, i
 signatures = Table(  # one row per writing transaction: its links, signed
     "event_signatures",
     chain_metadata,
-    Column("last_position", BigInteger, primary_key=True),
+    Column("last_position", POSITION, primary_key=True),
     Column("first_position", BigInteger, nullable=False),
     Column("signed_at", String(40), nullable=False),  # when it was written (UTC)
     Column("public_key", String(64), nullable=False),  # Ed25519, raw, hex

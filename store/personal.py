@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -45,6 +45,7 @@ subject_keys = Table(
     Column("key", LargeBinary),  # 32 bytes, AES-256; NULL once erased
     Column("created_at", BigInteger, nullable=False),  # microseconds since 1970, UTC
     Column("erased_at", BigInteger),
+    sqlite_with_rowid=False,  # the rows are the key's index: one page written per new key
 )
 SEALED = "sealed"  # a sealed field is stored as {"sealed": base64(nonce + ciphertext + tag)}
 NONCE = 12
@@ -100,12 +101,34 @@ class SubjectKeys:
 
     # ---- sealing and opening ------------------------------------------------------------------
 
-    def seal(self, subject: UUID, field: str, text: str, at: datetime) -> dict[str, str]:
-        """`text` sealed under the subject's key (made now if it has none)."""
+    def key_for(self, subject: UUID, at: datetime, first: bool) -> tuple[bytes, NewKey | None]:
+        """The subject's key, and the row to store with the event if it is new: a new subject's
+        key (the case being created, as a rule) is made now and written in the transaction of
+        the first event sealed under it (see `store_new_keys`), so that no event is stored
+        without its key and no key without an event. Two writers sealing for a new subject at
+        once: one of them meets the other's key at the insert and decides again. The `first`
+        event of an aggregate is about a subject that has no key yet (a key is only ever
+        written with an event of its subject), so none is looked for."""
+        made = _made().get(str(subject))
+        if made is not None:  # an earlier event of the same save, not yet written
+            return made.key, made
+        row = None if first else self._row(subject)
+        if row is None:
+            new = NewKey(str(subject), AESGCM.generate_key(256), _micros(at))
+            _made()[new.subject] = new
+            return new.key, new
+        if row.key is None:
+            raise PersonalDataError(
+                f"the personal data of {subject} was erased: nothing personal is recorded "
+                f"about that subject again"
+            )
+        return bytes(row.key), None
+
+    @staticmethod
+    def seal(key: bytes, subject: UUID, field: str, text: str) -> dict[str, str]:
+        """`text` sealed under the subject's `key`, bound to the subject and the field."""
         nonce = os.urandom(NONCE)
-        sealed = AESGCM(self._key_for(subject, at)).encrypt(
-            nonce, text.encode("utf-8"), _bound(subject, field)
-        )
+        sealed = AESGCM(key).encrypt(nonce, text.encode("utf-8"), _bound(subject, field))
         return {SEALED: base64.b64encode(nonce + sealed).decode("ascii")}
 
     def reveal(self, subject: UUID, field: str, stored: Any) -> Any:
@@ -214,69 +237,33 @@ class SubjectKeys:
             )
         return Wiped(True, "the key's bytes were overwritten in the file and its write-ahead log")
 
-    def _key_for(self, subject: UUID, at: datetime) -> bytes:
-        """The subject's key; a new subject's (the case being created, as a rule) made now.
-        Two writers sealing for a new subject at once: the first key stays."""
-        key = AESGCM.generate_key(256)
-        if self.driver.insert(str(subject), key, _micros(at)):
-            return key
-        row = self._row(subject)
-        if row is None or row.key is None:
-            raise PersonalDataError(
-                f"the personal data of {subject} was erased: nothing personal is recorded "
-                f"about that subject again"
-            )
-        return bytes(row.key)
-
     def _row(self, subject: UUID) -> KeyRow | None:
         return self.driver.select(str(subject))
 
 
 class Driver(Protocol):
-    """The two statements of every sealing and opening, on the database driver's own
-    connection: read at each opening of a sealed field (a case's application, each time it is
-    replayed), SQLAlchemy's statement and transaction handling would cost ten times the query."""
+    """The statement of every opening (and of sealing for a known subject), on the database
+    driver's own connection: read at each opening of a sealed field (a case's application,
+    each time it is replayed), SQLAlchemy's statement and transaction handling would cost ten
+    times the query."""
 
     def select(self, subject: str) -> KeyRow | None: ...
-
-    def insert(self, subject: str, key: bytes, created_at: int) -> bool:
-        """A new subject's key, unless it has one (False). The write does not wait for the
-        disk: a key is made just before the event sealed under it is written, and the event's
-        own commit, which waits, makes everything written before it durable too (SQLite syncs
-        its write-ahead log as a whole; PostgreSQL flushes its log up to the event's commit).
-        So a key is never durable later than the first event that needs it, and costs no
-        second wait."""
-        ...
 
 
 class SqliteDriver:
     SELECT = "SELECT key, created_at, erased_at FROM subject_keys WHERE subject = ?"
-    INSERT = "INSERT OR IGNORE INTO subject_keys (subject, key, created_at) VALUES (?, ?, ?)"
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def select(self, subject: str) -> KeyRow | None:
-        with self._raw() as raw:
-            found = raw.execute(self.SELECT, (subject,)).fetchone()
-        return None if found is None else KeyRow(*found)
-
-    def insert(self, subject: str, key: bytes, created_at: int) -> bool:
-        with self._raw() as raw:  # in autocommit: one statement, its own transaction
-            was = int(raw.execute("PRAGMA synchronous").fetchone()[0])
-            raw.execute("PRAGMA synchronous = NORMAL")  # outside a transaction, as it must be
-            try:
-                return bool(raw.execute(self.INSERT, (subject, key, created_at)).rowcount)
-            finally:
-                raw.execute(f"PRAGMA synchronous = {was}")
-
-    @contextmanager
-    def _raw(self) -> Iterator[Any]:
         pooled = self.engine.raw_connection()  # isolation_level None: autocommit (database.py)
         try:
-            yield pooled.driver_connection
+            raw: Any = pooled.driver_connection
+            found = raw.execute(self.SELECT, (subject,)).fetchone()
         finally:
             pooled.close()
+        return None if found is None else KeyRow(*found)
 
 
 class PostgresDriver:
@@ -286,20 +273,64 @@ class PostgresDriver:
         self.datastore = datastore
         table = f'"{datastore.schema}".subject_keys'
         self.select_sql = f"SELECT key, created_at, erased_at FROM {table} WHERE subject = %s"
-        self.insert_sql = (
-            "WITH unsynced AS (SELECT set_config('synchronous_commit', 'off', true)) "
-            f"INSERT INTO {table} (subject, key, created_at) SELECT %s, %s, %s FROM unsynced "
-            "ON CONFLICT (subject) DO NOTHING"
-        )
 
     def select(self, subject: str) -> KeyRow | None:
         with self.datastore.get_connection() as conn:
             found = conn.execute(self.select_sql, (subject,)).fetchone()
         return None if found is None else KeyRow(**found)
 
-    def insert(self, subject: str, key: bytes, created_at: int) -> bool:
-        with self.datastore.get_connection() as conn:
-            return bool(conn.execute(self.insert_sql, (subject, key, created_at)).rowcount)
+
+class NewKey(NamedTuple):
+    """A subject's key made for an event about to be written, stored in the event's
+    transaction."""
+
+    subject: str
+    key: bytes
+    created_at: int
+
+
+@dataclass(frozen=True)
+class KeyedStoredEvent(StoredEvent):
+    """A stored event whose sealed fields use a key made for it: the recorder writes the key in
+    the event's transaction (`store_new_keys`)."""
+
+    new_key: NewKey | None = None
+
+
+_pending = threading.local()
+
+
+def _made() -> dict[str, NewKey]:
+    """This thread's keys made for events not yet written (an aggregate's events are mapped
+    one by one before the recorder writes them all)."""
+    made: dict[str, NewKey] | None = getattr(_pending, "made", None)
+    if made is None:
+        made = _pending.made = {}
+    return made
+
+
+INSERT_KEY = "INSERT INTO {table} (subject, key, created_at) VALUES ({mark}, {mark}, {mark})"
+
+
+def store_new_keys(cursor: Any, insert: str, stored: Sequence[StoredEvent]) -> None:
+    """Writes the keys made for `stored` with the cursor of their transaction (`insert` is
+    INSERT_KEY for the backend). A subject that has a key already (another writer's, committed
+    meanwhile) fails the transaction as a lost race does, and the command decides again. The
+    keys are forgotten here whatever happens: written, or to be made again."""
+    new = {
+        e.new_key.subject: e.new_key
+        for e in stored
+        if isinstance(e, KeyedStoredEvent) and e.new_key is not None
+    }
+    if not new:
+        return
+    made = _made()
+    for subject in new:
+        made.pop(subject, None)
+    if len(new) == 1:
+        cursor.execute(insert, next(iter(new.values())))
+    else:
+        cursor.executemany(insert, list(new.values()))
 
 
 class PersonalDataMapper(Mapper[UUID]):
@@ -316,11 +347,22 @@ class PersonalDataMapper(Mapper[UUID]):
             keys = self._keys()
             if any(type(state[f]) is not str for f in held):  # an erased one, say
                 raise PersonalDataError(f"only text is sealed as personal data: {held}")
-            subject, at = domain_event.originator_id, domain_event.timestamp
+            subject = domain_event.originator_id
+            first = domain_event.originator_version == 1
+            key, new = keys.key_for(subject, domain_event.timestamp, first)
             sealed = object.__new__(type(domain_event))
-            opened = {f: keys.seal(subject, f, state[f], at) for f in held}
+            opened = {f: keys.seal(key, subject, f, state[f]) for f in held}
             object.__setattr__(sealed, "__dict__", state | opened)
-            domain_event = sealed
+            stored = super().to_stored_event(sealed)
+            if new is not None:
+                return KeyedStoredEvent(
+                    stored.originator_id,
+                    stored.originator_version,
+                    stored.topic,
+                    stored.state,
+                    new_key=new,
+                )
+            return stored
         return super().to_stored_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:

@@ -41,6 +41,7 @@ from store.audit import (
     public_hex,
 )
 from store.database import Database
+from store.personal import INSERT_KEY, store_new_keys
 
 KEY = re.compile(r"^[0-9a-f]{64}$")
 RECORDER_TOPIC = {
@@ -168,12 +169,19 @@ class LinkWriter:
         return row["case_hash"] if row is not None else GENESIS  # verify names the gap
 
 
+SQLITE_KEY = INSERT_KEY.format(table="subject_keys", mark="?")
+
+
 class SignedSQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's recorder, writing in each transaction the keys its events are sealed
+    under (store/personal.py), then the events, then their links and signature."""
+
     signer: Signer | None = None
 
     def _insert_events(
         self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        store_new_keys(c, SQLITE_KEY, stored_events)
         positions = super()._insert_events(c, stored_events, **kwargs)
         if stored_events:
             assert positions is not None

@@ -10,6 +10,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 
+from store.personal import INSERT_KEY, store_new_keys
 from store.signing import LinkWriter, Signer
 
 
@@ -20,9 +21,10 @@ class SignedPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """The library's insert, with the links written before its transaction ends. (The
-        library keeps an error met after the insert until its transaction has committed; an
-        event must not commit without its link, so here the error ends the transaction.)"""
+        """The library's insert, with the keys of its sealed fields written first and the links
+        before its transaction ends. (The library keeps an error met after the insert until its
+        transaction has committed; an event must not commit without its link, so here the error
+        ends the transaction.)"""
         if not stored_events:
             return []
         with (
@@ -31,8 +33,10 @@ class SignedPostgresRecorder(PostgresApplicationRecorder):
             conn.transaction(),
             conn.cursor() as curs,
         ):
-            self._insert_stored_events(curs, stored_events, **kwargs)
             schema = f'"{self.datastore.schema}".' if self.datastore.schema else ""
+            keys = INSERT_KEY.format(table=f"{schema}subject_keys", mark="%s")
+            store_new_keys(curs, keys, stored_events)
+            self._insert_stored_events(curs, stored_events, **kwargs)
             with conn.cursor() as asking:  # the head is read in the insert's round trip
                 links = LinkWriter(asking, "%s", schema)
                 links.ask_head(stored_events)

@@ -16,7 +16,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from commands import exports
 from commands.audit import Audit
@@ -32,7 +32,7 @@ from lifecycle.organization import OrganizationCase
 from lifecycle.personal import ERASED
 from lifecycle.step import Step
 from schedules.clock import FixedClock
-from store import personal
+from store import personal, signing
 from store.database import parse_database_url
 from store.log import open_log
 from tests.api_support import api_on
@@ -284,14 +284,41 @@ def test_only_the_director_and_an_admin_may_erase() -> None:
 def test_a_sealed_field_opens_only_as_its_subject_and_field(incubator: Incubator) -> None:
     keys = personal.keys_of(incubator.log)
     assert keys is not None
-    one, two = UUID(int=1), UUID(int=2)
-    sealed = keys.seal(one, "contact", CONTACT, NOW)
-    keys.seal(two, "contact", "别人", NOW)
+    one = apply_with_contact(incubator)
+    two = apply_with_contact(incubator, "另一个协会")
+    sealed = keys.seal(key_of(incubator, one) or b"", one, "contact", CONTACT)
     assert keys.reveal(one, "contact", sealed) == CONTACT
     with pytest.raises(personal.PersonalDataError, match="moved from another subject or field"):
         keys.reveal(two, "contact", sealed)
     with pytest.raises(personal.PersonalDataError):
         keys.reveal(one, "phone", sealed)
+
+
+def key_count(system: Incubator) -> int:
+    with system.read_models.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(personal.subject_keys)) or 0)
+
+
+def test_a_key_is_stored_with_its_event_or_not_at_all(any_incubator: Incubator) -> None:
+    """The subject's key is written in the transaction of the first event sealed under it: a
+    write that fails leaves neither (here the writer has lost its signing key, so the
+    recorder refuses inside the transaction), and the next one stores both."""
+    system = any_incubator
+    first = apply_with_contact(system)
+    assert key_count(system) == 1
+    recorder: Any = system.log.recorder
+    signer, recorder.signer = recorder.signer, None
+    events = system.log.recorder.max_notification_id()
+    with pytest.raises(signing.NotSigning):
+        apply_with_contact(system, "未能记录的协会")
+    assert key_count(system) == 1
+    assert system.log.recorder.max_notification_id() == events
+    recorder.signer = signer
+    second = apply_with_contact(system, "第二个协会")
+    assert key_count(system) == 2
+    for case_id in (first, second):
+        assert key_of(system, case_id) is not None
+        assert system.service.case(case_id).contact == CONTACT
 
 
 def test_an_imported_contact_is_sealed_and_erased_the_same_way(
