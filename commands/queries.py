@@ -277,6 +277,7 @@ def _written_order(entry: dict[str, Any]) -> tuple[str, str, str, int]:
 
 
 def _entry(event: Any, aggregate: str | None = None) -> dict[str, Any]:
+    data = event_data(event, skip=STEP_FIELDS)  # a new dict: masked only if it holds a secret
     entry = {
         "version": event.originator_version,
         "type": type(event).__name__,
@@ -286,7 +287,7 @@ def _entry(event: Any, aggregate: str | None = None) -> dict[str, Any]:
         "role": getattr(event, "role", None),
         "rehearsal": bool(getattr(event, "rehearsal", False)),  # written under a fixed clock
         "reason": getattr(event, "reason", None),
-        "data": masked(event_data(event, skip=STEP_FIELDS)),
+        "data": data if SECRET_FIELDS.isdisjoint(data) else masked(data),
     }
     if aggregate:
         entry["of"] = {"aggregate": aggregate, "id": str(event.originator_id)}
