@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -479,13 +480,19 @@ def main(argv: list[str] | None = None) -> None:
         results["sections"] = json.loads(args.out.read_text(encoding="utf-8"))["sections"]
     for name in chosen:
         print(f"… {name}", file=sys.stderr, flush=True)
-        started = time.perf_counter()
+        started, load_before = time.perf_counter(), os.getloadavg()
         figures = run_section(name, args.quick)
         results["sections"][name] = {
             "mode": "quick" if args.quick else "full",
             "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "seconds": round(time.perf_counter() - started, 1),
+            # the machine's 1-, 5- and 15-minute load as the section started and ended: two
+            # cores, shared with other work, so a figure is read beside it
+            "load_average": [
+                [round(x, 2) for x in load_before],
+                [round(x, 2) for x in os.getloadavg()],
+            ],
             "figures": figures,
         }
         print(f"  {name}: {results['sections'][name]['seconds']} s", file=sys.stderr, flush=True)
