@@ -87,6 +87,7 @@ class ReadModels:
         self._current_at: tuple[int, tuple[int, ...]] | None = None
         # The generation each read model served at its last read (`read_at_once`).
         self._served: dict[str, int] = {}
+        self._statements: dict[tuple[str, int, Any], Select[Any]] = {}
 
     def named(self, names: Sequence[str] | None) -> list[Projection]:
         known = {p.name: p for p in self.projections}
@@ -239,19 +240,22 @@ class ReadModels:
         query: Callable[[dict[str, Table]], Select[Any]],
         order: Sequence[str],
         key: str,
+        **params: Any,
     ) -> list[dict[str, Any]]:
-        """`read` of the rows of `query` in one statement, on the generation served at the
-        last read, the registry asked in the same statement whether it still serves: one round
-        trip, not two. A generation changed or dropped since, or one with anomalies, is read
-        again by `read`. `key`: a column of the answer that is never NULL."""
+        """`read` of the rows of `query` (run with `params`) in one statement, on the generation
+        served at the last read, the registry asked in the same statement whether it still
+        serves: one round trip, not two. A generation changed or dropped since, or one with
+        anomalies, is read again by `read`. `key`: a column of the answer never NULL."""
         generation = self._served.get(projection.name)
         if generation is not None:
-            statement = served_with(
-                projection, generation, query(projection.tables(generation)), order
-            )
+            made = (projection.name, generation, query)
+            statement = self._statements.get(made)
+            if statement is None:  # made once a generation: building one costs more than it runs
+                statement = served_with(query(projection.tables(generation)), order)
+                self._statements[made] = statement
             try:
                 with self._reading() as conn:
-                    rows = conn.execute(statement).all()
+                    rows = conn.execute(statement, {"name": projection.name, **params}).all()
             except (OperationalError, ProgrammingError):
                 rows = []  # the generation was dropped by a rebuild: read it again
             serving = rows[0]._mapping if rows else None
@@ -264,7 +268,9 @@ class ReadModels:
                 for found in answer:
                     del found["_serving"], found["_flagged"]
                 return answer
-        return self.read(projection, lambda c, t: [dict(r._mapping) for r in c.execute(query(t))])
+        return self.read(
+            projection, lambda c, t: [dict(r._mapping) for r in c.execute(query(t), params)]
+        )
 
     def _reading(self) -> Connection:
         """A connection for a query, without a transaction around it (store/database.py
@@ -328,7 +334,7 @@ class ReadModels:
     def reminders_of(self, case_id: str) -> list[dict[str, Any]]:
         """Every history reads them: in one round trip."""
         return self.read_at_once(
-            outbox.projection, lambda t: outbox.of_case(t, case_id), ["reminder_id"], "reminder_id"
+            outbox.projection, outbox.of_case, ["reminder_id"], "reminder_id", case_id=case_id
         )
 
     def occupancy(self, site: str | None = None) -> list[dict[str, Any]]:

@@ -582,19 +582,17 @@ def serving_flagged(conn: Connection, projection: Projection) -> tuple[Generatio
     return Generation(projection, row.serving, row.serving_version), bool(row.flagged)
 
 
-def served_with(
-    projection: Projection, generation: int, query: Select[Any], order: Sequence[str]
-) -> Select[Any]:
-    """`query` on the tables of `generation`, beside the registry's serving generation and
-    whether it has anomalies (`_serving`, `_flagged`), in one statement: a row with no answer
-    (None in every column of the query) when it answers nothing. Ordered by `order`."""
+def served_with(query: Select[Any], order: Sequence[str]) -> Select[Any]:
+    """`query` beside the registry's serving generation of the read model `name` (bound when
+    run) and whether it has anomalies (`_serving`, `_flagged`), in one statement: a row with
+    no answer (None in every column of the query) when it answers nothing. Ordered by
+    `order`."""
     answer = query.subquery("answer")
     serving = _FLAGGED.subquery("serving")
     return (
         select(serving.c.serving.label("_serving"), serving.c.flagged.label("_flagged"), *answer.c)
         .select_from(serving.outerjoin(answer, true()))
         .order_by(*(answer.c[name] for name in order))
-        .params(name=projection.name)
     )
 
 

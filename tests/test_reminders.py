@@ -1300,7 +1300,9 @@ def test_a_cases_reminders_are_read_in_one_statement_from_the_generation_that_se
     again = models.reminders_of(str(case_id))  # on the generation the first read saw served
     asked_first = models.read(
         outbox.projection,
-        lambda c, t: [dict(r._mapping) for r in c.execute(outbox.of_case(t, str(case_id)))],
+        lambda c, t: [
+            dict(r._mapping) for r in c.execute(outbox.of_case(t), {"case_id": str(case_id)})
+        ],
     )
     assert len(first) > 3
     assert again == first == asked_first
