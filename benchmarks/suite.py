@@ -253,6 +253,18 @@ FIGURES = [
     ),
     Figure(
         "history",
+        "history CPU per read, 200 events (mean)",
+        lambda r: r["cases_of_200"]["history"].get("cpu_ms_mean"),
+        "ms",
+    ),
+    Figure(
+        "history",
+        "as-of CPU per read, 200 events (mean)",
+        lambda r: r["cases_of_200"]["as_of"].get("cpu_ms_mean"),
+        "ms",
+    ),
+    Figure(
+        "history",
         "history p50, 20 events",
         lambda r: r["cases_of_20"]["history"]["p50_ms"],
         "ms",
