@@ -220,7 +220,9 @@ def _entries(
     for event in log.events.get(aggregate_id):
         state = cast(CanMutateProtocol[Aggregate], event).mutate(state)
         after = _fields(state)
-        entries.append(_entry(event, aggregate) | {"changed": _changed(before, after)})
+        entry = _entry(event, aggregate)
+        entry["changed"] = _changed(before, after)
+        entries.append(entry)
         before = after  # a copy: events assign new values, they never change one in place
     return entries
 
