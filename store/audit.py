@@ -662,6 +662,12 @@ _WALK = {  # each event as stored, with the link at its place: no decoding, no U
 }
 
 
+_BINARY: dict[str, dict[str, bool]] = {  # PostgreSQL: the stored bytes as they are, not in hex
+    "sqlite": {},
+    "postgresql": {"binary": True},
+}
+
+
 def _rows(conn: Connection, table: Table, order: Any) -> Iterator[Any]:
     after = 0
     while True:
@@ -688,7 +694,7 @@ def _walk(conn: Connection, until: int) -> Iterator[list[tuple[Any, ...]]]:
     try:
         for start in range(0, until, BATCH):
             end = min(start + BATCH, until)
-            cursor.execute(statement, (start, end, start, end))
+            cursor.execute(statement, (start, end, start, end), **_BINARY[conn.dialect.name])
             yield cast(list[tuple[Any, ...]], cursor.fetchall())
     finally:
         cursor.close()
