@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -97,7 +98,8 @@ def run_section(name: str, quick: bool) -> Any:
         "rebuild": lambda b: rebuild.run(
             b, 30_000 if quick else 1_000_000 if b == "sqlite" else 250_000, 1
         ),
-        "audit": lambda b: audit.run(b, 30_000 if quick else 250_000, 1),
+        # two rounds, ours first in one and the plain read first in the other
+        "audit": lambda b: audit.run(b, 30_000 if quick else 250_000, 2),
         "api": lambda b: api.run(b, 2000, 120, 600) if quick else api.run(b),
         # the million-event log of issue #17 on both backends
         "backup": lambda b: backup.run(b, 30_000 if quick else 1_000_000),
@@ -251,6 +253,18 @@ FIGURES = [
     ),
     Figure(
         "history",
+        "history CPU per read, 200 events (mean)",
+        lambda r: r["cases_of_200"]["history"]["cpu_ms_mean"],
+        "ms",
+    ),
+    Figure(
+        "history",
+        "as-of CPU per read, 200 events (mean)",
+        lambda r: r["cases_of_200"]["as_of"]["cpu_ms_mean"],
+        "ms",
+    ),
+    Figure(
+        "history",
         "history p50, 20 events",
         lambda r: r["cases_of_20"]["history"]["p50_ms"],
         "ms",
@@ -288,6 +302,14 @@ FIGURES = [
     ),
     Figure("audit", "`audit verify`", lambda r: r["verify_events_per_s"], "events/s"),
     Figure("audit", "verify ÷ raw read + decode", lambda r: r["verify_ratio_to_raw"]),
+    Figure(
+        "audit",
+        "verify ÷ raw plain read (#19)",
+        lambda r: r["verify_ratio_to_plain_read"],
+        "",
+        "≥ 0.7",
+        lambda v: v >= 0.7,
+    ),
     *(
         Figure(
             "processes",
@@ -470,13 +492,19 @@ def main(argv: list[str] | None = None) -> None:
         results["sections"] = json.loads(args.out.read_text(encoding="utf-8"))["sections"]
     for name in chosen:
         print(f"… {name}", file=sys.stderr, flush=True)
-        started = time.perf_counter()
+        started, load_before = time.perf_counter(), os.getloadavg()
         figures = run_section(name, args.quick)
         results["sections"][name] = {
             "mode": "quick" if args.quick else "full",
             "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": machine(),
             "seconds": round(time.perf_counter() - started, 1),
+            # the machine's 1-, 5- and 15-minute load as the section started and ended: two
+            # cores, shared with other work, so a figure is read beside it
+            "load_average": [
+                [round(x, 2) for x in load_before],
+                [round(x, 2) for x in os.getloadavg()],
+            ],
             "figures": figures,
         }
         print(f"  {name}: {results['sections'][name]['seconds']} s", file=sys.stderr, flush=True)

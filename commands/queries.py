@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from itertools import compress
+from operator import is_not
 from typing import Any, cast
 from uuid import UUID
 
@@ -218,7 +220,9 @@ def _entries(
     for event in log.events.get(aggregate_id):
         state = cast(CanMutateProtocol[Aggregate], event).mutate(state)
         after = _fields(state)
-        entries.append(_entry(event, aggregate) | {"changed": _changed(before, after)})
+        entry = _entry(event, aggregate)
+        entry["changed"] = _changed(before, after)
+        entries.append(entry)
         before = after  # a copy: events assign new values, they never change one in place
     return entries
 
@@ -245,13 +249,24 @@ _UNSET = object()
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The fields an event changed, before and after (a new aggregate: the ones it set)."""
     changed = {}
-    for name, value in after.items():
-        old = before.get(name, _UNSET)
-        if old is value or name[0] == "_":  # most fields: untouched, the very same object
+    for name in _touched(before, after):
+        old, value = before.get(name, _UNSET), after[name]
+        if old is value or name[0] == "_":  # the library's own: `_version`, `_modified_on`...
             continue
         if (old is _UNSET and value is not None) or (old is not _UNSET and old != value):
             changed[name] = {"before": None if old is _UNSET else old, "after": value}
     return changed
+
+
+def _touched(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The fields whose value is not the very same object as before: most fields of a replayed
+    aggregate are untouched by an event. The fields keep their order from one state to the next
+    (new ones come last), so the values are compared place by place, in C."""
+    names = list(after)
+    if names[: len(before)] != list(before):  # a field was removed: every one is a candidate
+        return names
+    same_place = compress(names, map(is_not, before.values(), after.values()))
+    return [*same_place, *names[len(before) :]]
 
 
 def _written_order(entry: dict[str, Any]) -> tuple[str, str, str, int]:
@@ -264,6 +279,7 @@ def _written_order(entry: dict[str, Any]) -> tuple[str, str, str, int]:
 
 
 def _entry(event: Any, aggregate: str | None = None) -> dict[str, Any]:
+    data = event_data(event, skip=STEP_FIELDS)  # a new dict: masked only if it holds a secret
     entry = {
         "version": event.originator_version,
         "type": type(event).__name__,
@@ -273,7 +289,7 @@ def _entry(event: Any, aggregate: str | None = None) -> dict[str, Any]:
         "role": getattr(event, "role", None),
         "rehearsal": bool(getattr(event, "rehearsal", False)),  # written under a fixed clock
         "reason": getattr(event, "reason", None),
-        "data": masked(event_data(event, skip=STEP_FIELDS)),
+        "data": data if SECRET_FIELDS.isdisjoint(data) else masked(data),
     }
     if aggregate:
         entry["of"] = {"aggregate": aggregate, "id": str(event.originator_id)}

@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Date, Integer, String, Table, Text, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Integer,
+    Select,
+    String,
+    Table,
+    Text,
+    bindparam,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 from lifecycle.park import Park
@@ -97,7 +108,8 @@ def ready(conn: Connection, tables: dict[str, Table], now: datetime, limit: int)
     return [row.reminder_id for row in conn.execute(query)]
 
 
-def of_case(conn: Connection, tables: dict[str, Table], case_id: str) -> list[dict[str, Any]]:
+def of_case(tables: dict[str, Table]) -> Select[Any]:
+    """A case's reminders (`case_id`, bound when run), by id."""
     outbox = tables["outbox"]
-    query = select(outbox).where(outbox.c.case_id == case_id).order_by(outbox.c.reminder_id)
-    return [dict(row._mapping) for row in conn.execute(query)]
+    query = select(outbox).where(outbox.c.case_id == bindparam("case_id"))
+    return query.order_by(outbox.c.reminder_id)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -37,6 +37,7 @@ from projections.runner import (
     positions,
     registry,
     said,
+    served_with,
     serving_anomalies,
     serving_flagged,
 )
@@ -84,6 +85,9 @@ class ReadModels:
         # The end of the log when every read model, at these versions, was last brought to
         # it (or past it): until the log grows, a catch-up has nothing to do.
         self._current_at: tuple[int, tuple[int, ...]] | None = None
+        # The generation each read model served at its last read (`read_at_once`).
+        self._served: dict[str, int] = {}
+        self._statements: dict[tuple[str, int, Any], Select[Any]] = {}
 
     def named(self, names: Sequence[str] | None) -> list[Projection]:
         known = {p.name: p for p in self.projections}
@@ -217,6 +221,7 @@ class ReadModels:
             try:
                 with self._reading() as conn:
                     generation, flagged = serving_flagged(conn, projection)
+                    self._served[projection.name] = generation.generation
                     answer = query(conn, projection.tables(generation.generation))
                     if not flagged:
                         return answer
@@ -228,6 +233,44 @@ class ReadModels:
                 if attempt == 2 or not missing:
                     raise
         raise AssertionError("unreachable")
+
+    def read_at_once(
+        self,
+        projection: Projection,
+        query: Callable[[dict[str, Table]], Select[Any]],
+        order: Sequence[str],
+        key: str,
+        **params: Any,
+    ) -> list[dict[str, Any]]:
+        """`read` of the rows of `query` (run with `params`) in one statement, on the generation
+        served at the last read, the registry asked in the same statement whether it still
+        serves: one round trip, not two. A generation changed or dropped since, or one with
+        anomalies, is read again by `read`. `key`: a column of the answer never NULL."""
+        generation = self._served.get(projection.name)
+        if generation is not None:
+            made = (projection.name, generation, query)
+            statement = self._statements.get(made)
+            if statement is None:  # made once a generation: building one costs more than it runs
+                statement = served_with(query(projection.tables(generation)), order)
+                self._statements[made] = statement
+            try:
+                with self._reading() as conn:
+                    rows = conn.execute(statement, {"name": projection.name, **params}).all()
+            except (OperationalError, ProgrammingError):
+                rows = []  # the generation was dropped by a rebuild: read it again
+            serving = rows[0]._mapping if rows else None
+            if (
+                serving is not None
+                and serving["_serving"] == generation
+                and not serving["_flagged"]
+            ):
+                answer = [dict(row._mapping) for row in rows if row._mapping[key] is not None]
+                for found in answer:
+                    del found["_serving"], found["_flagged"]
+                return answer
+        return self.read(
+            projection, lambda c, t: [dict(r._mapping) for r in c.execute(query(t), params)]
+        )
 
     def _reading(self) -> Connection:
         """A connection for a query, without a transaction around it (store/database.py
@@ -289,7 +332,10 @@ class ReadModels:
         return self.read(outbox.projection, lambda c, t: outbox.ready(c, t, now, limit))
 
     def reminders_of(self, case_id: str) -> list[dict[str, Any]]:
-        return self.read(outbox.projection, lambda c, t: outbox.of_case(c, t, case_id))
+        """Every history reads them: in one round trip."""
+        return self.read_at_once(
+            outbox.projection, outbox.of_case, ["reminder_id"], "reminder_id", case_id=case_id
+        )
 
     def occupancy(self, site: str | None = None) -> list[dict[str, Any]]:
         return self.read(occupancy.projection, lambda c, t: occupancy.held(c, t, site), mark=True)

@@ -49,10 +49,12 @@ from sqlalchemy import (
     exists,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql import Select
 from sqlalchemy.types import SmallInteger
 
 from projections.statements import TableStatements
@@ -578,6 +580,20 @@ def serving_flagged(conn: Connection, projection: Projection) -> tuple[Generatio
     """The serving generation, and whether it has anomalies (in the same statement)."""
     row = conn.execute(_FLAGGED, {"name": projection.name}).one()
     return Generation(projection, row.serving, row.serving_version), bool(row.flagged)
+
+
+def served_with(query: Select[Any], order: Sequence[str]) -> Select[Any]:
+    """`query` beside the registry's serving generation of the read model `name` (bound when
+    run) and whether it has anomalies (`_serving`, `_flagged`), in one statement: a row with
+    no answer (None in every column of the query) when it answers nothing. Ordered by
+    `order`."""
+    answer = query.subquery("answer")
+    serving = _FLAGGED.subquery("serving")
+    return (
+        select(serving.c.serving.label("_serving"), serving.c.flagged.label("_flagged"), *answer.c)
+        .select_from(serving.outerjoin(answer, true()))
+        .order_by(*(answer.c[name] for name in order))
+    )
 
 
 def serving_anomalies(

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -444,13 +444,10 @@ class _Signatures:
         return None
 
 
-def verify(engine: Engine, trust: Trust) -> Verdict:  # noqa: PLR0911
+def verify(engine: Engine, trust: Trust) -> Verdict:
     """Walk the log, its links and their signatures side by side; stop at the first event that
     is not as it was written and signed."""
     verdict = Verdict()
-    last_of: dict[str, str] = {}
-    version_of: dict[str, int] = {}
-    log_hash = GENESIS
     with _snapshot(engine) as conn:
         # The head, the last event and the links as of one moment: events up to `until` were
         # committed with their links (one transaction each), so a writer meanwhile is not seen.
@@ -467,44 +464,14 @@ def verify(engine: Engine, trust: Trust) -> Verdict:  # noqa: PLR0911
             )
         verdict.signed_from = started.since_position if started else None
         verdict.migrated = started.migrated_events if started else 0
-        signed = _Signatures(conn, trust, verdict)
-        walked = 0  # the position of the last event walked
-        for n, sealed in _walk(conn, until):
-            verdict.events += 1
-            case = n.originator_id
-            # the common case inline (a million times a walk): the link is the event's
-            case_hash = next_hash = ""
-            if sealed is not None and sealed[:3] == n[:3]:
-                case_hash = _sha256(
-                    f"{last_of.get(case, GENESIS)}\n{digest(case, n[2], n.topic, n.state)}".encode()
-                ).hexdigest()
-                next_hash = _sha256(f"{log_hash}\n{n.id}\n{case_hash}".encode()).hexdigest()
-            if (
-                not case_hash
-                or case_hash != sealed.case_hash  # type: ignore[union-attr]
-                or next_hash != sealed.log_hash  # type: ignore[union-attr]
-                or n.originator_version != version_of.get(case, 0) + 1
-            ):
-                kind, where, detail = _mismatch(
-                    conn, n, sealed, walked, version_of, last_of, log_hash
-                )
-                return _fail(verdict, kind, where, detail)
-            log_hash, walked = next_hash, n.id
-            row = signed.row
-            if row is not None and n.id < row.last_position:  # inside a range: its link noted
-                signed.links.append((n.id, case, n.originator_version, case_hash))
-            else:
-                unsigned = signed.cover(n.id, case, n.originator_version, case_hash, log_hash)
-                if unsigned:
-                    return _fail(verdict, unsigned[0], n, unsigned[1])
-            last_of[case], version_of[case] = case_hash, n.originator_version
-            verdict.cases.add(case)
-            verdict.sealed += 1
-            verdict.head = log_hash
-        gone = _first_link_after(conn, walked)
+        walk = _Walk(conn, trust, verdict)
+        failed = walk.through(until)
+        if failed:
+            return _fail(verdict, *failed)
+        gone = _first_link_after(conn, walk.walked)
         if gone is not None:  # in the snapshot with its event, which is gone
             return _fail(verdict, "removed", gone, "linked, but no longer in the log")
-        left = signed.left()
+        left = walk.signed.left()
         if left:
             return _fail(verdict, left[0], None, left[1])
     if (head.position, head.log_hash) != (until, verdict.head):
@@ -515,6 +482,80 @@ def verify(engine: Engine, trust: Trust) -> Verdict:  # noqa: PLR0911
             "the chain's recorded head is not its last link (moved back, or the tail cut?)",
         )
     return verdict
+
+
+class _Walk:
+    """The events in log order beside the links at their places: both chains recomputed from
+    the stored bytes, each link checked and handed to the signed ranges. What it walked is
+    written into the verdict as it stops, ok or not."""
+
+    def __init__(self, conn: Connection, trust: Trust, verdict: Verdict) -> None:
+        self.conn, self.verdict = conn, verdict
+        self.signed = _Signatures(conn, trust, verdict)
+        self.walked = 0  # the position of the last event walked
+
+    def through(self, until: int) -> tuple[str, Any, str] | None:
+        """Every event up to `until`; what is wrong with the first that is not as it was
+        written and signed (kind, where, in words), or None."""
+        verdict, signed, sha256 = self.verdict, self.signed, _sha256
+        last_of: dict[str, str] = {}
+        version_of: dict[str, int] = {}
+        named: dict[Any, str] = {}  # the originator id as stored -> as the chain names it
+        log_hash, walked, sealed_count, problem = GENESIS, 0, 0, None
+        links = signed.links
+        inside = 0  # events before this position are inside the range being walked
+        try:
+            # the common case inline, on the driver's own tuples (a million times a walk)
+            for rows in _walk(self.conn, until):
+                for row in rows:
+                    position, stored_id, version, topic, state, place, linked, linked_version = row[
+                        :8
+                    ]
+                    case = named.get(stored_id)
+                    if case is None:
+                        case = named[stored_id] = _dashed(stored_id)
+                    if state.__class__ is not bytes:  # an intruder's SQL may have left text
+                        state = state.encode() if isinstance(state, str) else bytes(state)
+                    previous = last_of.get(case)
+                    event_digest = sha256(
+                        f"{case}\n{version}\n{topic}\n".encode() + state
+                    ).hexdigest()
+                    case_hash = sha256(
+                        f"{previous or GENESIS}\n{event_digest}".encode()
+                    ).hexdigest()
+                    next_hash = sha256(f"{log_hash}\n{position}\n{case_hash}".encode()).hexdigest()
+                    if (
+                        place != position
+                        or linked != case
+                        or linked_version != version
+                        or case_hash != row[8]
+                        or next_hash != row[9]
+                        or version != (version_of[case] + 1 if previous else 1)
+                    ):
+                        event = _Event(position, case, version, topic, state)
+                        sealed = None if place is None else _Link(*row[5:])
+                        problem = _mismatch(
+                            self.conn, event, sealed, walked, version_of, last_of, log_hash
+                        )
+                        return problem
+                    if position < inside:  # inside a range: its link noted
+                        links.append((position, case, version, case_hash))
+                    else:
+                        unsigned = signed.cover(position, case, version, case_hash, next_hash)
+                        if unsigned:
+                            event = _Event(position, case, version, topic, state)
+                            problem = unsigned[0], event, unsigned[1]
+                            return problem
+                        links = signed.links
+                        inside = signed.row.last_position if signed.row is not None else 0
+                    log_hash, walked = next_hash, position
+                    last_of[case], version_of[case] = case_hash, version
+                    sealed_count += 1
+        finally:
+            self.walked = walked
+            verdict.sealed, verdict.head, verdict.cases = sealed_count, log_hash, set(last_of)
+            verdict.events = sealed_count + (problem is not None)
+        return problem
 
 
 _LAST_EVENT = {
@@ -624,6 +665,12 @@ _WALK = {  # each event as stored, with the link at its place: no decoding, no U
 }
 
 
+_BINARY: dict[str, dict[str, bool]] = {  # PostgreSQL: the stored bytes as they are, not in hex
+    "sqlite": {},
+    "postgresql": {"binary": True},
+}
+
+
 def _rows(conn: Connection, table: Table, order: Any) -> Iterator[Any]:
     after = 0
     while True:
@@ -642,17 +689,16 @@ def _dashed(originator_id: Any) -> str:
     return text
 
 
-def _walk(conn: Connection, until: int) -> Iterator[tuple[_Event, _Link | None]]:
-    """The events up to `until` in the verifier's snapshot, each with the link at its place."""
+def _walk(conn: Connection, until: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The events up to `until` in the verifier's snapshot, each with the link at its place, as
+    the driver returns them, a window at a time."""
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     statement = _WALK[conn.dialect.name]
     try:
         for start in range(0, until, BATCH):
             end = min(start + BATCH, until)
-            cursor.execute(statement, (start, end, start, end))
-            for row in cursor.fetchall():
-                event = _Event(row[0], _dashed(row[1]), row[2], row[3], row[4])
-                yield event, (None if row[5] is None else _Link(*row[5:]))
+            cursor.execute(statement, (start, end, start, end), **_BINARY[conn.dialect.name])
+            yield cast(list[tuple[Any, ...]], cursor.fetchall())
     finally:
         cursor.close()
 

@@ -74,7 +74,13 @@ def open_log(database: Database) -> EventLog:
         raise DatabaseError(database.failed("open the event log", e)) from e
 
 
+_BOOKKEEPING = ("originator_id", "originator_version", "timestamp", "originator_topic")
+_LEFT_OUT: dict[tuple[str, ...], frozenset[str]] = {}  # by `skip`: made once, not every event
+
+
 def event_data(event: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """An event's own fields, without the library's bookkeeping."""
-    base = {"originator_id", "originator_version", "timestamp", "originator_topic", *skip}
+    base = _LEFT_OUT.get(skip)
+    if base is None:
+        base = _LEFT_OUT[skip] = frozenset((*_BOOKKEEPING, *skip))
     return {k: v for k, v in event.__dict__.items() if k not in base}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,6 +25,7 @@ from commands.settings import SettingsError, load_settings
 from lifecycle.deadlines import deadlines_of, reminds_instructor
 from lifecycle.errors import Refused
 from lifecycle.reminder import Reminder
+from projections import outbox
 from schedules.clock import FixedClock
 from tests.builders import PANEL_FAIL, PANEL_PASS, drive, new_case, new_resident
 from tests.conftest import who
@@ -1283,3 +1284,30 @@ def test_the_due_deadlines_are_read_a_page_at_a_time_without_losing_or_repeating
     for page in (1, 2, 3, 6, 7):
         paged = park.system.read_models.coming(until, page=page)
         assert [(r["case_id"], r["kind"]) for r in paged] == whole, page
+
+
+def test_a_cases_reminders_are_read_in_one_statement_from_the_generation_that_serves(
+    any_park: MovingPark,
+) -> None:
+    """`reminders_of` asks the registry in the statement that reads the rows: the same rows as
+    a read that asks it first, and after a rebuild the new generation's, not the dropped one's."""
+    case_id = any_park.enter("阳光助残服务队", "M-01")
+    any_park.scan("2014-12-20 09:00")
+    models = any_park.system.read_models
+    models.catch_up()
+
+    first = models.reminders_of(str(case_id))
+    again = models.reminders_of(str(case_id))  # on the generation the first read saw served
+    asked_first = models.read(
+        outbox.projection,
+        lambda c, t: [
+            dict(r._mapping) for r in c.execute(outbox.of_case(t), {"case_id": str(case_id)})
+        ],
+    )
+    assert len(first) > 3
+    assert again == first == asked_first
+    assert [list(r) for r in again] == [list(r) for r in asked_first]  # the same columns, in order
+    assert models.reminders_of(str(uuid4())) == []
+
+    models.rebuild(["outbox"])  # a new generation serves; the one read before is dropped
+    assert models.reminders_of(str(case_id)) == first
