@@ -8,7 +8,8 @@ Every generation records the log position it has applied in the same transaction
 that transaction holds a lock on the position rows (PostgreSQL: SELECT ... FOR UPDATE; SQLite:
 BEGIN IMMEDIATE), so two runners never apply an event twice and a process that dies mid-batch
 leaves neither rows nor position behind. Events are applied in batches: each event is decoded
-once for all the read models, handlers change plain dicts in a `Batch`, and the batch writes them
+once for all the read models (its personal fields left sealed: no read model holds personal
+data, store/personal.py), handlers change plain dicts in a `Batch`, and the batch writes them
 back at its end in a few statements (projections/statements.py).
 
 An event a read model cannot apply in full does not stop it: a handler that raises leaves what it
@@ -58,6 +59,7 @@ from sqlalchemy.types import SmallInteger
 from projections.statements import TableStatements
 from store.database import writing
 from store.log import EventLog
+from store.personal import sealed_decoder
 
 Key = tuple[Any, ...]
 Row = dict[str, Any]
@@ -632,7 +634,7 @@ def apply_batch(
             start=min(froms), limit=batch_size, inclusive_of_start=False
         )
         if notifications:
-            _apply(conn, log.mapper.to_domain_event, targets, froms, notifications, context)
+            _apply(conn, sealed_decoder(log), targets, froms, notifications, context)
     return len(notifications)
 
 
