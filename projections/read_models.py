@@ -60,8 +60,9 @@ PROJECTIONS: tuple[Projection, ...] = (
     cohorts.projection,
 )
 # Rebuilt in a process of their own beside the others: about half the work of rebuilding all
-# of them (measured one by one: benchmarks/rebuild.py), on a machine's second core.
-REBUILT_APART = frozenset({"due_dates"})
+# of them (each one's cost measured alone, benchmarks/rebuild.py), on a machine's second core.
+# Due dates and the party tracks read mostly the same events, decoded once for both.
+REBUILT_APART = frozenset({"due_dates", "party", "legal_status", "occupancy"})
 T = TypeVar("T")
 log = logging.getLogger("incubator.projections")
 
