@@ -123,7 +123,10 @@ def _worker(
         finally:
             own.close()
     except BaseException as error:
-        failed.send(said(error))
+        try:  # the error itself, for the parent to raise (a database's: exit 4 on the CLI)
+            failed.send(error)
+        except Exception:  # one that cannot be pickled: its words
+            failed.send(RuntimeError(f"a rebuild process failed: {said(error)}"))
         raise SystemExit(1) from None
     finally:
         engine.dispose()
@@ -146,13 +149,11 @@ def _wait(
             if now > at:
                 progress(now - at)
                 at = now
-    problems = [
-        receiver.recv() if receiver.poll() else f"exit code {worker.exitcode}"
-        for worker, receiver in workers
-        if worker.exitcode != 0
-    ]
-    if problems:
-        raise RuntimeError(f"a rebuild process failed: {'; '.join(problems)}")
+    for worker, receiver in workers:
+        if worker.exitcode != 0:
+            if receiver.poll():
+                raise receiver.recv()
+            raise RuntimeError(f"a rebuild process failed (exit code {worker.exitcode})")
 
 
 def _topics(engine: Engine, log: EventLog) -> list[str]:

@@ -306,7 +306,7 @@ def test_a_rebuild_process_that_fails_fails_the_rebuild_and_switches_nothing(
         raise RuntimeError("the disk is full")
 
     monkeypatch.setattr(blue_green, "build_batch", broken)  # inherited by the forked processes
-    with pytest.raises(RuntimeError, match="a rebuild process failed: RuntimeError: the disk"):
+    with pytest.raises(RuntimeError, match=r"^the disk is full$"):  # as the process raised it
         fresh.read_models.rebuild(apart=True)
     status = fresh.read_models.status()
     assert all(r["rebuilding"] and r["generation"] == 1 for r in status)
