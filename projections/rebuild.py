@@ -69,7 +69,8 @@ def build(
     stop = log.recorder.max_notification_id() or 0
     groups = [g for g in groups if g]
     if len(groups) == 1 or "fork" not in multiprocessing.get_all_start_methods():
-        _build_group(engine, log, [t for g in groups for t in g], context, batch_size, stop, ())
+        targets = [t for g in groups for t in g]
+        _build_group(engine, log, targets, context, batch_size, stop, (), progress=progress)
         return
     topics = _topics(engine, log)
     forking = multiprocessing.get_context("fork")
@@ -96,11 +97,14 @@ def _build_group(
     topics: Sequence[str],
     *,
     forked: bool = False,
+    progress: Progress | None = None,
 ) -> None:
     parent = os.getppid()
-    while build_batch(engine, log, targets, batch_size, context, stop, topics):
+    while read := build_batch(engine, log, targets, batch_size, context, stop, topics):
         if forked and os.getppid() != parent:
             return  # the rebuild was stopped: its next run resumes from what was written
+        if progress is not None:
+            progress(read)
 
 
 def _worker(
