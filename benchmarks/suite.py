@@ -418,9 +418,9 @@ def goals(sections: dict[str, Any]) -> list[dict[str, Any]]:
                 values[backend] = None if run is None else figure.value(run)
             except (KeyError, TypeError, ZeroDivisionError):
                 values[backend] = None
-        if figure.section == "rebuild" and figure.label.startswith("rebuild, all"):
-            sqlite = values.get("sqlite")
-            met: bool | None = None if sqlite is None else sqlite >= 50_000
+        if figure.section == "rebuild" and figure.label == "rebuild, all read models":
+            sqlite = values.get("sqlite")  # the goal is SQLite's alone (#19)
+            met: bool | None = None if sqlite is None else sqlite >= 60_000
         elif figure.met is None:
             met = None
         else:
