@@ -282,10 +282,23 @@ FIGURES = [
         "rebuild, all read models",
         lambda r: r["rebuild_all_events_per_s"],
         "events/s",
-        "≥ 50,000 (SQLite)",
+        "≥ 60,000 (SQLite)",
         None,
     ),
-    Figure("rebuild", "rebuild all ÷ raw read + decode", lambda r: r["rebuild_all_ratio_to_raw"]),
+    Figure(
+        "rebuild",
+        "rebuild, all read models in one process",
+        lambda r: r.get("rebuild_all_one_process_events_per_s"),
+        "events/s",
+    ),
+    Figure(
+        "rebuild",
+        "rebuild all ÷ raw read + decode",
+        lambda r: r["rebuild_all_ratio_to_raw"],
+        "",
+        "≥ 0.8",
+        lambda v: v >= 0.8,
+    ),
     Figure(
         "rebuild",
         "peak RSS of a rebuild process (whole log)",
@@ -427,9 +440,9 @@ def goals(sections: dict[str, Any]) -> list[dict[str, Any]]:
                 values[backend] = None if run is None else figure.value(run)
             except (KeyError, TypeError, ZeroDivisionError):
                 values[backend] = None
-        if figure.section == "rebuild" and figure.label.startswith("rebuild, all"):
-            sqlite = values.get("sqlite")
-            met: bool | None = None if sqlite is None else sqlite >= 50_000
+        if figure.section == "rebuild" and figure.label == "rebuild, all read models":
+            sqlite = values.get("sqlite")  # the goal is SQLite's alone (#19)
+            met: bool | None = None if sqlite is None else sqlite >= 60_000
         elif figure.met is None:
             met = None
         else:

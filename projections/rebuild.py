@@ -7,7 +7,9 @@ rows and position together); running it again resumes from there, applying nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import multiprocessing
+import os
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -17,10 +19,14 @@ from projections.runner import (
     Generation,
     Projection,
     _create_generation,
+    _route,
     anomalies,
     apply_batch,
+    build_batch,
+    lowest_position,
     positions,
     registry,
+    said,
 )
 from store.database import writing
 from store.log import EventLog
@@ -50,21 +56,116 @@ def start(engine: Engine, projection: Projection, *, fresh: bool = False) -> Gen
 def build(
     engine: Engine,
     log: EventLog,
-    targets: Sequence[Generation],
+    groups: Sequence[Sequence[Generation]],
     context: Any = None,
     progress: Progress | None = None,
     batch_size: int = 10_000,
 ) -> None:
-    """Apply the log to the generations being built, batch after batch, up to its end. A batch
-    of 10,000 events holds the write lock for well under a second; fewer, bigger batches
-    would hold up commands longer, and more, smaller ones pay a commit each."""
-    while True:
-        with writing(engine) as conn:
-            read = apply_batch(conn, log, targets, batch_size, context)
-        if not read:
-            return
+    """Apply the log, up to its end when the build starts, to the generations being built:
+    each group in a process of its own (forked) when there are several, reading only the
+    events its read models handle. A batch is applied outside the write lock and written in a
+    short transaction: the groups overlap all but their writes, and commands are held up
+    only that long. The switch applies what the log gained meanwhile."""
+    stop = log.recorder.max_notification_id() or 0
+    groups = [g for g in groups if g]
+    if len(groups) == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        targets = [t for g in groups for t in g]
+        _build_group(engine, log, targets, context, batch_size, stop, (), progress=progress)
+        return
+    topics = _topics(engine, log)
+    forking = multiprocessing.get_context("fork")
+    workers = []
+    for group in groups:
+        mine = [topic for topic in topics if _route(group, topic)]
+        receiver, sender = forking.Pipe(duplex=False)
+        worker = forking.Process(
+            target=_worker, args=(engine, log, group, context, batch_size, stop, mine, sender)
+        )
+        worker.start()
+        sender.close()
+        workers.append((worker, receiver))
+    _wait(engine, [t for g in groups for t in g], workers, progress)
+
+
+def _build_group(
+    engine: Engine,
+    log: EventLog,
+    targets: Sequence[Generation],
+    context: Any,
+    batch_size: int,
+    stop: int,
+    topics: Sequence[str],
+    *,
+    forked: bool = False,
+    progress: Progress | None = None,
+) -> None:
+    parent = os.getppid()
+    while read := build_batch(engine, log, targets, batch_size, context, stop, topics):
+        if forked and os.getppid() != parent:
+            return  # the rebuild was stopped: its next run resumes from what was written
         if progress is not None:
             progress(read)
+
+
+def _worker(
+    engine: Engine,
+    log: EventLog,
+    targets: Sequence[Generation],
+    context: Any,
+    batch_size: int,
+    stop: int,
+    topics: Sequence[str],
+    failed: Any,
+) -> None:
+    """A forked process building one group: connections of its own (the parent's stay the
+    parent's), and a log of its own that only reads."""
+    engine.dispose(close=False)
+    try:
+        own = EventLog(env=dict(log.env) | {"CREATE_TABLE": "no"})
+        try:
+            _build_group(engine, own, targets, context, batch_size, stop, topics, forked=True)
+        finally:
+            own.close()
+    except BaseException as error:
+        try:  # the error itself, for the parent to raise (a database's: exit 4 on the CLI)
+            failed.send(error)
+        except Exception:  # one that cannot be pickled: its words
+            failed.send(RuntimeError(f"a rebuild process failed: {said(error)}"))
+        raise SystemExit(1) from None
+    finally:
+        engine.dispose()
+
+
+def _wait(
+    engine: Engine,
+    targets: Sequence[Generation],
+    workers: list[tuple[Any, Any]],
+    progress: Progress | None,
+) -> None:
+    """Until every worker is done, telling `progress` how far the slowest generation got."""
+    with engine.connect() as conn:
+        at = lowest_position(conn, targets)
+    while any(worker.is_alive() for worker, _ in workers):
+        workers[0][0].join(timeout=0.5)
+        if progress is not None:
+            with engine.connect() as conn:
+                now = lowest_position(conn, targets)
+            if now > at:
+                progress(now - at)
+                at = now
+    for worker, receiver in workers:
+        if worker.exitcode != 0:
+            if receiver.poll():
+                raise receiver.recv()
+            raise RuntimeError(f"a rebuild process failed (exit code {worker.exitcode})")
+
+
+def _topics(engine: Engine, log: EventLog) -> list[str]:
+    """The topics of the log's events: each group reads only those its read models handle
+    (or that no class answers to, an anomaly of every read model)."""
+    table = log.recorder.events_table_name  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return [row[0] for row in conn.exec_driver_sql(f"SELECT DISTINCT topic FROM {table}")]
 
 
 def switch(
@@ -119,10 +220,15 @@ def rebuild(
     progress: Progress | None = None,
     *,
     fresh: bool = False,
+    groups: Sequence[Collection[str]] = (),
 ) -> list[Generation]:
-    """Build new generations of `projections` in one pass over the log and switch to them."""
+    """Build new generations of `projections` and switch to them together: in one pass over
+    the log, or with `groups` (of their names), one process per group."""
     targets = [start(engine, p, fresh=fresh) for p in projections]
-    build(engine, log, targets, context, progress)
+    by_group = [[t for t in targets if t.projection.name in group] for group in groups]
+    grouped = {t.projection.name for g in by_group for t in g}
+    by_group.append([t for t in targets if t.projection.name not in grouped])
+    build(engine, log, by_group, context, progress)
     switch(engine, log, targets, context)
     return targets
 

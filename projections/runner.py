@@ -8,7 +8,8 @@ Every generation records the log position it has applied in the same transaction
 that transaction holds a lock on the position rows (PostgreSQL: SELECT ... FOR UPDATE; SQLite:
 BEGIN IMMEDIATE), so two runners never apply an event twice and a process that dies mid-batch
 leaves neither rows nor position behind. Events are applied in batches: each event is decoded
-once for all the read models, handlers change plain dicts in a `Batch`, and the batch writes them
+once for all the read models (its personal fields left sealed: no read model holds personal
+data, store/personal.py), handlers change plain dicts in a `Batch`, and the batch writes them
 back at its end in a few statements (projections/statements.py).
 
 An event a read model cannot apply in full does not stop it: a handler that raises leaves what it
@@ -58,8 +59,9 @@ from sqlalchemy.sql import Select
 from sqlalchemy.types import SmallInteger
 
 from projections.statements import TableStatements
-from store.database import writing
+from store.database import reading, writing
 from store.log import EventLog
+from store.personal import sealed_decoder
 
 Key = tuple[Any, ...]
 Row = dict[str, Any]
@@ -648,8 +650,43 @@ def apply_batch(
             start=min(froms), limit=batch_size, inclusive_of_start=False
         )
         if notifications:
-            _apply(conn, log.mapper.to_domain_event, targets, froms, notifications, context)
+            _apply(conn, sealed_decoder(log), targets, froms, notifications, context)
     return len(notifications)
+
+
+def build_batch(
+    engine: Engine,
+    log: EventLog,
+    targets: Sequence[Generation],
+    batch_size: int,
+    context: Any,
+    stop: int,
+    topics: Sequence[str] = (),
+) -> int:
+    """Apply the next events up to `stop` to generations being built, which no one else
+    writes: read and applied outside the write lock, written in a short transaction (two
+    builders of other generations overlap all but their writes). `topics`: only those events
+    are read (those the targets handle). Returns how many notifications were read."""
+    with reading(engine) as conn, _cycle_collector_paused():
+        rows = conn.execute(_positions_of(targets))
+        found = {(r.generation, r.name): int(r.position) for r in rows}
+        froms = [found.get((t.generation, t.projection.name), -1) for t in targets]
+        if min(froms) < 0:
+            raise LookupError("a projection generation being built no longer exists")
+        notifications = log.recorder.select_notifications(
+            start=min(froms), limit=batch_size, stop=stop, topics=topics, inclusive_of_start=False
+        )
+        # Fewer than asked for: none of the events up to `stop` is left for the targets.
+        end = stop if len(notifications) < batch_size else notifications[-1].id
+        if not notifications and min(froms) >= stop:
+            return 0
+        batches = _applied(conn, sealed_decoder(log), targets, froms, notifications, context)
+    with writing(engine) as conn:
+        locked = _lock_positions(conn, targets)
+        if [locked[t.generation, t.projection.name] for t in targets] == froms:
+            _written(conn, targets, batches, froms, end)
+        # else another builder of the same generations went first: read again from there
+    return max(len(notifications), 1)
 
 
 def _apply(
@@ -660,6 +697,40 @@ def _apply(
     notifications: Sequence[Notification],
     context: Any,
 ) -> None:
+    batches = _applied(conn, decode, targets, froms, notifications, context)
+    _written(conn, targets, batches, froms, notifications[-1].id)
+
+
+def _written(
+    conn: Connection,
+    targets: Sequence[Generation],
+    batches: list[Batch],
+    froms: list[int],
+    end: int,
+) -> None:
+    """Each generation's rows, and its position (`end`: the events up to it applied)."""
+    for target, batch, position in zip(targets, batches, froms, strict=True):
+        batch.conn = conn
+        batch.flush()
+        conn.execute(
+            update(positions)
+            .where(
+                positions.c.name == target.projection.name,
+                positions.c.generation == target.generation,
+            )
+            .values(position=max(position, end))
+        )
+
+
+def _applied(
+    conn: Connection,
+    decode: Callable[[Notification], Any],
+    targets: Sequence[Generation],
+    froms: list[int],
+    notifications: Sequence[Notification],
+    context: Any,
+) -> list[Batch]:
+    """Per generation, the batch of rows the notifications change (read through `conn`)."""
     routes: dict[str, list[tuple[int, list[Handler]]]] = {}
     wanted = []  # the notifications some generation handles, and which (by index) with what
     # Per generation, the notifications it handles (their originators' rows are read first).
@@ -679,16 +750,7 @@ def _apply(
     for batch, handled in zip(batches, seen, strict=True):
         batch.prefetch(batch.key(n) for n in handled)
     _hand_out(decode, wanted, batches)
-    for target, batch, position in zip(targets, batches, froms, strict=True):
-        batch.flush()
-        conn.execute(
-            update(positions)
-            .where(
-                positions.c.name == target.projection.name,
-                positions.c.generation == target.generation,
-            )
-            .values(position=max(position, notifications[-1].id))
-        )
+    return batches
 
 
 def _hand_out(
@@ -765,9 +827,9 @@ def _route(targets: Sequence[Generation], topic: str) -> list[tuple[int, list[Ha
         return [(i, []) for i in range(len(targets))]
 
 
-def _lock_positions(conn: Connection, targets: Sequence[Generation]) -> dict[tuple[int, str], int]:
-    # Only the rows this batch writes: a rebuild must not hold up catch-ups of the serving ones.
-    query = (
+def _positions_of(targets: Sequence[Generation]) -> Select[Any]:
+    """Only the rows of `targets`: a rebuild must not hold up catch-ups of the serving ones."""
+    return (
         select(positions)
         .where(
             or_(
@@ -782,6 +844,10 @@ def _lock_positions(conn: Connection, targets: Sequence[Generation]) -> dict[tup
         )
         .order_by(positions.c.name, positions.c.generation)
     )
+
+
+def _lock_positions(conn: Connection, targets: Sequence[Generation]) -> dict[tuple[int, str], int]:
+    query = _positions_of(targets)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     wanted = {(t.generation, t.projection.name) for t in targets}

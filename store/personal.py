@@ -19,9 +19,10 @@ import base64
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
@@ -379,6 +380,16 @@ class PersonalDataMapper(Mapper[UUID]):
         if self.keys is None:
             raise PersonalDataError("the log's personal data has no keys to seal or open it")
         return self.keys
+
+
+def sealed_decoder(log: Any) -> Callable[[StoredEvent], Any]:
+    """How a reader that holds no personal data (the read models) decodes the log's events:
+    their personal fields left as stored, sealed. Opening one reads its subject's key, which
+    would cost a query for each event that has one."""
+    mapper = log.mapper
+    if isinstance(mapper, PersonalDataMapper):
+        return partial(Mapper.to_domain_event, mapper)
+    return mapper.to_domain_event  # type: ignore[no-any-return]
 
 
 def keys_of(log: Any) -> SubjectKeys | None:

@@ -218,7 +218,7 @@ def test_a_rebuild_that_fails_exits_non_zero_without_a_traceback(
         system.close_all()
     import sqlite3
 
-    real = runner.apply_batch
+    real = runner.build_batch
     calls = []
 
     def failing(*args: Any, **kwargs: Any) -> int:
@@ -227,7 +227,7 @@ def test_a_rebuild_that_fails_exits_non_zero_without_a_traceback(
             raise sqlite3.OperationalError("disk I/O error")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("projections.rebuild.apply_batch", failing)
+    monkeypatch.setattr("projections.rebuild.build_batch", failing)  # in the forked processes
     monkeypatch.delenv("INCUBATOR_DEBUG", raising=False)
     done = CliRunner().invoke(cli, ["--database", sqlite_url, "projections", "rebuild"])
     assert done.exit_code == 4, done.output

@@ -321,6 +321,14 @@ def test_a_key_is_stored_with_its_event_or_not_at_all(any_incubator: Incubator) 
         assert system.service.case(case_id).contact == CONTACT
 
 
+def test_the_read_models_decode_events_with_the_contact_left_sealed(incubator: Incubator) -> None:
+    case = apply_with_contact(incubator)
+    stored = incubator.log.recorder.select_events(case, limit=1)[0]
+    assert vars(incubator.log.mapper.to_domain_event(stored))["contact"] == CONTACT
+    kept = vars(personal.sealed_decoder(incubator.log)(stored))["contact"]
+    assert set(kept) == {personal.SEALED} and CONTACT not in str(kept)
+
+
 def test_an_imported_contact_is_sealed_and_erased_the_same_way(
     incubator: Incubator, tmp_path: Path
 ) -> None:

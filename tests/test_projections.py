@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from benchmarks.cohorts import fill, lifecycles
 from cli.demo import Cohort, drive_cohort
 from commands.bootstrap import Incubator, bootstrap
+from projections import rebuild as blue_green
 from projections.read_models import PROJECTIONS
 from projections.runner import catch_up, serving_tables
 from schedules.clock import FixedClock
@@ -275,6 +276,41 @@ def test_two_rebuilds_at_once_both_finish_and_agree(database_url: str) -> None:
         assert snapshot(system) == before
     finally:
         system.close_all()
+
+
+def test_read_models_rebuilt_apart_equal_those_rebuilt_in_one_process(database_url: str) -> None:
+    """Two forked processes, each reading only its read models' events, then one switch."""
+    system = bootstrap(database_url, clock=FixedClock(NOW))
+    try:
+        fill(system.log, 1500, seed=11)
+        system.read_models.catch_up()
+        incremental = snapshot(system)
+        system.read_models.rebuild(apart=False)
+        assert snapshot(system) == incremental
+        built = system.read_models.rebuild(apart=True)
+        assert {t.generation for t in built} == {3}
+        assert snapshot(system) == incremental
+        assert all(not r["rebuilding"] and r["lag"] == 0 for r in system.read_models.status())
+    finally:
+        system.close_all()
+
+
+def test_a_rebuild_process_that_fails_fails_the_rebuild_and_switches_nothing(
+    fresh: Incubator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(fresh.log, 300, seed=12)
+    fresh.read_models.catch_up()
+    before = snapshot(fresh)
+
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(blue_green, "build_batch", broken)  # inherited by the forked processes
+    with pytest.raises(RuntimeError, match=r"^the disk is full$"):  # as the process raised it
+        fresh.read_models.rebuild(apart=True)
+    status = fresh.read_models.status()
+    assert all(r["rebuilding"] and r["generation"] == 1 for r in status)
+    assert snapshot(fresh) == before
 
 
 def test_the_follower_outlives_a_failed_catch_up(
