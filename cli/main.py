@@ -14,6 +14,7 @@ from uuid import UUID
 
 import click
 
+from cli import compiled
 from cli.accounts import user
 from cli.audit import audit
 from cli.backup import backup_cmd, restore_cmd
@@ -366,6 +367,7 @@ def main() -> None:
     # event classes): the collector, paused until the system is open (open_incubator), would
     # walk them over and over for nothing.
     gc.disable()
+    compiled.install()  # before the domain's event classes are made
     try:
         cli(prog_name="incubator")
     except SystemExit as e:
@@ -383,6 +385,7 @@ def _leave(code: object) -> NoReturn:
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
+    compiled.save()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
