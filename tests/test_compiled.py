@@ -43,7 +43,7 @@ def test_a_second_process_compiles_nothing_and_makes_the_same_class(
     assert repr(point).endswith("Point(x=1, y=2)")
     assert hash(point) == hash(point.__class__(1, 2))
     with pytest.raises(dataclasses.FrozenInstanceError):
-        point.x = 3  # type: ignore[misc]
+        point.x = 3
 
 
 def test_an_unreadable_file_is_compiled_anew(
