@@ -285,6 +285,28 @@ def found_rows(models: ReadModels, text: str) -> Iterable[dict[str, Any]]:
     return chunks(lambda limit, offset: models.search(text, limit, offset))
 
 
+def sorted_page(
+    read: Callable[..., list[dict[str, Any]]],
+    count: Callable[..., int],
+    paging: Paging,
+    **args: Any,
+) -> Page:
+    """A page of a list the database sorts and cuts (`read(**args, limit=, offset=)`), with
+    its total (`count(**args)`): a report's pending deadlines, its open cases, the party
+    branches. Its cost is a page's, whatever the caseload."""
+    if paging.everything:
+        rows = list(sorted_rows(read, **args))
+        return Page(rows, len(rows), paging)
+    return Page(read(**args, limit=paging.limit, offset=paging.offset), count(**args), paging)
+
+
+def sorted_rows(read: Callable[..., list[dict[str, Any]]], **args: Any) -> Iterable[dict[str, Any]]:
+    """Every row of such a list, read a chunk at a time (memory stays flat)."""
+    from commands.paging import chunks
+
+    return chunks(lambda limit, offset: read(**args, limit=limit, offset=offset))
+
+
 def listed_page(rows: list[dict[str, Any]], paging: Paging) -> Page:
     """A page of a list read whole: a report's rows, the party branches."""
     return page_of(rows, paging)
@@ -366,4 +388,6 @@ __all__ = [
     "found_page",
     "found_rows",
     "listed_page",
+    "sorted_page",
+    "sorted_rows",
 ]
