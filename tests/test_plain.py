@@ -60,7 +60,7 @@ def _rich(
     return out.getvalue()
 
 
-@pytest.mark.parametrize("seed", range(60))
+@pytest.mark.parametrize("seed", range(200))
 def test_a_table_is_what_rich_prints_or_left_to_rich(seed: int) -> None:
     pick = random.Random(seed)
     columns = pick.randint(1, 7) if seed % 3 else 2
