@@ -128,7 +128,7 @@ def branches_cmd(
     """Every party branch in the park: independent ones and joint ones, with their members;
     a page of 50 by site, kind and name, or every one with --all (--json and --csv: every
     one unless a page is named)."""
-    from commands.reads import sorted_page, sorted_rows
+    from commands.lists import sorted_page, sorted_rows
 
     paging = paging_of(limit, page, everything, as_json, as_csv)
     system = open_incubator(ctx)

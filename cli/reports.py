@@ -207,7 +207,7 @@ def _rows(
     """A report's rows: a page of them in a table, or every row as JSON, CSV or a workbook.
     With `count` (the query of its total), the database sorts and cuts the page; without,
     the list is short (a row per group) and read whole."""
-    from commands import reads
+    from commands import lists
     from commands.paging import Paging, page_of
 
     paging = Paging(everything=True) if xlsx else paging_of(*listing)
@@ -223,10 +223,10 @@ def _rows(
     if count is None:
         found = page_of(read(**args), paging)
     elif paging.everything and (as_json or as_csv) and xlsx is None:  # memory stays flat
-        write_rows(reads.sorted_rows(read, **args), as_csv)
+        write_rows(lists.sorted_rows(read, **args), as_csv)
         return
     else:
-        found = reads.sorted_page(read, getattr(system.read_models, count), paging, **args)
+        found = lists.sorted_page(read, getattr(system.read_models, count), paging, **args)
     if xlsx is not None:
         write_xlsx(xlsx, sheets(system, found.rows))
     if as_json or as_csv:

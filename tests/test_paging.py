@@ -136,7 +136,7 @@ def test_long_reports_are_cut_by_the_database_in_their_order(
 
 
 def test_a_sorted_list_is_read_a_page_and_a_count_at_a_time() -> None:
-    from commands.reads import sorted_page, sorted_rows
+    from commands.lists import sorted_page, sorted_rows
 
     rows = [{"n": n} for n in range(2_345)]
     asked: list[tuple[int | None, int]] = []
