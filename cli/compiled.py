@@ -15,6 +15,7 @@ import dataclasses
 import marshal
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -27,17 +28,31 @@ _exec = builtins.exec
 
 
 class CodeCache:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.codes: dict[str, CodeType] = {}
+    def __init__(self, path: Path | Callable[[], Path]) -> None:
+        """`path`, or what finds it: the file is found and read when a dataclass is first
+        made (`--help` makes none, and reads nothing)."""
+        self._path = path
+        self._codes: dict[str, CodeType] | None = None
         self.used: dict[str, CodeType] = {}
         self.new = 0
-        try:
-            loaded = marshal.loads(path.read_bytes())
-            if isinstance(loaded, dict):
-                self.codes = loaded
-        except (OSError, ValueError, EOFError, TypeError):
-            pass  # no file yet, or one of another Python: compiled anew
+
+    @property
+    def path(self) -> Path:
+        if callable(self._path):
+            self._path = self._path()
+        return self._path
+
+    @property
+    def codes(self) -> dict[str, CodeType]:
+        if self._codes is None:
+            self._codes = {}
+            try:
+                loaded = marshal.loads(self.path.read_bytes())
+                if isinstance(loaded, dict):
+                    self._codes = loaded
+            except (OSError, ValueError, EOFError, TypeError):
+                pass  # no file yet, or one of another Python: compiled anew
+        return self._codes
 
     def exec(self, source: Any, globals: Any = None, locals: Any = None, /) -> None:
         """`exec` as `dataclasses` calls it, with the text's code object from the file."""
@@ -73,14 +88,18 @@ _installed: list[CodeCache] = []  # the one this process uses, once installed
 def install() -> CodeCache:
     """From now on, dataclasses are made with the compiled code the cache file holds."""
     if not _installed:
-        from platformdirs import user_cache_path
-
-        tag = sys.implementation.cache_tag or "python"
-        cache = CodeCache(user_cache_path("incubator") / f"dataclass-code.{tag}.marshal")
+        cache = CodeCache(_cache_file)
         # `dataclasses` looks `exec` up in its own module first, then in the builtins
         dataclasses.exec = cache.exec  # type: ignore[attr-defined]
         _installed.append(cache)
     return _installed[0]
+
+
+def _cache_file() -> Path:
+    from platformdirs import user_cache_path
+
+    tag = sys.implementation.cache_tag or "python"
+    return user_cache_path("incubator") / f"dataclass-code.{tag}.marshal"
 
 
 def save() -> None:
