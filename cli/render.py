@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +51,13 @@ def _s(value: Any) -> str:
 def _table(
     rows: Sequence[Sequence[Cell]],
     header: Sequence[str] | None = None,
-    title: tuple[str, str] | None = None,
+    title: tuple[str, Callable[[], str]] | None = None,
     keys: bool = False,
 ) -> None:
     """A box.SIMPLE table of cells (their text as shown); `title` as text and as rich's
-    markup; `keys`: the first column, the names of the second's values, in bold. Printed as
-    plain text where that is what rich would print (cli/plain.py), else by rich."""
+    markup (made only for rich: escaping imports it); `keys`: the first column, the names of
+    the second's values, in bold. Printed as plain text where that is what rich would print
+    (cli/plain.py), else by rich."""
     if plain.wanted():
         text = plain.table(
             [[c if isinstance(c, str) else c[0] for c in r] for r in rows],
@@ -71,7 +72,10 @@ def _table(
     from rich.table import Table
 
     table = Table(
-        *(header or ()), box=box.SIMPLE, show_header=header is not None, title=title and title[1]
+        *(header or ()),
+        box=box.SIMPLE,
+        show_header=header is not None,
+        title=title[1]() if title else None,
     )
     if keys:
         table.add_column(style="bold")
@@ -88,14 +92,14 @@ def _table(
     _console().print(table)
 
 
-def _line(text: str, markup: str, soft_wrap: bool = False) -> None:
-    """A line of text (as `markup` for rich); plain where rich would print it as it is."""
+def _line(text: str, markup: Callable[[], str], soft_wrap: bool = False) -> None:
+    """A line of text (as `markup()` for rich); plain where rich would print it as it is."""
     if plain.wanted():
         shown = plain.line(text, soft_wrap)
         if shown is not None:
             sys.stdout.write(shown)
             return
-    _console().print(markup, soft_wrap=soft_wrap)
+    _console().print(markup(), soft_wrap=soft_wrap)
 
 
 def _stage(stage: str) -> str:
@@ -119,7 +123,7 @@ def render_case(view: dict[str, Any]) -> None:
         ("party track", _party_summary(view["party"])),
         ("next commands", _next(view.get("allowed_commands"), "case")),
     ]
-    title = (f"{_t(view['name'])}  {view['id']}", f"{_s(view['name'])}  {view['id']}")
+    title = (f"{_t(view['name'])}  {view['id']}", lambda: f"{_s(view['name'])}  {view['id']}")
     _table([(key, _t(value)) for key, value in rows], title=title, keys=True)
     if view["deadlines"]:
         styles = {"overdue": "red", "pending": "yellow"}
@@ -301,7 +305,7 @@ def render_caseload(rows: list[dict[str, Any]], page: Page | None = None) -> Non
             "caseworker",
             "entered on",
         ),
-        title=(title, title),
+        title=(title, lambda: title),
     )
     _more(page)
 
@@ -312,12 +316,12 @@ def render_rows(title: str, rows: list[dict[str, Any]], page: Page | None = None
     shown = page.shown() if page else str(len(rows))
     if not rows:
         said = shown if page else "none"
-        _line(f"{_t(title)}: {said}", f"{_s(title)}: {said}")
+        _line(f"{_t(title)}: {said}", lambda: f"{_s(title)}: {said}")
     else:
         _table(
             [[_t(v) for v in row.values()] for row in rows],
             header=list(rows[0].keys()),
-            title=(f"{_t(title)}: {shown}", f"{_s(title)}: {shown}"),
+            title=(f"{_t(title)}: {shown}", lambda: f"{_s(title)}: {shown}"),
         )
     _more(page)
 
@@ -325,7 +329,7 @@ def render_rows(title: str, rows: list[dict[str, Any]], page: Page | None = None
 def _more(page: Page | None) -> None:
     more = page.more() if page else None
     if more:
-        _line(_t(more), _s(more), soft_wrap=True)
+        _line(_t(more), lambda: _s(more), soft_wrap=True)
 
 
 def _next(allowed: list[str] | None, what: str) -> str:
@@ -428,5 +432,5 @@ def render_projects(rows: list[dict[str, Any]]) -> None:
             for p in rows
         ],
         header=("project", "round", "title", "status", "asked", "awarded"),
-        title=("projects", "projects"),
+        title=("projects", lambda: "projects"),
     )
