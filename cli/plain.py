@@ -16,7 +16,10 @@ import re
 import sys
 from collections.abc import Sequence
 
-from rich.cells import cell_len  # rich's own widths (a wide character takes two columns)
+from rich.cells import (
+    cell_len,
+    set_cell_size,
+)  # rich's own widths (a wide character takes two columns)
 
 WIDTH = 160  # the width rich is given when the output is not a terminal (cli/render.py)
 _EMOJI = re.compile(r":\S*?:")  # what rich might replace by an emoji (":smile:")
@@ -82,48 +85,61 @@ def _layout(cells: list[list[str]]) -> tuple[list[int], list[list[list[str]]]] |
     fitted = None if 0 in widths else _fitted(widths, WIDTH - 2 - (len(widths) - 1))
     if fitted is None:
         return None
-    laid = []
-    for r in cells:
-        row = [_wrapped(c, w) for c, w in zip(r, fitted, strict=True)]
-        if any(lines is None for lines in row):
-            return None
-        laid.append([lines for lines in row if lines is not None])
+    laid = [[_wrapped(c, w) for c, w in zip(r, fitted, strict=True)] for r in cells]
     return fitted, laid
 
 
 def _fitted(widths: list[int], room: int) -> list[int] | None:
     """The widths of the columns (text, without padding) in `room` columns with their
-    padding: as they are when they fit; else the one widest column narrowed, as rich does
-    first (None where rich would go on to narrow others)."""
+    padding: as they are when they fit; else the widest narrowed towards the next widest, as
+    rich's table does (`_collapse_widths`); None where that is not enough (rich then narrows
+    every column)."""
     padded = [w + 2 for w in widths]
     excess = sum(padded) - room
-    if excess <= 0:
-        return widths
-    widest = max(padded)
-    second = max((w for w in padded if w != widest), default=0)
-    if padded.count(widest) != 1 or excess > widest - second:
-        return None
-    return [w - excess if p == widest else w for w, p in zip(widths, padded, strict=True)]
+    while excess > 0:
+        widest = max(padded)
+        second = max((w for w in padded if w != widest), default=0)
+        if not widest - second:
+            break
+        padded = _reduced(excess, [int(w == widest) for w in padded], widest - second, padded)
+        excess = sum(padded) - room
+    return None if excess > 0 else [w - 2 for w in padded]
 
 
-def _wrapped(text: str, width: int) -> list[str] | None:
-    """`text` in lines of at most `width` columns, broken between words as rich breaks them;
-    None where rich would cut a line (a word longer than the line, or a line whose trailing
-    space rich leaves for counting characters, not columns)."""
+def _reduced(total: int, ratios: list[int], most: int, values: list[int]) -> list[int]:
+    """`total` taken from the values whose ratio is 1, at most `most` from each, rounded as
+    rich's `ratio_reduce` rounds."""
+    most = min(total, most)
+    left, share = total, sum(ratios)
+    result = []
+    for ratio, value in zip(ratios, values, strict=True):
+        if ratio and share > 0:
+            taken = min(most, round(ratio * left / share))
+            result.append(value - taken)
+            left -= taken
+            share -= ratio
+        else:
+            result.append(value)
+    return result
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` columns, broken between words as rich breaks a
+    table's cell: a word longer than a line on a line of its own, cut with an ellipsis."""
     if cell_len(text) <= width:
         return [text]
     starts, offset = [0], 0
     for word in _WORD.finditer(text):
         length = cell_len(word.group().rstrip())
-        if length > width:
-            return None
         if width - offset >= length:
             offset += cell_len(word.group())
-        elif offset and word.start():
+        elif (length > width or offset) and word.start():
             starts.append(word.start())
             offset = cell_len(word.group())
+        elif length > width:
+            offset = cell_len(word.group())
     lines = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)], strict=True)]
-    return None if any(cell_len(_cropped(line, width)) > width for line in lines) else lines
+    return [_cut(_cropped(line, width), width) for line in lines]
 
 
 def _cropped(line: str, width: int) -> str:
@@ -132,6 +148,12 @@ def _cropped(line: str, width: int) -> str:
     excess = len(line) - width
     spaces = len(line) - len(line.rstrip())
     return line[: len(line) - min(spaces, excess)] if excess > 0 else line
+
+
+def _cut(line: str, width: int) -> str:
+    """A line longer than `width` columns cut to fit, ending in an ellipsis (as rich's
+    "ellipsis" overflow, a table column's default)."""
+    return line if cell_len(line) <= width else set_cell_size(line, width - 1) + "…"
 
 
 _WORD = re.compile(r"\s*\S+\s*")

@@ -81,9 +81,22 @@ def test_a_page_of_cases_is_laid_out_without_rich() -> None:
     assert len(text.splitlines()) == 50 + 5  # title, top, header, rule, rows, bottom
 
 
+def test_columns_too_wide_are_narrowed_wrapped_and_cut_as_rich_does() -> None:
+    ids = [f"{n:08x}-0038-4e70-be56-781aac2f41de" for n in range(3)]
+    rows = [
+        [i, "南京紫金银龄禁毒宣传工作室南京紫金银龄禁毒宣传工作室", w.strip(), "resident 入驻"]
+        for i, w in zip(ids, ["a few words " * 6, "x" * 70, "two  spaces " * 5], strict=True)
+    ]
+    header = ["id", "name", "words", "stage"]
+    text = plain.table(rows, header, "a wide page")
+    assert text is not None
+    assert "…" in text  # a word longer than its narrowed column is cut
+    assert text == _rich(rows, header, "a wide page", keys=False)
+
+
 def test_what_rich_would_lay_out_otherwise_is_left_to_it() -> None:
     wide = [["x" * 100, "y" * 100]]
-    assert plain.table(wide, ["a", "b"]) is None  # wider than 160 columns: rich wraps
+    assert plain.table(wide, ["a", "b"]) == _rich(wide, ["a", "b"], None, keys=False)
     assert plain.table([["at 10:00:00"]], ["at"]) is None  # ":00:" might be an emoji
     assert plain.table([["tab\there"]], ["a"]) is None
     assert plain.line("next page: --page 2; every row: --all") == (
