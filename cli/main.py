@@ -14,6 +14,7 @@ from uuid import UUID
 
 import click
 
+from cli import compiled
 from cli.accounts import user
 from cli.audit import audit
 from cli.backup import backup_cmd, restore_cmd
@@ -225,7 +226,7 @@ def list_cmd(
     """The caseload now (from the caseload read model), or as it stood at a date (from the log:
     for a year-end report, --as-of 2014-12-31): a page of 50 cases in order of application,
     or every case with --all (--json and --csv: every case unless a page is named)."""
-    from commands import reads
+    from commands import lists
     from commands.paging import Paging
 
     paging = (
@@ -237,9 +238,9 @@ def list_cmd(
     if as_of is None and known_on is None:
         system.read_models.catch_up()
         if paging.everything and (as_json or as_csv):  # written as read: memory stays flat
-            write_rows(reads.caseload_rows(system.read_models, stage=stage, site=site), as_csv)
+            write_rows(lists.caseload_rows(system.read_models, stage=stage, site=site), as_csv)
             return
-        found = reads.caseload_page(system.read_models, paging, stage=stage, site=site)
+        found = lists.caseload_page(system.read_models, paging, stage=stage, site=site)
     else:
         from commands.as_of import caseload_as_of
 
@@ -249,7 +250,7 @@ def list_cmd(
             for r in caseload_as_of(system.log, as_of, moment)
             if (stage is None or r["stage"] == stage) and (site is None or r["site"] == site)
         ]
-        found = reads.listed_page(rows, paging)
+        found = lists.listed_page(rows, paging)
     if xlsx is not None:
         from commands import exports
 
@@ -277,15 +278,15 @@ def find_cmd(
 ) -> None:
     """Organizations whose name contains TEXT (any part of a Chinese name), by name: a page of
     50, or every one with --all (--json and --csv: every one unless a page is named)."""
-    from commands import reads
+    from commands import lists
 
     paging = paging_of(limit, page, everything, as_json, as_csv)
     system = open_incubator(ctx)
     system.read_models.catch_up()
     if paging.everything and (as_json or as_csv):
-        write_rows(reads.found_rows(system.read_models, text), as_csv)
+        write_rows(lists.found_rows(system.read_models, text), as_csv)
         return
-    found = reads.found_page(system.read_models, text, paging)
+    found = lists.found_page(system.read_models, text, paging)
     if as_json or as_csv:
         write_rows(found.rows, as_csv)
     else:
@@ -366,6 +367,7 @@ def main() -> None:
     # event classes): the collector, paused until the system is open (open_incubator), would
     # walk them over and over for nothing.
     gc.disable()
+    compiled.install()  # before the domain's event classes are made
     try:
         cli(prog_name="incubator")
     except SystemExit as e:
@@ -383,6 +385,7 @@ def _leave(code: object) -> NoReturn:
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
+    compiled.save()
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -128,14 +128,18 @@ def branches_cmd(
     """Every party branch in the park: independent ones and joint ones, with their members;
     a page of 50 by site, kind and name, or every one with --all (--json and --csv: every
     one unless a page is named)."""
-    from commands.reads import listed_page
+    from commands.lists import sorted_page, sorted_rows
 
     paging = paging_of(limit, page, everything, as_json, as_csv)
     system = open_incubator(ctx)
     if site is not None:
         system.park.site(site)
     system.read_models.catch_up()
-    found = listed_page(system.read_models.party_branches(site), paging)
+    models = system.read_models
+    if paging.everything and (as_json or as_csv):  # written as read: memory stays flat
+        write_rows(sorted_rows(models.party_branches, site=site), as_csv)
+        return
+    found = sorted_page(models.party_branches, models.party_branches_count, paging, site=site)
     if as_json or as_csv:
         write_rows(found.rows, as_csv)
     else:

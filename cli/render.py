@@ -3,26 +3,103 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
+from cli import plain
 from lifecycle.bounds import neutral
 from lifecycle.stages import PARTY_STAGE_NAMES_ZH, STAGE_NAMES_ZH
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from commands.paging import Page
 
-# Piped output is not cut to 80 columns.
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+# A cell's text, and the style it is shown in on a terminal ("" for none).
+Cell = str | tuple[str, str]
+
+
+@cache
+def _console() -> Console:
+    """rich's console, imported when first needed: piped output that plain text lays out as
+    rich would (cli/plain.py) never needs it."""
+    from rich.console import Console
+
+    # Piped output is not cut to 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else plain.WIDTH)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "console":  # `from cli.render import console`: made on first use
+        return _console()
+    raise AttributeError(name)
+
+
+def _t(value: Any) -> str:
+    """Data as shown: control characters made visible."""
+    return neutral("—" if value is None else str(value))
 
 
 def _s(value: Any) -> str:
     """Data as Rich prints it: neither markup ([bold]) nor control characters act."""
-    return escape(neutral("—" if value is None else str(value)))
+    from rich.markup import escape
+
+    return escape(_t(value))
+
+
+def _table(
+    rows: Sequence[Sequence[Cell]],
+    header: Sequence[str] | None = None,
+    title: tuple[str, Callable[[], str]] | None = None,
+    keys: bool = False,
+) -> None:
+    """A box.SIMPLE table of cells (their text as shown); `title` as text and as rich's
+    markup (made only for rich: escaping imports it); `keys`: the first column, the names of
+    the second's values, in bold. Printed as plain text where that is what rich would print
+    (cli/plain.py), else by rich."""
+    if plain.wanted():
+        text = plain.table(
+            [[c if isinstance(c, str) else c[0] for c in r] for r in rows],
+            header,
+            title[0] if title else None,
+        )
+        if text is not None:
+            sys.stdout.write(text)
+            return
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(
+        *(header or ()),
+        box=box.SIMPLE,
+        show_header=header is not None,
+        title=title[1]() if title else None,
+    )
+    if keys:
+        table.add_column(style="bold")
+        table.add_column()
+    for r in rows:
+        table.add_row(
+            *(
+                escape(c)
+                if isinstance(c, str)
+                else (f"[{c[1]}]{escape(c[0])}[/]" if c[1] else escape(c[0]))
+                for c in r
+            )
+        )
+    _console().print(table)
+
+
+def _line(text: str, markup: Callable[[], str], soft_wrap: bool = False) -> None:
+    """A line of text (as `markup()` for rich); plain where rich would print it as it is."""
+    if plain.wanted():
+        shown = plain.line(text, soft_wrap)
+        if shown is not None:
+            sys.stdout.write(shown)
+            return
+    _console().print(markup(), soft_wrap=soft_wrap)
 
 
 def _stage(stage: str) -> str:
@@ -30,9 +107,6 @@ def _stage(stage: str) -> str:
 
 
 def render_case(view: dict[str, Any]) -> None:
-    table = Table(box=box.SIMPLE, show_header=False, title=f"{_s(view['name'])}  {view['id']}")
-    table.add_column(style="bold")
-    table.add_column()
     rows = [
         ("stage", _stage(view["stage"])),
         ("track", view["track"]),
@@ -49,20 +123,22 @@ def render_case(view: dict[str, Any]) -> None:
         ("party track", _party_summary(view["party"])),
         ("next commands", _next(view.get("allowed_commands"), "case")),
     ]
-    for key, value in rows:
-        table.add_row(key, _s(value))
-    console.print(table)
+    title = (f"{_t(view['name'])}  {view['id']}", lambda: f"{_s(view['name'])}  {view['id']}")
+    _table([(key, _t(value)) for key, value in rows], title=title, keys=True)
     if view["deadlines"]:
-        deadlines = Table("deadline", "due on", "status", "met on", box=box.SIMPLE)
-        for d in view["deadlines"]:
-            style = {"overdue": "red", "pending": "yellow"}.get(d["status"], "")
-            deadlines.add_row(
-                _s(d["kind"]),
-                _s(d["due_on"]),
-                f"[{style}]{d['status']}[/]" if style else d["status"],
-                _s(d["met_on"]),
-            )
-        console.print(deadlines)
+        styles = {"overdue": "red", "pending": "yellow"}
+        _table(
+            [
+                (
+                    _t(d["kind"]),
+                    _t(d["due_on"]),
+                    (d["status"], styles.get(d["status"], "")),
+                    _t(d["met_on"]),
+                )
+                for d in view["deadlines"]
+            ],
+            header=("deadline", "due on", "status", "met on"),
+        )
 
 
 def _legal_status(view: dict[str, Any]) -> str:
@@ -97,6 +173,10 @@ def _party_summary(party: dict[str, Any] | None) -> str | None:
 
 
 def render_party(view: dict[str, Any]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    console = _console()
     title = f"{_s(view['organization'])}  party track {view['id']}"
     table = Table(box=box.SIMPLE, show_header=False, title=title)
     table.add_column(style="bold")
@@ -140,6 +220,7 @@ def render_party(view: dict[str, Any]) -> None:
 
 
 def render_history(name: str, events: list[dict[str, Any]]) -> None:
+    console = _console()
     console.print(f"[bold]{_s(name)}[/]: {len(events)} events, oldest first")
     for e in events:
         recorded = e["recorded_at"][:19].replace("T", " ")
@@ -196,33 +277,36 @@ _GONE = object()
 
 def render_caseload(rows: list[dict[str, Any]], page: Page | None = None) -> None:
     """The cases of a page, said which of how many, and how to see the others."""
-    table = Table(
-        "id",
-        "name",
-        "track",
-        "stage",
-        "legal status",
-        "site",
-        "workspace",
-        "caseworker",
-        "entered on",
-        box=box.SIMPLE,
-        title=f"caseload: {page.shown('cases') if page else f'{len(rows)} cases'}",
+    title = f"caseload: {page.shown('cases') if page else f'{len(rows)} cases'}"
+    _table(
+        [
+            (
+                # ⚠: the read model could not apply all of this case's events (a warning follows)
+                _t(r["id"][:8]) + (" ⚠" if r.get("anomaly") else ""),
+                _t(r["name"]),
+                _t(r["track"]),
+                _t(_stage(r["stage"])),
+                _t(r.get("legal_status")),
+                _t(r["site"]),
+                _t(r["workspace"]),
+                _t(r["caseworker"]),
+                _t(r["entered_on"]),
+            )
+            for r in rows
+        ],
+        header=(
+            "id",
+            "name",
+            "track",
+            "stage",
+            "legal status",
+            "site",
+            "workspace",
+            "caseworker",
+            "entered on",
+        ),
+        title=(title, lambda: title),
     )
-    for r in rows:
-        table.add_row(
-            # ⚠: the read model could not apply all of this case's events (a warning follows)
-            _s(r["id"][:8]) + (" ⚠" if r.get("anomaly") else ""),
-            _s(r["name"]),
-            _s(r["track"]),
-            _s(_stage(r["stage"])),
-            _s(r.get("legal_status")),
-            _s(r["site"]),
-            _s(r["workspace"]),
-            _s(r["caseworker"]),
-            _s(r["entered_on"]),
-        )
-    console.print(table)
     _more(page)
 
 
@@ -231,19 +315,21 @@ def render_rows(title: str, rows: list[dict[str, Any]], page: Page | None = None
     see the others."""
     shown = page.shown() if page else str(len(rows))
     if not rows:
-        console.print(f"{_s(title)}: {shown if page else 'none'}")
+        said = shown if page else "none"
+        _line(f"{_t(title)}: {said}", lambda: f"{_s(title)}: {said}")
     else:
-        table = Table(*rows[0].keys(), box=box.SIMPLE, title=f"{_s(title)}: {shown}")
-        for row in rows:
-            table.add_row(*(_s(v) for v in row.values()))
-        console.print(table)
+        _table(
+            [[_t(v) for v in row.values()] for row in rows],
+            header=list(rows[0].keys()),
+            title=(f"{_t(title)}: {shown}", lambda: f"{_s(title)}: {shown}"),
+        )
     _more(page)
 
 
 def _more(page: Page | None) -> None:
     more = page.more() if page else None
     if more:
-        console.print(_s(more), soft_wrap=True)
+        _line(_t(more), lambda: _s(more), soft_wrap=True)
 
 
 def _next(allowed: list[str] | None, what: str) -> str:
@@ -257,6 +343,10 @@ def _yuan(amount: Any) -> str:
 
 
 def render_round(view: dict[str, Any]) -> None:
+    from rich import box
+    from rich.table import Table
+
+    console = _console()
     table = Table(box=box.SIMPLE, show_header=False, title=f"{_s(view['name'])}  {view['id']}")
     table.add_column(style="bold")
     table.add_column()
@@ -290,7 +380,12 @@ def render_round(view: dict[str, Any]) -> None:
 
 
 def render_project(view: dict[str, Any]) -> None:
+    from rich import box
+    from rich.table import Table
+
     from lifecycle.stages import PROJECT_STAGE_NAMES_ZH
+
+    console = _console()
 
     title = f"{_s(view['title'])} ({_s(view['org_name'])})  {view['id']}"
     table = Table(box=box.SIMPLE, show_header=False, title=title)
@@ -324,16 +419,18 @@ def render_projects(rows: list[dict[str, Any]]) -> None:
     """An organization's projects in the rounds (under `org show`)."""
     if not rows:
         return
-    table = Table(
-        "project", "round", "title", "status", "asked", "awarded", box=box.SIMPLE, title="projects"
+    _table(
+        [
+            (
+                _t(p["id"][:8]),
+                _t(p["round_name"]),
+                _t(p["title"]),
+                _t(p["status"]),
+                _t(_yuan(p["amount"])),
+                _t(_yuan(p["awarded"])),
+            )
+            for p in rows
+        ],
+        header=("project", "round", "title", "status", "asked", "awarded"),
+        title=("projects", lambda: "projects"),
     )
-    for p in rows:
-        table.add_row(
-            _s(p["id"][:8]),
-            _s(p["round_name"]),
-            _s(p["title"]),
-            _s(p["status"]),
-            _s(_yuan(p["amount"])),
-            _s(_yuan(p["awarded"])),
-        )
-    console.print(table)

@@ -201,9 +201,13 @@ def _rows(
     sheets: Callable[[Incubator, Any], list[Sheet]],
     warn: bool = False,
     site: str | None = None,
+    count: str | None = None,
     **args: Any,
 ) -> None:
-    """A report's rows: a page of them in a table, or every row as JSON, CSV or a workbook."""
+    """A report's rows: a page of them in a table, or every row as JSON, CSV or a workbook.
+    With `count` (the query of its total), the database sorts and cuts the page; without,
+    the list is short (a row per group) and read whole."""
+    from commands import lists
     from commands.paging import Paging, page_of
 
     paging = Paging(everything=True) if xlsx else paging_of(*listing)
@@ -215,7 +219,14 @@ def _rows(
         system.park.site(site)
         args["site"] = site
     system.read_models.catch_up()
-    found = page_of(getattr(system.read_models, query)(**args), paging)
+    read = getattr(system.read_models, query)
+    if count is None:
+        found = page_of(read(**args), paging)
+    elif paging.everything and (as_json or as_csv) and xlsx is None:  # memory stays flat
+        write_rows(lists.sorted_rows(read, **args), as_csv)
+        return
+    else:
+        found = lists.sorted_page(read, getattr(system.read_models, count), paging, **args)
     if xlsx is not None:
         write_xlsx(xlsx, sheets(system, found.rows))
     if as_json or as_csv:
@@ -261,7 +272,18 @@ def due_cmd(
         names |= {p["id"]: p["title"] for p in system.read_models.projects()}
         return exports.due(system.park, rows, names)
 
-    _rows(ctx, "pending deadlines", "due", _listing(listing), xlsx, sheets, True, site, until=until)
+    _rows(
+        ctx,
+        "pending deadlines",
+        "due",
+        _listing(listing),
+        xlsx,
+        sheets,
+        True,
+        site,
+        count="due_count",
+        until=until,
+    )
 
 
 @report.command("occupancy")
@@ -316,6 +338,7 @@ def assignments_cmd(
         _listing(listing),
         xlsx,
         lambda system, rows: exports().assignments(system.park, rows),
+        count="assignments_count",
         caseworker=caseworker,
     )
 

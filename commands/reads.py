@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
@@ -16,7 +16,16 @@ from uuid import UUID
 from commands.accounts import AccountView
 from commands.audit import Audit
 from commands.exports import json_default
-from commands.paging import PAGE_LIMIT, Page, Paging, keyset, page_of
+from commands.lists import (
+    caseload_page,
+    caseload_rows,
+    found_page,
+    found_rows,
+    listed_page,
+    sorted_page,
+    sorted_rows,
+)
+from commands.paging import PAGE_LIMIT
 from commands.queries import (
     branch_view,
     case_view,
@@ -37,7 +46,6 @@ from lifecycle.round import Round
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
     from commands.handlers import Result
-    from projections.read_models import ReadModels
 
 T = TypeVar("T")
 SITES_KEPT = 200_000  # cases whose site a process keeps (then it forgets them all, and goes on)
@@ -248,48 +256,6 @@ class Reads:
             raise NotFound("no account named {name}", name=name) from None
 
 
-# ---- long lists, a page at a time (commands/paging.py) -------------------------------------
-
-
-def caseload_page(models: ReadModels, paging: Paging, **filters: Any) -> Page:
-    """A page of the caseload in order of application, walking the index of that order; the
-    total from the counts kept per site and stage."""
-    if paging.everything:
-        rows = list(caseload_rows(models, **filters))
-        return Page(rows, len(rows), paging)
-    rows = models.caseload(**filters, limit=paging.limit, offset=paging.offset)
-    counts = models.stage_counts(**filters)
-    stage = filters.get("stage")
-    return Page(rows, counts.get(stage, 0) if stage else sum(counts.values()), paging)
-
-
-def caseload_rows(models: ReadModels, **filters: Any) -> Iterable[dict[str, Any]]:
-    """Every case of the caseload in order of application, read a chunk at a time."""
-    return keyset(
-        lambda after, limit: models.caseload(**filters, after=after, limit=limit),
-        lambda row: (row["applied_on"], row["name"], row["id"]),
-    )
-
-
-def found_page(models: ReadModels, text: str, paging: Paging) -> Page:
-    """A page of the organizations whose name contains `text`, by name."""
-    if paging.everything:
-        rows = list(found_rows(models, text))
-        return Page(rows, len(rows), paging)
-    return Page(models.search(text, paging.limit, paging.offset), models.found(text), paging)
-
-
-def found_rows(models: ReadModels, text: str) -> Iterable[dict[str, Any]]:
-    from commands.paging import chunks
-
-    return chunks(lambda limit, offset: models.search(text, limit, offset))
-
-
-def listed_page(rows: list[dict[str, Any]], paging: Paging) -> Page:
-    """A page of a list read whole: a report's rows, the party branches."""
-    return page_of(rows, paging)
-
-
 def _occupancy(reads: Reads, args: dict[str, Any]) -> dict[str, Any]:
     park, site = reads.system.park, args.get("site")
     sites = [park.site(site)] if site else list(park.sites.values())
@@ -366,4 +332,6 @@ __all__ = [
     "found_page",
     "found_rows",
     "listed_page",
+    "sorted_page",
+    "sorted_rows",
 ]

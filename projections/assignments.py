@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Date, String, Table, Text, select
+from sqlalchemy import Boolean, Column, Date, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.organization import OrganizationCase as Case
@@ -53,9 +53,13 @@ def _ended(rows: Batch, e: Case.Ended) -> None:
 
 
 def open_cases(
-    conn: Connection, tables: dict[str, Table], caseworker: str | None = None
+    conn: Connection,
+    tables: dict[str, Table],
+    caseworker: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Open cases by caseworker (unassigned ones last)."""
+    """Open cases by caseworker (unassigned ones last): `limit` of them from `offset`."""
     assignments = tables["assignments"]
     query = (
         select(
@@ -66,9 +70,27 @@ def open_cases(
             assignments.c.stage,
             assignments.c.since,
         )
-        .where(assignments.c.open.is_(True))
-        .order_by(assignments.c.caseworker.is_(None), assignments.c.caseworker, assignments.c.name)
+        .where(*_open(assignments, caseworker))
+        .order_by(
+            assignments.c.caseworker.is_(None),
+            assignments.c.caseworker,
+            assignments.c.name,
+            assignments.c.case_id,  # the same name twice: still one order, page after page
+        )
+        .limit(limit)
+        .offset(offset or None)
     )
-    if caseworker:
-        query = query.where(assignments.c.caseworker == caseworker)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def open_count(conn: Connection, tables: dict[str, Table], caseworker: str | None = None) -> int:
+    assignments = tables["assignments"]
+    query = select(func.count()).select_from(assignments).where(*_open(assignments, caseworker))
+    return int(conn.execute(query).scalar_one())
+
+
+def _open(assignments: Table, caseworker: str | None) -> list[Any]:
+    return [
+        assignments.c.open.is_(True),
+        *([assignments.c.caseworker == caseworker] if caseworker else []),
+    ]

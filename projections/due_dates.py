@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     literal,
     select,
     tuple_,
@@ -272,16 +273,39 @@ def pending(
     *,
     until: date | None = None,
     site: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
+    """The pending deadlines, soonest first: `limit` of them from `offset`, walking the index
+    of the due day."""
     due = tables["due_dates"]
-    query = select(due.c.case_id, due.c.kind, due.c.start_on, due.c.due_on, due.c.site).order_by(
-        due.c.due_on, due.c.case_id, due.c.kind
+    query = (
+        select(due.c.case_id, due.c.kind, due.c.start_on, due.c.due_on, due.c.site)
+        .where(*_pending(due, until, site))
+        .order_by(due.c.due_on, due.c.case_id, due.c.kind)
+        .limit(limit)
+        .offset(offset or None)
     )
-    if until is not None:
-        query = query.where(due.c.due_on <= until)
-    if site:
-        query = query.where(due.c.site == site)
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def pending_count(
+    conn: Connection,
+    tables: dict[str, Table],
+    *,
+    until: date | None = None,
+    site: str | None = None,
+) -> int:
+    due = tables["due_dates"]
+    query = select(func.count()).select_from(due).where(*_pending(due, until, site))
+    return int(conn.execute(query).scalar_one())
+
+
+def _pending(due: Table, until: date | None, site: str | None) -> list[Any]:
+    return [
+        *([due.c.due_on <= until] if until is not None else []),
+        *([due.c.site == site] if site else []),
+    ]
 
 
 Page = tuple[int, str, str]  # where the previous page ended: next_at, case_id, kind

@@ -16,8 +16,10 @@ from sqlalchemy import (
     Text,
     and_,
     func,
+    literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.engine import Connection
 
@@ -209,25 +211,58 @@ def coverage(conn: Connection, tables: dict[str, Table], site: str | None = None
 
 
 def branches(
-    conn: Connection, tables: dict[str, Table], site: str | None = None
+    conn: Connection,
+    tables: dict[str, Table],
+    site: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Every party branch of organizations in the park: the independent ones, and the joint ones
-    (with or without members yet), each with its member organizations and formal members."""
+    (with or without members yet), each with its member organizations and formal members; by
+    site, kind, name and id, `limit` of them from `offset` (the database sorts and cuts)."""
+    every = _branches(tables, site)
+    order = [every.c.site, every.c.kind, every.c.name, every.c.id]
+    if conn.dialect.name == "postgresql":  # in code point order, as SQLite and Python sort
+        order = [c.collate("C") for c in order]
+    query = select(every).order_by(*order).limit(limit).offset(offset or None)
+    return [
+        _branch_row(
+            row.id, row.site, row.name, row.kind, row.organizations, int(row.formal), bool(row.ok)
+        )
+        for row in conn.execute(query)
+    ]
+
+
+def branches_count(conn: Connection, tables: dict[str, Table], site: str | None = None) -> int:
+    return int(conn.execute(select(func.count()).select_from(_branches(tables, site))).scalar_one())
+
+
+def _branches(tables: dict[str, Table], site: str | None) -> Any:
+    """The independent branches and the joint ones, as one list of rows (a subquery)."""
     orgs, tracks = tables["party_orgs"], tables["party_tracks"]
     joint, members = tables["joint_branches"], tables["joint_members"]
     independent = (
-        select(tracks.c.branch_id, tracks.c.site, tracks.c.branch_name, tracks.c.formal)
+        select(
+            tracks.c.branch_id.label("id"),
+            tracks.c.site.label("site"),
+            tracks.c.branch_name.label("name"),
+            literal(INDEPENDENT).label("kind"),
+            literal(1).label("organizations"),
+            func.coalesce(tracks.c.formal, 0).label("formal"),
+            literal(True).label("ok"),
+        )
         .select_from(tracks.join(orgs, orgs.c.id == tracks.c.case_id))
         .where(tracks.c.branch_kind == INDEPENDENT, orgs.c.stage.in_(IN_THE_PARK))
     )
     joint_query = (
         select(
-            joint.c.id,
-            joint.c.site,
-            joint.c.name,
-            joint.c.constituted,
-            func.count(members.c.case_id),
-            func.coalesce(func.sum(members.c.formal), 0),
+            joint.c.id.label("id"),
+            joint.c.site.label("site"),
+            joint.c.name.label("name"),
+            literal("joint").label("kind"),
+            func.count(members.c.case_id).label("organizations"),
+            func.coalesce(func.sum(members.c.formal), 0).label("formal"),
+            joint.c.constituted.label("ok"),
         )
         .select_from(joint.outerjoin(members, members.c.branch_id == joint.c.id))
         .group_by(joint.c.id, joint.c.site, joint.c.name, joint.c.constituted)
@@ -235,14 +270,7 @@ def branches(
     if site:
         independent = independent.where(tracks.c.site == site)
         joint_query = joint_query.where(joint.c.site == site)
-    found = [
-        _branch_row(branch_id, where, name, INDEPENDENT, 1, formal or 0, True)
-        for branch_id, where, name, formal in conn.execute(independent)
-    ] + [
-        _branch_row(branch_id, where, name, "joint", count, int(formal), bool(constituted))
-        for branch_id, where, name, constituted, count, formal in conn.execute(joint_query)
-    ]
-    return sorted(found, key=lambda b: (b["site"], b["kind"], b["name"], b["id"]))
+    return union_all(independent, joint_query).subquery()
 
 
 def _branch_row(

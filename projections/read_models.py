@@ -313,11 +313,24 @@ class ReadModels:
         """How many organizations' names contain `text`."""
         return self.read(directory.projection, lambda c, t: directory.found(c, t, text))
 
-    def due(self, until: date | None = None, site: str | None = None) -> list[dict[str, Any]]:
+    def due(
+        self,
+        until: date | None = None,
+        site: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         return self.read(
             due_dates.projection,
-            lambda c, t: due_dates.pending(c, t, until=until, site=site),
+            lambda c, t: due_dates.pending(
+                c, t, until=until, site=site, limit=limit, offset=offset
+            ),
             mark=True,
+        )
+
+    def due_count(self, until: date | None = None, site: str | None = None) -> int:
+        return self.read(
+            due_dates.projection, lambda c, t: due_dates.pending_count(c, t, until=until, site=site)
         )
 
     def coming(self, until: datetime, page: int = 500) -> Iterator[dict[str, Any]]:
@@ -364,11 +377,18 @@ class ReadModels:
             for key, site in self.park.sites.items()
         ]
 
-    def assignments(self, caseworker: str | None = None) -> list[dict[str, Any]]:
+    def assignments(
+        self, caseworker: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
         return self.read(
             assignments.projection,
-            lambda c, t: assignments.open_cases(c, t, caseworker),
+            lambda c, t: assignments.open_cases(c, t, caseworker, limit, offset),
             mark=True,
+        )
+
+    def assignments_count(self, caseworker: str | None = None) -> int:
+        return self.read(
+            assignments.projection, lambda c, t: assignments.open_count(c, t, caseworker)
         )
 
     def stage_stats(self, site: str | None = None) -> list[dict[str, Any]]:
@@ -388,8 +408,15 @@ class ReadModels:
             for key in dict.fromkeys([*self.park.sites, *found])
         ]
 
-    def party_branches(self, site: str | None = None) -> list[dict[str, Any]]:
-        return self.read(party.projection, lambda c, t: party.branches(c, t, site), mark=True)
+    def party_branches(
+        self, site: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        return self.read(
+            party.projection, lambda c, t: party.branches(c, t, site, limit, offset), mark=True
+        )
+
+    def party_branches_count(self, site: str | None = None) -> int:
+        return self.read(party.projection, lambda c, t: party.branches_count(c, t, site))
 
     def party_unbranched(self, sites: Collection[str] | None = None) -> list[dict[str, Any]]:
         return self.read(party.projection, lambda c, t: party.unbranched(c, t, sites))

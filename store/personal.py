@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import BigInteger, Column, LargeBinary, MetaData, String, Table, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -174,6 +174,10 @@ class SubjectKeys:
         return self._erase_postgresql(subject, stamp)
 
     def _erase_postgresql(self, subject: UUID, stamp: int) -> Wiped:
+        # here, not at the top: the PostgreSQL dialect's package costs a SQLite command's
+        # start-up tens of milliseconds (every driver's module, asyncpg's and pg8000's too)
+        from sqlalchemy.dialects import postgresql
+
         with writing(self.engine) as conn:
             conn.execute(
                 postgresql.insert(subject_keys)

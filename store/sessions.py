@@ -24,7 +24,7 @@ from sqlalchemy import (
     delete,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from store.database import reading, writing
@@ -171,12 +171,21 @@ class SessionStore:
             conn.execute(delete(login_failures).where(login_failures.c.account_id == account_id))
 
 
+def _insert(conn: Connection) -> Any:
+    """The dialect's INSERT with ON CONFLICT; PostgreSQL's imported only there (its package,
+    every driver's module with it, costs a SQLite command's start-up tens of milliseconds)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    return sqlite.insert
+
+
 def _locked_row(conn: Connection, account_id: str) -> Any:
     """The account's failures row, locked until the transaction ends (created first, empty,
     if missing, so that two workers counting the first failure wait for each other)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
-        dialect.insert(login_failures)
+        _insert(conn)(login_failures)
         .values(account_id=account_id, failures=0, since=0, locked_until=None)
         .on_conflict_do_nothing(index_elements=["account_id"])
     )

@@ -33,6 +33,18 @@ def shell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shell]:
     yield Shell(url)
 
 
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Shell:
+    """A small park driven through every stage (deadlines pending, party branches)."""
+    from tests.test_generate import generated
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('network') / 'network.sqlite3'}"
+    system = generated(url).system
+    system.read_models.catch_up()
+    system.close_all()
+    return Shell(url)
+
+
 def _json(shell: Shell, *args: str) -> Any:
     return json.loads(shell.run(*args, "--json").stdout)
 
@@ -94,6 +106,51 @@ def test_reports_and_branches_page_too(shell: Shell) -> None:
     assert (
         _json(shell, "party", "branches", "--limit", "1") == _json(shell, "party", "branches")[:1]
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (
+            ["report", "assignments"],
+            lambda r: (r["caseworker"] is None, r["caseworker"] or "", r["name"], r["case_id"]),
+        ),
+        (["party", "branches"], lambda r: (r["site"], r["kind"], r["name"], r["id"])),
+    ],
+)
+def test_long_reports_are_cut_by_the_database_in_their_order(
+    network: Shell, args: list[str], key: Any
+) -> None:
+    shell = network
+    every = _json(shell, *args)
+    assert len(every) >= 2
+    assert [key(r) for r in every] == sorted(key(r) for r in every)
+    assert _json(shell, *args, "--all") == every
+    assert _json(shell, *args, "--limit", "1", "--page", "2") == every[1:2]
+    assert _json(shell, *args, "--limit", "1", "--page", str(len(every) + 1)) == []
+    rows = list(csv.DictReader(io.StringIO(shell.run(*args, "--csv").stdout)))
+    assert len(rows) == len(every)
+    table = shell.run(*args, "--limit", "1").stdout
+    assert f"1–1 of {len(every)} rows" in table
+    assert "next page: --page 2" in table
+
+
+def test_a_sorted_list_is_read_a_page_and_a_count_at_a_time() -> None:
+    from commands.lists import sorted_page, sorted_rows
+
+    rows = [{"n": n} for n in range(2_345)]
+    asked: list[tuple[int | None, int]] = []
+
+    def read(*, site: str, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        assert site == "main"
+        asked.append((limit, offset))
+        return rows[offset : None if limit is None else offset + limit]
+
+    page = sorted_page(read, lambda site: len(rows), Paging(limit=50, page=3), site="main")
+    assert (page.rows, page.total, asked) == (rows[100:150], 2_345, [(50, 100)])
+    asked.clear()
+    assert list(sorted_rows(read, site="main")) == rows
+    assert asked == [(1_000, 0), (1_000, 1_000), (1_000, 2_000)]
 
 
 @pytest.mark.parametrize(
