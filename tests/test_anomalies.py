@@ -248,9 +248,16 @@ def test_a_connection_lost_mid_rebuild_exits_4_in_one_line(postgres_url: str) ->
         [*COMMAND, "projections", "rebuild"], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    schema = postgres_url.rsplit("?schema=", 1)[1]
     killed = 0
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        while rebuild.poll() is None:
+        while rebuild.poll() is None:  # cut only once the rebuild is past opening the log
+            building = admin.execute(
+                f'SELECT count(building) FROM "{schema}".projection_registry'
+            ).fetchone()[0]  # type: ignore[index]
+            if not building:
+                time.sleep(0.01)
+                continue
             killed += admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE application_name = %s AND state = 'active'",
