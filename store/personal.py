@@ -317,25 +317,31 @@ def _made() -> dict[str, NewKey]:
 INSERT_KEY = "INSERT INTO {table} (subject, key, created_at) VALUES ({mark}, {mark}, {mark})"
 
 
-def store_new_keys(cursor: Any, insert: str, stored: Sequence[StoredEvent]) -> None:
-    """Writes the keys made for `stored` with the cursor of their transaction (`insert` is
-    INSERT_KEY for the backend). A subject that has a key already (another writer's, committed
-    meanwhile) fails the transaction as a lost race does, and the command decides again. The
-    keys are forgotten here whatever happens: written, or to be made again."""
+def new_keys(stored: Sequence[StoredEvent]) -> list[NewKey]:
+    """The keys made for `stored`, to be written in their transaction. A subject that has a key
+    already (another writer's, committed meanwhile) fails the transaction as a lost race does,
+    and the command decides again. The keys are forgotten here whatever happens: written, or to
+    be made again."""
     new = {
         e.new_key.subject: e.new_key
         for e in stored
         if isinstance(e, KeyedStoredEvent) and e.new_key is not None
     }
-    if not new:
-        return
-    made = _made()
-    for subject in new:
-        made.pop(subject, None)
+    if new:
+        made = _made()
+        for subject in new:
+            made.pop(subject, None)
+    return list(new.values())
+
+
+def store_new_keys(cursor: Any, insert: str, stored: Sequence[StoredEvent]) -> None:
+    """Writes the keys made for `stored` with the cursor of their transaction (`insert` is
+    INSERT_KEY for the backend; see `new_keys`)."""
+    new = new_keys(stored)
     if len(new) == 1:
-        cursor.execute(insert, next(iter(new.values())))
-    else:
-        cursor.executemany(insert, list(new.values()))
+        cursor.execute(insert, new[0])
+    elif new:
+        cursor.executemany(insert, new)
 
 
 class PersonalDataMapper(Mapper[UUID]):

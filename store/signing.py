@@ -148,10 +148,6 @@ class LinkWriter:
             log_hash = link(log_hash, position, case_hash)
             last_of[case] = case_hash
             links.append((position, case, event.originator_version, case_hash, log_hash))
-        if len(links) == 1:
-            self.run(self.LINKS, links[0])
-        else:
-            self.cursor.executemany(self._sql(self.LINKS), links)
         first, last = links[0][0], links[-1][0]
         signed_at = signer.now().astimezone(UTC).isoformat()
         public = signer.public_key
@@ -159,8 +155,18 @@ class LinkWriter:
             first, last, log_hash, signed_at, public, [row[:4] for row in links]
         )
         signature = signer.key.sign(message).hex()
-        self.run(self.SIGNATURE, (last, first, signed_at, public, signature))
-        self.run(self.MOVE, (last, log_hash))
+        self.store(links, (last, first, signed_at, public, signature), (last, log_hash))
+
+    def store(
+        self, links: list[tuple[Any, ...]], signature: tuple[Any, ...], head: tuple[Any, ...]
+    ) -> None:
+        """The links, their signature and the head moved on: three statements."""
+        if len(links) == 1:
+            self.run(self.LINKS, links[0])
+        else:
+            self.cursor.executemany(self._sql(self.LINKS), links)
+        self.run(self.SIGNATURE, signature)
+        self.run(self.MOVE, head)
 
     def _case_hash(self, case: str, version: int) -> str:
         if version < 1:

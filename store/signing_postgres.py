@@ -10,8 +10,60 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 
-from store.personal import INSERT_KEY, store_new_keys
+from store.personal import new_keys
 from store.signing import LinkWriter, Signer
+
+
+class PostgresLinkWriter(LinkWriter):
+    """On PostgreSQL each statement costs the client about as much as the server's work, so
+    the transaction's new keys go in the head's read, and the links, their signature and the
+    head's move in one statement (one row as values; several as arrays, which cost more to
+    send)."""
+
+    MAKE_KEY = "INSERT INTO {s}subject_keys (subject, key, created_at) "
+    KEYS_AND_HEAD = {
+        True: f"WITH made AS ({MAKE_KEY}VALUES (?, ?, ?)) {LinkWriter.HEAD}",
+        False: (
+            f"WITH made AS ({MAKE_KEY}SELECT * FROM "
+            f"unnest(?::varchar[], ?::bytea[], ?::bigint[])) {LinkWriter.HEAD}"
+        ),
+    }
+    LINK = "INSERT INTO {s}event_chain (position, originator_id, version, case_hash, log_hash) "
+    MOVE_ALL = (
+        f"signed AS ({LinkWriter.SIGNATURE}) "
+        "UPDATE {s}event_chain_head SET position = ?, log_hash = ? WHERE id = 1"
+    )
+    STORE = {
+        True: f"WITH linked AS ({LINK}VALUES (?, ?, ?, ?, ?)), {MOVE_ALL}",
+        False: (
+            f"WITH linked AS ({LINK}SELECT * FROM "
+            "unnest(?::bigint[], ?::varchar[], ?::int[], ?::varchar[], ?::varchar[])), "
+            f"{MOVE_ALL}"
+        ),
+    }
+
+    def ask_head(self, stored: Sequence[StoredEvent]) -> None:
+        keys = new_keys(stored)
+        if not keys:
+            super().ask_head(stored)
+            return
+        first = stored[0]
+        self.cursor.execute(
+            self._sql(self.KEYS_AND_HEAD[len(keys) == 1]),
+            (*_rows(keys), str(first.originator_id), first.originator_version - 1),
+        )
+
+    def store(
+        self, links: list[tuple[Any, ...]], signature: tuple[Any, ...], head: tuple[Any, ...]
+    ) -> None:
+        self.run(self.STORE[len(links) == 1], (*_rows(links), *signature, *head))
+
+
+def _rows(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """One row's values as they are; several rows as one array per column."""
+    if len(rows) == 1:
+        return tuple(rows[0])
+    return tuple(list(column) for column in zip(*rows, strict=True))
 
 
 class SignedPostgresRecorder(PostgresApplicationRecorder):
@@ -21,8 +73,8 @@ class SignedPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """The library's insert, with the keys of its sealed fields written first and the links
-        before its transaction ends. (The library keeps an error met after the insert until its
+        """The library's insert, with the keys of its sealed fields and the links written before
+        its transaction ends. (The library keeps an error met after the insert until its
         transaction has committed; an event must not commit without its link, so here the error
         ends the transaction.)"""
         if not stored_events:
@@ -34,11 +86,9 @@ class SignedPostgresRecorder(PostgresApplicationRecorder):
             conn.cursor() as curs,
         ):
             schema = f'"{self.datastore.schema}".' if self.datastore.schema else ""
-            keys = INSERT_KEY.format(table=f"{schema}subject_keys", mark="%s")
-            store_new_keys(curs, keys, stored_events)
             self._insert_stored_events(curs, stored_events, **kwargs)
-            with conn.cursor() as asking:  # the head is read in the insert's round trip
-                links = LinkWriter(asking, "%s", schema)
+            with conn.cursor() as asking:  # the keys and the head in the insert's round trip
+                links = PostgresLinkWriter(asking, "%s", schema)
                 links.ask_head(stored_events)
                 pipeline.sync()  # a uniqueness violation is raised here, not at commit
                 positions = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)

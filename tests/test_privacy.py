@@ -321,6 +321,33 @@ def test_a_key_is_stored_with_its_event_or_not_at_all(any_incubator: Incubator) 
         assert system.service.case(case_id).contact == CONTACT
 
 
+def test_several_subjects_and_events_in_one_transaction_keep_their_keys_and_verify(
+    any_incubator: Incubator,
+) -> None:
+    """A transaction of several new subjects, each with several events: every key is written
+    with them (on PostgreSQL as arrays rather than one row of values), every contact opens,
+    and the chain verifies; one subject alone after it is written the single-row way."""
+    system = any_incubator
+    step = system.service._step(who("2014-01-02"))
+    cases = [
+        OrganizationCase.apply_for(
+            step, name=f"第{n}个协会", field="公益慈善", legal_status="registered",
+            track="incubation", site="main", contact=CONTACT,
+        )
+        for n in range(3)
+    ]  # fmt: skip
+    for case in cases[:2]:
+        case.start_inspection(system.service._step(who("2014-01-03")))
+    system.log.save(*cases)
+    alone = apply_with_contact(system, "单独的协会")
+    assert key_count(system) == 4
+    for case_id in [UUID(str(c.id)) for c in cases] + [alone]:
+        assert key_of(system, case_id) is not None
+        assert system.service.case(case_id).contact == CONTACT
+    verdict = Audit(system).verify()
+    assert verdict["ok"], verdict
+
+
 def test_the_read_models_decode_events_with_the_contact_left_sealed(incubator: Incubator) -> None:
     case = apply_with_contact(incubator)
     stored = incubator.log.recorder.select_events(case, limit=1)[0]
