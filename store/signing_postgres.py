@@ -4,7 +4,7 @@ psycopg is imported only by a process that uses PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -21,7 +21,7 @@ class PostgresLinkWriter(LinkWriter):
     send)."""
 
     MAKE_KEY = "INSERT INTO {s}subject_keys (subject, key, created_at) "
-    KEYS_AND_HEAD = {
+    KEYS_AND_HEAD: ClassVar[dict[bool, str]] = {
         True: f"WITH made AS ({MAKE_KEY}VALUES (?, ?, ?)) {LinkWriter.HEAD}",
         False: (
             f"WITH made AS ({MAKE_KEY}SELECT * FROM "
@@ -33,7 +33,7 @@ class PostgresLinkWriter(LinkWriter):
         f"signed AS ({LinkWriter.SIGNATURE}) "
         "UPDATE {s}event_chain_head SET position = ?, log_hash = ? WHERE id = 1"
     )
-    STORE = {
+    STORE: ClassVar[dict[bool, str]] = {
         True: f"WITH linked AS ({LINK}VALUES (?, ?, ?, ?, ?)), {MOVE_ALL}",
         False: (
             f"WITH linked AS ({LINK}SELECT * FROM "
