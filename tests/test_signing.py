@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -384,3 +385,40 @@ def test_a_signature_that_does_not_hold_is_named(written: Incubator) -> None:
     assert verdict.problem is not None
     assert (verdict.problem["kind"], verdict.problem["position"]) == ("signature", target)
     assert "does not hold" in verdict.problem["detail"]
+
+
+def test_signatures_checked_beside_the_walk_name_the_first_that_fails(
+    written: Incubator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The signatures are checked by threads in batches while the walk goes on; with batches of
+    two and at most one waiting, a log of many ranges goes through every path: an intact log
+    verifies in one walk, and a changed signature early in the log stops the walk and is
+    named, at its own position, by the second walk that checks each in its turn."""
+    system = written
+    monkeypatch.setattr(audit._Beside, "BATCH", 2)
+    monkeypatch.setattr(audit._Beside, "BEHIND", 1)
+    walks: list[audit.Holds] = []  # how each walk checked the signatures
+    real = audit._verify
+
+    def walk(engine: Any, trust: audit.Trust, holds: audit.Holds) -> audit.Verdict:
+        walks.append(holds)
+        return real(engine, trust, holds)
+
+    monkeypatch.setattr(audit, "_verify", walk)
+    verdict = verify(system)
+    assert verdict.ok and verdict.signatures > 8, verdict
+    assert len(walks) == 1 and walks[0] is not audit.signature_holds
+    with Intruder(system.database) as intruder:
+        ranges = intruder.run(
+            "SELECT last_position, signature FROM event_signatures ORDER BY last_position"
+        )
+        (target, _), (_, other) = ranges[2], ranges[0]
+        intruder.drop_trigger("event_signatures", "update")
+        intruder.run(
+            "UPDATE event_signatures SET signature = ? WHERE last_position = ?", other, target
+        )
+    walks.clear()
+    verdict = verify(system)
+    assert verdict.problem is not None
+    assert (verdict.problem["kind"], verdict.problem["position"]) == ("signature", target)
+    assert walks[-1] is audit.signature_holds and len(walks) == 2
