@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle.errors import Conflict, Refused
 from store import requests as table
+from store.database import schema_lock
 
 if TYPE_CHECKING:
     from commands.bootstrap import Incubator
@@ -37,7 +38,10 @@ class Requests:
     def __init__(self, system: Incubator) -> None:
         self.system = system
         self.engine = system.read_models.engine
-        table.install(system.database, self.engine)
+        # Under the schema's lock, as every table is: workers starting together on a new
+        # PostgreSQL database would otherwise race to create the same tables and types.
+        with schema_lock(system.database, self.engine):
+            table.install(system.database, self.engine)
 
     def first_answer(self, account: str, key: str, fingerprint: str) -> Answer | None:
         """None: this request is the first with `key`, which it now holds until `remember` or

@@ -191,3 +191,45 @@ def test_two_workers_one_workspace_two_cases(postgres_url: str) -> None:
                 assert "conflict" in answers[loser].json()["detail"]
                 break
     assert (200, 409) in statuses, statuses
+
+
+def _start_adapter(url: str, start: Any, errors: Any) -> None:
+    from commands.bootstrap import bootstrap
+    from commands.requests import Requests
+
+    system = bootstrap(url)
+    try:
+        start.wait()
+        Requests(system)
+    except Exception as e:  # reported to the test
+        errors.put(f"{type(e).__name__}: {e}")
+    finally:
+        system.close_all()
+
+
+@pytest.mark.postgres
+def test_adapters_starting_together_on_a_new_database_create_their_tables_once(
+    postgres_url: str,
+) -> None:
+    """Workers that start at the same moment on a new PostgreSQL schema each create the tables
+    of requests; outside the schema's lock two of them raced to create the same table types
+    (a unique violation in pg_type) and a worker died at start-up."""
+    import multiprocessing
+
+    from commands.bootstrap import bootstrap
+
+    bootstrap(postgres_url).close_all()  # the log and read models exist; the requests' not yet
+    context = multiprocessing.get_context("spawn")
+    start, errors = context.Event(), context.Queue()
+    workers = [
+        context.Process(target=_start_adapter, args=(postgres_url, start, errors)) for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    time.sleep(3.0)  # each has opened the system and waits
+    start.set()
+    for worker in workers:
+        worker.join(60)
+    failed = [errors.get() for _ in range(errors.qsize())]
+    assert not failed, failed
+    assert [w.exitcode for w in workers] == [0] * 4
