@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from commands.service import IncubatorService
 from commands.settings import SettingsError, load_settings
 from lifecycle.park import Park
 from lifecycle.personal import ERASED
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     from commands.party import PartyService
     from commands.reminders import ReminderService
     from commands.rounds import RoundService
+    from commands.service import IncubatorService
 
 SETTINGS_ENV = "INCUBATOR_SETTINGS"
 # Freezes the clock at one moment (rehearsals, end-to-end tests): every command runs as if it
@@ -65,15 +65,21 @@ class Incubator:
     clock: Clock
     purpose: str | None  # what the database was created for: None for real work
     log: EventLog
-    service: IncubatorService
     read_models: ReadModels
     keys: signing.KeyFiles  # where this database's keys are kept, outside it
     signer: signing.Signer  # what this process signs the events it writes with
     mailer: Mailer | None = None
     password_hasher: PasswordHasher | None = None
 
-    # The other services are made when first used: a command that reads a case never imports
-    # the accounts', the rounds' or the imports' code (start-up is most of a command's time).
+    # The services are made when first used: a list reads the read models alone and imports
+    # none of the aggregates, and a command that reads a case never imports the accounts', the
+    # rounds' or the imports' code (start-up is most of a command's time).
+
+    @cached_property
+    def service(self) -> IncubatorService:
+        from commands.service import IncubatorService
+
+        return IncubatorService(self.log, self.park, self.clock)
 
     @cached_property
     def party(self) -> PartyService:
@@ -212,7 +218,6 @@ def bootstrap(
         clock,
         purpose,
         log,
-        IncubatorService(log, park, clock),
         read_models,
         keys,
         signer,

@@ -27,10 +27,11 @@ from lifecycle.holdings import Holdings, evaluation_noted, let_go, move_in
 from lifecycle.joint_branch import JointBranch
 from lifecycle.organization import OrganizationCase
 from lifecycle.park import Park, check_legal_status
-from lifecycle.party import JOINT, PartyIncubation
+from lifecycle.party import PartyIncubation
 from lifecycle.project import Project
 from lifecycle.round import Round
 from lifecycle.scores import Panel
+from lifecycle.stages import JOINT
 from lifecycle.step import Step
 from lifecycle.workspace import Workspace
 from schedules.clock import Clock, local_today

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from lifecycle.account import AccountPolicy
 from lifecycle.deadlines import ALL_KINDS
-from lifecycle.park import Park, Rules, Site, VentureRules
+from lifecycle.park import AccountPolicy, Park, Rules, Site, VentureRules
 from schedules.reminders import RECIPIENTS, DeadlinePolicy, ReminderPolicy
 from schedules.workdays import WorkingDays, YearCalendar
 

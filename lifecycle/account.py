@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -44,28 +43,6 @@ PASSWORD_MIN = 10
 PASSWORD_MAX = 1024  # characters: far above any passphrase, and a bound on the hashing's work
 # How a password's hash is shown anywhere (history, lists, exports): never the hash itself.
 PASSWORD_SHOWN = "(已设置 / set)"
-
-
-@dataclass(frozen=True)
-class AccountPolicy:
-    """How long a login lasts, and how failed logins lock an account (settings: [accounts])."""
-
-    session_minutes: int = 480
-    lock_after_failures: int = 5  # failed logins within the window that lock the account
-    failure_window_minutes: int = 15
-    lock_minutes: int = 15
-
-    @property
-    def session(self) -> timedelta:
-        return timedelta(minutes=self.session_minutes)
-
-    @property
-    def failure_window(self) -> timedelta:
-        return timedelta(minutes=self.failure_window_minutes)
-
-    @property
-    def lock(self) -> timedelta:
-        return timedelta(minutes=self.lock_minutes)
 
 
 def normalised(name: str) -> str:

@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from lifecycle.account import AccountPolicy
 from lifecycle.bounds import shown
 from lifecycle.errors import Refused
 from schedules.calendar import add_months
@@ -29,6 +28,28 @@ LENGTHS = (
     "midterm_report_months",
     "final_report_months",
 )
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    """How long a login lasts, and how failed logins lock an account (settings: [accounts])."""
+
+    session_minutes: int = 480
+    lock_after_failures: int = 5  # failed logins within the window that lock the account
+    failure_window_minutes: int = 15
+    lock_minutes: int = 15
+
+    @property
+    def session(self) -> timedelta:
+        return timedelta(minutes=self.session_minutes)
+
+    @property
+    def failure_window(self) -> timedelta:
+        return timedelta(minutes=self.failure_window_minutes)
+
+    @property
+    def lock(self) -> timedelta:
+        return timedelta(minutes=self.lock_minutes)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from lifecycle.deadlines import Deadline
 from lifecycle.errors import Refused
 from lifecycle.joint_branch import BRANCH_MINIMUM, JointBranch
 from lifecycle.park import Rules
-from lifecycle.stages import PARTY_WORKFLOW
+from lifecycle.stages import INDEPENDENT, JOINT, PARTY_WORKFLOW
 from lifecycle.step import Stamped, Step, require_text
 
 PARTY_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:party-track")
@@ -32,7 +32,6 @@ SUPPORT_KINDS = ("space", "instructor", "training", "information", "project", "f
 # With no members the committee's support is its instructor's or liaison's policy advice.
 SUPPORT_KINDS_WITHOUT_MEMBERS = ("instructor", "information")
 SERVICE_KINDS = ("joint_meeting", "model_selection", "project_priority")
-INDEPENDENT, JOINT = "independent", "joint"
 
 
 class PartyIncubation(Aggregate):

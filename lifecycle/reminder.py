@@ -18,19 +18,11 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from lifecycle.delivery import CLAIMED, FAILED, GIVEN_UP, SENT, WAITING, WITHDRAWN
 from lifecycle.step import Stamped
 
 REMINDER_NAMESPACE = uuid5(NAMESPACE_URL, "urn:incubator:reminder")
 SYSTEM = "system"
-# Where a reminder's mail stands.
-WAITING, CLAIMED, SENT, FAILED, GIVEN_UP, WITHDRAWN = (
-    "waiting",
-    "claimed",
-    "sent",
-    "failed",
-    "given_up",
-    "withdrawn",
-)
 
 
 class Reminder(Aggregate):

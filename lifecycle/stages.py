@@ -282,6 +282,8 @@ PARTY_WORKFLOW = Workflow(
     subject=Term("the party track"),
     internal=("correct_start", "close"),
 )
+# What a party track's branch is once formed: its own (3+ members) or a joint one (1–2).
+INDEPENDENT, JOINT = "independent", "joint"
 ROUND_WORKFLOW = Workflow(ROUND, ROUND_STAGES, ROUND_TRANSITIONS, subject=Term("the round"))
 PROJECT_WORKFLOW = Workflow(
     PROJECT,

@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Column, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
-from lifecycle.account import ADMIN, Account
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.account import Account
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Account = Later("lifecycle.account:Account")
 
 projection = Projection("accounts", version=1)
 projection.table(
@@ -47,6 +51,8 @@ def _grants(rows: Batch, e: Account.RoleGranted | Account.RoleRevoked) -> None:
     row = rows.get("accounts", rows.key(e))
     if row is None:
         return
+    from lifecycle.account import ADMIN  # imported with the event (Later)
+
     grants = {r: s for r, s in json.loads(row["grants"]).items() if r != e.role_name}
     if isinstance(e, Account.RoleGranted):
         grants[e.role_name] = list(e.sites)

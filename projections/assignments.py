@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Column, Date, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
 
-from lifecycle.organization import OrganizationCase as Case
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.organization import OrganizationCase as Case
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Case = Later("lifecycle.organization:OrganizationCase")
 
 projection = Projection("assignments", version=2)
 projection.table(

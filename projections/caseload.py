@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Date, Integer, String, Table, Text, func, literal, select, tuple_
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
-from lifecycle.organization import OrganizationCase as Case
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.organization import OrganizationCase as Case
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Case = Later("lifecycle.organization:OrganizationCase")
 
 projection = Projection("caseload", version=6)
 projection.table(

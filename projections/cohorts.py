@@ -5,16 +5,20 @@ periods (issue #15)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Date, String, Table, Text, extract, func, select
 from sqlalchemy.engine import Connection
 
 from lifecycle.deadlines import BY_KIND, EXIT_EVALUATION
-from lifecycle.organization import OrganizationCase as Case
 from lifecycle.park import Rules
 from lifecycle.stages import INCUBATION
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.organization import OrganizationCase as Case
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Case = Later("lifecycle.organization:OrganizationCase")
 
 projection = Projection("cohorts", version=1)
 projection.table(

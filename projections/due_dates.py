@@ -12,7 +12,7 @@ rebuilds it by itself.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -38,13 +38,20 @@ from lifecycle.deadlines import (
     overdue,
     responsible,
 )
-from lifecycle.organization import OrganizationCase as Case
 from lifecycle.park import Park
-from lifecycle.party import PartyIncubation as Track
-from lifecycle.project import Project, project_label
-from lifecycle.reminder import Reminder
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
 from schedules.reminders import next_step, rank_of
+
+if TYPE_CHECKING:
+    from lifecycle.organization import OrganizationCase as Case
+    from lifecycle.party import PartyIncubation as Track
+    from lifecycle.project import Project
+    from lifecycle.reminder import Reminder
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Case = Later("lifecycle.organization:OrganizationCase")
+    Project = Later("lifecycle.project:Project")
+    Reminder = Later("lifecycle.reminder:Reminder")
+    Track = Later("lifecycle.party:PartyIncubation")
 
 # 6: the clocks from lifecycle/deadlines.py; 7: a round's project reports; 8: a period ends on
 # a working day (民法典 第二百零三条), the settings' fingerprint in the version
@@ -182,6 +189,8 @@ def _assigned(rows: Batch, e: Case.CaseworkerAssigned) -> None:
 def _project(rows: Batch, e: Project.Submitted) -> None:
     """A venture-philanthropy project: its reports are answered for by its organization's
     caseworker (the one assigned when it was submitted)."""
+    from lifecycle.project import project_label  # imported with the event (Later)
+
     org = rows.get("due_date_cases", str(e.org_id))
     rows.put(
         "due_date_cases",
@@ -217,7 +226,7 @@ projection.case_of = _case_of  # an anomaly of a party track's event names its c
 # ---- the clocks, as lifecycle/deadlines.py declares them -------------------------------------
 
 
-@projection.on(*handled())
+@projection.on_each(handled)
 def _clocks(rows: Batch, e: Any) -> None:
     """What the event does to the clocks: the same effects the aggregates fold."""
     case_id = _case_of(rows, e)

@@ -4,14 +4,18 @@ reports to the civil-affairs bureau."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Column, Integer, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
-from lifecycle.organization import OrganizationCase as Case
 from lifecycle.park import LEGAL_STATUSES
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.organization import OrganizationCase as Case
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Case = Later("lifecycle.organization:OrganizationCase")
 
 projection = Projection("legal_status", version=1)
 projection.table(

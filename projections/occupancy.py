@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Date, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
 
-from lifecycle.workspace import Workspace
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.workspace import Workspace
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Workspace = Later("lifecycle.workspace:Workspace")
 
 projection = Projection("occupancy", version=2)
 projection.table(

@@ -7,7 +7,7 @@ failure, or when a sender claimed it and said nothing for the claim's length (it
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,9 +23,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from lifecycle.delivery import CLAIMED, FAILED, GIVEN_UP, SENT, WAITING, WITHDRAWN
 from lifecycle.park import Park
-from lifecycle.reminder import CLAIMED, FAILED, GIVEN_UP, SENT, WAITING, WITHDRAWN, Reminder
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.reminder import Reminder
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Reminder = Later("lifecycle.reminder:Reminder")
 
 projection = Projection("outbox", version=1)
 projection.table(

@@ -4,7 +4,7 @@ members and branches. Built from the organization cases, the party tracks and th
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -23,11 +23,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from lifecycle.joint_branch import JointBranch
-from lifecycle.organization import OrganizationCase as Case
-from lifecycle.party import INDEPENDENT
-from lifecycle.party import PartyIncubation as Track
-from projections.runner import Batch, Projection
+from lifecycle.stages import INDEPENDENT
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.joint_branch import JointBranch
+    from lifecycle.organization import OrganizationCase as Case
+    from lifecycle.party import PartyIncubation as Track
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Case = Later("lifecycle.organization:OrganizationCase")
+    JointBranch = Later("lifecycle.joint_branch:JointBranch")
+    Track = Later("lifecycle.party:PartyIncubation")
 
 IN_THE_PARK = ("incubating", "follow_up", "resident")
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Column, Date, Integer, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
-from lifecycle.project import Project
-from lifecycle.round import Round
 from lifecycle.scores import mean_of
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.project import Project
+    from lifecycle.round import Round
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Project = Later("lifecycle.project:Project")
+    Round = Later("lifecycle.round:Round")
 
 ZERO = Decimal("0.00")
 AWARDED = ("awarded", "stopped")  # a stopped project keeps its award

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import gc
 import re
+import threading
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import Notification
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import construct_topic, resolve_topic
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -66,6 +67,40 @@ from store.personal import sealed_decoder
 Key = tuple[Any, ...]
 Row = dict[str, Any]
 Handler = Callable[["Batch", Any], None]
+
+
+_DECIDING = threading.Lock()
+
+
+class Later:
+    """An event class named by its topic (`module:Class.Event`), imported only when an event
+    is applied or checked against it: the read models declare their handlers without importing
+    the aggregates, so a list whose read models are up to date never builds the domain's event
+    classes (a tenth of a command's start-up). `isinstance(e, Later(...))` checks against the
+    class itself. A projection module binds the aggregate's name to one (`Case =
+    Later("lifecycle.organization:OrganizationCase")`) and imports the class for the type
+    checker alone."""
+
+    __slots__ = ("topic",)
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+
+    def __getattr__(self, name: str) -> Later:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Later(f"{self.topic}.{name}")  # a nested class: Case.Moved
+
+    def __instancecheck__(self, instance: object) -> bool:
+        return isinstance(instance, resolve_topic(self.topic))
+
+    def __repr__(self) -> str:
+        return f"Later({self.topic!r})"
+
+
+def topic_of(event_type: type | Later) -> str:
+    return event_type.topic if isinstance(event_type, Later) else construct_topic(event_type)
+
 
 registry_metadata = MetaData()
 registry = Table(
@@ -215,7 +250,9 @@ class Projection:
     def __init__(self, name: str, version: int) -> None:
         self.name, self.version = name, version
         self.specs: dict[str, TableSpec] = {}
-        self.handlers: dict[type, list[Handler]] = {}  # several: in the order registered
+        # By the topic of the event class (`Later`): several, in the order registered.
+        self.handlers: dict[str, list[Handler]] = {}
+        self._named_later: list[tuple[Callable[[], Iterable[type]], Handler]] = []
         self._generations: dict[int, dict[str, Table]] = {}
         self._shapes: dict[int, dict[str, TableShape]] = {}
         self._statements: dict[tuple[int, str, str], dict[str, TableStatements]] = {}
@@ -248,10 +285,20 @@ class Projection:
     ) -> None:
         self.specs[name] = TableSpec(name, columns, by, indexes)
 
-    def on(self, *event_types: type) -> Callable[[Handler], Handler]:
+    def on(self, *event_types: type | Later) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             for event_type in event_types:
-                self.handlers.setdefault(event_type, []).append(handler)
+                self.handlers.setdefault(topic_of(event_type), []).append(handler)
+            return handler
+
+        return register
+
+    def on_each(self, event_types: Callable[[], Iterable[type]]) -> Callable[[Handler], Handler]:
+        """The handler for each of the classes `event_types()` names, asked when the first
+        event is applied (the classes are imported then, not when the read model is)."""
+
+        def register(handler: Handler) -> Handler:
+            self._named_later.append((event_types, handler))
             return handler
 
         return register
@@ -305,12 +352,18 @@ class Projection:
         return self._generations[generation]
 
     def handlers_for(self, topic: str) -> list[Handler]:
-        """The handlers for an event's class and its bases, base first (decided once per topic)."""
-        if topic not in self._by_topic:
-            mro = reversed(resolve_topic(topic).__mro__)
-            found = [h for c in mro for h in self.handlers.get(c, ())]
-            self._by_topic[topic] = list(dict.fromkeys(found))
-        return self._by_topic[topic]
+        """The handlers for an event's class and its bases, base first (decided once per topic,
+        under a lock: threads of one server apply events at once)."""
+        found = self._by_topic.get(topic)
+        if found is None:
+            with _DECIDING:
+                while self._named_later:
+                    event_types, handler = self._named_later.pop(0)
+                    self.on(*event_types())(handler)
+                mro = reversed(resolve_topic(topic).__mro__)
+                handlers = [h for c in mro for h in self.handlers.get(construct_topic(c), ())]
+                found = self._by_topic[topic] = list(dict.fromkeys(handlers))
+        return found
 
 
 class Batch:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Integer, String, Table, Text, select
 from sqlalchemy.engine import Connection
 
-from lifecycle.organization import OrganizationCase as Case
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.organization import OrganizationCase as Case
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Case = Later("lifecycle.organization:OrganizationCase")
 
 projection = Projection("stage_stats", version=2)
 projection.table(

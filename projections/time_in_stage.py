@@ -4,13 +4,17 @@ case applied)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Date, Integer, String, Table, Text, func, select
 from sqlalchemy.engine import Connection
 
-from lifecycle.organization import OrganizationCase as Case
-from projections.runner import Batch, Projection
+from projections.runner import Batch, Later, Projection
+
+if TYPE_CHECKING:
+    from lifecycle.organization import OrganizationCase as Case
+else:  # imported when an event is applied (projections/runner.py: Later)
+    Case = Later("lifecycle.organization:OrganizationCase")
 
 projection = Projection("time_in_stage", version=2)
 projection.table(
@@ -51,7 +55,7 @@ def _received(rows: Batch, e: Case.ApplicationReceived) -> None:
 
 @projection.on(Case.Moved)
 def _moved(rows: Batch, e: Case.Moved) -> None:
-    entered = isinstance(e, Case.EntryApproved | Case.ResidentAdmitted)
+    entered = isinstance(e, (Case.EntryApproved, Case.ResidentAdmitted))
     _period(rows, rows.key(e), e.stage, e.on, entered)
 
 

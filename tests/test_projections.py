@@ -431,3 +431,63 @@ def test_party_work_lists_the_organizations_without_a_branch_and_joint_members(
     assert names == ["阳光助老服务社", "爱心志愿者协会"]  # by site: branch before main
     assert [r["name"] for r in read.party_unbranched(sites={"main"})] == ["爱心志愿者协会"]
     assert read.joint_members() == {}
+
+
+def test_every_event_a_read_model_names_is_a_class_of_the_domain() -> None:
+    """The read models name the event classes they apply by topic (runner.Later), so a
+    misspelt one would only be found when its event came: every name resolves to an event
+    class, and every handler is reached by its class or one of its subclasses."""
+    from eventsourcing.domain import CanMutateAggregate
+    from eventsourcing.utils import resolve_topic
+
+    for projection in PROJECTIONS:
+        projection.handlers_for("lifecycle.organization:OrganizationCase.Moved")  # the rest too
+        assert projection.handlers, projection.name
+        for topic, handlers in projection.handlers.items():
+            event_type = resolve_topic(topic)
+            assert isinstance(event_type, type), topic
+            assert issubclass(event_type, CanMutateAggregate), topic
+            assert set(handlers) <= set(projection.handlers_for(topic)), topic
+
+
+def test_a_later_class_checks_instances_against_the_class_it_names() -> None:
+    from lifecycle.organization import OrganizationCase
+    from projections.runner import Later
+
+    case = Later("lifecycle.organization:OrganizationCase")
+    moved = OrganizationCase.EntryApproved
+    event = moved.__new__(moved)
+    assert isinstance(event, case.Moved)
+    assert isinstance(event, (case.Withdrawn, case.EntryApproved))
+    assert not isinstance(event, case.Withdrawn)
+    assert case.Moved.topic == "lifecycle.organization:OrganizationCase.Moved"
+
+
+def test_opening_the_system_to_read_a_list_imports_none_of_the_aggregates(
+    tmp_path: Path,
+) -> None:
+    """A list whose read models are up to date is read without building the domain's event
+    classes (a tenth of a command's start-up): only writing, or applying events, needs them."""
+    url = f"sqlite:///{tmp_path / 'p.sqlite3'}"
+    system = bootstrap(url, clock=FixedClock(NOW))
+    new_case(system.service, name="晨光社区服务中心")
+    system.read_models.catch_up()
+    system.close_all()
+    script = (
+        "import sys\n"
+        "from commands.bootstrap import bootstrap\n"
+        "from commands import lists\n"
+        "from commands.paging import Paging\n"
+        f"system = bootstrap({url!r})\n"
+        "system.read_models.catch_up()\n"
+        "page = lists.caseload_page(system.read_models, Paging(limit=50))\n"
+        "assert [row['name'] for row in page.rows] == ['晨光社区服务中心'], page.rows\n"
+        "aggregates = ('organization', 'party', 'project', 'round', 'reminder', 'account',\n"
+        "              'workspace', 'joint_branch')\n"
+        "print(sorted(m for m in sys.modules if m in {f'lifecycle.{a}' for a in aggregates}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -17,12 +17,14 @@ from commands.messages import COMMANDS, Command, ImportCase, Param
 from commands.roles import ROLE_NAMES
 from lifecycle.deadlines import CLOCKS
 from lifecycle.park import LEGAL_STATUSES
-from lifecycle.party import INDEPENDENT, JOINT, SERVICE_KINDS, SUPPORT_KINDS
+from lifecycle.party import SERVICE_KINDS, SUPPORT_KINDS
 from lifecycle.project import REPORT_KINDS
 from lifecycle.stages import (
     ACCOUNT,
     ACCOUNT_WORKFLOW,
     INCUBATION,
+    INDEPENDENT,
+    JOINT,
     PARTY,
     PARTY_WORKFLOW,
     PROJECT,
