@@ -454,7 +454,7 @@ def test_a_later_class_checks_instances_against_the_class_it_names() -> None:
     from lifecycle.organization import OrganizationCase
     from projections.runner import Later
 
-    case = Later("lifecycle.organization:OrganizationCase")
+    case: Any = Later("lifecycle.organization:OrganizationCase")  # as the projections bind it
     moved = OrganizationCase.EntryApproved
     event = moved.__new__(moved)
     assert isinstance(event, case.Moved)
