@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 import chinese_calendar
 
@@ -134,8 +135,14 @@ def package_last_year() -> int:
     return last.year
 
 
+@cache
 def calendar_release() -> str:
-    """The installed release of chinese-calendar (which years it knows depends on it)."""
+    """The installed release of chinese-calendar (which years it knows depends on it): read
+    from the package, as every command's schema check asks (the installed packages' metadata is
+    a search of the whole environment)."""
+    release = getattr(chinese_calendar, "__version__", None)
+    if isinstance(release, str):
+        return release
     from importlib.metadata import PackageNotFoundError, version
 
     try:
