@@ -81,18 +81,23 @@ class Later:
     Later("lifecycle.organization:OrganizationCase")`) and imports the class for the type
     checker alone."""
 
-    __slots__ = ("topic",)
-
     def __init__(self, topic: str) -> None:
         self.topic = topic
+        self._class: type | None = None
 
     def __getattr__(self, name: str) -> Later:
+        """A nested class (`Case.Moved`), kept as an attribute once asked for: handlers ask
+        for it with every event they apply."""
         if name.startswith("_"):
             raise AttributeError(name)
-        return Later(f"{self.topic}.{name}")  # a nested class: Case.Moved
+        nested = Later(f"{self.topic}.{name}")
+        setattr(self, name, nested)
+        return nested
 
     def __instancecheck__(self, instance: object) -> bool:
-        return isinstance(instance, resolve_topic(self.topic))
+        if self._class is None:
+            self._class = resolve_topic(self.topic)
+        return isinstance(instance, self._class)
 
     def __repr__(self) -> str:
         return f"Later({self.topic!r})"
