@@ -368,11 +368,8 @@ class Batch:
         if shape.by_index >= 0 and key[shape.by_index] in self._fetched[table_name]:
             rows[key] = None  # prefetched: absent
             return None
-        table = self.tables[table_name]
-        where = and_(*(table.c[name] == value for name, value in zip(shape.pk, key, strict=True)))
-        found = self.conn.execute(select(table).where(where)).first()
-        rows[key] = dict(found._mapping) if found is not None else None
-        return rows[key]
+        found = rows[key] = self.statements[table_name].one(self.conn, key)
+        return found
 
     def put(self, table_name: str, *key: Any, **values: Any) -> Row:
         """Create the row if it is missing, then set `values`. A value its column cannot hold
