@@ -32,6 +32,11 @@ from store.database import writing
 from store.log import EventLog
 
 Progress = Callable[[int], None]
+# The events a build applies at a time. A batch reads the rows of the cases its events touch and
+# writes them back: with more events each, a case's rows are read and written fewer times
+# (measured on 101,610 events: 10,000 a batch -> 20,000, a seventh less CPU for 15 MiB more;
+# the write transaction that holds up commands: about 0.14 s of writing on SQLite).
+BUILD_BATCH = 20_000
 
 
 def start(engine: Engine, projection: Projection, *, fresh: bool = False) -> Generation:
@@ -59,7 +64,7 @@ def build(
     groups: Sequence[Sequence[Generation]],
     context: Any = None,
     progress: Progress | None = None,
-    batch_size: int = 10_000,
+    batch_size: int = BUILD_BATCH,
 ) -> None:
     """Apply the log, up to its end when the build starts, to the generations being built:
     each group in a process of its own (forked) when there are several, reading only the
