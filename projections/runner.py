@@ -665,7 +665,20 @@ def build_batch(
     writes: read and applied outside the write lock, written in a short transaction (two
     builders of other generations overlap all but their writes). `topics`: only those events
     are read (those the targets handle). Returns how many notifications were read."""
-    with reading(engine) as conn, _cycle_collector_paused():
+    with _cycle_collector_paused():  # until the batch is written, and let go
+        return _build_batch(engine, log, targets, batch_size, context, stop, topics)
+
+
+def _build_batch(
+    engine: Engine,
+    log: EventLog,
+    targets: Sequence[Generation],
+    batch_size: int,
+    context: Any,
+    stop: int,
+    topics: Sequence[str],
+) -> int:
+    with reading(engine) as conn:
         rows = conn.execute(_positions_of(targets))
         found = {(r.generation, r.name): int(r.position) for r in rows}
         froms = [found.get((t.generation, t.projection.name), -1) for t in targets]
