@@ -67,17 +67,18 @@ def build(
     batch_size: int = BUILD_BATCH,
 ) -> None:
     """Apply the log, up to its end when the build starts, to the generations being built:
-    each group in a process of its own (forked) when there are several, reading only the
+    each group in a process of its own (forked) when there are several, each reading only the
     events its read models handle. A batch is applied outside the write lock and written in a
     short transaction: the groups overlap all but their writes, and commands are held up
     only that long. The switch applies what the log gained meanwhile."""
     stop = log.recorder.max_notification_id() or 0
     groups = [g for g in groups if g]
+    topics = _topics(engine, log)
     if len(groups) == 1 or "fork" not in multiprocessing.get_all_start_methods():
         targets = [t for g in groups for t in g]
-        _build_group(engine, log, targets, context, batch_size, stop, (), progress=progress)
+        mine = [topic for topic in topics if _route(targets, topic)]
+        _build_group(engine, log, targets, context, batch_size, stop, mine, progress=progress)
         return
-    topics = _topics(engine, log)
     forking = multiprocessing.get_context("fork")
     workers = []
     for group in groups:
@@ -105,11 +106,11 @@ def _build_group(
     progress: Progress | None = None,
 ) -> None:
     parent = os.getppid()
-    while read := build_batch(engine, log, targets, batch_size, context, stop, topics):
+    while passed := build_batch(engine, log, targets, batch_size, context, stop, topics):
         if forked and os.getppid() != parent:
             return  # the rebuild was stopped: its next run resumes from what was written
         if progress is not None:
-            progress(read)
+            progress(passed)
 
 
 def _worker(

@@ -664,7 +664,8 @@ def build_batch(
     """Apply the next events up to `stop` to generations being built, which no one else
     writes: read and applied outside the write lock, written in a short transaction (two
     builders of other generations overlap all but their writes). `topics`: only those events
-    are read (those the targets handle). Returns how many notifications were read."""
+    are read (those the targets handle). Returns how far along the log the batch went (0: the
+    targets are at `stop`)."""
     with _cycle_collector_paused():  # until the batch is written, and let go
         return _build_batch(engine, log, targets, batch_size, context, stop, topics)
 
@@ -697,7 +698,7 @@ def _build_batch(
         if [locked[t.generation, t.projection.name] for t in targets] == froms:
             _written(conn, targets, batches, froms, end)
         # else another builder of the same generations went first: read again from there
-    return max(len(notifications), 1)
+    return end - min(froms)
 
 
 def _apply(
