@@ -32,6 +32,11 @@ from store.database import writing
 from store.log import EventLog
 
 Progress = Callable[[int], None]
+# The events a build applies at a time. A batch reads the rows of the cases its events touch and
+# writes them back: with more events each, a case's rows are read and written fewer times
+# (measured on 101,610 events: 10,000 a batch -> 20,000, a seventh less CPU for 15 MiB more;
+# the write transaction that holds up commands: about 0.14 s of writing on SQLite).
+BUILD_BATCH = 20_000
 
 
 def start(engine: Engine, projection: Projection, *, fresh: bool = False) -> Generation:
@@ -59,20 +64,21 @@ def build(
     groups: Sequence[Sequence[Generation]],
     context: Any = None,
     progress: Progress | None = None,
-    batch_size: int = 10_000,
+    batch_size: int = BUILD_BATCH,
 ) -> None:
     """Apply the log, up to its end when the build starts, to the generations being built:
-    each group in a process of its own (forked) when there are several, reading only the
+    each group in a process of its own (forked) when there are several, each reading only the
     events its read models handle. A batch is applied outside the write lock and written in a
     short transaction: the groups overlap all but their writes, and commands are held up
     only that long. The switch applies what the log gained meanwhile."""
     stop = log.recorder.max_notification_id() or 0
     groups = [g for g in groups if g]
+    topics = _topics(engine, log)
     if len(groups) == 1 or "fork" not in multiprocessing.get_all_start_methods():
         targets = [t for g in groups for t in g]
-        _build_group(engine, log, targets, context, batch_size, stop, (), progress=progress)
+        mine = [topic for topic in topics if _route(targets, topic)]
+        _build_group(engine, log, targets, context, batch_size, stop, mine, progress=progress)
         return
-    topics = _topics(engine, log)
     forking = multiprocessing.get_context("fork")
     workers = []
     for group in groups:
@@ -100,11 +106,11 @@ def _build_group(
     progress: Progress | None = None,
 ) -> None:
     parent = os.getppid()
-    while read := build_batch(engine, log, targets, batch_size, context, stop, topics):
+    while passed := build_batch(engine, log, targets, batch_size, context, stop, topics):
         if forked and os.getppid() != parent:
             return  # the rebuild was stopped: its next run resumes from what was written
         if progress is not None:
-            progress(read)
+            progress(passed)
 
 
 def _worker(

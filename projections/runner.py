@@ -139,6 +139,8 @@ anomalies = Table(
     Column("column_name", Text),
     Column("error", Text, nullable=False),
 )
+# A row the batch has not read yet (None: read, and absent): only ever compared by identity.
+_UNREAD: Row = {}
 # Errors that are not the event's doing: the batch stops and rolls back, as before.
 PASSED_ON: tuple[type[BaseException], ...] = (SQLAlchemyError, MemoryError)
 
@@ -394,8 +396,8 @@ class Batch:
         self.event: Any = None
         self.anomalies: list[Row] = []
         self._rows: dict[str, dict[Key, Row | None]] = defaultdict(dict)
-        self._dirty: dict[str, set[Key]] = defaultdict(set)
-        self._deleted: dict[str, set[Key]] = defaultdict(set)
+        # The keys whose rows the flush writes back: stored, or deleted where the row is None.
+        self._changed: dict[str, set[Key]] = defaultdict(set)
         self._counts: dict[str, dict[Key, dict[str, int]]] = defaultdict(dict)
         self._fetched: dict[str, set[str]] = defaultdict(set)
 
@@ -419,24 +421,25 @@ class Batch:
         return text
 
     def get(self, table_name: str, *key: Any) -> Row | None:
+        return self._row(table_name, key)
+
+    def _row(self, table_name: str, key: Key) -> Row | None:
         rows = self._rows[table_name]
-        if key in rows:
-            return rows[key]
+        row = rows.get(key, _UNREAD)
+        if row is not _UNREAD:
+            return row
         shape = self.shapes[table_name]
         if shape.by_index >= 0 and key[shape.by_index] in self._fetched[table_name]:
             rows[key] = None  # prefetched: absent
             return None
-        table = self.tables[table_name]
-        where = and_(*(table.c[name] == value for name, value in zip(shape.pk, key, strict=True)))
-        found = self.conn.execute(select(table).where(where)).first()
-        rows[key] = dict(found._mapping) if found is not None else None
-        return rows[key]
+        found = rows[key] = self.statements[table_name].one(self.conn, key)
+        return found
 
     def put(self, table_name: str, *key: Any, **values: Any) -> Row:
         """Create the row if it is missing, then set `values`. A value its column cannot hold
         is an anomaly: left empty (a column that needs a value keeps the one it had; a new row
         that would lack one is not stored, and what is returned is not kept)."""
-        row = self.get(table_name, *key)
+        row = self._row(table_name, key)
         fits = self.fits[table_name]
         if fits and not self._fitted(table_name, fits, values, row):
             lost = dict.fromkeys(self.shapes[table_name].columns)
@@ -448,19 +451,18 @@ class Batch:
             row = self._rows[table_name][key] = dict.fromkeys(shape.columns)
             row.update(zip(shape.pk, key, strict=True))
         row.update(values)
-        self._dirty[table_name].add(key)
-        self._deleted[table_name].discard(key)
+        self._changed[table_name].add(key)
         return row
 
     def update(self, table_name: str, *key: Any, **values: Any) -> Row | None:
         """Set `values` on the row if it exists (a value its column cannot hold: as `put`)."""
-        row = self.get(table_name, *key)
+        row = self._row(table_name, key)
         if row is not None:
             fits = self.fits[table_name]
             if fits:
                 self._fitted(table_name, fits, values, row)
             row.update(values)
-            self._dirty[table_name].add(key)
+            self._changed[table_name].add(key)
         return row
 
     def _fitted(
@@ -524,8 +526,7 @@ class Batch:
         if self._known_absent(table_name, key):
             return  # no statement for it (an ended case deletes every kind of deadline)
         self._rows[table_name][key] = None
-        self._dirty[table_name].discard(key)
-        self._deleted[table_name].add(key)
+        self._changed[table_name].add(key)
 
     def _known_absent(self, table_name: str, key: Key) -> bool:
         """The row is not stored, nor will be (as far as the batch knows without asking)."""
@@ -543,17 +544,14 @@ class Batch:
 
     def flush(self) -> None:
         """Write the batch back: one executemany per table and kind of change."""
-        for name, keys in self._deleted.items():
-            if keys:
-                pk = self.shapes[name].pk
-                self.statements[name].delete.executemany(
-                    self.conn, [dict(zip(pk, k, strict=True)) for k in keys]
-                )
-        for name, keys in self._dirty.items():
-            if keys:
-                rows = self._rows[name]
-                changed = [row for k in keys if (row := rows[k]) is not None]
-                self.statements[name].upsert.executemany(self.conn, changed)
+        for name, keys in self._changed.items():
+            rows, pk = self._rows[name], self.shapes[name].pk
+            deleted = [dict(zip(pk, k, strict=True)) for k in keys if rows[k] is None]
+            if deleted:
+                self.statements[name].delete.executemany(self.conn, deleted)
+            stored = [row for k in keys if (row := rows[k]) is not None]
+            if stored:
+                self.statements[name].upsert.executemany(self.conn, stored)
         for name, counts in self._counts.items():
             self._flush_counts(name, counts)
         if self.anomalies:
@@ -724,8 +722,22 @@ def build_batch(
     """Apply the next events up to `stop` to generations being built, which no one else
     writes: read and applied outside the write lock, written in a short transaction (two
     builders of other generations overlap all but their writes). `topics`: only those events
-    are read (those the targets handle). Returns how many notifications were read."""
-    with reading(engine) as conn, _cycle_collector_paused():
+    are read (those the targets handle). Returns how far along the log the batch went (0: the
+    targets are at `stop`)."""
+    with _cycle_collector_paused():  # until the batch is written, and let go
+        return _build_batch(engine, log, targets, batch_size, context, stop, topics)
+
+
+def _build_batch(
+    engine: Engine,
+    log: EventLog,
+    targets: Sequence[Generation],
+    batch_size: int,
+    context: Any,
+    stop: int,
+    topics: Sequence[str],
+) -> int:
+    with reading(engine) as conn:
         rows = conn.execute(_positions_of(targets))
         found = {(r.generation, r.name): int(r.position) for r in rows}
         froms = [found.get((t.generation, t.projection.name), -1) for t in targets]
@@ -744,7 +756,7 @@ def build_batch(
         if [locked[t.generation, t.projection.name] for t in targets] == froms:
             _written(conn, targets, batches, froms, end)
         # else another builder of the same generations went first: read again from there
-    return max(len(notifications), 1)
+    return end - min(froms)
 
 
 def _apply(

@@ -100,6 +100,10 @@ class TableStatements:
     def _fetch(self) -> str:
         return self._fetch_query() if self.by is not None else ""
 
+    @cached_property
+    def _one(self) -> str:
+        return self._one_query()
+
     def counts(self, columns: tuple[str, ...]) -> Write:
         """Adds to the counters `columns` (created at zero)."""
         if columns not in self._counts:
@@ -108,12 +112,26 @@ class TableStatements:
 
     def fetch(self, conn: Connection, ids: Sequence[str]) -> Iterator[Row]:
         """The rows whose `by` column is one of `ids`."""
-        columns, readers = self.columns, self._readers
-        for found in self._found(conn, ids):
-            row = dict(zip(columns, found, strict=True))
-            for name, reader in readers:
-                row[name] = reader(row[name])
-            yield row
+        return map(self._read, self._found(conn, ids))
+
+    def one(self, conn: Connection, key: Sequence[Any]) -> Row | None:
+        """The row whose primary key is `key`, if it is stored."""
+        pairs = list(zip(self.pk, key, strict=True))
+        if self.postgresql:
+            params: Any = {f"p{i}": value for i, (_, value) in enumerate(pairs)}
+        else:  # dates as ISO text, as the rows are written (PerRow)
+            params = tuple(
+                v.isoformat() if n in self.dates and isinstance(v, date) else v for n, v in pairs
+            )
+        found = conn.exec_driver_sql(self._one, params).first()
+        return None if found is None else self._read(found)
+
+    def _read(self, found: Sequence[Any]) -> Row:
+        """A row as SQLAlchemy would have read it (see `_reader`)."""
+        row = dict(zip(self.columns, found, strict=True))
+        for name, reader in self._readers:
+            row[name] = reader(row[name])
+        return row
 
     def _found(self, conn: Connection, ids: Sequence[str]) -> Iterator[Any]:
         if self.postgresql:
@@ -134,6 +152,16 @@ class TableStatements:
         names = ", ".join(self._quote(name) for name in self.columns)
         marks = ", ".join("?" * FETCH_CHUNK)  # written out: SQLAlchemy compiles 500 slowly
         return f"SELECT {names} FROM {self._name} WHERE {self._quote(by.name)} IN ({marks})"
+
+    def _one_query(self) -> str:
+        """Without casts, as SQLAlchemy binds them (a cast to VARCHAR(n) would cut a longer
+        key short, and find the row of another)."""
+        names = ", ".join(map(self._quote, self.columns))
+        where = " AND ".join(
+            f"{self._quote(n)} = {f'%(p{i})s' if self.postgresql else '?'}"
+            for i, n in enumerate(self.pk)
+        )
+        return f"SELECT {names} FROM {self._name} WHERE {where}"
 
     def _upsert(self, names: Sequence[str], *, add: bool) -> Write:
         """Insert rows of `names`; where a row's key is taken, set its other columns instead
