@@ -61,8 +61,7 @@ class OrganizationCase(Aggregate):
     # ---- events -------------------------------------------------------------------------------
 
     class Event(Aggregate.Event):
-        """The base of its events, declared here: the library would otherwise define it and
-        copy every event class below into a subclass of it (twice the start-up cost)."""
+        """The base of its events (lifecycle/step.py: why each aggregate declares one)."""
 
     class ApplicationReceived(Aggregate.Created, Event, Stamped):
         # The contact person (联系人) is a person the park serves: sealed under the case's key.

@@ -63,8 +63,7 @@ class PartyIncubation(Aggregate):
     # ---- events -------------------------------------------------------------------------------
 
     class Event(Aggregate.Event):
-        """The base of its events, declared here: the library would otherwise define it and
-        copy every event class below into a subclass of it (twice the start-up cost)."""
+        """The base of its events (lifecycle/step.py: why each aggregate declares one)."""
 
     class Started(Aggregate.Created, Event, Stamped):
         on: date

@@ -1,4 +1,10 @@
-"""What every command carries: who does it, on which business date, why, and when it is written."""
+"""What every command carries: who does it, on which business date, why, and when it is written.
+
+Each aggregate declares the base of its events (`class Event(Aggregate.Event)`) and derives
+every event class from it: without one, the eventsourcing library defines it and copies each
+event class into a subclass of it, so every event class is made (as a dataclass) twice when
+the aggregate's module is imported, a tenth of a command's start-up. The copies kept the
+classes' names, so the events' topics are the same either way."""
 
 from __future__ import annotations
 

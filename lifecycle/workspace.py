@@ -31,8 +31,7 @@ class Workspace(Aggregate):
     released_on: date | None  # when the last holder left: the next may enter from that day
 
     class Event(Aggregate.Event):
-        """The base of its events, declared here: the library would otherwise define it and
-        copy every event class below into a subclass of it (twice the start-up cost)."""
+        """The base of its events (lifecycle/step.py: why each aggregate declares one)."""
 
     class Registered(Aggregate.Created, Event, Stamped):
         site: str
