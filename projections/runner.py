@@ -710,6 +710,21 @@ def apply_batch(
     return len(notifications)
 
 
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """A batch keeps tens of thousands of objects until it ends, none of them in cycles: the
+    cycle collector would walk the whole heap every batch or two for nothing (a sixth of a
+    rebuild's time). It runs again when the batch is done, on what the batch left."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_cycle_collector_paused()  # until the batch is written, and let go
 def build_batch(
     engine: Engine,
     log: EventLog,
@@ -724,19 +739,6 @@ def build_batch(
     builders of other generations overlap all but their writes). `topics`: only those events
     are read (those the targets handle). Returns how far along the log the batch went (0: the
     targets are at `stop`)."""
-    with _cycle_collector_paused():  # until the batch is written, and let go
-        return _build_batch(engine, log, targets, batch_size, context, stop, topics)
-
-
-def _build_batch(
-    engine: Engine,
-    log: EventLog,
-    targets: Sequence[Generation],
-    batch_size: int,
-    context: Any,
-    stop: int,
-    topics: Sequence[str],
-) -> int:
     with reading(engine) as conn:
         rows = conn.execute(_positions_of(targets))
         found = {(r.generation, r.name): int(r.position) for r in rows}
@@ -868,20 +870,6 @@ def _storable(text: str, limit: int) -> str:
     """Text any database stores: no NUL, no lone surrogate, at most `limit` characters."""
     text = text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """A batch keeps tens of thousands of objects until it ends, none of them in cycles: the
-    cycle collector would walk the whole heap every batch or two for nothing (a sixth of a
-    rebuild's time). It runs again when the batch is done, on what the batch left."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _route(targets: Sequence[Generation], topic: str) -> list[tuple[int, list[Handler]]]:
