@@ -76,13 +76,13 @@ def build(
     topics = _topics(engine, log)
     if len(groups) == 1 or "fork" not in multiprocessing.get_all_start_methods():
         targets = [t for g in groups for t in g]
-        mine = [topic for topic in topics if _route(targets, topic)]
+        mine = _handled(topics, targets)
         _build_group(engine, log, targets, context, batch_size, stop, mine, progress=progress)
         return
     forking = multiprocessing.get_context("fork")
     workers = []
     for group in groups:
-        mine = [topic for topic in topics if _route(group, topic)]
+        mine = _handled(topics, group)
         receiver, sender = forking.Pipe(duplex=False)
         worker = forking.Process(
             target=_worker, args=(engine, log, group, context, batch_size, stop, mine, sender)
@@ -166,12 +166,20 @@ def _wait(
             raise RuntimeError(f"a rebuild process failed (exit code {worker.exitcode})")
 
 
-def _topics(engine: Engine, log: EventLog) -> list[str]:
+def _topics(engine: Engine, log: EventLog) -> list[str] | None:
     """The topics of the log's events: each group reads only those its read models handle
-    (or that no class answers to, an anomaly of every read model)."""
-    table = log.recorder.events_table_name  # type: ignore[attr-defined]
+    (or that no class answers to, an anomaly of every read model). None for a log kept in
+    memory (tests): its every event is read."""
+    table = getattr(log.recorder, "events_table_name", None)
+    if table is None:
+        return None
     with engine.connect() as conn:
         return [row[0] for row in conn.exec_driver_sql(f"SELECT DISTINCT topic FROM {table}")]
+
+
+def _handled(topics: list[str] | None, targets: Sequence[Generation]) -> Sequence[str]:
+    """Of `topics`, those `targets` apply (nothing named: every event is read)."""
+    return () if topics is None else [topic for topic in topics if _route(targets, topic)]
 
 
 def switch(
