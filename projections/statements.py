@@ -100,10 +100,6 @@ class TableStatements:
     def _fetch(self) -> str:
         return self._fetch_query() if self.by is not None else ""
 
-    @cached_property
-    def _one(self) -> str:
-        return self._one_query()
-
     def counts(self, columns: tuple[str, ...]) -> Write:
         """Adds to the counters `columns` (created at zero)."""
         if columns not in self._counts:
@@ -153,7 +149,8 @@ class TableStatements:
         marks = ", ".join("?" * FETCH_CHUNK)  # written out: SQLAlchemy compiles 500 slowly
         return f"SELECT {names} FROM {self._name} WHERE {self._quote(by.name)} IN ({marks})"
 
-    def _one_query(self) -> str:
+    @cached_property
+    def _one(self) -> str:
         """Without casts, as SQLAlchemy binds them (a cast to VARCHAR(n) would cut a longer
         key short, and find the row of another)."""
         names = ", ".join(map(self._quote, self.columns))
