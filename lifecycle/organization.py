@@ -611,7 +611,21 @@ class OrganizationCase(Aggregate):
     def admit(self, step: Step, workspace: str) -> None:
         """A resident holds `workspace` (which the workspace itself must allow) and its party
         track starts (the handler asks each)."""
+        self._check("admit", step)
+        self._check_registered_to_reside()
         self._move(self.ResidentAdmitted, "admit", step, workspace=workspace)
+
+    def _check_registered_to_reside(self) -> None:
+        """The residency area (入驻区) takes mature, registered organizations ("成熟的、已注册的
+        社会组织"); start-up teams and filed groups are incubated, or register first."""
+        if self.legal_status != "registered":
+            raise Refused(
+                "{name} is {status}: the residency area admits registered organizations "
+                "(登记); record its registration first (record-registration), or apply on the "
+                "incubation track",
+                name=self.name,
+                status=Term(self.legal_status),
+            )
 
     def record_service_evaluation(self, step: Step, panel: Panel) -> None:
         self._check("record_service_evaluation", step)
