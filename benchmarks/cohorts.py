@@ -102,7 +102,9 @@ class Lifecycle:
         case.admit(step, workspace.code)
         self._party_track(move_in(case, workspace, step), case.party_members or 0)
         for _ in range(self.rng.randint(1, 4)):
-            case.record_service_evaluation(self.step((60, 120)), self.panel(60, 95, 2))
+            step = self.step((60, 120))
+            case.record_service_evaluation(step, self.panel(60, 95, 2), self._stars())
+            evaluation_noted(self.party, step, "service_evaluation")
         if self.rng.random() < 0.7:
             step = self.step((30, 90), reason="入驻期满")
             case.depart(step)

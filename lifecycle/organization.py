@@ -271,6 +271,7 @@ class OrganizationCase(Aggregate):
     class ServiceEvaluationRecorded(CaseEvent):
         scores: dict[str, Decimal]
         mean: Decimal
+        party_stars: int | None = None  # the party organization's star rating beside it (四个同步)
 
     class Departed(Ended):
         pass
@@ -627,10 +628,18 @@ class OrganizationCase(Aggregate):
                 status=Term(self.legal_status),
             )
 
-    def record_service_evaluation(self, step: Step, panel: Panel) -> None:
+    def record_service_evaluation(self, step: Step, panel: Panel, party_stars: int | None) -> None:
+        """With the party organization's current star rating beside it: residents' evaluations
+        go with the star rating too (四个同步)."""
         self._check("record_service_evaluation", step)
         panel.check_size(1, Term("a service evaluation"))
-        self._record(self.ServiceEvaluationRecorded, step, scores=panel.scores, mean=panel.mean)
+        self._record(
+            self.ServiceEvaluationRecorded,
+            step,
+            scores=panel.scores,
+            mean=panel.mean,
+            party_stars=party_stars,
+        )
 
     def depart(self, step: Step) -> None:
         self._end(self.Departed, "depart", step)
