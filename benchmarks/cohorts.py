@@ -63,7 +63,7 @@ class Lifecycle:
             self.step((0, 3)),
             name=f"社会组织{self.number:06d}",
             field=rng.choice(FIELDS),
-            legal_status=rng.choice(["unregistered", "filed", "registered"]),
+            legal_status=_legal_status(track, rng.choice(["unregistered", "filed", "registered"])),
             track=track,
             site=site,
             contact="负责人",
@@ -102,7 +102,9 @@ class Lifecycle:
         case.admit(step, workspace.code)
         self._party_track(move_in(case, workspace, step), case.party_members or 0)
         for _ in range(self.rng.randint(1, 4)):
-            case.record_service_evaluation(self.step((60, 120)), self.panel(60, 95, 2))
+            step = self.step((60, 120))
+            case.record_service_evaluation(step, self.panel(60, 95, 2), self._stars())
+            evaluation_noted(self.party, step, "service_evaluation")
         if self.rng.random() < 0.7:
             step = self.step((30, 90), reason="入驻期满")
             case.depart(step)
@@ -154,6 +156,12 @@ class Lifecycle:
         step = self.step((0, 10))
         case.close_case(step, RULES)
         let_go(case, step, self.held(workspace))
+
+
+def _legal_status(track: str, drawn: str) -> str:
+    """The residency area admits registered organizations only (drawn still for every case, so
+    the rest of each cohort is the same)."""
+    return "registered" if track == "residency" else drawn
 
 
 def lifecycles(count: int, seed: int = 2014, first: int = 0) -> Iterator[list[Aggregate]]:

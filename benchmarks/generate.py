@@ -586,7 +586,8 @@ class Network:
     def _life(self, org: Org) -> Script:
         rng = org.rng
         if org.track == "residency":
-            status = "registered" if rng.random() < 0.85 else "filed"
+            rng.random()  # drawn still, so that the rest of the park is generated as before
+            status = "registered"  # the residency area takes registered organizations only
         else:
             status = rng.choices(["unregistered", "filed", "registered"], [4, 4, 2])[0]
         case = self.sim.issue(

@@ -328,9 +328,13 @@ class IncubatorService(Commands):
         self, case_id: UUID, who: Who, scores: Scores
     ) -> OrganizationCase:
         panel = Panel.read(scores)
-        return self._change(
-            case_id, who, lambda case, step: case.record_service_evaluation(step, panel)
-        )
+
+        def decide(case: OrganizationCase, step: Step) -> list[Aggregate]:
+            party = self.party_track(case)
+            case.record_service_evaluation(step, panel, party.stars if party else None)
+            return evaluation_noted(party, step, "service_evaluation")
+
+        return self._change(case_id, who, decide)
 
     def depart(self, case_id: UUID, who: Who) -> OrganizationCase:
         return self._change(case_id, who, self._letting_go(lambda case, step: case.depart(step)))

@@ -271,6 +271,7 @@ class OrganizationCase(Aggregate):
     class ServiceEvaluationRecorded(CaseEvent):
         scores: dict[str, Decimal]
         mean: Decimal
+        party_stars: int | None = None  # the party organization's star rating beside it (四个同步)
 
     class Departed(Ended):
         pass
@@ -611,12 +612,34 @@ class OrganizationCase(Aggregate):
     def admit(self, step: Step, workspace: str) -> None:
         """A resident holds `workspace` (which the workspace itself must allow) and its party
         track starts (the handler asks each)."""
+        self._check("admit", step)
+        self._check_registered_to_reside()
         self._move(self.ResidentAdmitted, "admit", step, workspace=workspace)
 
-    def record_service_evaluation(self, step: Step, panel: Panel) -> None:
+    def _check_registered_to_reside(self) -> None:
+        """The residency area (入驻区) takes mature, registered organizations ("成熟的、已注册的
+        社会组织"); start-up teams and filed groups are incubated, or register first."""
+        if self.legal_status != "registered":
+            raise Refused(
+                "{name} is {status}: the residency area admits registered organizations "
+                "(登记); record its registration first (record-registration), or apply on the "
+                "incubation track",
+                name=self.name,
+                status=Term(self.legal_status),
+            )
+
+    def record_service_evaluation(self, step: Step, panel: Panel, party_stars: int | None) -> None:
+        """With the party organization's current star rating beside it: residents' evaluations
+        go with the star rating too (四个同步)."""
         self._check("record_service_evaluation", step)
         panel.check_size(1, Term("a service evaluation"))
-        self._record(self.ServiceEvaluationRecorded, step, scores=panel.scores, mean=panel.mean)
+        self._record(
+            self.ServiceEvaluationRecorded,
+            step,
+            scores=panel.scores,
+            mean=panel.mean,
+            party_stars=party_stars,
+        )
 
     def depart(self, step: Step) -> None:
         self._end(self.Departed, "depart", step)

@@ -193,9 +193,10 @@ class PartyIncubation(Aggregate):
             track._clocks = deadlines.fold(track._clocks, self)
 
     class EvaluationNoted(Event, Stamped):
-        """The organization's growth review or exit evaluation, with this track's stars beside it
-        (四个同步). Saved with the case: a party step recorded at the same moment makes one of
-        the two decide again on the fresh state, so the exit rule cannot be raced past."""
+        """The organization's growth review, exit evaluation or (a resident's) service
+        evaluation, with this track's stars beside it (四个同步). Saved with the case: a party
+        step recorded at the same moment makes one of the two decide again on the fresh state,
+        so the exit rule cannot be raced past."""
 
         on: date
         actor: str

@@ -472,6 +472,37 @@ def test_residency_admit_evaluate_depart() -> None:
     assert ws is not None and (case.stage, case.workspace, ws.holder) == ("departed", None, None)
 
 
+@pytest.mark.parametrize("status", ["unregistered", "filed"])
+def test_only_a_registered_organization_is_admitted_as_a_resident(status: str) -> None:
+    """The residency area takes "成熟的、已注册的社会组织" (seed 001, 实体化运作): a founding team
+    or a filed group is incubated, or registers first."""
+    s = Scenario()
+    s.given(
+        m.Apply,
+        name=ORG,
+        field="公益慈善",
+        legal_status=status,
+        track="residency",
+        site="main",
+        on="2014-01-02",
+    )
+    s.refuses(
+        m.Admit,
+        f"is {status}: the residency area admits registered organizations",
+        on="2014-02-01",
+        workspace="M-01",
+    )
+    s.given(
+        m.RecordRegistration,
+        credit_code="53100000500021676K",
+        authority="伊金霍洛旗民政局",
+        on="2014-01-20",
+    )
+    assert s.when(m.Admit, on="2014-02-01", workspace="M-01").of(s.org).names == [
+        "ResidentAdmitted"
+    ]
+
+
 def test_residency_does_not_take_incubation_steps() -> None:
     s = Scenario()
     s.applied(track="residency")

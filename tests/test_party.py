@@ -1022,6 +1022,34 @@ def test_growth_reviews_record_the_party_stars_beside_them() -> None:
     assert growth_review(plain).party_stars is None
 
 
+def test_a_residents_service_evaluation_records_the_party_stars_beside_it() -> None:
+    """四个同步 (seed 001): "对入驻两级孵化基地的社会组织同步开展业务评估和党组织的星级评定工作" --
+    residents too: their service evaluation (服务评估) goes with the star rating."""
+    s = Tracks()
+    org = s.case_at("resident")  # admitted 2014-02-01: the track starts
+    s.given(m.RecordInspection, on=INSPECTED, note="走访党建情况")
+    s.given(m.CountMembers, on=COUNTED, formal=3)
+    s.given(m.FoundBranch, on=BRANCHED, name="协会党支部")
+    s.given(m.Rate, on="2014-07-01", stars=4, note="组织健全")
+    events = s.when(m.RecordServiceEvaluation, on="2014-08-01", scores=["王芳=88"])
+    assert events.of(org).one("ServiceEvaluationRecorded").party_stars == 4
+    [noted] = events.of(s.track().id)
+    assert (type(noted).__name__, noted.evaluation, noted.stars) == (
+        "EvaluationNoted",
+        "service_evaluation",
+        4,
+    )
+
+
+def test_the_service_evaluation_of_a_resident_not_yet_rated_has_no_stars() -> None:
+    s = Tracks()
+    org = s.case_at("resident")
+    s.given(m.RecordInspection, on=INSPECTED, note="走访党建情况")
+    events = s.when(m.RecordServiceEvaluation, on="2014-08-01", scores=["王芳=88"])
+    assert events.of(org).one("ServiceEvaluationRecorded").party_stars is None
+    assert events.of(s.track().id).names == ["EvaluationNoted"]
+
+
 def test_a_failed_exit_records_the_stars_and_closes_the_party_track() -> None:
     s = reviewed_in_follow_up(rated_on="2014-08-01", stars=2)
     events = s.when(m.EvaluateExit, on="2014-12-10", scores=FAIL)

@@ -221,7 +221,7 @@ def test_party_commands_before_entry_say_when_the_track_starts(sqlite_url: str) 
     sh = Shell(sqlite_url)
     org = sh.run(
         "org", "apply", "--name", "社区睦邻服务社", "--field", "charity", "--legal-status",
-        "filed", "--track", "residency", "--site", "branch",
+        "registered", "--track", "residency", "--site", "branch",
     ).stdout.strip()  # fmt: skip
     message = sh.refused("party", "show", org)
     assert "no party track yet" in message and "admit" in message
