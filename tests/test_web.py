@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from commands.bootstrap import Incubator
 from commands.handlers import Actor
-from commands.messages import AddAccount
+from commands.messages import COMMANDS, SUBJECTS, AddAccount, Apply, params
+from commands.messages import required as required_param
 from tests.builders import drive, new_case
 from web.app import create_app
 
@@ -214,6 +215,9 @@ def test_an_admin_manages_accounts_through_forms(web: TestClient, system: Incuba
     log_in(web, "管理员")
     page = web.get("/admin/users")
     assert page.status_code == 200
+    for verb, name in [("add", "name"), ("grant", "account"), ("disable", "account")]:
+        form = re.search(rf'action="/admin/users/{verb}".*?</form>', page.text, re.S)
+        assert form and f'name="{name}"' in form[0], verb  # which account: asked by each form
     answer = web.post(
         "/admin/users/add",
         data={
@@ -288,6 +292,41 @@ def test_no_page_answers_junk_with_a_server_error(
                 assert answer.status_code < 500, (path, junk, answer.text[:300])
                 if answer.status_code >= 400:
                     assert events(system) == before, (path, junk)
+
+
+@pytest.mark.parametrize("who", ["园区主任", "管理员"])
+def test_every_form_sent_empty_is_refused_next_to_a_field(
+    web: TestClient, system: Incubator, who: str
+) -> None:
+    """Each command's form, sent with nothing filled in (a person who pressed the button at
+    once): a refusal that names the field left empty, in Chinese, and nothing recorded; never
+    a server error."""
+    case_id = str(new_case(system.service))
+    system.read_models.catch_up()
+    log_in(web, who)
+    group = ("user",) if who == "管理员" else ("org", "party", "privacy")
+    for message in [m for m in COMMANDS if m.group in group and m is not Apply]:
+        required = [n for n, spec in params(message) if required_param(message, n)]
+        if not any(spec.kind not in SUBJECTS for n, spec in params(message) if n in required):
+            continue  # nothing to leave empty
+        page = web.get("/admin/users" if who == "管理员" else f"/orgs/{case_id}")
+        seen = re.search(r'name="seen" value="([^"]+)"', page.text)
+        path = {
+            "user": f"/admin/users/{message.verb}",
+            "org": f"/orgs/{case_id}/do/{message.verb}",
+        }.get(message.group, f"/orgs/{case_id}/{message.group}/{message.verb}")
+        before = events(system)
+        data = {"csrf": csrf(page.text)} | ({"seen": seen[1]} if seen else {})
+        answer = web.post(path, data=data, follow_redirects=False)
+        assert answer.status_code in (403, 409, 422), (message.verb, answer.text[:300])
+        assert events(system) == before, message.verb
+        if answer.status_code == 422:
+            assert "须填写" in answer.text, (message.verb, answer.text[-800:])
+    page = web.get("/orgs/new")
+    if page.status_code == 200:
+        answer = web.post("/orgs", data={"csrf": csrf(page.text)}, follow_redirects=False)
+        assert answer.status_code == 422 and "须填写" in answer.text
+        assert 'aria-invalid="true"' in answer.text  # next to the field it concerns
 
 
 def test_a_page_that_is_not_there_is_a_page_and_the_apis_a_problem(web: TestClient) -> None:
