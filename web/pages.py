@@ -228,7 +228,8 @@ class Pages:
         if isinstance(v, Response):
             return v
         assert v.principal is not None
-        number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+        # decimal digits only (str.isdigit takes ², which int() does not), and few of them
+        number = int(page) if page.isdecimal() and len(page) < 6 and int(page) > 0 else 1
         filters = {
             "stage": stage,
             "site": site,
@@ -552,7 +553,7 @@ class Pages:
         today = self.system.service.today()
         cohorts = models.cohort_funnel()
         years = [c["year"] for c in cohorts]
-        chosen = int(year) if year.isdigit() and int(year) in years else None
+        chosen = int(year) if year.isdecimal() and len(year) < 6 and int(year) in years else None
         if chosen is None and years:
             chosen = years[-1]
         pictures = [charts.funnel(c, spoken) for c in cohorts if c["year"] == chosen]
