@@ -288,6 +288,27 @@ def test_reads_of_history_and_dossiers_are_recorded_for_auditors(
     assert len(first["items"]) == 2 and len(rest["items"]) == 1 and rest["next_cursor"] is None
 
 
+def test_a_history_as_csv_never_holds_a_formula(api: Api) -> None:
+    """Text that a spreadsheet would run (=, +, -, @ first) is exported led by an apostrophe,
+    which a spreadsheet shows as text; the JSON keeps it as written."""
+    import csv
+
+    applied = api.post("caseworker", "/api/orgs", APPLY | {"reason": '=HYPERLINK("http://x","y")'})
+    case = applied.json()["id"]
+    visit = {"note": "@SUM(1+1)"}
+    assert api.post("caseworker", f"/api/orgs/{case}/start-inspection", {}).status_code == 200
+    assert api.post("caseworker", f"/api/orgs/{case}/record-visit", visit).status_code == 200
+    rows = list(
+        csv.DictReader(
+            api.get("director", f"/api/orgs/{case}/history", Accept="text/csv").text.splitlines()
+        )
+    )
+    assert rows[0]["reason"] == '\'=HYPERLINK("http://x","y")'
+    assert not any(cell[:1] in ("=", "+", "-", "@") for row in rows for cell in row.values())
+    history = api.get("director", f"/api/orgs/{case}/history").json()
+    assert history[0]["reason"] == '=HYPERLINK("http://x","y")'
+
+
 def test_the_record_of_reads_is_append_only(database_url: str, clock: Any) -> None:
     from sqlalchemy import text
 
