@@ -280,8 +280,13 @@ def execute(
     """Check, decide, record, answer; with a key, the first answer is kept and given again."""
     state = request.app.state
     given = body.model_dump(exclude_none=True)
-    # a create is checked at the site its body names; the others where their subject is
-    role = grant.role if route.subject is not None and grant.role else grant.at(given.get("site"))
+    # a create is checked at the site its body names (by key or name), the others where their
+    # subject is
+    if route.subject is not None and grant.role:
+        role = grant.role
+    else:
+        site = given.get("site")
+        role = grant.at(None if site is None else state.system.park.site_key(site))
     account = grant.principal.name
     if key is not None:
         fingerprint = hashlib.sha256(

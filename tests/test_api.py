@@ -288,6 +288,23 @@ def test_reads_of_history_and_dossiers_are_recorded_for_auditors(
     assert len(first["items"]) == 2 and len(rest["items"]) == 1 and rest["next_cursor"] is None
 
 
+def test_a_site_is_named_by_key_or_by_name_and_an_unknown_one_is_named_as_such(
+    api: Api, incubator: Incubator
+) -> None:
+    """A caseworker at main may apply at 主园区, its name; a site that does not exist is a 422
+    that lists the sites, not a 403 that blames the caseworker's roles."""
+    by_name = api.post("caseworker", "/api/orgs", APPLY | {"site": "主园区"})
+    assert by_name.status_code == 201, by_name.text
+    assert by_name.json()["site"] == "main"
+    before = events(incubator)
+    nowhere = api.post("caseworker", "/api/orgs", APPLY | {"site": "nowhere"})
+    assert nowhere.status_code == 422, nowhere.text
+    assert nowhere.json()["field"] == "site" and "community-1" in nowhere.json()["detail"]
+    elsewhere = api.post("caseworker", "/api/orgs", APPLY | {"site": "大学生创业孵化园分园"})
+    assert elsewhere.status_code == 403, elsewhere.text  # the branch park: not hers
+    assert events(incubator) == before
+
+
 def test_a_history_as_csv_never_holds_a_formula(api: Api) -> None:
     """Text that a spreadsheet would run (=, +, -, @ first) is exported led by an apostrophe,
     which a spreadsheet shows as text; the JSON keeps it as written."""

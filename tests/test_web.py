@@ -160,6 +160,20 @@ def test_nobody_beyond_their_role_or_site(web: TestClient, system: Incubator) ->
     assert web.get("/audit").status_code == 403
 
 
+def test_a_site_may_be_named_by_its_name_and_an_unknown_one_is_said(
+    web: TestClient, system: Incubator
+) -> None:
+    log_in(web, "李娜")  # a caseworker at main only
+    page = web.get("/orgs/new")
+    form = {"csrf": csrf(page.text), "name": "绿色家园环保协会", "field": "公益慈善"}
+    form |= {"legal_status": "registered", "track": "incubation", "on": "2014-01-02"}
+    nowhere = web.post("/orgs", data=form | {"site": "主园"}, follow_redirects=False)
+    assert nowhere.status_code == 422
+    assert 'aria-invalid="true"' in nowhere.text and "community-1" in nowhere.text
+    by_name = web.post("/orgs", data=form | {"site": "主园区"}, follow_redirects=False)
+    assert by_name.status_code == 303, by_name.text
+
+
 def test_an_auditor_sees_no_form_and_a_forged_post_is_refused(
     web: TestClient, system: Incubator
 ) -> None:

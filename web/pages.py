@@ -283,7 +283,8 @@ class Pages:
         try:
             message = forms.message_from(messages.Apply, values, {})
             assert isinstance(message, messages.Apply)
-            case = self._dispatch(v, message, site=message.site, right=Right.ORG_COMMAND)
+            site = self.system.park.site_key(message.site)  # by key or name; refused if none
+            case = self._dispatch(v, message, site=site, right=Right.ORG_COMMAND)
         except Said as problem:
             status = 409 if isinstance(problem, Conflict) else 422
             return self._apply_page(v, values, problem, status)
