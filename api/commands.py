@@ -27,7 +27,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 from pydantic.config import JsonDict
 
 from api import models
@@ -158,6 +158,8 @@ def body_model(message: type[Command]) -> type[BaseModel]:
         if spec.kind in SUBJECTS:
             continue
         annotation = _without_none(hints[name])
+        if annotation in (int, bool):  # a count is a JSON number: true is not 1 member, nor "2"
+            annotation = Annotated[annotation, Strict()]
         if spec.kind.choices:
             annotation = Literal[spec.kind.choices]
         secret: JsonDict | None = (

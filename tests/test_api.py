@@ -305,6 +305,24 @@ def test_a_site_is_named_by_key_or_by_name_and_an_unknown_one_is_named_as_such(
     assert events(incubator) == before
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/orgs", APPLY | {"party_members": True}),  # not 1 member
+        ("/api/orgs", APPLY | {"party_members": 2.0}),
+        ("/api/orgs", APPLY | {"party_members": "2"}),
+    ],
+)
+def test_a_count_is_a_json_number_not_true_or_text(
+    api: Api, incubator: Incubator, path: str, body: dict[str, Any]
+) -> None:
+    before = events(incubator)
+    answer = api.post("caseworker", path, body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "party_members"
+    assert events(incubator) == before
+
+
 def test_a_history_as_csv_never_holds_a_formula(api: Api) -> None:
     """Text that a spreadsheet would run (=, +, -, @ first) is exported led by an apostrophe,
     which a spreadsheet shows as text; the JSON keeps it as written."""
