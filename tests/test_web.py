@@ -348,6 +348,26 @@ def test_every_form_sent_empty_is_refused_next_to_a_field(
         assert 'aria-invalid="true"' in answer.text  # next to the field it concerns
 
 
+def test_a_bug_is_a_page_in_chinese_without_its_details(
+    system: Incubator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a bug with a secret inside")
+
+    monkeypatch.setattr(system.read_models, "caseload", broken)
+    app = create_app(system)
+    with TestClient(app, base_url="https://127.0.0.1", raise_server_exceptions=False) as web:
+        log_in(web, "李娜")
+        page = web.get("/orgs")
+        assert page.status_code == 500
+        assert page.headers["content-type"].startswith("text/html")
+        assert "服务器出错" in page.text  # said in Chinese, on a page of the site
+        assert "secret" not in page.text and "Traceback" not in page.text
+        api = web.get("/api/orgs", headers={"Authorization": "Bearer x"})
+        assert api.headers["content-type"] == "application/problem+json"  # the API's own
+    assert "a bug with a secret inside" in caplog.text
+
+
 def test_a_page_that_is_not_there_is_a_page_and_the_apis_a_problem(web: TestClient) -> None:
     page = web.get("/no-such-page")
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")

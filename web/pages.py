@@ -32,6 +32,7 @@ from web.session import (
     LOGIN_CSRF,
     Viewer,
     csrf_ok,
+    language,
     new_login_token,
     set_cookie,
     viewer,
@@ -661,6 +662,16 @@ def _diagram(workflow: Workflow, current: str | None, v: Viewer) -> Any:
     from web.i18n import lang
 
     return diagram.state_diagram(workflow, lang(v.language), current)
+
+
+def failed(request: Request, system: Incubator, status: int) -> HTMLResponse:
+    """Something went wrong on the server (500), or the database cannot be used (503)."""
+    try:
+        v = viewer(system, request)
+    except Exception:  # the database may be what failed: a page all the same, logged out
+        v = Viewer(None, language(request, None))
+    problem = "unavailable" if status == 503 else "bug"
+    return render("error.html", v, {"status": status, "problem": problem}, status=status)
 
 
 def not_found(request: Request, system: Incubator, status: int = 404) -> HTMLResponse:
