@@ -323,6 +323,19 @@ def test_a_count_is_a_json_number_not_true_or_text(
     assert events(incubator) == before
 
 
+def test_a_panel_of_thousands_of_experts_is_refused(api: Api, incubator: Incubator) -> None:
+    case = api.post("caseworker", "/api/orgs", APPLY).json()["id"]
+    api.post("caseworker", f"/api/orgs/{case}/start-inspection", {"on": "2014-01-08"})
+    api.post("caseworker", f"/api/orgs/{case}/submit-for-entry", {"on": "2014-01-20"})
+    before = events(incubator)
+    crowd = {f"专家{i}": 80 for i in range(5000)}
+    body = {"scores": crowd, "workspace": "M-01", "on": "2014-02-10"}
+    answer = api.post("caseworker", f"/api/orgs/{case}/evaluate-entry", body)
+    assert answer.status_code == 422, answer.text[:300]
+    assert answer.json()["field"] == "scores" and "50" in answer.json()["detail"]
+    assert events(incubator) == before
+
+
 def test_a_history_as_csv_never_holds_a_formula(api: Api) -> None:
     """Text that a spreadsheet would run (=, +, -, @ first) is exported led by an apostrophe,
     which a spreadsheet shows as text; the JSON keeps it as written."""
