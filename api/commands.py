@@ -27,7 +27,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Header, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, Strict, create_model
 from pydantic.config import JsonDict
 
 from api import models
@@ -158,6 +158,8 @@ def body_model(message: type[Command]) -> type[BaseModel]:
         if spec.kind in SUBJECTS:
             continue
         annotation = _without_none(hints[name])
+        if annotation in (int, bool):  # a count is a JSON number: true is not 1 member, nor "2"
+            annotation = Annotated[annotation, Strict()]
         if spec.kind.choices:
             annotation = Literal[spec.kind.choices]
         secret: JsonDict | None = (
@@ -280,8 +282,13 @@ def execute(
     """Check, decide, record, answer; with a key, the first answer is kept and given again."""
     state = request.app.state
     given = body.model_dump(exclude_none=True)
-    # a create is checked at the site its body names; the others where their subject is
-    role = grant.role if route.subject is not None and grant.role else grant.at(given.get("site"))
+    # a create is checked at the site its body names (by key or name), the others where their
+    # subject is
+    if route.subject is not None and grant.role:
+        role = grant.role
+    else:
+        site = given.get("site")
+        role = grant.at(None if site is None else state.system.park.site_key(site))
     account = grant.principal.name
     if key is not None:
         fingerprint = hashlib.sha256(

@@ -124,7 +124,7 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(kind, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, http_problem)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)
 
 
 async def _domain(_request: Request, error: Exception) -> JSONResponse:
@@ -170,7 +170,7 @@ async def http_problem(_request: Request, error: Exception) -> JSONResponse:
     return problem(error.status_code, detail, headers=error.headers)
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+async def unexpected(request: Request, error: Exception) -> JSONResponse:
     from commands.bootstrap import unusable_database
 
     trouble = unusable_database(error)

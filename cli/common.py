@@ -486,11 +486,14 @@ def write_rows(rows: Iterable[dict[str, Any]], as_csv: bool) -> None:
 
 
 def _csv_value(value: Any) -> str:
-    """A cell as history's CSV writes one: neutralised, so a spreadsheet never runs it."""
-    from commands.exports import json_default
+    """A cell as history's CSV writes one: neutralised, so a spreadsheet never runs it (a
+    number stays a number: -3 days is no formula)."""
+    from commands.exports import csv_cell, json_default
 
     if value is None:
         return ""
     if not isinstance(value, str | int | float | bool):
         value = json_default(value)
-    return bounds.neutral(str(value), keep_newlines=True)
+    if not isinstance(value, str):
+        return str(value)
+    return csv_cell(value)

@@ -288,5 +288,17 @@ def history_csv(events: Rows) -> str:
             changed,
             json.dumps(e["data"], ensure_ascii=False, default=json_default),
         ]
-        out.writerow([bounds.neutral(str(f), keep_newlines=True) for f in fields])
+        out.writerow([csv_cell(str(f)) for f in fields])
     return buffer.getvalue()
+
+
+# What a spreadsheet takes as the start of a formula in a cell it opens from CSV (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """Text as a CSV cell that a spreadsheet shows and never runs: what a terminal would act
+    on made visible, and text that begins like a formula led by an apostrophe (which a
+    spreadsheet takes as "this is text")."""
+    shown = bounds.neutral(text, keep_newlines=True)
+    return "'" + shown if shown.startswith(FORMULA_STARTS) else shown

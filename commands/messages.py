@@ -200,7 +200,7 @@ class Command:
                 if value is not None:
                     object.__setattr__(self, name, spec.kind.check(value, flag(name, spec)))
                 elif required(type(self), name):  # None is no answer (--pass/--fail, say)
-                    raise Invalid(flag(name, spec), value, "must be given")
+                    raise Invalid(flag(name, spec), "", "must be given")  # nothing was given
             except Invalid as refusal:
                 refusal.field = name  # the message's own name for it (ROUND is `round`)
                 raise

@@ -102,7 +102,7 @@ class PartyService(Commands):
     # ---- joint branches -----------------------------------------------------------------------
 
     def create_joint_branch(self, who: Who, *, name: str, site: str) -> JointBranch:
-        site = self.park.site(site).key
+        site = self.park.site_key(site)
         step = self._step(who)
         branch = JointBranch.create(site, name, step)
         existing = self._find(branch.id)

@@ -52,7 +52,7 @@ class RoundService(Commands):
             max_award=max_award,
             pass_mark=defaults.pass_mark if pass_mark is None else pass_mark,
             min_scores=defaults.min_scores if min_scores is None else min_scores,
-            site=self.park.site(site).key if site is not None else None,
+            site=self.park.site_key(site) if site is not None else None,
         )
         self.log.save(r)
         return r

@@ -209,7 +209,7 @@ class IncubatorService(Commands):
             field=self.park.field_key(field),
             legal_status=check_legal_status(legal_status),
             track=track,
-            site=self.park.site(site).key,
+            site=self.park.site_key(site),
             contact=contact,
             party_members=party_members,
         )

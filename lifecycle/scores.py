@@ -10,6 +10,7 @@ from lifecycle.bounds import NAME, Invalid, score
 from lifecycle.errors import Refused
 
 MAX_SCORE = Decimal(100)
+PANEL_MAX = 50  # experts on one evaluation's panel: far above any real one
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,13 @@ class Panel:
     @classmethod
     def parse(cls, items: list[str] | tuple[str, ...]) -> Panel:
         """From EXPERT=N pairs, as typed on the command line."""
+        if len(items) > PANEL_MAX:
+            raise Invalid(
+                "--score",
+                f"{len(items)} scores",
+                "must be the scores of at most {most} experts",
+                most=PANEL_MAX,
+            )
         scores: dict[str, Decimal] = {}
         for item in items:
             expert, sep, value = item.partition("=")

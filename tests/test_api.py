@@ -288,6 +288,75 @@ def test_reads_of_history_and_dossiers_are_recorded_for_auditors(
     assert len(first["items"]) == 2 and len(rest["items"]) == 1 and rest["next_cursor"] is None
 
 
+def test_a_site_is_named_by_key_or_by_name_and_an_unknown_one_is_named_as_such(
+    api: Api, incubator: Incubator
+) -> None:
+    """A caseworker at main may apply at 主园区, its name; a site that does not exist is a 422
+    that lists the sites, not a 403 that blames the caseworker's roles."""
+    by_name = api.post("caseworker", "/api/orgs", APPLY | {"site": "主园区"})
+    assert by_name.status_code == 201, by_name.text
+    assert by_name.json()["site"] == "main"
+    before = events(incubator)
+    nowhere = api.post("caseworker", "/api/orgs", APPLY | {"site": "nowhere"})
+    assert nowhere.status_code == 422, nowhere.text
+    assert nowhere.json()["field"] == "site" and "community-1" in nowhere.json()["detail"]
+    elsewhere = api.post("caseworker", "/api/orgs", APPLY | {"site": "大学生创业孵化园分园"})
+    assert elsewhere.status_code == 403, elsewhere.text  # the branch park: not hers
+    assert events(incubator) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/orgs", APPLY | {"party_members": True}),  # not 1 member
+        ("/api/orgs", APPLY | {"party_members": 2.0}),
+        ("/api/orgs", APPLY | {"party_members": "2"}),
+    ],
+)
+def test_a_count_is_a_json_number_not_true_or_text(
+    api: Api, incubator: Incubator, path: str, body: dict[str, Any]
+) -> None:
+    before = events(incubator)
+    answer = api.post("caseworker", path, body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "party_members"
+    assert events(incubator) == before
+
+
+def test_a_panel_of_thousands_of_experts_is_refused(api: Api, incubator: Incubator) -> None:
+    case = api.post("caseworker", "/api/orgs", APPLY).json()["id"]
+    api.post("caseworker", f"/api/orgs/{case}/start-inspection", {"on": "2014-01-08"})
+    api.post("caseworker", f"/api/orgs/{case}/submit-for-entry", {"on": "2014-01-20"})
+    before = events(incubator)
+    crowd = {f"专家{i}": 80 for i in range(5000)}
+    body = {"scores": crowd, "workspace": "M-01", "on": "2014-02-10"}
+    answer = api.post("caseworker", f"/api/orgs/{case}/evaluate-entry", body)
+    assert answer.status_code == 422, answer.text[:300]
+    assert answer.json()["field"] == "scores" and "50" in answer.json()["detail"]
+    assert events(incubator) == before
+
+
+def test_a_history_as_csv_never_holds_a_formula(api: Api) -> None:
+    """Text that a spreadsheet would run (=, +, -, @ first) is exported led by an apostrophe,
+    which a spreadsheet shows as text; the JSON keeps it as written."""
+    import csv
+
+    applied = api.post("caseworker", "/api/orgs", APPLY | {"reason": '=HYPERLINK("http://x","y")'})
+    case = applied.json()["id"]
+    visit = {"note": "@SUM(1+1)"}
+    assert api.post("caseworker", f"/api/orgs/{case}/start-inspection", {}).status_code == 200
+    assert api.post("caseworker", f"/api/orgs/{case}/record-visit", visit).status_code == 200
+    rows = list(
+        csv.DictReader(
+            api.get("director", f"/api/orgs/{case}/history", Accept="text/csv").text.splitlines()
+        )
+    )
+    assert rows[0]["reason"] == '\'=HYPERLINK("http://x","y")'
+    assert not any(cell[:1] in ("=", "+", "-", "@") for row in rows for cell in row.values())
+    history = api.get("director", f"/api/orgs/{case}/history").json()
+    assert history[0]["reason"] == '=HYPERLINK("http://x","y")'
+
+
 def test_the_record_of_reads_is_append_only(database_url: str, clock: Any) -> None:
     from sqlalchemy import text
 

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 
 from commands.bootstrap import Incubator
 from commands.handlers import Actor
-from commands.messages import AddAccount
+from commands.messages import COMMANDS, SUBJECTS, AddAccount, Apply, params
+from commands.messages import required as required_param
 from tests.builders import drive, new_case
 from web.app import create_app
 
@@ -159,6 +160,20 @@ def test_nobody_beyond_their_role_or_site(web: TestClient, system: Incubator) ->
     assert web.get("/audit").status_code == 403
 
 
+def test_a_site_may_be_named_by_its_name_and_an_unknown_one_is_said(
+    web: TestClient, system: Incubator
+) -> None:
+    log_in(web, "李娜")  # a caseworker at main only
+    page = web.get("/orgs/new")
+    form = {"csrf": csrf(page.text), "name": "绿色家园环保协会", "field": "公益慈善"}
+    form |= {"legal_status": "registered", "track": "incubation", "on": "2014-01-02"}
+    nowhere = web.post("/orgs", data=form | {"site": "主园"}, follow_redirects=False)
+    assert nowhere.status_code == 422
+    assert 'aria-invalid="true"' in nowhere.text and "community-1" in nowhere.text
+    by_name = web.post("/orgs", data=form | {"site": "主园区"}, follow_redirects=False)
+    assert by_name.status_code == 303, by_name.text
+
+
 def test_an_auditor_sees_no_form_and_a_forged_post_is_refused(
     web: TestClient, system: Incubator
 ) -> None:
@@ -214,6 +229,9 @@ def test_an_admin_manages_accounts_through_forms(web: TestClient, system: Incuba
     log_in(web, "管理员")
     page = web.get("/admin/users")
     assert page.status_code == 200
+    for verb, name in [("add", "name"), ("grant", "account"), ("disable", "account")]:
+        form = re.search(rf'action="/admin/users/{verb}".*?</form>', page.text, re.S)
+        assert form and f'name="{name}"' in form[0], verb  # which account: asked by each form
     answer = web.post(
         "/admin/users/add",
         data={
@@ -240,6 +258,9 @@ JUNK = [
     "😀",
     "-1",
     "2014-02-30",
+    "²",  # a digit to str.isdigit, not to int()
+    "１２",  # full-width digits
+    "1" * 5000,  # more digits than int() reads
 ]
 
 
@@ -260,7 +281,9 @@ def test_no_page_answers_junk_with_a_server_error(
         if who is None
         else csrf(web.get("/admin/users").text if who == "管理员" else web.get("/orgs").text)
     )
-    for route in router(system).routes:
+    # logging out last: every POST after it would only be asked to log in
+    routes = sorted(router(system).routes, key=lambda r: r.path == "/logout")  # type: ignore[attr-defined]
+    for route in routes:
         path_template = route.path  # type: ignore[attr-defined]
         methods = route.methods  # type: ignore[attr-defined]
         for junk in JUNK:
@@ -288,6 +311,61 @@ def test_no_page_answers_junk_with_a_server_error(
                 assert answer.status_code < 500, (path, junk, answer.text[:300])
                 if answer.status_code >= 400:
                     assert events(system) == before, (path, junk)
+
+
+@pytest.mark.parametrize("who", ["园区主任", "管理员"])
+def test_every_form_sent_empty_is_refused_next_to_a_field(
+    web: TestClient, system: Incubator, who: str
+) -> None:
+    """Each command's form, sent with nothing filled in (a person who pressed the button at
+    once): a refusal that names the field left empty, in Chinese, and nothing recorded; never
+    a server error."""
+    case_id = str(new_case(system.service))
+    system.read_models.catch_up()
+    log_in(web, who)
+    group = ("user",) if who == "管理员" else ("org", "party", "privacy")
+    for message in [m for m in COMMANDS if m.group in group and m is not Apply]:
+        required = [n for n, spec in params(message) if required_param(message, n)]
+        if not any(spec.kind not in SUBJECTS for n, spec in params(message) if n in required):
+            continue  # nothing to leave empty
+        page = web.get("/admin/users" if who == "管理员" else f"/orgs/{case_id}")
+        seen = re.search(r'name="seen" value="([^"]+)"', page.text)
+        path = {
+            "user": f"/admin/users/{message.verb}",
+            "org": f"/orgs/{case_id}/do/{message.verb}",
+        }.get(message.group, f"/orgs/{case_id}/{message.group}/{message.verb}")
+        before = events(system)
+        data = {"csrf": csrf(page.text)} | ({"seen": seen[1]} if seen else {})
+        answer = web.post(path, data=data, follow_redirects=False)
+        assert answer.status_code in (403, 409, 422), (message.verb, answer.text[:300])
+        assert events(system) == before, message.verb
+        if answer.status_code == 422:
+            assert "须填写" in answer.text, (message.verb, answer.text[-800:])
+    page = web.get("/orgs/new")
+    if page.status_code == 200:
+        answer = web.post("/orgs", data={"csrf": csrf(page.text)}, follow_redirects=False)
+        assert answer.status_code == 422 and "须填写" in answer.text
+        assert 'aria-invalid="true"' in answer.text  # next to the field it concerns
+
+
+def test_a_bug_is_a_page_in_chinese_without_its_details(
+    system: Incubator, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a bug with a secret inside")
+
+    monkeypatch.setattr(system.read_models, "caseload", broken)
+    app = create_app(system)
+    with TestClient(app, base_url="https://127.0.0.1", raise_server_exceptions=False) as web:
+        log_in(web, "李娜")
+        page = web.get("/orgs")
+        assert page.status_code == 500
+        assert page.headers["content-type"].startswith("text/html")
+        assert "服务器出错" in page.text  # said in Chinese, on a page of the site
+        assert "secret" not in page.text and "Traceback" not in page.text
+        api = web.get("/api/orgs", headers={"Authorization": "Bearer x"})
+        assert api.headers["content-type"] == "application/problem+json"  # the API's own
+    assert "a bug with a secret inside" in caplog.text
 
 
 def test_a_page_that_is_not_there_is_a_page_and_the_apis_a_problem(web: TestClient) -> None:

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from api import app as api
-from api.problems import http_problem
+from api.problems import http_problem, unexpected
 from commands.bootstrap import Incubator
 from web import pages
 
@@ -33,7 +33,16 @@ def create_app(system: Incubator, **options: Any) -> FastAPI:
             return await http_problem(request, error)
         return pages.not_found(request, system, error.status_code)
 
+    async def failed(request: Request, error: Exception) -> Response:
+        """A bug or an unusable database, logged and classed as the API does; a page says
+        so in the page's language, without the details."""
+        problem = await unexpected(request, error)
+        if request.url.path.startswith("/api/"):
+            return problem
+        return pages.failed(request, system, problem.status_code)
+
     app.add_exception_handler(HTTPException, answer)
+    app.add_exception_handler(Exception, failed)
     return app
 
 

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from commands import messages
-from commands.messages import POSITIONAL, SCORES, Command, Kind, Param
+from commands.messages import CASE, SCORES, Command, Kind, Param
 from lifecycle.bounds import Invalid
+
+# What a page's address names already (the case of /orgs/{id}), so its forms never ask it. The
+# accounts page names no account: each of its forms asks which one.
+ADDRESSED = (CASE,)
 
 # How each kind of parameter is typed in a browser.
 INPUTS: dict[str, str] = {
@@ -58,7 +62,7 @@ def form_for(message: type[Command], chinese: bool, hidden: Sequence[str] = ()) 
     """The form of `message`; the ids the page already knows (the case) are not asked."""
     fields = []
     for name, spec in messages.params(message):
-        if spec.kind in POSITIONAL or name in hidden:
+        if spec.kind in ADDRESSED or name in hidden:
             continue
         fields.append(_field(message, name, spec, chinese))
     title, help_text = _title(message, chinese)
@@ -109,7 +113,8 @@ def message_from(
         if name in known:
             continue
         value = _read(spec.kind, spec.many, form.get(name), name)
-        if value is not None:
+        # a required field left empty is given as None: the message refuses it, naming it
+        if value is not None or messages.required(message, name):
             given[name] = value
     try:
         return message(**given)

@@ -32,6 +32,7 @@ from web.session import (
     LOGIN_CSRF,
     Viewer,
     csrf_ok,
+    language,
     new_login_token,
     set_cookie,
     viewer,
@@ -228,7 +229,8 @@ class Pages:
         if isinstance(v, Response):
             return v
         assert v.principal is not None
-        number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+        # decimal digits only (str.isdigit takes ², which int() does not), and few of them
+        number = int(page) if page.isdecimal() and len(page) < 6 and int(page) > 0 else 1
         filters = {
             "stage": stage,
             "site": site,
@@ -282,7 +284,8 @@ class Pages:
         try:
             message = forms.message_from(messages.Apply, values, {})
             assert isinstance(message, messages.Apply)
-            case = self._dispatch(v, message, site=message.site, right=Right.ORG_COMMAND)
+            site = self.system.park.site_key(message.site)  # by key or name; refused if none
+            case = self._dispatch(v, message, site=site, right=Right.ORG_COMMAND)
         except Said as problem:
             status = 409 if isinstance(problem, Conflict) else 422
             return self._apply_page(v, values, problem, status)
@@ -552,7 +555,7 @@ class Pages:
         today = self.system.service.today()
         cohorts = models.cohort_funnel()
         years = [c["year"] for c in cohorts]
-        chosen = int(year) if year.isdigit() and int(year) in years else None
+        chosen = int(year) if year.isdecimal() and len(year) < 6 and int(year) in years else None
         if chosen is None and years:
             chosen = years[-1]
         pictures = [charts.funnel(c, spoken) for c in cohorts if c["year"] == chosen]
@@ -659,6 +662,16 @@ def _diagram(workflow: Workflow, current: str | None, v: Viewer) -> Any:
     from web.i18n import lang
 
     return diagram.state_diagram(workflow, lang(v.language), current)
+
+
+def failed(request: Request, system: Incubator, status: int) -> HTMLResponse:
+    """Something went wrong on the server (500), or the database cannot be used (503)."""
+    try:
+        v = viewer(system, request)
+    except Exception:  # the database may be what failed: a page all the same, logged out
+        v = Viewer(None, language(request, None))
+    problem = "unavailable" if status == 503 else "bug"
+    return render("error.html", v, {"status": status, "problem": problem}, status=status)
 
 
 def not_found(request: Request, system: Incubator, status: int = 404) -> HTMLResponse:
