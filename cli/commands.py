@@ -106,7 +106,7 @@ def _option(message: type[Command], name: str, spec: Param) -> click.Option:
             is_flag=True,
             required=messages.required(message, name),
             callback=_read_secret,
-            help=f"{spec.zh} — {spec.en}",
+            help=f"{spec.zh}, 从标准输入读一行 — {spec.en}, read as one line from standard input",
         )
     if spec.kind.pair is not None:  # --pass/--fail: one of the two is given
         return click.Option(

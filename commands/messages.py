@@ -817,15 +817,15 @@ SITES_HELP = (
 @dataclass(frozen=True, kw_only=True)
 class AddAccount(Command):
     group, verb, trigger = "user", "add", None
-    zh = "新建账户: 一个角色(及其场地)和密码; 密码从标准输入读入。"
-    en = "A new account with a role (and its sites) and a password read from standard input."
+    zh = "新建账户: 一个角色(及其场地)和密码。"
+    en = "A new account with a role (and its sites) and a password."
     name: str = param(NEW_ACCOUNT, "账户名(唯一)", "the account's name (unique)")
     role: str = param(ROLE, "角色", "the role")
     sites: tuple[str, ...] = param(SITES, *SITES_HELP, option="site", many=True, default=())
     password: str = param(
         PASSWORD,
-        "从标准输入读一行作为密码(至少 10 个字符)",
-        "read the password, one line, from standard input (at least 10 characters)",
+        "密码(至少 10 个字符)",
+        "the password (at least 10 characters)",
     )
 
 
@@ -849,12 +849,12 @@ class RevokeRole(AccountCommand):
 @dataclass(frozen=True, kw_only=True)
 class SetPassword(AccountCommand):
     verb, trigger = "passwd", "passwd"
-    zh = "设置新密码, 从标准输入读入。"
-    en = "Set a new password, read from standard input."
+    zh = "设置新密码。"
+    en = "Set a new password."
     password: str = param(
         PASSWORD,
-        "从标准输入读一行作为密码(至少 10 个字符)",
-        "read the password, one line, from standard input (at least 10 characters)",
+        "密码(至少 10 个字符)",
+        "the password (at least 10 characters)",
     )
 
 

@@ -259,10 +259,10 @@ def test_a_caseworker_applies_inspects_submits_and_evaluates_through_the_forms(
     follow(page, page.get_by_role("link", name="新申请"))
     form = command(page, "项目申请")
     form.get_by_label("机构或团队的名称").fill("绿色家园环保协会")
-    form.get_by_label("领域").fill("公益慈善")
+    form.get_by_label("领域").select_option(label="公益慈善")
     form.get_by_label("登记状态").select_option(label="登记")
     form.get_by_label("孵化方式").select_option(label="孵化")
-    form.get_by_label("园区场地").fill("main")
+    form.get_by_label("园区场地").select_option(label="主园区")
     form.get_by_label("生效的业务日期").fill("2026-11-02")
     shot(page, "apply")
     assert submit(page, form) == 303

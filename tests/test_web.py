@@ -174,6 +174,35 @@ def test_a_site_may_be_named_by_its_name_and_an_unknown_one_is_said(
     assert by_name.status_code == 303, by_name.text
 
 
+def test_sites_and_fields_are_chosen_from_the_park_and_shown_by_their_names(
+    web: TestClient, system: Incubator
+) -> None:
+    """The application form offers the sites the caseworker applies at and the park's fields,
+    by their Chinese names; the caseload, its filter and the case page name the site."""
+    log_in(web, "李娜")  # a caseworker at main only
+    page = web.get("/orgs/new")
+    site = re.search(
+        r'<select id="new-apply-site" name="site"[^>]*>(.*?)</select>', page.text, re.S
+    )
+    assert site, page.text[-1500:]
+    assert re.findall(r'<option value="([^"]*)"', site[1]) == ["main"]  # hers alone
+    assert ">主园区<" in site[1]
+    field = re.search(
+        r'<select id="new-apply-field" name="field"[^>]*>(.*?)</select>', page.text, re.S
+    )
+    assert field and 'value="charity"' in field[1] and ">公益慈善<" in field[1]
+    form = {"csrf": csrf(page.text), "name": "绿色家园环保协会", "field": "charity", "site": "main"}
+    form |= {"legal_status": "registered", "track": "incubation", "on": "2014-01-02"}
+    made = web.post("/orgs", data=form, follow_redirects=False)
+    assert made.status_code == 303, made.text[-800:]
+    case_page = web.get(made.headers["location"])
+    assert "<dd>主园区</dd>" in case_page.text
+    caseload = web.get("/orgs")
+    assert "<td>主园区</td>" in caseload.text and "<td>main</td>" not in caseload.text
+    choices = re.search(r'<select id="site" name="site">(.*?)</select>', caseload.text, re.S)
+    assert choices and 'value="main"' in choices[1] and 'value="branch"' not in choices[1]
+
+
 def test_an_auditor_sees_no_form_and_a_forged_post_is_refused(
     web: TestClient, system: Incubator
 ) -> None:
@@ -341,11 +370,15 @@ def test_every_form_sent_empty_is_refused_next_to_a_field(
         assert events(system) == before, message.verb
         if answer.status_code == 422:
             assert "须填写" in answer.text, (message.verb, answer.text[-800:])
+            for beside in re.findall(r'id="[^"]+-problem" role="alert">([^<]*)<', answer.text):
+                assert "--" not in beside, (message.verb, beside)  # the field by its label
     page = web.get("/orgs/new")
     if page.status_code == 200:
         answer = web.post("/orgs", data={"csrf": csrf(page.text)}, follow_redirects=False)
         assert answer.status_code == 422 and "须填写" in answer.text
         assert 'aria-invalid="true"' in answer.text  # next to the field it concerns
+        beside = re.findall(r'id="[^"]+-problem" role="alert">([^<]*)<', answer.text)
+        assert beside and beside[0].startswith("机构或团队的名称"), beside  # not NAME
 
 
 def test_a_bug_is_a_page_in_chinese_without_its_details(

@@ -8,8 +8,9 @@ No form is written by hand, so a new command has its form the day it has its mes
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from commands import messages
@@ -44,6 +45,12 @@ class Field:
     many: bool = False
     placeholder: str = ""
     context: str = ""  # the catalog's context for the names of its choices (web/labels.py)
+    names: Mapping[str, str] | None = None  # the park's names of its choices (sites, fields)
+
+    @property
+    def short(self) -> str:
+        """The field's name alone, as a refusal beside it names it."""
+        return head(self.label)
 
 
 @dataclass(frozen=True)
@@ -58,13 +65,26 @@ class Form:
         return self.message.verb
 
 
-def form_for(message: type[Command], chinese: bool, hidden: Sequence[str] = ()) -> Form:
-    """The form of `message`; the ids the page already knows (the case) are not asked."""
+def form_for(
+    message: type[Command],
+    chinese: bool,
+    hidden: Sequence[str] = (),
+    choices: Mapping[str, Mapping[str, str]] | None = None,
+) -> Form:
+    """The form of `message`; the ids the page already knows (the case) are not asked.
+    `choices`: what the park allows in a field the message takes as text (its sites, its
+    fields), by field, each value with the name the page shows: a list to choose from."""
     fields = []
     for name, spec in messages.params(message):
         if spec.kind in ADDRESSED or name in hidden:
             continue
-        fields.append(_field(message, name, spec, chinese))
+        field = _field(message, name, spec, chinese)
+        named = (choices or {}).get(name)
+        if named and not spec.many:
+            field = replace(
+                field, input="select", choices=tuple(named), names=named, label=head(field.label)
+            )
+        fields.append(field)
     title, help_text = _title(message, chinese)
     return Form(message, tuple(_ordered(fields)), title, help_text)
 
@@ -73,6 +93,15 @@ def _title(message: type[Command], chinese: bool) -> tuple[str, str]:
     text = message.zh if chinese else message.en
     first = text.split(":")[0].split(":")[0].split("(")[0].strip().rstrip("。.")
     return first, text
+
+
+_HEAD_ENDS = re.compile(r"[:：(（;；,，]")
+
+
+def head(text: str) -> str:
+    """What a help text names, without what it goes on to explain: "领域: 中文名(公益慈善)或
+    英文键" is 领域, "the password (at least 10 characters)" the password."""
+    return _HEAD_ENDS.split(text, maxsplit=1)[0].strip().rstrip("。.")
 
 
 def _ordered(fields: list[Field]) -> list[Field]:

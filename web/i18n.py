@@ -184,11 +184,15 @@ def _known(tag: str) -> str | None:
 # ---- refusals ---------------------------------------------------------------------------------
 
 
-def say(refusal: Said, lang: Lang) -> str:
+def say(refusal: Said, lang: Lang, field: str | None = None) -> str:
     """A domain refusal in `lang`: its template and Terms translated, its dates written as the
     language writes them, a stage and the commands allowed from it by their names. Should a
-    translation not fit its values, the English is said rather than nothing."""
+    translation not fit its values, the English is said rather than nothing. `field`: the
+    label of the form field the refusal is shown beside, said in place of the command line's
+    name for the parameter (`--caseworker`)."""
     params = {name: _value(value, lang) for name, value in refusal.params.items()}
+    if field is not None and "param" in params:
+        params["param"] = field
     if isinstance(refusal, WrongStage):
         params |= _wrong_stage(refusal, lang)
     elif isinstance(params.get("command"), str) and not isinstance(params["command"], Term):

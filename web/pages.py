@@ -90,6 +90,15 @@ class Pages:
             return self._forbidden(v)
         return v
 
+    def _names(self, v: Viewer) -> dict[str, dict[str, str]]:
+        """The park's sites and fields, each key with the name a page shows (Chinese: the
+        park's own name; English: the key), as forms offer them to choose from."""
+        park, chinese = self.system.park, v.language == "zh_CN"
+        return {
+            "site": {key: site.name if chinese else key for key, site in park.sites.items()},
+            "field": {key: name if chinese else key for key, name in park.fields.items()},
+        }
+
     def _models(self) -> Any:
         """The read models, caught up first: a page shows what any process wrote, and a read
         model of a new version is rebuilt before it is read. When the log has not grown, only
@@ -231,6 +240,7 @@ class Pages:
         assert v.principal is not None
         # decimal digits only (str.isdigit takes ², which int() does not), and few of them
         number = int(page) if page.isdecimal() and len(page) < 6 and int(page) > 0 else 1
+        readable = v.principal.sites_for(Right.READ_ORG)  # None: every site
         filters = {
             "stage": stage,
             "site": site,
@@ -238,7 +248,7 @@ class Pages:
             "field": field,
             "track": track,
             "q": q[:100],
-            "sites": v.principal.sites_for(Right.READ_ORG),
+            "sites": readable,
         }
         models = self._models()
         rows = models.caseload(**filters, limit=PAGE + 1, offset=PAGE * (number - 1))
@@ -255,7 +265,10 @@ class Pages:
             "stages": _stages(),
             "tracks": list(WORKFLOWS),
             "fields": self.system.park.fields,
-            "sites": sorted(self.system.park.sites) if hasattr(self.system.park, "sites") else [],
+            "site_names": self._names(v)["site"],
+            "site_choices": [
+                k for k in self.system.park.sites if readable is None or k in readable
+            ],
             "may_apply": v.may(Right.ORG_COMMAND),
         }
         partial = request.headers.get("hx-request") == "true"
@@ -270,7 +283,11 @@ class Pages:
     def _apply_page(
         self, v: Viewer, values: dict[str, Any], problem: Said | None, status: int = 200
     ) -> Response:
-        form = forms.form_for(messages.Apply, v.language == "zh_CN")
+        names = self._names(v)
+        allowed = v.principal.sites_for(Right.ORG_COMMAND) if v.principal else frozenset()
+        if allowed is not None:  # a caseworker applies at the sites her role is limited to
+            names["site"] = {k: n for k, n in names["site"].items() if k in allowed}
+        form = forms.form_for(messages.Apply, v.language == "zh_CN", choices=names)
         context = {"form": form, "values": values, "problem": problem}
         return render("apply.html", v, context, status=status)
 
@@ -359,10 +376,12 @@ class Pages:
             self._read(v, "history (web)", case)
         chinese = v.language == "zh_CN"
         grouped: dict[str, list[forms.Form]] = {"org": [], "party": [], "privacy": []}
+        names = self._names(v)
         if shown_as_of is None:
             for message in self._allowed(v, case, track):
-                grouped[message.group].append(forms.form_for(message, chinese))
+                grouped[message.group].append(forms.form_for(message, chinese, choices=names))
         context = {
+            "site_names": names["site"],
             "case": view,
             "party": party,
             "timeline": timeline,
@@ -541,6 +560,7 @@ class Pages:
             "unbranched": models.party_unbranched(sites=sites),
             "members": models.joint_members(),
             "sites": sites,
+            "site_names": self._names(v)["site"],
         }
         return render("party.html", v, context)
 

@@ -66,8 +66,8 @@ def _label(key: str | None, kind: str = "stage") -> str:
     return labels.label(_current.get(), CONTEXTS.get(kind, kind), str(key))
 
 
-def _said(refusal: Said) -> str:
-    return say(refusal, _current.get())
+def _said(refusal: Said, field: str | None = None) -> str:
+    return say(refusal, _current.get(), field)
 
 
 ENV = Environment(
