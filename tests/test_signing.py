@@ -254,6 +254,45 @@ def test_a_revoked_keys_later_signatures_fail_and_it_cannot_backdate(sqlite_url:
         system.close_all()
 
 
+def test_the_park_never_signs_with_a_key_revoked_for_it(sqlite_url: str) -> None:
+    """Revoking the key the park signs with (stolen) must not leave the park's own processes
+    signing with it: each event they wrote would fail `verify` for good, in an append-only log.
+    Writes are refused, nothing is recorded, until the settings name a new key."""
+    park_key = a_cohort_written(sqlite_url)
+    files = key_files(sqlite_url)
+    revoked_from = NOW + timedelta(days=1)
+    system = bootstrap(sqlite_url, clock=FixedClock(revoked_from + timedelta(hours=1)))
+    try:
+        before = len(notifications(system))
+        signing.pin(files, park_key, "stolen", revoked_from)  # by another process, meanwhile
+        with pytest.raises(signing.NotSigning, match="revoked"):
+            new_case(system.service, name="吊销后协会")
+        assert len(notifications(system)) == before
+        assert verify(system).ok
+    finally:
+        system.close_all()
+    apply = ["--name", "吊销后协会", "--field", "公益慈善", "--legal-status", "registered"]
+    refused = incubator_cli(
+        sqlite_url, "org", "apply", *apply, "--track", "incubation", "--site", "main"
+    )
+    assert refused.returncode == 4 and "revoked" in refused.stderr, refused.stderr
+    assert "audit keygen" in refused.stderr and "Traceback" not in refused.stderr
+    assert incubator_cli(sqlite_url, "audit", "verify").returncode == 0
+    said = incubator_cli(sqlite_url, "audit", "revoke-key", park_key, "--from", "2026-11-23")
+    assert said.returncode == 0 and "this database signs with that key" in said.stdout
+
+    new_key = files.signing.with_name("new-key.pem")
+    assert incubator_cli(sqlite_url, "audit", "keygen", "--out", str(new_key)).returncode == 0
+    settings = files.signing.with_name("settings.toml")
+    settings.write_text(f'[audit]\nsigning_key = "{new_key}"\n')
+    system = bootstrap(sqlite_url, settings, clock=FixedClock(revoked_from + timedelta(hours=2)))
+    try:
+        new_case(system.service, name="新钥匙协会")
+        assert verify(system).ok
+    finally:
+        system.close_all()
+
+
 def test_an_auditors_own_keys_decide_what_is_trusted(sqlite_url: str, tmp_path: Path) -> None:
     park_key = a_cohort_written(sqlite_url)
     mine = tmp_path / "auditor-keys"
