@@ -873,7 +873,7 @@ def signature_problem(kept: Any, trust: Trust) -> str | None:
             bytes.fromhex(kept["signature"]),
             checkpoint_message(int(kept["position"]), kept["log_hash"], kept["signed_at"]),
         )
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, OverflowError):  # JSON's Infinity is no position
         return (
             "the checkpoint is malformed: it needs position, log_hash, signed_at, public_key "
             "and signature"
