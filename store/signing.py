@@ -31,6 +31,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from store.audit import (
     GENESIS,
+    SIGNING_START_GONE,
     AuditError,
     Trust,
     digest,
@@ -118,6 +119,7 @@ class LinkWriter:
         "INSERT INTO {s}event_signatures (last_position, first_position, signed_at, "
         "public_key, signature, migrated) VALUES (?, ?, ?, ?, ?, 0)"
     )
+    ANY_SIGNATURE = "SELECT last_position FROM {s}event_signatures LIMIT 1"
     MOVE = "UPDATE {s}event_chain_head SET position = ?, log_hash = ? WHERE id = 1"
     _said: ClassVar[dict[tuple[str, str, str], str]] = {}  # each statement, made once
 
@@ -162,6 +164,8 @@ class LinkWriter:
         if signer is None:
             raise NotSigning("the log was opened without a signing key: nothing is written")
         if head is None or not head["started"]:
+            if self.one(self.ANY_SIGNATURE) is not None:
+                raise NotSigning(f"{SIGNING_START_GONE}; nothing is written")
             raise NotSigning(
                 "this log was written before events were signed as they are written: an "
                 "administrator runs `incubator audit migrate` once, then it is written again"

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from benchmarks.cohorts import fill
 from commands.audit import Audit
 from commands.bootstrap import Incubator, bootstrap
+from lifecycle.errors import Refused
 from projections import rebuild as blue_green
 from projections.read_models import PROJECTIONS
 from schedules.clock import FixedClock
@@ -174,6 +175,31 @@ def test_a_wiped_chain_and_a_reset_head_are_named_and_never_chained_again(
     system.read_models.catch_up()
     again = verify(system)
     assert not again.ok and again.problem == first.problem
+
+
+def test_the_start_of_signing_removed_is_tampering_and_migrate_does_not_sign_it_again(
+    written: Incubator,
+) -> None:
+    """An intruder who deletes the row that says from where events are signed makes the log
+    look written before signing: `migrate` would then sign the whole past again with the park's
+    key, vouching for whatever was changed. A log with signatures is no such log."""
+    system = written
+    with Intruder(system.database) as intruder:
+        intruder.drop_trigger("audit_signing", "delete")
+        intruder.run("DELETE FROM audit_signing")
+        (signed,) = intruder.run("SELECT count(*) FROM event_signatures")[0]
+    verdict = verify(system)
+    assert not verdict.ok and verdict.problem is not None
+    assert verdict.problem["kind"] == "changed", verdict.problem
+    assert "audit_signing" in verdict.problem["detail"] and "migrate" in verdict.problem["detail"]
+    with pytest.raises(Refused, match="tampering"):
+        Audit(system).migrate()
+    with pytest.raises(signing.NotSigning, match="tampering"):
+        new_case(system.service, name="后来的协会")
+    with Intruder(system.database) as intruder:
+        assert intruder.run("SELECT count(*) FROM event_signatures")[0] == (signed,)
+        assert intruder.run("SELECT count(*) FROM audit_signing")[0] == (0,)
+    assert verify(system).problem == verdict.problem
 
 
 def test_a_version_gap_is_named(written: Incubator) -> None:
