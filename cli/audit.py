@@ -154,8 +154,13 @@ def revoke_key_cmd(ctx: click.Context, public_key: str, revoked_from: datetime) 
     from commands.audit import Audit
 
     when = revoked_from if revoked_from.tzinfo else revoked_from.replace(tzinfo=UTC)
-    _refusing(lambda: Audit(open_incubator(ctx)).pin(public_key, when))
+    keys = _refusing(lambda: Audit(open_incubator(ctx)).pin(public_key, when))
     say(f"revoked {public_key} from {when.isoformat()}")
+    if keys["signing_key"] == public_key.strip().lower():
+        say(
+            "this database signs with that key: from then on nothing is written until the "
+            "settings name a new one (`incubator audit keygen --out FILE`; [audit] signing_key)"
+        )
 
 
 @audit.command("keygen")

@@ -193,7 +193,8 @@ def bootstrap(
     engine = database.engine()
     try:
         keys = signing.KeyFiles.of(database)
-        signer = signing.Signer(signing.signing_key(keys, park.signing_key), clock.now)
+        key = signing.signing_key(keys, park.signing_key)
+        signer = signing.Signer(key, clock.now, keys.trusted)
         expected = schema_fingerprint(database, park)
         if schema.current(engine, expected):  # most days: nothing to create, no lock
             present = database.event_store_env | {"CREATE_TABLE": "no"}

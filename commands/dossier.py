@@ -215,6 +215,8 @@ def verify_dossier(dossier: Any, trust: Trust) -> list[str]:
     ]
     if malformed:
         return [f"the dossier is malformed: {', '.join(malformed)} must be lists"]
+    if not all(isinstance(a, str) for a in dossier["aggregates"]):
+        return ["the dossier is malformed: aggregates must be a list of ids"]
     problems = _export_problems(dossier, trust)
     last: dict[str, tuple[int, str]] = dict.fromkeys(dossier.get("aggregates", []), (0, GENESIS))
     position = 0
@@ -229,6 +231,8 @@ def verify_dossier(dossier: Any, trust: Trust) -> list[str]:
                 problems.append(f"{where}: out of the log's order (after position {position})")
             position = max(position, e["position"])
             version, previous = last[e["aggregate"]]
+            if not isinstance(e["stored"], str):  # a number would be that many zero bytes
+                raise TypeError("its stored bytes must be text, as exported")
             if e["version"] != version + 1:
                 problems.append(f"{where}: version {version + 1} of its aggregate is missing")
             case_hash = link(

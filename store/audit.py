@@ -275,6 +275,8 @@ def migrate(engine: Engine, log: EventLog, key: Ed25519PrivateKey, now: datetime
             "(`incubator audit verify` says from which position signatures start)"
         )
     with writing(engine) as conn:
+        if _any_signature(conn):  # signing it again would vouch for whatever was changed
+            raise AuditError(f"nothing is migrated: {SIGNING_START_GONE}")
         _seal_past(conn, log)
         head = conn.execute(select(chain_head)).one()
         first = conn.execute(select(func.min(chain.c.position))).scalar() or 0
@@ -305,6 +307,21 @@ def migrate(engine: Engine, log: EventLog, key: Ed25519PrivateKey, now: datetime
             )
         )
     return {"migrated_events": len(links), "signed_from": head.position + 1, "key": public}
+
+
+UNMIGRATED = (
+    "the log was written before events were signed: run `incubator audit migrate` once to "
+    "chain and sign its past"
+)
+SIGNING_START_GONE = (
+    "the log's events were signed, but the record of where signing started (audit_signing) "
+    "was removed: a log written before signing has no signature, so this is tampering, and "
+    "`incubator audit migrate` is not for it"
+)
+
+
+def _any_signature(conn: Connection) -> bool:
+    return conn.execute(select(signatures.c.last_position).limit(1)).first() is not None
 
 
 def _seal_past(conn: Connection, log: EventLog) -> None:
@@ -523,14 +540,10 @@ def _verify(engine: Engine, trust: Trust, holds: Holds) -> Verdict:
         head = conn.execute(select(chain_head)).one()
         until = conn.exec_driver_sql(_LAST_EVENT[conn.dialect.name]).scalar() or 0
         started = conn.execute(select(signing_started)).first()
-        if started is None and until:
-            return _fail(
-                verdict,
-                "unsigned",
-                None,
-                "the log was written before events were signed: run `incubator audit migrate` "
-                "once to chain and sign its past",
-            )
+        if started is None and until:  # written before signing, or the record of it removed
+            gone = _any_signature(conn)
+            kind, detail = ("changed", SIGNING_START_GONE) if gone else ("unsigned", UNMIGRATED)
+            return _fail(verdict, kind, None, detail)
         verdict.signed_from = started.since_position if started else None
         verdict.migrated = started.migrated_events if started else 0
         walk = _Walk(conn, trust, verdict, holds)
@@ -873,7 +886,7 @@ def signature_problem(kept: Any, trust: Trust) -> str | None:
             bytes.fromhex(kept["signature"]),
             checkpoint_message(int(kept["position"]), kept["log_hash"], kept["signed_at"]),
         )
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, OverflowError):  # JSON's Infinity is no position
         return (
             "the checkpoint is malformed: it needs position, log_hash, signed_at, public_key "
             "and signature"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import StoredEvent
@@ -31,6 +31,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 from store.audit import (
     GENESIS,
+    SIGNING_START_GONE,
     AuditError,
     Trust,
     digest,
@@ -57,14 +58,44 @@ class NotSigning(AuditError):
 
 @dataclass(frozen=True)
 class Signer:
-    """The key a writer signs its links with, and the clock that says when (UTC)."""
+    """The key a writer signs its links with, and the clock that says when (UTC). `trusted`:
+    the trusted-keys file that may revoke it (a stolen key), read again whenever it changes."""
 
     key: Ed25519PrivateKey
     now: Callable[[], datetime]
+    trusted: Path | None = None
     public_key: str = field(init=False)  # hex, raw: computed once, signed into every link
+    _read: dict[str, Any] = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_key", public_hex(self.key.public_key()))
+
+    def revoked_from(self) -> datetime | None:
+        """When the trusted-keys file revokes this key (None: it does not)."""
+        try:
+            found = self.trusted.stat() if self.trusted is not None else None
+        except FileNotFoundError:
+            found = None
+        if found is None:
+            return None
+        stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
+        if self._read.get("stamp") != stamp:
+            revoked = read_trusted(cast(Path, self.trusted))[1].get(self.public_key)
+            self._read.update(stamp=stamp, revoked=revoked)
+        return cast(datetime | None, self._read["revoked"])
+
+    def check_not_revoked(self, now: datetime) -> None:
+        """A revoked key signs nothing more: each link it signed from its revocation on would
+        fail `verify` for good, in a log that cannot be corrected."""
+        revoked = self.revoked_from()
+        if revoked is not None and now >= revoked:
+            raise NotSigning(
+                f"the signing key {self.public_key[:16]}… was revoked from "
+                f"{revoked.isoformat()} ({self.trusted}): nothing it signs from then on "
+                f"verifies, so nothing is written with it; make a new key (`incubator audit "
+                f"keygen --out FILE`), name it in the settings ([audit] signing_key) and write "
+                f"again"
+            )
 
 
 # ---- the writer ------------------------------------------------------------------------------
@@ -88,6 +119,7 @@ class LinkWriter:
         "INSERT INTO {s}event_signatures (last_position, first_position, signed_at, "
         "public_key, signature, migrated) VALUES (?, ?, ?, ?, ?, 0)"
     )
+    ANY_SIGNATURE = "SELECT last_position FROM {s}event_signatures LIMIT 1"
     MOVE = "UPDATE {s}event_chain_head SET position = ?, log_hash = ? WHERE id = 1"
     _said: ClassVar[dict[tuple[str, str, str], str]] = {}  # each statement, made once
 
@@ -132,6 +164,8 @@ class LinkWriter:
         if signer is None:
             raise NotSigning("the log was opened without a signing key: nothing is written")
         if head is None or not head["started"]:
+            if self.one(self.ANY_SIGNATURE) is not None:
+                raise NotSigning(f"{SIGNING_START_GONE}; nothing is written")
             raise NotSigning(
                 "this log was written before events were signed as they are written: an "
                 "administrator runs `incubator audit migrate` once, then it is written again"
@@ -149,7 +183,9 @@ class LinkWriter:
             last_of[case] = case_hash
             links.append((position, case, event.originator_version, case_hash, log_hash))
         first, last = links[0][0], links[-1][0]
-        signed_at = signer.now().astimezone(UTC).isoformat()
+        now = signer.now()
+        signer.check_not_revoked(now)
+        signed_at = now.astimezone(UTC).isoformat()
         public = signer.public_key
         message = links_message(
             first, last, log_hash, signed_at, public, [row[:4] for row in links]

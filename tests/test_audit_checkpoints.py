@@ -964,6 +964,44 @@ def test_a_file_that_is_not_a_dossier_is_refused_clearly(
     assert error.count("\n") == 1, error  # one line saying what is wrong
 
 
+def _first_event(data: dict[str, Any]) -> dict[str, Any]:
+    event: dict[str, Any] = data["events"][0]
+    return event
+
+
+MALFORMED: dict[str, Callable[[dict[str, Any]], object]] = {
+    # a number where the stored bytes are: bytes(n) would be n zero bytes (10**12: a terabyte)
+    "stored bytes as a huge number": lambda d: _first_event(d).update(stored=10**30),
+    "stored bytes as a negative number": lambda d: _first_event(d).update(stored=-1),
+    "an aggregate that is a list": lambda d: d["aggregates"].append([]),
+    "an infinite checkpoint position": lambda d: d["checkpoint"].update(position=float("inf")),
+}
+
+
+@pytest.mark.parametrize("kind", list(MALFORMED))
+def test_a_dossier_with_malformed_values_is_named_not_a_crash(
+    exported: Exported, tmp_path: Path, kind: str
+) -> None:
+    data = exported.data()
+    MALFORMED[kind](data)
+    problems = dossier.verify_dossier(resign(data, exported.key), exported.trust)
+    assert problems and all(isinstance(p, str) for p in problems), problems
+    assert any("malformed" in p for p in problems), problems
+    path = write_json(tmp_path / "malformed.json", data)
+    error = Shell(exported.url).refused("audit", "verify-export", str(path))
+    assert "Traceback" not in error and "This is a bug" not in error, error
+
+
+def test_a_kept_checkpoint_with_an_infinite_position_is_refused_clearly(
+    exported: Exported, tmp_path: Path
+) -> None:
+    kept = dict(exported.data()["checkpoint"], position=float("inf"))
+    path = tmp_path / "checkpoint.json"
+    path.write_text(json.dumps(kept), encoding="utf-8")  # JSON's Infinity: Python reads it
+    error = Shell(exported.url).refused("audit", "verify", "--checkpoint", str(path))
+    assert "checkpoint is malformed" in error and "This is a bug" not in error, error
+
+
 # ---- 4. dossiers on each backend -------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from benchmarks.cohorts import fill
 from commands.audit import Audit
 from commands.bootstrap import Incubator, bootstrap
+from lifecycle.errors import Refused
 from projections import rebuild as blue_green
 from projections.read_models import PROJECTIONS
 from schedules.clock import FixedClock
@@ -176,6 +177,31 @@ def test_a_wiped_chain_and_a_reset_head_are_named_and_never_chained_again(
     assert not again.ok and again.problem == first.problem
 
 
+def test_the_start_of_signing_removed_is_tampering_and_migrate_does_not_sign_it_again(
+    written: Incubator,
+) -> None:
+    """An intruder who deletes the row that says from where events are signed makes the log
+    look written before signing: `migrate` would then sign the whole past again with the park's
+    key, vouching for whatever was changed. A log with signatures is no such log."""
+    system = written
+    with Intruder(system.database) as intruder:
+        intruder.drop_trigger("audit_signing", "delete")
+        intruder.run("DELETE FROM audit_signing")
+        (signed,) = intruder.run("SELECT count(*) FROM event_signatures")[0]
+    verdict = verify(system)
+    assert not verdict.ok and verdict.problem is not None
+    assert verdict.problem["kind"] == "changed", verdict.problem
+    assert "audit_signing" in verdict.problem["detail"] and "migrate" in verdict.problem["detail"]
+    with pytest.raises(Refused, match="tampering"):
+        Audit(system).migrate()
+    with pytest.raises(signing.NotSigning, match="tampering"):
+        new_case(system.service, name="后来的协会")
+    with Intruder(system.database) as intruder:
+        assert intruder.run("SELECT count(*) FROM event_signatures")[0] == (signed,)
+        assert intruder.run("SELECT count(*) FROM audit_signing")[0] == (0,)
+    assert verify(system).problem == verdict.problem
+
+
 def test_a_version_gap_is_named(written: Incubator) -> None:
     """An event and its link deleted from the middle of a case: the case's next event is
     named, its version having no predecessor."""
@@ -250,6 +276,45 @@ def test_a_revoked_keys_later_signatures_fail_and_it_cannot_backdate(sqlite_url:
         assert verdict.problem["kind"] == "signature"
         assert verdict.problem["case_id"] == str(forged)
         assert "after its revocation" in verdict.problem["detail"]
+    finally:
+        system.close_all()
+
+
+def test_the_park_never_signs_with_a_key_revoked_for_it(sqlite_url: str) -> None:
+    """Revoking the key the park signs with (stolen) must not leave the park's own processes
+    signing with it: each event they wrote would fail `verify` for good, in an append-only log.
+    Writes are refused, nothing is recorded, until the settings name a new key."""
+    park_key = a_cohort_written(sqlite_url)
+    files = key_files(sqlite_url)
+    revoked_from = NOW + timedelta(days=1)
+    system = bootstrap(sqlite_url, clock=FixedClock(revoked_from + timedelta(hours=1)))
+    try:
+        before = len(notifications(system))
+        signing.pin(files, park_key, "stolen", revoked_from)  # by another process, meanwhile
+        with pytest.raises(signing.NotSigning, match="revoked"):
+            new_case(system.service, name="吊销后协会")
+        assert len(notifications(system)) == before
+        assert verify(system).ok
+    finally:
+        system.close_all()
+    apply = ["--name", "吊销后协会", "--field", "公益慈善", "--legal-status", "registered"]
+    refused = incubator_cli(
+        sqlite_url, "org", "apply", *apply, "--track", "incubation", "--site", "main"
+    )
+    assert refused.returncode == 4 and "revoked" in refused.stderr, refused.stderr
+    assert "audit keygen" in refused.stderr and "Traceback" not in refused.stderr
+    assert incubator_cli(sqlite_url, "audit", "verify").returncode == 0
+    said = incubator_cli(sqlite_url, "audit", "revoke-key", park_key, "--from", "2026-11-23")
+    assert said.returncode == 0 and "this database signs with that key" in said.stdout
+
+    new_key = files.signing.with_name("new-key.pem")
+    assert incubator_cli(sqlite_url, "audit", "keygen", "--out", str(new_key)).returncode == 0
+    settings = files.signing.with_name("settings.toml")
+    settings.write_text(f'[audit]\nsigning_key = "{new_key}"\n')
+    system = bootstrap(sqlite_url, settings, clock=FixedClock(revoked_from + timedelta(hours=2)))
+    try:
+        new_case(system.service, name="新钥匙协会")
+        assert verify(system).ok
     finally:
         system.close_all()
 
