@@ -54,11 +54,17 @@ class Audit:
         """Chain and sign, once, the past of a log written before events were signed."""
         system = self.system
         try:
-            return chain.migrate(
-                system.read_models.engine, system.log, system.signer.key, system.clock.now()
+            done = chain.migrate(
+                system.read_models.engine,
+                system.log,
+                system.signer.key,
+                system.clock.now(),
+                system.trust(),
             )
         except chain.AuditError as e:
             raise Refused(str(e)) from e
+        signing.remember_start(system.keys, done["signed_from"])
+        return done
 
     def keys(self) -> dict[str, Any]:
         """The key this process signs with, the keys pinned for the database, and how many
@@ -128,14 +134,14 @@ def new_signing_key(out: Path) -> str:
 def trust_file(trusted: Path) -> chain.Trust:
     """The keys a trusted-keys file pins (an auditor's own copy), and nothing else."""
     try:
-        keys, revoked = signing.read_trusted(trusted)
+        keys, revoked, started = signing.read_trusted(trusted)
     except (OSError, UnicodeDecodeError) as e:
         raise Refused(f"cannot read the trusted keys {trusted}: {e}") from None
     except chain.AuditError as e:
         raise Refused(str(e)) from None
     if not keys:
         raise Refused(f"{trusted} pins no key: it needs a line with a public key (64 hex digits)")
-    return chain.Trust(frozenset(keys), revoked)
+    return chain.Trust(frozenset(keys), revoked, started)
 
 
 def verify_dossier(data: Any, trust: chain.Trust) -> list[str]:

@@ -204,6 +204,8 @@ def bootstrap(
         else:
             with schema_lock(database, engine) as event_store:
                 log, read_models = _open(event_store, engine, park, signer, install=True)
+            started = audit.signing_state(engine)
+            signing.remember_start(keys, started["since_position"] if started else None)
             schema.record(engine, expected)
         try:
             purpose = _purpose(log, create_for, clock if from_env else None)

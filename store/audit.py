@@ -222,6 +222,7 @@ class Trust:
 
     keys: frozenset[str]
     revoked: dict[str, datetime] = field(default_factory=dict)
+    started: int | None = None  # from where the log is signed as written, as noted outside it
 
     def problem(self, public_key: str, signed_at: str, latest: str) -> str | None:
         """Why a signature by `public_key` at `signed_at` is not to be trusted (None: it is);
@@ -265,15 +266,19 @@ Holds = Callable[[str, str, bytes], bool]  # whether a signature holds: `signatu
 # ---- migrating a log written before signing ---------------------------------------------------
 
 
-def migrate(engine: Engine, log: EventLog, key: Ed25519PrivateKey, now: datetime) -> dict[str, Any]:
+def migrate(
+    engine: Engine, log: EventLog, key: Ed25519PrivateKey, now: datetime, trust: Trust
+) -> dict[str, Any]:
     """Once, for a log written before events were signed: chain what was never chained, sign
     the whole past as one range (marked migrated), and start signing. Refused when signing has
-    started: nothing once chained is chained again."""
+    started (`trust` notes it outside the database too): nothing once chained is chained again."""
     if signing_state(engine) is not None:
         raise AuditError(
             "this log is already signed as it is written: there is nothing to migrate "
             "(`incubator audit verify` says from which position signatures start)"
         )
+    if trust.started is not None:
+        raise AuditError(f"nothing is migrated: {signatures_gone(trust.started)}")
     with writing(engine) as conn:
         if _any_signature(conn):  # signing it again would vouch for whatever was changed
             raise AuditError(f"nothing is migrated: {SIGNING_START_GONE}")
@@ -313,6 +318,17 @@ UNMIGRATED = (
     "the log was written before events were signed: run `incubator audit migrate` once to "
     "chain and sign its past"
 )
+def signatures_gone(started: int) -> str:
+    return (
+        f"the park's trusted-keys file notes that this log is signed as it is written from "
+        f"position {started}, yet the log holds no signature nor any record of signing: they "
+        f"were removed (tampering). `incubator audit migrate` would sign whatever is there now, "
+        f"so it refuses; restore the log from a backup (`incubator restore`). Only if this "
+        f"database was made again from a log written before signing, delete the line "
+        f"'signing-started' from the trusted-keys file"
+    )
+
+
 SIGNING_START_GONE = (
     "the log's events were signed, but the record of where signing started (audit_signing) "
     "was removed: a log written before signing has no signature, so this is tampering, and "
@@ -541,9 +557,7 @@ def _verify(engine: Engine, trust: Trust, holds: Holds) -> Verdict:
         until = conn.exec_driver_sql(_LAST_EVENT[conn.dialect.name]).scalar() or 0
         started = conn.execute(select(signing_started)).first()
         if started is None and until:  # written before signing, or the record of it removed
-            gone = _any_signature(conn)
-            kind, detail = ("changed", SIGNING_START_GONE) if gone else ("unsigned", UNMIGRATED)
-            return _fail(verdict, kind, None, detail)
+            return _fail(verdict, *_never_started(conn, trust))
         verdict.signed_from = started.since_position if started else None
         verdict.migrated = started.migrated_events if started else 0
         walk = _Walk(conn, trust, verdict, holds)
@@ -564,6 +578,17 @@ def _verify(engine: Engine, trust: Trust, holds: Holds) -> Verdict:
             "the chain's recorded head is not its last link (moved back, or the tail cut?)",
         )
     return verdict
+
+
+def _never_started(conn: Connection, trust: Trust) -> tuple[str, None, str]:
+    """What a log with events but no record of where signing started is: one whose signatures
+    remain, or whose start the park noted outside it, was tampered with; else it was written
+    before signing."""
+    if _any_signature(conn):
+        return "changed", None, SIGNING_START_GONE
+    if trust.started is not None:
+        return "removed", None, signatures_gone(trust.started)
+    return "unsigned", None, UNMIGRATED
 
 
 class _Walk:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import StoredEvent
@@ -80,7 +80,7 @@ class Signer:
             return None
         stamp = (found.st_ino, found.st_mtime_ns, found.st_size)
         if self._read.get("stamp") != stamp:
-            revoked = read_trusted(cast(Path, self.trusted))[1].get(self.public_key)
+            revoked = read_trusted(cast(Path, self.trusted)).revoked.get(self.public_key)
             self._read.update(stamp=stamp, revoked=revoked)
         return cast(datetime | None, self._read["revoked"])
 
@@ -309,15 +309,32 @@ def pin(files: KeyFiles, public_key: str, why: str, revoked: datetime | None = N
         out.write(f"{line}  # {why}\n")
 
 
-def read_trusted(path: Path) -> tuple[set[str], dict[str, datetime]]:
-    """The keys a trusted-keys file pins, and those it revokes from a moment on."""
+class Pinned(NamedTuple):
+    """What a trusted-keys file says: the keys it pins, those it revokes from a moment on, and
+    the position from which the log was signed as written (None: it does not say)."""
+
+    keys: set[str]
+    revoked: dict[str, datetime]
+    started: int | None
+
+
+STARTED = "signing-started"  # a line of the trusted-keys file: `signing-started <position>`
+
+
+def read_trusted(path: Path) -> Pinned:
+    """The keys a trusted-keys file pins, those it revokes from a moment on, and where signing
+    started."""
     keys: set[str] = set()
     revoked: dict[str, datetime] = {}
+    started: int | None = None
     if not path.exists():
-        return keys, revoked
+        return Pinned(keys, revoked, started)
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         words = raw.split("#", 1)[0].split()
         if not words:
+            continue
+        if words[0] == STARTED and len(words) == 2 and words[1].isdecimal():
+            started = min(int(words[1]), started if started is not None else int(words[1]))
             continue
         ok = KEY.match(words[0]) and (
             len(words) == 1 or (len(words) == 3 and words[1] == "revoked")
@@ -331,17 +348,29 @@ def read_trusted(path: Path) -> tuple[set[str], dict[str, datetime]]:
         if not ok or (when is not None and when.tzinfo is None):
             raise AuditError(
                 f"{path}, line {number}: {raw.strip()!r} is neither a public key (64 hex digits) "
-                f"nor '<key> revoked <moment with its UTC offset>'"
+                f"nor '<key> revoked <moment with its UTC offset>' nor '{STARTED} <position>'"
             )
         keys.add(words[0])
         if when is not None:
             revoked[words[0]] = min(when, revoked.get(words[0], when))
-    return keys, revoked
+    return Pinned(keys, revoked, started)
+
+
+def remember_start(files: KeyFiles, started: int | None) -> None:
+    """Note outside the database, once, from which position its log is signed as written: a
+    log whose signatures and every record of them were removed then cannot pass for one
+    written before signing (which `migrate` would sign anew)."""
+    if started is None or read_trusted(files.trusted).started is not None:
+        return
+    files.trusted.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(files.trusted, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as out:
+        out.write(f"{STARTED} {started}  # the log is signed as written from this position\n")
 
 
 def trust(files: KeyFiles, key: Ed25519PrivateKey | None) -> Trust:
     """The keys pinned for this database: its signing key's and the trusted-keys file's."""
-    keys, revoked = read_trusted(files.trusted)
+    keys, revoked, started = read_trusted(files.trusted)
     if key is not None:
         keys.add(public_hex(key.public_key()))
-    return Trust(frozenset(keys), revoked)
+    return Trust(frozenset(keys), revoked, started)

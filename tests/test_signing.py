@@ -202,6 +202,33 @@ def test_the_start_of_signing_removed_is_tampering_and_migrate_does_not_sign_it_
     assert verify(system).problem == verdict.problem
 
 
+def test_every_trace_of_signing_removed_is_named_and_migrate_refuses(
+    written: Incubator,
+) -> None:
+    """An intruder who deletes every signature, link, checkpoint and the start of signing, and
+    resets the head, leaves a log that looks written before signing. The trusted-keys file
+    beside the key (outside the database) notes from where the log is signed: `verify` names
+    the removal, `migrate` refuses to sign the past anew, and nothing more is written."""
+    system = written
+    assert signing.read_trusted(system.keys.trusted).started == 1  # noted when it was made
+    with Intruder(system.database) as intruder:
+        for table in ("event_signatures", "event_chain", "audit_checkpoints", "audit_signing"):
+            intruder.drop_trigger(table, "delete")
+            intruder.run(f"DELETE FROM {table}")
+        intruder.run("UPDATE event_chain_head SET position = 0, log_hash = ?", audit.GENESIS)
+    verdict = verify(system)
+    assert not verdict.ok and verdict.problem is not None
+    assert verdict.problem["kind"] == "removed", verdict.problem
+    assert "trusted-keys file" in verdict.problem["detail"]
+    with pytest.raises(Refused, match="tampering"):
+        Audit(system).migrate()
+    with pytest.raises(signing.NotSigning):
+        new_case(system.service, name="后来的协会")
+    with Intruder(system.database) as intruder:
+        assert intruder.run("SELECT count(*) FROM event_signatures")[0] == (0,)
+    assert verify(system).problem == verdict.problem
+
+
 def test_a_version_gap_is_named(written: Incubator) -> None:
     """An event and its link deleted from the middle of a case: the case's next event is
     named, its version having no predecessor."""
@@ -386,6 +413,8 @@ def test_a_log_written_before_signing_is_migrated_once(old_log: tuple[str, int])
     migrated = incubator_cli(url, "audit", "migrate")
     assert migrated.returncode == 0, migrated.stderr
     assert f"{events:,} events chained and signed" in migrated.stdout
+    keys = signing.KeyFiles.of(parse_database_url(url))
+    assert signing.read_trusted(keys.trusted).started == events + 1  # noted outside too
     again = incubator_cli(url, "audit", "migrate")
     assert again.returncode == 1 and "already signed" in again.stderr
 
