@@ -10,6 +10,7 @@ Term values translated, so the web shows every rule's message in Chinese.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -184,6 +185,10 @@ def _known(tag: str) -> str | None:
 # ---- refusals ---------------------------------------------------------------------------------
 
 
+# How the command line names a parameter: --caseworker, --score (the expert's name), NAME.
+_FLAG = re.compile(r"--[a-z-]+(?: \(.*\))?|[A-Z_]+")
+
+
 def say(refusal: Said, lang: Lang, field: str | None = None) -> str:
     """A domain refusal in `lang`: its template and Terms translated, its dates written as the
     language writes them, a stage and the commands allowed from it by their names. Should a
@@ -191,8 +196,8 @@ def say(refusal: Said, lang: Lang, field: str | None = None) -> str:
     label of the form field the refusal is shown beside, said in place of the command line's
     name for the parameter (`--caseworker`)."""
     params = {name: _value(value, lang) for name, value in refusal.params.items()}
-    if field is not None and "param" in params:
-        params["param"] = field
+    if field is not None and _FLAG.fullmatch(str(params.get("param", ""))):
+        params["param"] = field  # a flag or metavar; a described one ("the score of …") stays
     if isinstance(refusal, WrongStage):
         params |= _wrong_stage(refusal, lang)
     elif isinstance(params.get("command"), str) and not isinstance(params["command"], Term):
