@@ -203,6 +203,25 @@ def test_sites_and_fields_are_chosen_from_the_park_and_shown_by_their_names(
     assert choices and 'value="main"' in choices[1] and 'value="branch"' not in choices[1]
 
 
+def test_a_filter_value_no_list_offers_is_said_and_left_out(
+    web: TestClient, system: Incubator
+) -> None:
+    """An old bookmark or a hand-made address: each value none of the caseload's lists offers
+    is said, in Chinese, and left out, never silently matching nothing (or everything)."""
+    new_case(system.service, name="绿色家园环保协会")
+    system.read_models.catch_up()
+    log_in(web, "园区主任")
+    page = web.get("/orgs?stage=bogus&site=nowhere&track=incubation")
+    assert page.status_code == 200
+    said = re.findall(r'<p class="problem" role="alert">([^<]*)</p>', page.text)
+    assert len(said) == 2, said
+    assert "阶段“bogus”不在上面可选的范围内" in said[0] and "场地“nowhere”" in said[1], said
+    assert "绿色家园环保协会" in page.text  # the known filter (track) kept, the others left out
+    assert web.get("/orgs?track=incubation").text.count("<tr><td><a href=") == (
+        page.text.count("<tr><td><a href=")
+    )
+
+
 def test_an_auditor_sees_no_form_and_a_forged_post_is_refused(
     web: TestClient, system: Incubator
 ) -> None:

@@ -241,15 +241,16 @@ class Pages:
         # decimal digits only (str.isdigit takes ², which int() does not), and few of them
         number = int(page) if page.isdecimal() and len(page) < 6 and int(page) > 0 else 1
         readable = v.principal.sites_for(Right.READ_ORG)  # None: every site
-        filters = {
-            "stage": stage,
-            "site": site,
-            "caseworker": caseworker,
-            "field": field,
-            "track": track,
-            "q": q[:100],
-            "sites": readable,
+        park = self.system.park
+        choices = {"stage": _stages(), "site": park.sites, "field": park.fields, "track": WORKFLOWS}
+        given = {"stage": stage, "site": site, "field": field, "track": track}
+        # a value none of the lists offers (an old bookmark, an address made by hand) is said,
+        # and left out of the filter
+        unknown = {
+            name: value for name, value in given.items() if value not in ("", *choices[name])
         }
+        filters: dict[str, Any] = {n: "" if n in unknown else value for n, value in given.items()}
+        filters |= {"caseworker": caseworker, "q": q[:100], "sites": readable}
         models = self._models()
         rows = models.caseload(**filters, limit=PAGE + 1, offset=PAGE * (number - 1))
         counts = models.stage_counts(**filters)
@@ -261,6 +262,7 @@ class Pages:
             "counts": counts,
             "total": sum(counts.values()),
             "filters": shown,
+            "unknown": {name: value[:40] for name, value in unknown.items()},
             "query": lambda **change: urlencode({**shown, **change}),
             "stages": _stages(),
             "tracks": list(WORKFLOWS),
