@@ -318,6 +318,8 @@ UNMIGRATED = (
     "the log was written before events were signed: run `incubator audit migrate` once to "
     "chain and sign its past"
 )
+
+
 def signatures_gone(started: int) -> str:
     return (
         f"the park's trusted-keys file notes that this log is signed as it is written from "
