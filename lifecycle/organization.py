@@ -474,16 +474,26 @@ class OrganizationCase(Aggregate):
         self._move(self.CoachingResumed, "resume_coaching", step)
 
     def record_growth_review(self, step: Step, panel: Panel, party_stars: int | None) -> None:
-        """With the party organization's current star rating beside it (四个同步)."""
-        self._check("record_growth_review", step)
-        panel.check_size(1, Term("a growth review"))
-        self._record(
-            self.GrowthReviewRecorded,
-            step,
-            scores=panel.scores,
-            mean=panel.mean,
-            party_stars=party_stars,
+        what = Term("a growth review")
+        self._review(
+            self.GrowthReviewRecorded, "record_growth_review", what, step, panel, party_stars
         )
+
+    def _review(
+        self,
+        event: type[CaseEvent],
+        command: str,
+        what: str,
+        step: Step,
+        panel: Panel,
+        stars: int | None,
+    ) -> None:
+        """A review that leaves the stage as it is (a growth review, a resident's service
+        evaluation), from one expert or more, with the party organization's current star
+        rating beside it (四个同步)."""
+        self._check(command, step)
+        panel.check_size(1, what)
+        self._record(event, step, scores=panel.scores, mean=panel.mean, party_stars=stars)
 
     def correct_entry_date(self, step: Step, to: date, rules: Rules) -> None:
         """Moves the entry date and every deadline that hangs on it (the party track's start
@@ -629,17 +639,9 @@ class OrganizationCase(Aggregate):
             )
 
     def record_service_evaluation(self, step: Step, panel: Panel, party_stars: int | None) -> None:
-        """With the party organization's current star rating beside it: residents' evaluations
-        go with the star rating too (四个同步)."""
-        self._check("record_service_evaluation", step)
-        panel.check_size(1, Term("a service evaluation"))
-        self._record(
-            self.ServiceEvaluationRecorded,
-            step,
-            scores=panel.scores,
-            mean=panel.mean,
-            party_stars=party_stars,
-        )
+        what = Term("a service evaluation")
+        event, command = self.ServiceEvaluationRecorded, "record_service_evaluation"
+        self._review(event, command, what, step, panel, party_stars)
 
     def depart(self, step: Step) -> None:
         self._end(self.Departed, "depart", step)
