@@ -266,11 +266,9 @@ class Pages:
             "query": lambda **change: urlencode({**shown, **change}),
             "stages": _stages(),
             "tracks": list(WORKFLOWS),
-            "fields": self.system.park.fields,
+            "fields": park.fields,
             "site_names": self._names(v)["site"],
-            "site_choices": [
-                k for k in self.system.park.sites if readable is None or k in readable
-            ],
+            "site_choices": [k for k in park.sites if readable is None or k in readable],
             "may_apply": v.may(Right.ORG_COMMAND),
         }
         partial = request.headers.get("hx-request") == "true"
